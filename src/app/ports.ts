@@ -1,0 +1,181 @@
+/**
+ * Ports: what the use cases in app/ need from the outside world, in envseal's own types. Adapters
+ * (registry/, docker/, python index client) implement them; tests and the CLI composition root pick which.
+ * Nothing here mentions dockerode, HTTP libraries or tar-stream.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+// ---------------------------------------------------------------------------------------------------------
+// Image registry (OCI distribution API)
+
+/** A parsed image reference, normalised the way Docker does (docker.io, library/ prefix). */
+export interface ImageRef {
+  /** Registry host as written or implied, e.g. "docker.io", "127.0.0.1:5000", "ghcr.io". */
+  registry: string;
+  /** Repository path inside the registry, e.g. "library/python", "org/img". */
+  repository: string;
+  tag?: string;
+  digest?: string;
+  /** The reference exactly as the user wrote it. */
+  original: string;
+}
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+export interface ResolvedImage {
+  /** Digest of what the tag points to (an index / manifest list, or a single manifest). */
+  digest: string;
+  mediaType: string;
+  /** Set when `digest` names an index: the digest of the child manifest for the requested platform. */
+  platformDigest: string;
+  /** Digest of the image config (the image ID under Docker's classic store). */
+  configDigest?: string;
+  /** True when `digest` is an index / manifest list. */
+  isIndex: boolean;
+}
+
+export interface ImageRegistry {
+  /** Tag → digest (or: check that a digest exists), picking the child manifest for `platform`. */
+  resolveImage(ref: ImageRef, platform: Platform): Promise<ResolvedImage>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Docker engine
+
+export interface EngineInfo {
+  version: string;
+  apiVersion: string;
+  os: string;
+  architecture: string;
+  kernelVersion?: string;
+  operatingSystem?: string;
+  cpus?: number;
+  memoryBytes?: number;
+  storageDriver?: string;
+  runtimes?: string[];
+}
+
+export interface ImageInfo {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  labels: Record<string, string>;
+  env: string[];
+  created?: string;
+  architecture?: string;
+  os?: string;
+  /** rootfs.diff_ids */
+  layers: string[];
+  sizeBytes?: number;
+}
+
+export interface BuildEvent {
+  kind: 'step' | 'output' | 'status' | 'warning';
+  /** For 'step': 1-based index and total, and the instruction text. */
+  step?: number;
+  totalSteps?: number;
+  text: string;
+}
+
+export interface BuildOptions {
+  /** Path of the Dockerfile inside the context tar. */
+  dockerfile: string;
+  tags: string[];
+  target?: string;
+  networkMode?: string;
+  noCache?: boolean;
+  pull?: boolean;
+  platform?: string;
+  labels?: Record<string, string>;
+  buildArgs?: Record<string, string>;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  onEvent?: (event: BuildEvent) => void;
+}
+
+export interface BuildResult {
+  imageId: string;
+  /** Every line of build output, for error reports. */
+  log: string[];
+}
+
+export interface GpuRequest {
+  /** -1 for all */
+  count?: number;
+  deviceIds?: string[];
+  capabilities?: string[][];
+}
+
+export interface ContainerRunOptions {
+  image: string;
+  cmd: string[];
+  entrypoint?: string[];
+  env?: Record<string, string>;
+  workdir?: string;
+  user?: string;
+  networkMode?: string;
+  /** host path → container path */
+  binds?: { source: string; target: string; readOnly?: boolean }[];
+  gpus?: GpuRequest;
+  stdin?: Readable;
+  tty?: boolean;
+  stdout?: Writable;
+  stderr?: Writable;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  labels?: Record<string, string>;
+  /** Remove the container afterwards (default true). */
+  remove?: boolean;
+}
+
+export interface ContainerRunResult {
+  exitCode: number;
+  /** Set when the run was stopped by envseal (Ctrl-C / abort / timeout). */
+  interrupted?: 'signal' | 'timeout';
+  containerId: string;
+}
+
+export interface DockerEngine {
+  /** Fails with an external error (exit 3) that says how to start the engine when it is not reachable. */
+  info(): Promise<EngineInfo>;
+  /** null when the image does not exist locally. */
+  inspectImage(ref: string): Promise<ImageInfo | null>;
+  pullImage(ref: string, options?: { platform?: string; signal?: AbortSignal }): Promise<void>;
+  build(context: Readable, options: BuildOptions): Promise<BuildResult>;
+  tagImage(imageId: string, repoTag: string): Promise<void>;
+  removeImage(ref: string, options?: { force?: boolean }): Promise<void>;
+  /** Pushes `repoTag`; returns the pushed manifest digest. */
+  pushImage(repoTag: string, options?: { signal?: AbortSignal }): Promise<{ digest: string }>;
+  /** `docker save` as a stream (tar). */
+  exportImage(ref: string): Promise<Readable>;
+  /** `docker load` from a tar stream; returns the loaded image IDs / tags the engine reported. */
+  loadImage(tar: Readable, options?: { signal?: AbortSignal }): Promise<string[]>;
+  /** Runs a container to completion, streaming output; removes it afterwards unless told otherwise. */
+  runContainer(options: ContainerRunOptions): Promise<ContainerRunResult>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Clock and environment: no hidden inputs deep in the code.
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+  /** Transient progress (a step line); may be drawn over on a TTY. */
+  progress(message: string): void;
+}
+
+export const silentLogger: Logger = {
+  info() {},
+  warn() {},
+  debug() {},
+  progress() {},
+};
