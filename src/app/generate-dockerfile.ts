@@ -1,0 +1,85 @@
+/**
+ * `envseal generate`: the lock rendered through templates/Dockerfile.tmpl into `envseal.Dockerfile`.
+ * `--check` renders in memory and reports whether the file on disk differs.
+ */
+import { readFile } from 'node:fs/promises';
+import { checkFailed, inputError } from '../errors.js';
+import { lockDigest, parseLock } from '../lock/lock-file.js';
+import type { Lock } from '../lock/schema.js';
+import { renderDockerfile } from '../dockerfile/render-dockerfile.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { toRel, type ProjectPaths } from './load-inputs.js';
+
+export const DEFAULT_DOCKERFILE = 'envseal.Dockerfile';
+
+export interface GenerateDeps {
+  template: string;
+  toolVersion: string;
+}
+
+export interface RenderedDockerfile {
+  lock: Lock;
+  lockText: string;
+  text: string;
+}
+
+export async function loadLockFile(paths: ProjectPaths): Promise<{ lock: Lock; text: string }> {
+  let text: string;
+  try {
+    text = await readFile(paths.lock, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw inputError('lock.missing', `${toRel(paths.dir, paths.lock)} does not exist`, { hint: 'run `envseal lock` first' });
+    }
+    throw err;
+  }
+  return { lock: parseLock(text, toRel(paths.dir, paths.lock)), text };
+}
+
+export async function renderFromLock(paths: ProjectPaths, deps: GenerateDeps): Promise<RenderedDockerfile> {
+  const { lock, text: lockText } = await loadLockFile(paths);
+  const text = renderDockerfile(lock, {
+    template: deps.template,
+    lockPath: toRel(paths.dir, paths.lock),
+    lockDigest: lockDigest(lockText),
+    toolVersion: deps.toolVersion,
+  });
+  return { lock, lockText, text };
+}
+
+export async function generateDockerfile(
+  paths: ProjectPaths,
+  output: string,
+  deps: GenerateDeps,
+): Promise<{ written: boolean; rendered: RenderedDockerfile }> {
+  const rendered = await renderFromLock(paths, deps);
+  const written = await writeFileAtomic(output, rendered.text);
+  return { written, rendered };
+}
+
+/** Throws a check failure when the Dockerfile on disk is missing or differs from what the lock renders. */
+export async function checkDockerfile(paths: ProjectPaths, output: string, deps: GenerateDeps): Promise<RenderedDockerfile> {
+  const rendered = await renderFromLock(paths, deps);
+  const rel = toRel(paths.dir, output);
+  const onDisk = await readFile(output, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  if (onDisk === null) throw checkFailed('dockerfile.missing', `${rel} does not exist`, { hint: 'run `envseal generate`' });
+  if (onDisk !== rendered.text) {
+    throw checkFailed('dockerfile.stale', `${rel} is not what ${toRel(paths.dir, paths.lock)} renders`, {
+      details: firstDifference(onDisk, rendered.text),
+      hint: 'run `envseal generate` (the file is generated: edit envseal.yaml or the templates instead)',
+    });
+  }
+  return rendered;
+}
+
+function firstDifference(a: string, b: string): string[] {
+  const la = a.split('\n');
+  const lb = b.split('\n');
+  for (let i = 0; i < Math.max(la.length, lb.length); i++) {
+    if (la[i] !== lb[i]) return [`first difference at line ${i + 1}:`, `  on disk: ${la[i] ?? '(end of file)'}`, `  expected: ${lb[i] ?? '(end of file)'}`];
+  }
+  return [];
+}

@@ -1,0 +1,121 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { checkFailed } from '../errors.js';
+import { TOOL_VERSION } from '../version.js';
+import { initProject } from '../app/init-project.js';
+import { checkLock, formatDrift, lockEnvironment } from '../app/lock-environment.js';
+import { DEFAULT_DOCKERFILE, checkDockerfile, generateDockerfile, loadLockFile } from '../app/generate-dockerfile.js';
+import { toRel } from '../app/load-inputs.js';
+import type { CommandContext } from './main.js';
+import { createDeps } from './deps.js';
+
+type ContextOf = (cmd: Command) => CommandContext;
+type SetExit = (code: number) => void;
+
+export function registerCommands(program: Command, context: ContextOf, setExit: SetExit): void {
+  program
+    .command('init')
+    .description('detect manifests and write a commented envseal.yaml')
+    .option('--base <image>', 'base image reference (tag or digest)')
+    .option('--name <name>', 'environment name (default: the directory name)')
+    .option('--force', 'overwrite an existing spec', false)
+    .action(async (opts: { base?: string; name?: string; force: boolean }, cmd: Command) => {
+      const ctx = context(cmd);
+      const { detected } = await initProject(ctx.paths, opts);
+      const rel = toRel(ctx.paths.dir, ctx.paths.spec);
+      ctx.out.json({ ok: true, spec: rel, detected });
+      ctx.out.result(`wrote ${rel}`);
+      const found = [...detected.requirements, ...detected.devRequirements, ...(detected.pyproject ? ['pyproject.toml'] : []), ...(detected.npm ? ['package.json'] : []), ...detected.aptLists];
+      ctx.out.log(found.length ? `uses: ${found.join(', ')}` : 'no manifests found: add requirements or apt packages to the spec');
+      ctx.out.log('next: `envseal lock`');
+    });
+
+  program
+    .command('lock')
+    .description('resolve the spec and manifests to exact pins in envseal.lock')
+    .option('--check', 'write nothing; exit 1 and list what drifted if the lock is stale', false)
+    .option('--upgrade', 'ignore existing pins and resolve everything again (base tag, apt, Python)', false)
+    .option('--upgrade-package <name...>', 'resolve these Python packages again, keeping the other pins')
+    .addHelpText('after', '\nExamples:\n  envseal lock\n  envseal lock --check --json\n  envseal lock --upgrade-package numpy')
+    .action(async (opts: { check: boolean; upgrade: boolean; upgradePackage?: string[] }, cmd: Command) => {
+      const ctx = context(cmd);
+      const lockRel = toRel(ctx.paths.dir, ctx.paths.lock);
+      if (opts.check) {
+        const { lock, drift } = await checkLock(ctx.paths);
+        const lines = drift.map(formatDrift);
+        if (drift.length) {
+          throw checkFailed('lock.stale', `${lockRel} is stale: ${drift.length} input change${drift.length === 1 ? '' : 's'} since it was made`, {
+            details: lines,
+            hint: 'run `envseal lock` and commit the result',
+            data: { lock: lockRel, fingerprint: lock.fingerprint, drift },
+          });
+        }
+        ctx.out.json({ ok: true, lock: lockRel, fingerprint: lock.fingerprint, inputHash: lock.inputHash, drift: [] });
+        ctx.out.result(`${lockRel} is up to date (fingerprint ${lock.fingerprint})`);
+        return;
+      }
+      const deps = createDeps(ctx);
+      const result = await lockEnvironment(ctx.paths, { ...deps, toolVersion: TOOL_VERSION }, {
+        upgrade: opts.upgrade,
+        ...(opts.upgradePackage ? { upgradePackages: opts.upgradePackage } : {}),
+      });
+      const { lock } = result;
+      ctx.out.json({
+        ok: true,
+        lock: lockRel,
+        status: result.status,
+        written: result.written,
+        fingerprint: lock.fingerprint,
+        previousFingerprint: result.previousFingerprint ?? null,
+        base: lock.base.pinned,
+        python: lock.python?.packages.length ?? 0,
+        apt: lock.apt?.packages.length ?? 0,
+      });
+      const counts = `${lock.python?.packages.length ?? 0} Python, ${lock.apt?.packages.filter((p) => !p.installed).length ?? 0} apt package(s)`;
+      if (!result.written) ctx.out.result(`${lockRel} is up to date (fingerprint ${lock.fingerprint})`);
+      else ctx.out.result(`${result.status === 'created' ? 'wrote' : 'updated'} ${lockRel}: ${lock.base.pinned}, ${counts}\nfingerprint ${lock.fingerprint}`);
+    });
+
+  program
+    .command('fingerprint')
+    .description("print the lock's environment fingerprint")
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = context(cmd);
+      const { lock } = await loadLockFile(ctx.paths);
+      ctx.out.json({
+        ok: true,
+        fingerprint: lock.fingerprint,
+        lock: toRel(ctx.paths.dir, ctx.paths.lock),
+        name: lock.name,
+        base: lock.base.pinned,
+        platform: lock.base.platform,
+        resolvedAt: lock.resolvedAt,
+        inputHash: lock.inputHash,
+        packages: { python: lock.python?.packages.length ?? 0, apt: lock.apt?.packages.length ?? 0, npm: lock.npm?.packages ?? 0 },
+      });
+      ctx.out.result(lock.fingerprint);
+    });
+
+  program
+    .command('generate')
+    .description('render envseal.Dockerfile from the lock')
+    .option('-o, --output <file>', 'Dockerfile to write, relative to the project directory', DEFAULT_DOCKERFILE)
+    .option('--check', 'write nothing; exit 1 if the file differs from what the lock renders', false)
+    .action(async (opts: { output: string; check: boolean }, cmd: Command) => {
+      const ctx = context(cmd);
+      const output = resolve(ctx.paths.dir, opts.output);
+      const rel = toRel(ctx.paths.dir, output);
+      const deps = { template: ctx.template(), toolVersion: TOOL_VERSION };
+      if (opts.check) {
+        const rendered = await checkDockerfile(ctx.paths, output, deps);
+        ctx.out.json({ ok: true, dockerfile: rel, fingerprint: rendered.lock.fingerprint });
+        ctx.out.result(`${rel} is up to date`);
+        return;
+      }
+      const { written, rendered } = await generateDockerfile(ctx.paths, output, deps);
+      ctx.out.json({ ok: true, dockerfile: rel, written, fingerprint: rendered.lock.fingerprint });
+      ctx.out.result(written ? `wrote ${rel} (fingerprint ${rendered.lock.fingerprint})` : `${rel} is up to date`);
+    });
+
+  void setExit;
+}
