@@ -1,0 +1,198 @@
+/**
+ * The retrying HTTP client with an injected fetch: no sockets, so every failure mode (TypeError from
+ * undici, timeouts, status codes, Retry-After) is exact and the sleeps are recorded instead of waited.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EnvsealError } from '../../src/errors.js';
+import { HttpClient, backoffDelay, describeNetworkError, isLoopbackHost, isRetryableStatus, parseRetryAfter } from '../../src/registry/http.js';
+
+const context = { target: 'service example', codePrefix: 'svc', hint: 'try later' };
+const now = Date.UTC(2026, 0, 1);
+const clock = { now: () => new Date(now) };
+
+function scriptedFetch(steps: (() => Response | Promise<Response>)[]) {
+  const calls: { url: string; init: RequestInit | undefined }[] = [];
+  const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
+    calls.push({ url: String(input), init });
+    const step = steps[Math.min(calls.length - 1, steps.length - 1)];
+    if (!step) throw new Error('no scripted step');
+    return step();
+  }) as typeof fetch;
+  return { fetchImpl, calls };
+}
+
+function refused(): never {
+  const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+  throw new TypeError('fetch failed', { cause });
+}
+
+describe('HttpClient', () => {
+  it('returns a non-retryable answer with its body bytes', async () => {
+    const { fetchImpl, calls } = scriptedFetch([() => new Response('{"a": 1}', { status: 404, statusText: 'Not Found' })]);
+    const client = new HttpClient({ fetch: fetchImpl, sleep: async () => {} });
+    const res = await client.request({ url: 'http://x.test/a', headers: { Accept: 'a/b' } }, context);
+    assert.equal(res.status, 404);
+    assert.equal(res.body.toString(), '{"a": 1}');
+    assert.equal(res.attempts, 1);
+    assert.equal(calls.length, 1);
+    assert.deepEqual(calls[0]!.init?.headers, { Accept: 'a/b' });
+  });
+
+  it('retries 5xx and network errors with exponential backoff, then answers', async () => {
+    const { fetchImpl, calls } = scriptedFetch([
+      () => new Response('boom', { status: 500 }),
+      refused,
+      () => new Response('busy', { status: 503 }),
+      () => new Response('ok', { status: 200 }),
+    ]);
+    const sleeps: number[] = [];
+    const client = new HttpClient({ fetch: fetchImpl, sleep: async (ms) => void sleeps.push(ms), retries: 3, baseDelayMs: 100 });
+    const res = await client.request({ url: 'http://x.test/' }, context);
+    assert.equal(res.status, 200);
+    assert.equal(res.attempts, 4);
+    assert.equal(calls.length, 4);
+    assert.deepEqual(sleeps, [100, 200, 400]);
+  });
+
+  it('gives up with an external error naming the target and the last failure', async () => {
+    const { fetchImpl, calls } = scriptedFetch([() => new Response('{"errors":[]}', { status: 502, statusText: 'Bad Gateway' })]);
+    const client = new HttpClient({ fetch: fetchImpl, sleep: async () => {}, retries: 2 });
+    await assert.rejects(client.request({ url: 'http://x.test/m' }, context), (err: unknown) => {
+      assert.ok(err instanceof EnvsealError);
+      assert.equal(err.code, 'svc.unreachable');
+      assert.equal(err.exitCode, 3);
+      assert.match(err.message, /^service example is unreachable: GET http:\/\/x\.test\/m failed 3 times; last error: HTTP 502 Bad Gateway: \{"errors":\[\]\}$/);
+      assert.equal(err.hint, 'try later');
+      assert.equal(err.data?.status, 502);
+      return true;
+    });
+    assert.equal(calls.length, 3);
+  });
+
+  it('never lets a fetch TypeError escape, and names the real cause', async () => {
+    const { fetchImpl } = scriptedFetch([refused]);
+    const client = new HttpClient({ fetch: fetchImpl, sleep: async () => {}, retries: 1 });
+    await assert.rejects(client.request({ url: 'http://x.test/' }, context), (err: unknown) => {
+      assert.ok(err instanceof EnvsealError);
+      assert.match(err.message, /last error: connect ECONNREFUSED 127\.0\.0\.1:9/);
+      return true;
+    });
+  });
+
+  it('times out an attempt that hangs (body included) and retries it', async () => {
+    let calls = 0;
+    const fetchImpl = (async (_input: string | URL | Request, init?: RequestInit) => {
+      calls += 1;
+      const signal = init?.signal as AbortSignal;
+      // Headers arrive at once, the body never finishes: the timeout must cover reading it.
+      const body = new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('partial'));
+          signal.addEventListener('abort', () => controller.error(signal.reason));
+        },
+      });
+      return new Response(body, { status: 200 });
+    }) as typeof fetch;
+    const client = new HttpClient({ fetch: fetchImpl, sleep: async () => {}, retries: 1, timeoutMs: 50 });
+    // AbortSignal.timeout's timer does not hold the event loop open (a real fetch's socket does); this does.
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      await assert.rejects(client.request({ url: 'http://x.test/' }, context), /failed 2 times; last error: timed out after 50 ms/);
+    } finally {
+      clearInterval(keepAlive);
+    }
+    assert.equal(calls, 2);
+  });
+
+  it('honours Retry-After (seconds and HTTP-date) on 429', async () => {
+    const { fetchImpl } = scriptedFetch([
+      () => new Response('slow down', { status: 429, headers: { 'Retry-After': '3' } }),
+      () => new Response('slow down', { status: 429, headers: { 'Retry-After': new Date(now + 1500).toUTCString() } }),
+      () => new Response('ok', { status: 200 }),
+    ]);
+    const sleeps: number[] = [];
+    const client = new HttpClient({ fetch: fetchImpl, sleep: async (ms) => void sleeps.push(ms), clock });
+    const res = await client.request({ url: 'http://x.test/' }, context);
+    assert.equal(res.status, 200);
+    // HTTP-dates have whole seconds: now + 1.5 s is written as now + 1 s.
+    assert.deepEqual(sleeps, [3000, 1000]);
+  });
+
+  it('does not wait for an unreasonable Retry-After, and says why', async () => {
+    const { fetchImpl, calls } = scriptedFetch([() => new Response('', { status: 429, headers: { 'Retry-After': '3600' } })]);
+    const sleeps: number[] = [];
+    const client = new HttpClient({ fetch: fetchImpl, sleep: async (ms) => void sleeps.push(ms), maxRetryAfterMs: 60_000 });
+    await assert.rejects(client.request({ url: 'http://x.test/' }, context), (err: unknown) => {
+      assert.ok(err instanceof EnvsealError);
+      assert.match(err.message, /HTTP 429.*asked to retry after 3600 s, longer than envseal waits \(60 s\)/);
+      assert.match(err.hint ?? '', /limiting the request rate/);
+      return true;
+    });
+    assert.equal(calls.length, 1);
+    assert.deepEqual(sleeps, []);
+  });
+
+  it('refuses bodies above the limit without retrying', async () => {
+    const { fetchImpl, calls } = scriptedFetch([() => new Response('x'.repeat(100), { status: 200 })]);
+    const client = new HttpClient({ fetch: fetchImpl, sleep: async () => {}, maxBodyBytes: 10 });
+    await assert.rejects(client.request({ url: 'http://x.test/' }, context), (err: unknown) => {
+      assert.ok(err instanceof EnvsealError);
+      assert.equal(err.code, 'svc.protocol');
+      assert.match(err.message, /more than 10 bytes/);
+      return true;
+    });
+    assert.equal(calls.length, 1);
+    const roomy = await client.request({ url: 'http://x.test/', maxBodyBytes: 1000 }, context);
+    assert.equal(roomy.body.length, 100);
+  });
+
+  it('does not retry 4xx or 501', async () => {
+    for (const status of [400, 401, 403, 404, 501]) {
+      const { fetchImpl, calls } = scriptedFetch([() => new Response('', { status })]);
+      const client = new HttpClient({ fetch: fetchImpl, sleep: async () => {} });
+      assert.equal((await client.request({ url: 'http://x.test/' }, context)).status, status);
+      assert.equal(calls.length, 1);
+    }
+  });
+});
+
+describe('helpers', () => {
+  it('classifies retryable statuses', () => {
+    assert.deepEqual(
+      [200, 404, 408, 429, 500, 501, 502, 503, 504, 505, 599].filter(isRetryableStatus),
+      [408, 429, 500, 502, 503, 504, 599],
+    );
+  });
+
+  it('doubles the backoff up to the cap', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, 500, 8000)), [500, 1000, 2000, 4000, 8000, 8000]);
+  });
+
+  it('parses Retry-After', () => {
+    assert.equal(parseRetryAfter(null, now), undefined);
+    assert.equal(parseRetryAfter('120', now), 120_000);
+    assert.equal(parseRetryAfter(' 0 ', now), 0);
+    assert.equal(parseRetryAfter(new Date(now + 30_000).toUTCString(), now), 30_000);
+    assert.equal(parseRetryAfter(new Date(now - 30_000).toUTCString(), now), 0);
+    assert.equal(parseRetryAfter('soon', now), undefined);
+    assert.equal(parseRetryAfter('-5', now), undefined);
+  });
+
+  it('knows loopback hosts', () => {
+    for (const host of ['127.0.0.1:5000', '127.0.0.1', '127.1.2.3:80', 'localhost', 'LOCALHOST:5000', '[::1]:5000', '::1']) {
+      assert.equal(isLoopbackHost(host), true, host);
+    }
+    for (const host of ['128.0.0.1', '10.0.0.1:5000', 'ghcr.io', 'localhost.example.com', '127.0.0.1.nip.io', '[::2]:5000', '127.0.0.256']) {
+      assert.equal(isLoopbackHost(host), false, host);
+    }
+  });
+
+  it('digs the reason out of undici errors, including AggregateErrors', () => {
+    const agg = new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:5000'), { code: 'ECONNREFUSED' })], '');
+    assert.equal(describeNetworkError(new TypeError('fetch failed', { cause: agg })), 'connect ECONNREFUSED ::1:5000');
+    const bare = Object.assign(new Error(''), { code: 'ENOTFOUND' });
+    assert.equal(describeNetworkError(new TypeError('fetch failed', { cause: bare })), 'ENOTFOUND');
+    assert.equal(describeNetworkError(new Error('plain')), 'plain');
+  });
+});
