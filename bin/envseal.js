@@ -9,4 +9,25 @@ if (!existsSync(fileURLToPath(main))) {
   process.exit(70);
 }
 const { runCli } = await import(main.href);
-process.exitCode = await runCli(process.argv.slice(2), { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+const onInterrupt = (handler) => {
+  let fired = false;
+  const listener = (signal) => {
+    if (fired) process.exit(signal === 'SIGINT' ? 130 : 143);
+    fired = true;
+    handler();
+  };
+  process.on('SIGINT', listener);
+  process.on('SIGTERM', listener);
+  return () => {
+    process.off('SIGINT', listener);
+    process.off('SIGTERM', listener);
+  };
+};
+process.exitCode = await runCli(process.argv.slice(2), {
+  env: process.env,
+  cwd: process.cwd(),
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  onInterrupt,
+});

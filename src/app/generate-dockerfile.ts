@@ -14,6 +14,7 @@ export const DEFAULT_DOCKERFILE = 'envseal.Dockerfile';
 
 export interface GenerateDeps {
   template: string;
+  seedHook: string;
   toolVersion: string;
 }
 
@@ -40,6 +41,7 @@ export async function renderFromLock(paths: ProjectPaths, deps: GenerateDeps): P
   const { lock, text: lockText } = await loadLockFile(paths);
   const text = renderDockerfile(lock, {
     template: deps.template,
+    seedHook: deps.seedHook,
     lockPath: toRel(paths.dir, paths.lock),
     lockDigest: lockDigest(lockText),
     toolVersion: deps.toolVersion,

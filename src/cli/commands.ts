@@ -8,6 +8,7 @@ import { DEFAULT_DOCKERFILE, checkDockerfile, generateDockerfile, loadLockFile }
 import { toRel } from '../app/load-inputs.js';
 import type { CommandContext } from './main.js';
 import { createDeps } from './deps.js';
+import { registerPipelineCommands } from './pipeline-commands.js';
 
 type ContextOf = (cmd: Command) => CommandContext;
 type SetExit = (code: number) => void;
@@ -105,7 +106,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
       const ctx = context(cmd);
       const output = resolve(ctx.paths.dir, opts.output);
       const rel = toRel(ctx.paths.dir, output);
-      const deps = { template: ctx.template(), toolVersion: TOOL_VERSION };
+      const deps = { ...ctx.templates(), toolVersion: TOOL_VERSION };
       if (opts.check) {
         const rendered = await checkDockerfile(ctx.paths, output, deps);
         ctx.out.json({ ok: true, dockerfile: rel, fingerprint: rendered.lock.fingerprint });
@@ -117,5 +118,5 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
       ctx.out.result(written ? `wrote ${rel} (fingerprint ${rendered.lock.fingerprint})` : `${rel} is up to date`);
     });
 
-  void setExit;
+  registerPipelineCommands(program, context, setExit);
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../app/ports.js';
 import { DockerodeEngine, dockerConnectionFromEnv } from '../docker/dockerode-engine.js';
 import { HttpOciRegistry } from '../registry/oci-registry.js';
-import { emptyDockerConfig, loadDockerConfig, type DockerConfig } from '../registry/docker-config.js';
+import { loadDockerConfig, type DockerConfig } from '../registry/docker-config.js';
 import { PythonIndexClient } from '../registry/python-index.js';
 import type { CommandContext } from './main.js';
 
@@ -34,7 +34,7 @@ export function createDeps(ctx: CommandContext): Deps {
   const env = ctx.io.env;
   const logger = ctx.out.logger;
   let dockerConfig: Promise<DockerConfig> | undefined;
-  const config = () => (dockerConfig ??= loadDockerConfig(dockerConfigPath(env)).catch(() => emptyDockerConfig()));
+  const config = () => (dockerConfig ??= loadDockerConfig(dockerConfigPath(env)));
   let registry: HttpOciRegistry | undefined;
   let engine: DockerodeEngine | undefined;
   let index: PythonIndexClient | undefined;

@@ -18,6 +18,8 @@ export interface CliIo {
   stdout: Writable & { isTTY?: boolean };
   stderr: Writable & { isTTY?: boolean };
   stdin: Readable & { isTTY?: boolean };
+  /** Registers a Ctrl-C (SIGINT/SIGTERM) handler for the duration of a command; returns its remover. */
+  onInterrupt?: (handler: () => void) => () => void;
 }
 
 export interface GlobalOptions {
@@ -35,7 +37,8 @@ export interface CommandContext {
   out: Output;
   paths: ProjectPaths;
   globals: GlobalOptions;
-  template(): string;
+  /** templates/ contents the renderer needs. */
+  templates(): { template: string; seedHook: string };
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -86,13 +89,17 @@ Exit codes: 0 ok · 1 a check failed · 2 wrong input · 3 an outside system fai
     });
     const dir = resolve(io.cwd, globals.dir ?? '.');
     const at = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
-    let template: string | undefined;
+    let templates: { template: string; seedHook: string } | undefined;
     return {
       io,
       out,
       globals,
       paths: { dir, spec: at(globals.spec), lock: at(globals.lock) },
-      template: () => (template ??= readFileSync(new URL('Dockerfile.tmpl', TEMPLATES_DIR), 'utf8')),
+      templates: () =>
+        (templates ??= {
+          template: readFileSync(new URL('Dockerfile.tmpl', TEMPLATES_DIR), 'utf8'),
+          seedHook: readFileSync(new URL('envseal_seed.py', TEMPLATES_DIR), 'utf8'),
+        }),
     };
   };
 

@@ -25,6 +25,8 @@ export interface RenderOptions {
   lockPath: string;
   lockDigest: string;
   toolVersion: string;
+  /** Text of templates/envseal_seed.py, written into the image's site-packages. */
+  seedHook: string;
 }
 
 export function renderDockerfile(lock: Lock, options: RenderOptions): string {
@@ -47,6 +49,7 @@ export function renderDockerfile(lock: Lock, options: RenderOptions): string {
   const values = {
     header: renderHeader(lock, options),
     base_pinned: lock.base.pinned,
+    source_date_epoch: String(sourceDateEpoch(lock)),
     workdir: lock.workdir,
     apt_main: aptMain.length ? renderApt(aptMain, lock.target.architecture) : '',
     apt_dev: aptDev.length ? renderApt(aptDev, lock.target.architecture) : '',
@@ -55,6 +58,7 @@ export function renderDockerfile(lock: Lock, options: RenderOptions): string {
     python_setup: lock.python ? renderPythonSetup(lock) : '',
     python_main: pyMain.length ? renderPip(lock, pyMain) : '',
     python_dev: pyDev.length ? renderPip(lock, pyDev) : '',
+    python_hook: lock.python ? renderSeedHook(lock, options.seedHook) : '',
     npm: lock.npm ? renderNpm(lock) : '',
     env_dev: renderEnv({ ...lock.env, ...lock.targets.dev.env }, 'dev'),
     env_deploy: renderEnv({ ...lock.env, ...deploy.env }, 'deploy'),
@@ -67,6 +71,13 @@ export function renderDockerfile(lock: Lock, options: RenderOptions): string {
     deploy_cmd: deploy.command ? `CMD ${execForm(deploy.command)}` : '',
   };
   return renderTemplate(options.template, values, 'templates/Dockerfile.tmpl');
+}
+
+/** SOURCE_DATE_EPOCH for a lock: its resolution time, so the same lock always gives the same timestamps. */
+export function sourceDateEpoch(lock: Lock): number {
+  const t = Date.parse(lock.resolvedAt);
+  if (Number.isNaN(t)) throw internalError('lock.time', `lock resolvedAt is not a date: ${lock.resolvedAt}`);
+  return Math.floor(t / 1000);
 }
 
 function renderHeader(lock: Lock, options: RenderOptions): string {
@@ -103,7 +114,8 @@ function renderApt(packages: LockedAptPackage[], targetArch: string): string {
     install + ' \\',
     ' && apt-get clean \\',
     ' && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \\',
-    '           /var/log/apt /var/log/dpkg.log /var/log/alternatives.log /var/cache/ldconfig/aux-cache',
+    '           /var/log/apt /var/log/dpkg.log /var/log/alternatives.log /var/cache/ldconfig/aux-cache \\',
+    '           /var/cache/debconf/*-old /var/lib/dpkg/*-old',
   ].join('\n');
 }
 
@@ -138,6 +150,20 @@ function renderPip(lock: Lock, packages: LockedPythonPackage[]): string {
     `      ${indexArgs.join(' ')} \\`,
     '      -r /tmp/envseal-requirements.txt \\',
     ' && rm -f /tmp/envseal-requirements.txt',
+  ].join('\n');
+}
+
+// The hook goes where the interpreter looks for .pth files (the venv's or the interpreter's purelib), written
+// with printf so the Dockerfile needs no file from outside the project to build.
+function renderSeedHook(lock: Lock, hook: string): string {
+  const python = lock.python!.venv ? 'python' : shellQuote(lock.python!.interpreter);
+  const lines = hook.replace(/\n+$/, '').split('\n').map((l) => (l === '' ? "''" : shellQuote(l)));
+  return [
+    `RUN site="$(${python} -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \\`,
+    ` && mkdir -p "$site" \\`,
+    continued(' && printf \'%s\\n\'', lines) + ' \\',
+    '      > "$site/envseal_seed.py" \\',
+    ` && echo 'import envseal_seed' > "$site/envseal-seed.pth"`,
   ].join('\n');
 }
 

@@ -29,6 +29,10 @@ export interface RunRecordInput {
   env: { envseal: Record<string, string>; user: Record<string, string> };
   fingerprint: string;
   lockDigest: string;
+  /** What the lock pinned, for the target that ran. */
+  environment: { base: string; python: Record<string, string>; apt: Record<string, string>; env: Record<string, string> };
+  network: string;
+  gpus: string | null;
   image: { reference: string; info: ImageInfo; baseDigest: string };
   git: GitCapture;
   inputs: { path: string; content: DataDigest }[];
@@ -63,7 +67,9 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
     target: input.target,
     seed: input.seed,
     env: { envseal: redactEnv(input.env.envseal), user: redactEnv(input.env.user) },
-    environment: { fingerprint: input.fingerprint, lockDigest: input.lockDigest },
+    environment: { fingerprint: input.fingerprint, lockDigest: input.lockDigest, ...input.environment },
+    network: input.network,
+    gpus: input.gpus,
     image: {
       id: input.image.info.id,
       reference: input.image.reference,

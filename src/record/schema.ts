@@ -104,7 +104,21 @@ export const runRecordSchema = z
       /** Passed by the user (`--env`), secret-looking values redacted. */
       user: envMap,
     }),
-    environment: z.strictObject({ fingerprint: sha256Digest, lockDigest: sha256Digest }),
+    /**
+     * The environment the run used: its fingerprint and lock digest, plus a summary of what the lock pinned
+     * (so `envseal diff` can compare two records without the images or the locks at hand).
+     */
+    environment: z.strictObject({
+      fingerprint: sha256Digest,
+      lockDigest: sha256Digest,
+      base: z.string().min(1),
+      python: z.record(z.string(), z.string()),
+      apt: z.record(z.string(), z.string()),
+      env: envMap,
+    }),
+    /** Container network mode and GPU request the run used. */
+    network: z.string().min(1),
+    gpus: z.string().nullable(),
     image: z.strictObject({
       id: sha256Digest,
       reference: z.string().min(1),

@@ -9,7 +9,8 @@ import { sampleDraft, sampleLock } from '../fixtures/lock/sample-lock.js';
 import { assertGolden } from '../lab/golden.js';
 
 const template = readFileSync(new URL('../../templates/Dockerfile.tmpl', import.meta.url), 'utf8');
-const opts = { template, lockPath: 'envseal.lock', lockDigest: `sha256:${'7'.repeat(64)}`, toolVersion: '0.1.0' };
+const seedHook = readFileSync(new URL('../../templates/envseal_seed.py', import.meta.url), 'utf8');
+const opts = { template, seedHook, lockPath: 'envseal.lock', lockDigest: `sha256:${'7'.repeat(64)}`, toolVersion: '0.1.0' };
 
 test('renders the sample lock exactly as the golden Dockerfile', () => {
   assertGolden('sample.Dockerfile', renderDockerfile(sampleLock(), opts));

@@ -47,6 +47,14 @@ export function sampleInput(): RunRecordInput {
     },
     fingerprint: FINGERPRINT,
     lockDigest: LOCK_DIGEST,
+    environment: {
+      base: `127.0.0.1:5000/python:bookworm@${BASE_DIGEST}`,
+      python: { numpy: '1.26.4', 'seal-metrics': '1.1.0' },
+      apt: { 'python3-sklearn': '1.2.1+dfsg-1' },
+      env: { OMP_NUM_THREADS: '1' },
+    },
+    network: 'none',
+    gpus: null,
     image: { reference: 'envseal/demo:dev', info: sampleImage(), baseDigest: BASE_DIGEST },
     git: {
       state: {

@@ -1,0 +1,197 @@
+/**
+ * `envseal build`: the Dockerfile rendered from the lock, built by the classic builder through the Engine API
+ * with a deterministic, streamed context, checked (the image's fingerprint label must equal the lock's),
+ * optionally normalised to a reproducible image, tagged, and optionally pushed.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BuildEvent, Clock, DockerEngine, ImageInfo, Logger } from './ports.js';
+import { checkFailed, externalError, inputError, internalError } from '../errors.js';
+import { createBuildContext } from '../build/context.js';
+import { LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, REVISION_ARG, sourceDateEpoch, type TargetName } from '../dockerfile/render-dockerfile.js';
+import { lockDigest } from '../lock/lock-file.js';
+import type { Lock } from '../lock/schema.js';
+import { canonicalJson } from '../util/canonical-json.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { DEFAULT_DOCKERFILE, renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
+import { toRel, type ProjectPaths } from './load-inputs.js';
+
+/** Path of the Dockerfile inside the build context. */
+const CONTEXT_DOCKERFILE = DEFAULT_DOCKERFILE;
+
+export interface BuildDeps extends GenerateDeps {
+  engine: DockerEngine;
+  logger: Logger;
+  clock: Clock;
+  /** Git commit of the project, for the deploy image's revision label (null when unknown). */
+  revision: string | null;
+  /** Post-build normalisation (issue: reproducible images); absent = not available. */
+  normalize?: (imageId: string, options: { sourceDateEpoch: number; tags: string[]; signal?: AbortSignal }) => Promise<{ imageId: string; diffIds: string[] }>;
+}
+
+export interface BuildRequest {
+  target: TargetName;
+  tags?: string[];
+  push?: boolean;
+  network?: string;
+  noCache?: boolean;
+  platform?: string;
+  timeoutMs?: number;
+  reproducible?: boolean;
+  signal?: AbortSignal;
+  /** Show RUN output as it scrolls. */
+  verbose?: boolean;
+  /** Path of the on-disk Dockerfile that must match the lock (default envseal.Dockerfile). */
+  dockerfile?: string;
+}
+
+export interface BuildOutcome {
+  imageId: string;
+  tags: string[];
+  target: TargetName;
+  fingerprint: string;
+  lockDigest: string;
+  diffIds: string[];
+  reproducible: boolean;
+  pushed: { tag: string; digest: string }[];
+  durationMs: number;
+  steps: number;
+}
+
+/** The tag `envseal run` and `envseal verify` look for: derived from the spec name, target and fingerprint. */
+export function defaultImageTag(lock: Lock, target: TargetName): string {
+  return `envseal/${lock.name}:${target}-${lock.fingerprint.slice('sha256:'.length, 'sha256:'.length + 12)}`;
+}
+
+export async function buildImage(paths: ProjectPaths, request: BuildRequest, deps: BuildDeps): Promise<BuildOutcome> {
+  const started = deps.clock.now().getTime();
+  const rendered = await renderFromLock(paths, deps);
+  const { lock } = rendered;
+  const digest = lockDigest(rendered.lockText);
+  const dockerfilePath = join(paths.dir, request.dockerfile ?? DEFAULT_DOCKERFILE);
+  const onDisk = await readFile(dockerfilePath, 'utf8').catch(() => null);
+  if (onDisk !== null && onDisk !== rendered.text) {
+    throw checkFailed('dockerfile.stale', `${toRel(paths.dir, dockerfilePath)} is not what ${toRel(paths.dir, paths.lock)} renders`, {
+      hint: 'run `envseal generate` (the Dockerfile is generated from the lock; edit envseal.yaml or the templates instead)',
+    });
+  }
+
+  const tags = request.tags?.length ? request.tags : [defaultImageTag(lock, request.target)];
+  const epoch = sourceDateEpoch(lock);
+  const context = createBuildContext({
+    dir: paths.dir,
+    dockerfile: { path: CONTEXT_DOCKERFILE, content: rendered.text },
+    mtime: epoch,
+  });
+
+  let steps = 0;
+  const onEvent = (event: BuildEvent) => {
+    if (event.kind === 'step') {
+      steps = event.totalSteps ?? steps;
+      const elapsed = ((deps.clock.now().getTime() - started) / 1000).toFixed(1);
+      deps.logger.progress(`[${request.target}] step ${event.step}/${event.totalSteps} ${elapsed}s  ${event.text}`);
+    } else if (event.kind === 'output' && request.verbose) {
+      deps.logger.info(event.text.replace(/\n$/, ''));
+    } else if (event.kind === 'warning') {
+      deps.logger.warn(event.text);
+    }
+  };
+
+  const reproducible = request.reproducible ?? true;
+  if (reproducible && !deps.normalize) {
+    throw internalError('build.no-normalizer', 'reproducible builds were asked for but no image normaliser is wired in');
+  }
+  // With normalisation the builder's own tag is a scratch name; the real tags go on the normalised image.
+  const buildTags = reproducible ? [`envseal-scratch/${lock.name}:${request.target}-${process.pid}-${started}`] : tags;
+  let result;
+  try {
+    result = await deps.engine.build(context.stream, {
+      dockerfile: CONTEXT_DOCKERFILE,
+      tags: buildTags,
+      target: request.target,
+      networkMode: request.network ?? 'host',
+      noCache: request.noCache ?? false,
+      ...(request.platform ? { platform: request.platform } : {}),
+      ...(request.target === 'deploy' && deps.revision ? { buildArgs: { [REVISION_ARG]: deps.revision } } : {}),
+      ...(request.timeoutMs ? { timeoutMs: request.timeoutMs } : {}),
+      ...(request.signal ? { signal: request.signal } : {}),
+      onEvent,
+    });
+  } finally {
+    context.stream.destroy();
+  }
+  await context.done.catch((err: unknown) => {
+    throw inputError('build.context', `could not send the build context: ${(err as Error).message}`);
+  });
+
+  let imageId = result.imageId;
+  let diffIds: string[] = [];
+  if (reproducible) {
+    deps.logger.progress(`[${request.target}] normalising the image (SOURCE_DATE_EPOCH=${epoch})`);
+    try {
+      const normalized = await deps.normalize!(imageId, { sourceDateEpoch: epoch, tags, ...(request.signal ? { signal: request.signal } : {}) });
+      imageId = normalized.imageId;
+      diffIds = normalized.diffIds;
+    } finally {
+      await deps.engine.removeImage(buildTags[0]!, { force: false }).catch(() => {});
+    }
+  }
+
+  const info = await deps.engine.inspectImage(imageId);
+  if (!info) throw externalError('build.no-image', `the engine reported image ${imageId} but cannot show it`);
+  assertImageMatchesLock(info, lock, digest, request.target);
+  if (!diffIds.length) diffIds = info.layers;
+
+  const pushed: { tag: string; digest: string }[] = [];
+  if (request.push) {
+    for (const tag of tags) {
+      deps.logger.progress(`pushing ${tag}`);
+      const { digest: pushedDigest } = await deps.engine.pushImage(tag, request.signal ? { signal: request.signal } : {});
+      pushed.push({ tag, digest: pushedDigest });
+    }
+  }
+
+  const outcome: BuildOutcome = {
+    imageId,
+    tags,
+    target: request.target,
+    fingerprint: lock.fingerprint,
+    lockDigest: digest,
+    diffIds,
+    reproducible,
+    pushed,
+    durationMs: deps.clock.now().getTime() - started,
+    steps,
+  };
+  await writeBuildRecord(paths, outcome, deps.clock);
+  return outcome;
+}
+
+/** The image must carry the lock's fingerprint: anything else means the Dockerfile or the image is not ours. */
+export function assertImageMatchesLock(info: ImageInfo, lock: Lock, digest: string, target: TargetName): void {
+  const label = info.labels[LABEL_FINGERPRINT];
+  if (label !== lock.fingerprint) {
+    throw checkFailed('build.fingerprint-mismatch', `the built ${target} image carries fingerprint ${label ?? '(none)'}, the lock has ${lock.fingerprint}`, {
+      hint: 'the Dockerfile was not generated from this lock: run `envseal generate` and build again',
+    });
+  }
+  const lockLabel = info.labels[LABEL_LOCK_DIGEST];
+  if (lockLabel !== digest) {
+    throw checkFailed('build.lock-digest-mismatch', `the built ${target} image carries lock digest ${lockLabel ?? '(none)'}, the lock file is ${digest}`, {
+      hint: 'run `envseal generate` and build again',
+    });
+  }
+}
+
+/** `.envseal/builds/<target>.json`: the last build of each target (image ID, layers, pushed digests). */
+async function writeBuildRecord(paths: ProjectPaths, outcome: BuildOutcome, clock: Clock): Promise<void> {
+  const file = join(paths.dir, '.envseal', 'builds', `${outcome.target}.json`);
+  const { durationMs: _d, ...stable } = outcome;
+  await writeFileAtomic(file, canonicalJson({ buildRecordVersion: 1, builtAt: clock.now().toISOString(), ...stable }), { mkdir: true }).catch(
+    (err: NodeJS.ErrnoException) => {
+      throw inputError('build.record-unwritable', `cannot write ${toRel(paths.dir, file)}: ${err.message}`, {
+        hint: 'make the project directory writable',
+      });
+    },
+  );
+}

@@ -1,0 +1,254 @@
+/**
+ * `envseal run -- CMD`: runs a command in a container of the image whose fingerprint matches the lock, and
+ * writes a run record for every run (also when the command fails, cannot start, or is interrupted).
+ */
+import { access, constants, mkdir } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type { Clock, DockerEngine, EngineInfo, GpuRequest, ImageInfo, Logger } from './ports.js';
+import { EnvsealError, checkFailed, describeError, inputError, isEnvsealError } from '../errors.js';
+import { LABEL_FINGERPRINT, type TargetName } from '../dockerfile/render-dockerfile.js';
+import { lockDigest } from '../lock/lock-file.js';
+import type { Lock } from '../lock/schema.js';
+import { buildRunRecord } from '../record/build-record.js';
+import { digestPath, type DataDigest } from '../record/data-digest.js';
+import type { GitCapture } from '../record/git.js';
+import type { HostFacts } from '../record/host.js';
+import type { RunRecord } from '../record/schema.js';
+import { writeRunRecord } from '../record/store.js';
+import { defaultImageTag } from './build-image.js';
+import { loadLockFile } from './generate-dockerfile.js';
+import { toRel, type ProjectPaths } from './load-inputs.js';
+
+export const RUNS_DIR = '.envseal/runs';
+
+/**
+ * Environment variables envseal sets in every run with a seed. PYTHONHASHSEED must be set before the
+ * interpreter starts; CUBLAS_WORKSPACE_CONFIG before the first cuBLAS handle (needed by torch's deterministic
+ * mode on CUDA ≥ 10.2); TF_DETERMINISTIC_OPS/TF_CUDNN_DETERMINISTIC for TensorFlow before 2.9. The image's
+ * seed hook reads ENVSEAL_SEED and seeds random, NumPy, PyTorch and TensorFlow when they are imported.
+ */
+export function seedEnvironment(seed: number): Record<string, string> {
+  return {
+    ENVSEAL_SEED: String(seed),
+    PYTHONHASHSEED: String(seed % 4294967296),
+    CUBLAS_WORKSPACE_CONFIG: ':4096:8',
+    TF_DETERMINISTIC_OPS: '1',
+    TF_CUDNN_DETERMINISTIC: '1',
+  };
+}
+
+export interface RunRequest {
+  target: TargetName;
+  /** Run this image instead of the lock's default tag (it must still carry the lock's fingerprint). */
+  image?: string;
+  seed?: number;
+  gpus?: string;
+  network: string;
+  env: Record<string, string>;
+  inputs: string[];
+  outputs: string[];
+  noBuild: boolean;
+  command: string[];
+  stdin?: Readable;
+  tty?: boolean;
+  stdout: Writable;
+  stderr: Writable;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** Host user to run as for the dev target (`uid:gid`), so files written to the mounted project are the user's. */
+  hostUser?: string;
+}
+
+export interface RunDeps {
+  engine: DockerEngine;
+  clock: Clock;
+  logger: Logger;
+  toolVersion: string;
+  newRunId: () => string;
+  newSeed: () => number;
+  captureGit: (dir: string) => Promise<GitCapture>;
+  captureHost: (engine: EngineInfo | undefined) => Promise<HostFacts>;
+  /** Builds the target's image (used when it is missing and building is allowed). */
+  build: (target: TargetName) => Promise<{ imageId: string }>;
+}
+
+export interface RunOutcome {
+  exitCode: number;
+  record: RunRecord;
+  recordPath: string;
+}
+
+export function parseGpus(value: string): GpuRequest {
+  if (value === 'all') return { count: -1, capabilities: [['gpu']] };
+  if (/^\d+$/.test(value) && Number(value) > 0) return { count: Number(value), capabilities: [['gpu']] };
+  const ids = value.replace(/^device=/, '').split(',').filter(Boolean);
+  if (!ids.length) throw inputError('run.gpus', `--gpus ${value}: expected all, a count, or device=ID[,ID]`);
+  return { deviceIds: ids, capabilities: [['gpu']] };
+}
+
+export async function runCommand(paths: ProjectPaths, request: RunRequest, deps: RunDeps): Promise<RunOutcome> {
+  if (!request.command.length) throw inputError('run.no-command', 'no command given', { hint: 'envseal run -- python train.py' });
+  const { lock, text: lockText } = await loadLockFile(paths);
+  const digest = lockDigest(lockText);
+  const gpus = request.gpus ? parseGpus(request.gpus) : undefined;
+
+  // Everything that can be checked before the command runs is checked first, so a bad flag never costs a run.
+  const runsDir = join(paths.dir, RUNS_DIR);
+  await ensureWritableDir(runsDir, paths.dir);
+  const inputs: { path: string; content: DataDigest }[] = [];
+  for (const p of request.inputs) inputs.push({ path: projectRelative(paths.dir, p, '--input'), content: await digestPath(resolve(paths.dir, p), { role: 'input' }) });
+  const outputPaths = request.outputs.map((p) => projectRelative(paths.dir, p, '--output'));
+
+  const engineInfo = await deps.engine.info();
+  const { ref, info } = await findImage(lock, request, deps);
+
+  const seed = request.seed ?? lock.declared.seed ?? deps.newSeed();
+  const runId = deps.newRunId();
+  const envsealEnv = {
+    ...seedEnvironment(seed),
+    ENVSEAL_RUN_ID: runId,
+    ENVSEAL_IMAGE_ID: info.id,
+    ENVSEAL_FINGERPRINT: lock.fingerprint,
+    ENVSEAL_TARGET: request.target,
+  };
+  const git = await deps.captureGit(paths.dir);
+  const host = await deps.captureHost(engineInfo);
+
+  const binds: { source: string; target: string; readOnly?: boolean }[] = [];
+  const workdir = lock.workdir;
+  if (request.target === 'dev') {
+    binds.push({ source: paths.dir, target: workdir });
+  } else {
+    // The deploy image has the project baked in: only the named inputs (read-only) and outputs are mounted.
+    for (const i of inputs) binds.push({ source: join(paths.dir, i.path), target: `${workdir}/${i.path}`, readOnly: true });
+    for (const o of outputPaths) {
+      await mkdir(join(paths.dir, o), { recursive: true });
+      binds.push({ source: join(paths.dir, o), target: `${workdir}/${o}` });
+    }
+  }
+
+  const startedAt = deps.clock.now();
+  let exitCode: number | null = null;
+  let interrupted: 'signal' | 'timeout' | null = null;
+  let failure: EnvsealError | null = null;
+  try {
+    const result = await deps.engine.runContainer({
+      image: info.id,
+      cmd: request.command,
+      env: { ...envsealEnv, ...request.env },
+      workdir,
+      networkMode: request.network,
+      binds,
+      ...(request.target === 'dev' && request.hostUser ? { user: request.hostUser } : {}),
+      ...(gpus ? { gpus } : {}),
+      ...(request.stdin ? { stdin: request.stdin } : {}),
+      ...(request.tty ? { tty: true } : {}),
+      stdout: request.stdout,
+      stderr: request.stderr,
+      ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.timeoutMs ? { timeoutMs: request.timeoutMs } : {}),
+      labels: { 'dev.envseal.run-id': runId, 'dev.envseal.fingerprint': lock.fingerprint },
+    });
+    exitCode = result.exitCode;
+    interrupted = result.interrupted ?? null;
+  } catch (err) {
+    failure = isEnvsealError(err) ? err : inputError('run.failed', `could not run the command: ${describeError(err)}`, { cause: err });
+  }
+  const endedAt = deps.clock.now();
+
+  const outputs: { path: string; content: DataDigest | null }[] = [];
+  for (const o of outputPaths) outputs.push({ path: o, content: await digestPath(join(paths.dir, o), { role: 'output', ifMissing: 'null' }) });
+
+  const record = buildRunRecord({
+    runId,
+    envsealVersion: deps.toolVersion,
+    startedAt,
+    endedAt,
+    outcome: {
+      exitCode: interrupted ? null : exitCode,
+      signal: interrupted === 'signal' ? 'SIGINT' : interrupted === 'timeout' ? 'SIGKILL' : null,
+      interrupted,
+      error: failure ? { code: failure.code, message: failure.message } : null,
+    },
+    command: request.command,
+    target: request.target,
+    seed,
+    env: { envseal: envsealEnv, user: request.env },
+    fingerprint: lock.fingerprint,
+    lockDigest: digest,
+    environment: environmentSummary(lock, request.target),
+    network: request.network,
+    gpus: request.gpus ?? null,
+    image: { reference: ref, info, baseDigest: lock.base.platformDigest },
+    git,
+    inputs,
+    outputs,
+    host,
+  });
+  const recordPath = await writeRunRecord(runsDir, record);
+  if (failure) {
+    throw new EnvsealError(failure.kind, failure.code, failure.message, {
+      ...(failure.hint ? { hint: failure.hint } : {}),
+      details: [...failure.details, `run record: ${toRel(paths.dir, recordPath)}`],
+      cause: failure,
+    });
+  }
+  const code = interrupted === 'signal' ? 130 : interrupted === 'timeout' ? 124 : (exitCode ?? 1);
+  return { exitCode: code, record, recordPath };
+}
+
+/** The lock's pins for one target, as plain maps (what a run record keeps for `envseal diff`). */
+export function environmentSummary(lock: Lock, target: TargetName): Omit<RunRecord['environment'], 'fingerprint' | 'lockDigest'> {
+  const python: Record<string, string> = {};
+  for (const p of lock.python?.packages ?? []) if (p.targets.includes(target)) python[p.name] = p.version;
+  const apt: Record<string, string> = {};
+  for (const p of lock.apt?.packages ?? []) if (p.targets.includes(target)) apt[p.name] = p.version;
+  const env = { ...lock.env, ...(target === 'dev' ? lock.targets.dev.env : lock.targets.deploy.env) };
+  return { base: lock.base.pinned, python, apt, env };
+}
+
+async function findImage(lock: Lock, request: RunRequest, deps: RunDeps): Promise<{ ref: string; info: ImageInfo }> {
+  const ref = request.image ?? defaultImageTag(lock, request.target);
+  let info = await deps.engine.inspectImage(ref);
+  if (!info) {
+    if (request.image || request.noBuild) {
+      throw inputError('run.image-missing', `image ${ref} does not exist${request.noBuild ? ' (and --no-build was given)' : ''}`, {
+        hint: `build it with \`envseal build --target ${request.target}\``,
+      });
+    }
+    deps.logger.info(`image ${ref} is missing: building it`);
+    const built = await deps.build(request.target);
+    info = await deps.engine.inspectImage(built.imageId);
+    if (!info) throw inputError('run.image-missing', `image ${ref} is still missing after the build`);
+  }
+  const label = info.labels[LABEL_FINGERPRINT];
+  if (label !== lock.fingerprint) {
+    throw checkFailed('run.fingerprint-mismatch', `image ${ref} has fingerprint ${label ?? '(none)'}, the lock has ${lock.fingerprint}`, {
+      hint: `rebuild it from the current lock with \`envseal build --target ${request.target}\``,
+    });
+  }
+  return { ref, info };
+}
+
+async function ensureWritableDir(dir: string, project: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    throw inputError('record.unwritable', `cannot write run records to ${toRel(project, dir)}: ${describeError(err)}`, {
+      hint: 'make the directory writable (the run was not started)',
+    });
+  }
+}
+
+function projectRelative(dir: string, p: string, flag: string): string {
+  const abs = resolve(dir, p);
+  const rel = relative(dir, abs);
+  if (!rel || rel.startsWith('..') || isAbsolute(rel)) {
+    throw inputError('run.path-outside', `${flag} ${p} is not inside the project directory`, {
+      hint: 'inputs and outputs are recorded relative to the project; move or link them inside it',
+    });
+  }
+  return rel.split(sep).join('/');
+}

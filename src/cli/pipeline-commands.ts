@@ -1,0 +1,253 @@
+/** build, run, verify and diff: the commands that talk to the Docker engine. */
+import { randomBytes, randomInt } from 'node:crypto';
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { ExitCode, inputError } from '../errors.js';
+import { TOOL_VERSION } from '../version.js';
+import { buildImage, type BuildOutcome } from '../app/build-image.js';
+import { diffTwo } from '../app/diff-environments.js';
+import { runCommand } from '../app/run-command.js';
+import { verifyEnvironment } from '../app/verify-environment.js';
+import type { TargetName } from '../dockerfile/render-dockerfile.js';
+import { captureGitState } from '../record/git.js';
+import { captureHostFacts } from '../record/host.js';
+import { createRunIdGenerator } from '../record/run-id.js';
+import { formatEnvironmentDiff } from '../verify/diff-environments.js';
+import type { CommandContext } from './main.js';
+import { createDeps, systemClock } from './deps.js';
+
+type ContextOf = (cmd: Command) => CommandContext;
+type SetExit = (code: number) => void;
+
+const targetOption = () => new Option('--target <target>', 'dev or deploy').choices(['dev', 'deploy']).default('dev');
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function parseEnvPairs(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw inputError('usage.env', `--env ${pair}: expected NAME=VALUE`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+function parseSeconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw inputError('usage.timeout', `${flag} ${value}: expected a positive number of seconds`);
+  return Math.round(n * 1000);
+}
+
+/** Aborts on the first Ctrl-C (SIGINT/SIGTERM); a second one is left to the default handler. */
+function interruptSignal(ctx: CommandContext): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const dispose = ctx.io.onInterrupt?.(() => {
+    ctx.out.log('interrupted: stopping (press Ctrl-C again to force)');
+    controller.abort();
+  });
+  return { signal: controller.signal, dispose: dispose ?? (() => {}) };
+}
+
+async function gitRevision(dir: string): Promise<string | null> {
+  const git = await captureGitState(dir).catch(() => null);
+  return git?.state?.commit ?? null;
+}
+
+export function registerPipelineCommands(program: Command, context: ContextOf, setExit: SetExit): void {
+  const doBuild = async (ctx: CommandContext, opts: BuildFlags, signal: AbortSignal): Promise<BuildOutcome> => {
+    const deps = createDeps(ctx);
+    return buildImage(
+      ctx.paths,
+      {
+        target: opts.target,
+        tags: opts.tag ?? [],
+        push: opts.push,
+        network: opts.network,
+        noCache: !opts.cache,
+        ...(opts.platform ? { platform: opts.platform } : {}),
+        ...(opts.timeout ? { timeoutMs: parseSeconds(opts.timeout, '--timeout')! } : {}),
+        reproducible: opts.reproducible,
+        signal,
+        verbose: ctx.globals.verbose,
+      },
+      { ...deps, ...ctx.templates(), toolVersion: TOOL_VERSION, revision: await gitRevision(ctx.paths.dir), ...(deps.normalize ? { normalize: deps.normalize } : {}) },
+    );
+  };
+
+  program
+    .command('build')
+    .description('build the dev or deploy image from the lock through the Docker Engine API')
+    .addOption(targetOption())
+    .option('-t, --tag <tag>', 'tag the image (repeatable; default envseal/<name>:<target>-<fingerprint>)', collect)
+    .option('--push', 'push the tags to their registry and report the pushed digest', false)
+    .option('--network <mode>', 'network for RUN steps: host, none or default (the engine default)', 'host')
+    .option('--no-cache', 'do not use the build cache')
+    .option('--platform <os/arch>', 'build for this platform')
+    .option('--timeout <seconds>', 'give up after this long')
+    .option('--no-reproducible', 'skip the normalisation that makes the image ID reproducible')
+    .addHelpText('after', '\nExamples:\n  envseal build --target deploy\n  envseal build --target deploy -t 127.0.0.1:5000/iris:1 --push --json')
+    .action(async (opts: BuildFlags, cmd: Command) => {
+      const ctx = context(cmd);
+      const { signal, dispose } = interruptSignal(ctx);
+      try {
+        const outcome = await doBuild(ctx, opts, signal);
+        ctx.out.json({ ok: true, ...outcome });
+        ctx.out.result(
+          [
+            `built ${opts.target} image ${outcome.imageId}`,
+            `tags: ${outcome.tags.join(', ')}`,
+            `fingerprint ${outcome.fingerprint}${outcome.reproducible ? ' (reproducible)' : ''}`,
+            ...outcome.pushed.map((p) => `pushed ${p.tag}@${p.digest}`),
+          ].join('\n'),
+        );
+      } finally {
+        dispose();
+      }
+    });
+
+  program
+    .command('run')
+    .description('run a command in the locked image and write a run record')
+    .addOption(targetOption())
+    .option('--image <ref>', 'run this image (it must carry the lock fingerprint)')
+    .option('--seed <n>', 'seed for random, NumPy, PyTorch, TensorFlow and PYTHONHASHSEED')
+    .option('--gpus <all|N|device=ID,...>', 'GPUs to pass in (fails if the engine has none)')
+    .option('--network <mode>', 'container network: none, host or default', 'none')
+    .option('-e, --env <NAME=VALUE>', 'environment variable (repeatable)', collect)
+    .option('--input <path>', 'record the content digest of this input (repeatable)', collect)
+    .option('--output <path>', 'record the content digest of this output after the run (repeatable)', collect)
+    .option('--no-build', 'fail instead of building a missing image')
+    .option('-i, --interactive', 'attach stdin even when it is a terminal', false)
+    .option('--tty', 'allocate a terminal', false)
+    .option('--timeout <seconds>', 'stop the command after this long')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .addHelpText('after', '\nExamples:\n  envseal run --seed 42 --input data/ --output out/ -- python train.py\n  envseal run --target deploy --json -- python train.py')
+    .action(async (command: string[], opts: RunFlags, cmd: Command) => {
+      const ctx = context(cmd);
+      const { signal, dispose } = interruptSignal(ctx);
+      try {
+        const deps = createDeps(ctx);
+        let seed: number | undefined;
+        if (opts.seed !== undefined) {
+          if (!/^\d+$/.test(opts.seed) || Number(opts.seed) > 2 ** 32 - 1) throw inputError('usage.seed', `--seed ${opts.seed}: expected an integer from 0 to 4294967295`);
+          seed = Number(opts.seed);
+        }
+        const stdin = ctx.io.stdin;
+        const attachStdin = opts.interactive || !stdin.isTTY;
+        const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+        const gid = typeof process.getgid === 'function' ? process.getgid() : 0;
+        const outcome = await runCommand(
+          ctx.paths,
+          {
+            target: opts.target,
+            ...(opts.image ? { image: opts.image } : {}),
+            ...(seed !== undefined ? { seed } : {}),
+            ...(opts.gpus ? { gpus: opts.gpus } : {}),
+            network: opts.network,
+            env: parseEnvPairs(opts.env ?? []),
+            inputs: opts.input ?? [],
+            outputs: opts.output ?? [],
+            noBuild: !opts.build,
+            command,
+            ...(attachStdin ? { stdin } : {}),
+            tty: opts.tty,
+            stdout: ctx.globals.json ? ctx.io.stderr : ctx.io.stdout,
+            stderr: ctx.io.stderr,
+            signal,
+            ...(opts.timeout ? { timeoutMs: parseSeconds(opts.timeout, '--timeout')! } : {}),
+            ...(uid !== 0 ? { hostUser: `${uid}:${gid}` } : {}),
+          },
+          {
+            engine: deps.engine,
+            clock: deps.clock,
+            logger: ctx.out.logger,
+            toolVersion: TOOL_VERSION,
+            newRunId: createRunIdGenerator({ clock: systemClock, randomBytes }),
+            newSeed: () => randomInt(0, 2 ** 31),
+            captureGit: async (dir) => captureGitState(dir),
+            captureHost: async (engine) => captureHostFacts(engine ? { engine } : {}),
+            build: async (target: TargetName) =>
+              doBuild(ctx, { target, push: false, network: 'host', cache: true, reproducible: true }, signal),
+          },
+        );
+        const rel = outcome.recordPath.startsWith(ctx.paths.dir) ? outcome.recordPath.slice(ctx.paths.dir.length + 1) : outcome.recordPath;
+        ctx.out.json({ ok: outcome.exitCode === 0, exitCode: outcome.exitCode, runId: outcome.record.runId, record: rel, fingerprint: outcome.record.environment.fingerprint, seed: outcome.record.seed });
+        ctx.out.log(`run ${outcome.record.runId}: exit ${outcome.exitCode}${outcome.record.outcome.interrupted ? ' (interrupted)' : ''}, record ${rel}`);
+        setExit(outcome.exitCode);
+      } finally {
+        dispose();
+      }
+    });
+
+  program
+    .command('verify')
+    .description('CI: lock fresh, Dockerfile up to date, image and record match the lock')
+    .option('--image <ref>', 'check this image: fingerprint label and installed packages')
+    .option('--record <file>', 'check this run record was made with this lock')
+    .option('--dockerfile <file>', 'the generated Dockerfile to check', 'envseal.Dockerfile')
+    .addHelpText('after', '\nExamples:\n  envseal verify\n  envseal verify --image envseal/iris:deploy-1a2b3c4d5e6f --json\n  envseal verify --record .envseal/runs/20261127T225501.123Z-7ZKQ3M9X2D4F8H1J.json')
+    .action(async (opts: { image?: string; record?: string; dockerfile: string }, cmd: Command) => {
+      const ctx = context(cmd);
+      const deps = createDeps(ctx);
+      const report = await verifyEnvironment(
+        ctx.paths,
+        { ...(opts.image ? { image: opts.image } : {}), ...(opts.record ? { record: resolve(ctx.io.cwd, opts.record) } : {}), dockerfile: opts.dockerfile },
+        { engine: deps.engine, logger: ctx.out.logger, ...ctx.templates(), toolVersion: TOOL_VERSION },
+      );
+      ctx.out.json(report);
+      const lines = [];
+      for (const c of report.checks) {
+        lines.push(`${c.ok ? ctx.out.paint('green', 'ok  ') : ctx.out.paint('red', 'FAIL')} ${c.name}: ${c.summary}`);
+        for (const d of c.details) lines.push(`       ${d}`);
+        if (!c.ok && c.fix) lines.push(`       fix: ${c.fix}`);
+      }
+      lines.push(report.ok ? `all ${report.checks.length} checks passed` : `${report.checks.filter((c) => !c.ok).length} of ${report.checks.length} checks failed`);
+      ctx.out.result(lines.join('\n'));
+      if (!report.ok) setExit(ExitCode.CheckFailed);
+    });
+
+  program
+    .command('diff')
+    .description('what changed between two environments (locks, run records or images)')
+    .argument('<a>', 'lock file, run record or image reference')
+    .argument('<b>', 'lock file, run record or image reference')
+    .addHelpText('after', '\nExamples:\n  envseal diff old/envseal.lock envseal.lock\n  envseal diff .envseal/runs/A.json .envseal/runs/B.json\n  envseal diff envseal/iris:dev-1a2b3c envseal/iris:dev-4d5e6f')
+    .action(async (a: string, b: string, _opts: unknown, cmd: Command) => {
+      const ctx = context(cmd);
+      let deps: ReturnType<typeof createDeps> | undefined;
+      const result = await diffTwo(ctx.io.cwd, a, b, { engine: () => (deps ??= createDeps(ctx)).engine });
+      ctx.out.json({ ok: result.diff.identical, identical: result.diff.identical, a: result.a, b: result.b, diff: result.diff });
+      ctx.out.result(formatEnvironmentDiff(result.diff, result.a, result.b).join('\n'));
+      if (!result.diff.identical) setExit(ExitCode.CheckFailed);
+    });
+}
+
+interface BuildFlags {
+  target: TargetName;
+  tag?: string[];
+  push: boolean;
+  network: string;
+  cache: boolean;
+  platform?: string;
+  timeout?: string;
+  reproducible: boolean;
+}
+
+interface RunFlags {
+  target: TargetName;
+  image?: string;
+  seed?: string;
+  gpus?: string;
+  network: string;
+  env?: string[];
+  input?: string[];
+  output?: string[];
+  build: boolean;
+  interactive: boolean;
+  tty: boolean;
+  timeout?: string;
+}
