@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DockerodeEngine, dockerConnectionFromEnv, engineOptionsFromDockerHost } from '../../src/docker/dockerode-engine.js';
+import { EnvsealError } from '../../src/errors.js';
+
+describe('engineOptionsFromDockerHost', () => {
+  it('maps the DOCKER_HOST forms', () => {
+    assert.deepEqual(engineOptionsFromDockerHost(undefined), { socketPath: '/var/run/docker.sock' });
+    assert.deepEqual(engineOptionsFromDockerHost(''), { socketPath: '/var/run/docker.sock' });
+    assert.deepEqual(engineOptionsFromDockerHost('unix:///run/user/1000/docker.sock'), { socketPath: '/run/user/1000/docker.sock' });
+    assert.deepEqual(engineOptionsFromDockerHost('tcp://127.0.0.1:2375'), { host: 'http://127.0.0.1', port: 2375 });
+    assert.deepEqual(engineOptionsFromDockerHost('tcp://docker.internal'), { host: 'http://docker.internal', port: 2375 });
+    assert.deepEqual(engineOptionsFromDockerHost('https://docker.internal'), { host: 'https://docker.internal', port: 2376 });
+  });
+
+  it('rejects what it cannot connect to, with exit code 2', () => {
+    for (const value of ['ssh://me@host', 'npipe:////./pipe/docker_engine', 'tcp://', 'host:2375/x']) {
+      assert.throws(
+        () => engineOptionsFromDockerHost(value),
+        (err: unknown) => err instanceof EnvsealError && err.code === 'docker.host-invalid' && err.exitCode === 2 && err.message.includes(value),
+        value,
+      );
+    }
+  });
+});
+
+describe('dockerConnectionFromEnv', () => {
+  const certs = mkdtempSync(join(tmpdir(), 'envseal-certs-'));
+  after(() => rmSync(certs, { recursive: true, force: true }));
+  for (const name of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(certs, name), `${name} content`);
+
+  it('uses the default socket without DOCKER_HOST, whatever else is set', () => {
+    assert.deepEqual(dockerConnectionFromEnv({ DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs }), { socketPath: '/var/run/docker.sock' });
+  });
+
+  it('speaks https with the certificates from DOCKER_CERT_PATH when DOCKER_TLS_VERIFY is set', () => {
+    const options = dockerConnectionFromEnv({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs });
+    assert.equal(options.host, 'https://10.0.0.5');
+    assert.equal(options.port, 2376);
+    assert.equal(options.tls?.ca?.toString(), 'ca.pem content');
+    assert.equal(options.tls?.cert?.toString(), 'cert.pem content');
+    assert.equal(options.tls?.key?.toString(), 'key.pem content');
+  });
+
+  it('keeps plain http for tcp:// without DOCKER_TLS_VERIFY', () => {
+    assert.deepEqual(dockerConnectionFromEnv({ DOCKER_HOST: 'tcp://10.0.0.5:2375', DOCKER_CERT_PATH: certs }), { host: 'http://10.0.0.5', port: 2375 });
+  });
+
+  it('fails with the path when DOCKER_TLS_VERIFY is set but the certificates are missing', () => {
+    const empty = join(certs, 'none');
+    assert.throws(
+      () => dockerConnectionFromEnv({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: empty }),
+      (err: unknown) => err instanceof EnvsealError && err.code === 'docker.tls-files' && err.exitCode === 2 && err.message.includes(join(empty, 'ca.pem')),
+    );
+  });
+});
+
+describe('DockerodeEngine connection errors (no engine needed)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'envseal-engine-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function assertUnreachable(engine: DockerodeEngine, where: string, reason: RegExp): Promise<void> {
+    await assert.rejects(engine.info(), (err: unknown) => {
+      assert.ok(err instanceof EnvsealError, String(err));
+      assert.equal(err.code, 'docker.unreachable');
+      assert.equal(err.exitCode, 3);
+      assert.ok(err.message.startsWith(`cannot reach the Docker engine at ${where}: `), err.message);
+      assert.match(err.message, reason);
+      assert.match(err.hint ?? '', /bash \.ci\/lab-up/);
+      assert.match(err.hint ?? '', /DOCKER_HOST/);
+      return true;
+    });
+  }
+
+  it('maps a missing socket to docker.unreachable, for every kind of call', async () => {
+    const socketPath = join(dir, 'missing.sock');
+    const engine = new DockerodeEngine({ socketPath });
+    await assertUnreachable(engine, socketPath, /no such socket \(ENOENT\)/);
+    for (const call of [
+      () => engine.inspectImage('x:1'),
+      () => engine.tagImage('x:1', 'y:1'),
+      () => engine.removeImage('x:1'),
+      () => engine.pullImage('x:1'),
+      () => engine.pushImage('127.0.0.1:5000/x:1'),
+      () => engine.exportImage('x:1'),
+      () => engine.runContainer({ image: 'x:1', cmd: ['true'] }),
+    ]) {
+      await assert.rejects(call(), (err: unknown) => err instanceof EnvsealError && err.code === 'docker.unreachable' && err.exitCode === 3);
+    }
+  });
+
+  it('maps a refused connection (a socket file nobody listens on) to docker.unreachable', async () => {
+    const socketPath = join(dir, 'dead.sock');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    // Closing the server leaves no listener; on Linux the path then refuses (or no longer exists).
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await assertUnreachable(new DockerodeEngine({ socketPath }), socketPath, /\((ECONNREFUSED|ENOENT)\)$/);
+  });
+
+  it('maps a refused TCP connection to docker.unreachable', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await assertUnreachable(new DockerodeEngine({ host: 'tcp://127.0.0.1', port }), `http://127.0.0.1:${port}`, /connection refused \(ECONNREFUSED\)/);
+  });
+
+  it('ignores DOCKER_HOST in the environment: only the options decide', async () => {
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = 'tcp://127.0.0.1:1';
+    try {
+      const socketPath = join(dir, 'only-this.sock');
+      await assertUnreachable(new DockerodeEngine({ socketPath }), socketPath, /ENOENT/);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
+  });
+
+  it('rejects a reference that could escape the API path before calling the engine', async () => {
+    const engine = new DockerodeEngine({ socketPath: join(dir, 'missing.sock') });
+    for (const ref of ['../../containers/x', 'x?force=1', 'x#y', '', ' x']) {
+      await assert.rejects(engine.inspectImage(ref), (err: unknown) => err instanceof EnvsealError && err.code === 'docker.bad-reference' && err.exitCode === 2, ref);
+    }
+  });
+
+  it('refuses to push a reference without a tag', async () => {
+    const engine = new DockerodeEngine({ socketPath: join(dir, 'missing.sock') });
+    await assert.rejects(engine.pushImage('127.0.0.1:5000/x'), (err: unknown) => err instanceof EnvsealError && err.code === 'docker.push-needs-tag');
+    await assert.rejects(engine.pushImage(`127.0.0.1:5000/x@sha256:${'a'.repeat(64)}`), (err: unknown) => err instanceof EnvsealError && err.code === 'docker.push-needs-tag');
+  });
+
+  it('rejects relative bind paths before creating anything', async () => {
+    const engine = new DockerodeEngine({ socketPath: join(dir, 'missing.sock') });
+    await assert.rejects(
+      engine.runContainer({ image: 'x:1', cmd: ['true'], binds: [{ source: 'data', target: '/data' }] }),
+      (err: unknown) => err instanceof EnvsealError && err.code === 'run.bad-bind' && err.exitCode === 2,
+    );
+  });
+});
