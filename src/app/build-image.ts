@@ -26,7 +26,10 @@ export interface BuildDeps extends GenerateDeps {
   /** Git commit of the project, for the deploy image's revision label (null when unknown). */
   revision: string | null;
   /** Post-build normalisation (issue: reproducible images); absent = not available. */
-  normalize?: (imageId: string, options: { sourceDateEpoch: number; tags: string[]; signal?: AbortSignal }) => Promise<{ imageId: string; diffIds: string[] }>;
+  normalize?: (
+    imageId: string,
+    options: { sourceDateEpoch: number; tags: string[]; preserveLayers?: string[]; signal?: AbortSignal },
+  ) => Promise<{ imageId: string; diffIds: string[] }>;
 }
 
 export interface BuildRequest {
@@ -128,8 +131,15 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   let diffIds: string[] = [];
   if (reproducible) {
     deps.logger.progress(`[${request.target}] normalising the image (SOURCE_DATE_EPOCH=${epoch})`);
+    // The pinned base's layers are content-addressed already: kept byte for byte, shared with the base on disk.
+    const base = await deps.engine.inspectImage(lock.base.pinned);
     try {
-      const normalized = await deps.normalize!(imageId, { sourceDateEpoch: epoch, tags, ...(request.signal ? { signal: request.signal } : {}) });
+      const normalized = await deps.normalize!(imageId, {
+        sourceDateEpoch: epoch,
+        tags,
+        ...(base ? { preserveLayers: base.layers } : {}),
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
       imageId = normalized.imageId;
       diffIds = normalized.diffIds;
     } finally {

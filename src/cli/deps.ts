@@ -1,14 +1,18 @@
 /**
  * The composition root: builds the real adapters from the process environment. Only the CLI calls this;
- * use cases receive the ports.
+ * use cases receive the ports. Constructing an adapter connects to nothing, so a command that never talks
+ * to Docker or a registry never does.
  */
-import { homedir } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../app/ports.js';
 import { DockerodeEngine, dockerConnectionFromEnv } from '../docker/dockerode-engine.js';
 import { HttpOciRegistry } from '../registry/oci-registry.js';
-import { loadDockerConfig, type DockerConfig } from '../registry/docker-config.js';
+import { findRegistryCredentials, loadDockerConfig, type DockerConfig } from '../registry/docker-config.js';
 import { PythonIndexClient } from '../registry/python-index.js';
+import { normalizeImage } from '../build/normalize-image.js';
+import type { BuildDeps } from '../app/build-image.js';
 import type { CommandContext } from './main.js';
 
 export interface Deps {
@@ -17,6 +21,7 @@ export interface Deps {
   index: PackageIndex;
   clock: Clock;
   logger: Logger;
+  normalize: NonNullable<BuildDeps['normalize']>;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -29,35 +34,32 @@ export function cacheDir(env: NodeJS.ProcessEnv): string {
   return env.ENVSEAL_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), '.cache'), 'envseal');
 }
 
-/** Lazily-built adapters: a command that never talks to Docker never connects to it. */
 export function createDeps(ctx: CommandContext): Deps {
   const env = ctx.io.env;
   const logger = ctx.out.logger;
   let dockerConfig: Promise<DockerConfig> | undefined;
   const config = () => (dockerConfig ??= loadDockerConfig(dockerConfigPath(env)));
   let registry: HttpOciRegistry | undefined;
-  let engine: DockerodeEngine | undefined;
-  let index: PythonIndexClient | undefined;
   const lazyRegistry: ImageRegistry = {
     resolveImage: async (ref, platform) => {
-      registry ??= new HttpOciRegistry({ dockerConfig: await config(), logger });
+      registry ??= new HttpOciRegistry({ dockerConfig: await config(), logger, clock: systemClock });
       return registry.resolveImage(ref, platform);
     },
   };
-  const getEngine = () => (engine ??= new DockerodeEngine({ ...dockerConnectionFromEnv(env), logger }));
-  const lazyEngine = new Proxy({} as DockerEngine, {
-    get: (_t, prop: keyof DockerEngine) => {
-      const e = getEngine();
-      const v = e[prop];
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(e) : v;
-    },
+  const engine = new DockerodeEngine({
+    ...dockerConnectionFromEnv(env),
+    logger,
+    authFor: async (host) => findRegistryCredentials(await config(), host),
   });
-  const lazyIndex = new Proxy({} as PackageIndex, {
-    get: (_t, prop: string) => {
-      index ??= new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger });
-      const v = (index as unknown as Record<string, unknown>)[prop];
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(index) : v;
-    },
-  });
-  return { registry: lazyRegistry, engine: lazyEngine, index: lazyIndex, clock: systemClock, logger };
+  const index = new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger });
+  const normalize: Deps['normalize'] = async (imageId, options) => {
+    const workDir = await mkdtemp(join(env.TMPDIR ?? tmpdir(), 'envseal-normalize-'));
+    try {
+      const result = await normalizeImage(engine, imageId, { ...options, workDir, logger });
+      return { imageId: result.imageId, diffIds: result.diffIds };
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  };
+  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize };
 }

@@ -74,7 +74,7 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
         signal,
         verbose: ctx.globals.verbose,
       },
-      { ...deps, ...ctx.templates(), toolVersion: TOOL_VERSION, revision: await gitRevision(ctx.paths.dir), ...(deps.normalize ? { normalize: deps.normalize } : {}) },
+      { ...deps, ...ctx.templates(), toolVersion: TOOL_VERSION, revision: await gitRevision(ctx.paths.dir) },
     );
   };
 
