@@ -11,7 +11,8 @@ import { createBuildContext } from '../build/context.js';
 import { LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, REVISION_ARG, sourceDateEpoch, type TargetName } from '../dockerfile/render-dockerfile.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
-import { canonicalJson } from '../util/canonical-json.js';
+import { digestPath } from '../record/data-digest.js';
+import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { DEFAULT_DOCKERFILE, renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
@@ -61,9 +62,27 @@ export interface BuildOutcome {
   steps: number;
 }
 
-/** The tag `envseal run` and `envseal verify` look for: derived from the spec name, target and fingerprint. */
-export function defaultImageTag(lock: Lock, target: TargetName): string {
-  return `envseal/${lock.name}:${target}-${lock.fingerprint.slice('sha256:'.length, 'sha256:'.length + 12)}`;
+/**
+ * The tag `envseal run` looks for: the spec name, the target and the fingerprint; for deploy also the digest
+ * of the source it bakes in, so that changed source never runs in an image built from the old one.
+ */
+export function defaultImageTag(lock: Lock, target: TargetName, sourceDigest?: string): string {
+  const fp = lock.fingerprint.slice('sha256:'.length, 'sha256:'.length + 12);
+  const src = target === 'deploy' && sourceDigest ? `-${sourceDigest.slice('sha256:'.length, 'sha256:'.length + 8)}` : '';
+  return `envseal/${lock.name}:${target}-${fp}${src}`;
+}
+
+/** Digest of the paths the deploy image copies in (Merkle digests of each, in order). */
+export async function computeSourceDigest(dir: string, copy: string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const p of copy) {
+    const d = await digestPath(join(dir, p.replace(/\/+$/, '')), { role: 'input', ifMissing: 'null' });
+    if (!d) {
+      throw inputError('build.copy-missing', `${p} (targets.deploy.copy) does not exist in the project`, { hint: 'create it or remove it from envseal.yaml' });
+    }
+    parts.push(`${p}\u0000${d.digest}`);
+  }
+  return `sha256:${sha256Hex(parts.join('\n'))}`;
 }
 
 export async function buildImage(paths: ProjectPaths, request: BuildRequest, deps: BuildDeps): Promise<BuildOutcome> {
@@ -79,7 +98,8 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     });
   }
 
-  const tags = request.tags?.length ? request.tags : [defaultImageTag(lock, request.target)];
+  const sourceDigest = request.target === 'deploy' ? await computeSourceDigest(paths.dir, lock.targets.deploy.copy) : undefined;
+  const tags = request.tags?.length ? request.tags : [defaultImageTag(lock, request.target, sourceDigest)];
   const epoch = sourceDateEpoch(lock);
   const context = createBuildContext({
     dir: paths.dir,
@@ -92,7 +112,8 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     if (event.kind === 'step') {
       steps = event.totalSteps ?? steps;
       const elapsed = ((deps.clock.now().getTime() - started) / 1000).toFixed(1);
-      deps.logger.progress(`[${request.target}] step ${event.step}/${event.totalSteps} ${elapsed}s  ${event.text}`);
+      const text = event.text.replace(/\s+/g, ' ');
+      deps.logger.progress(`[${request.target}] step ${event.step}/${event.totalSteps} ${elapsed}s  ${text.length > 110 ? `${text.slice(0, 109)}…` : text}`);
     } else if (event.kind === 'output' && request.verbose) {
       deps.logger.info(event.text.replace(/\n$/, ''));
     } else if (event.kind === 'warning') {

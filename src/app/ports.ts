@@ -179,3 +179,57 @@ export const silentLogger: Logger = {
   debug() {},
   progress() {},
 };
+
+// ---------------------------------------------------------------------------------------------------------
+// Python package index (PEP 503 / 691 simple API, PEP 658 / 714 metadata)
+
+/** One distribution file of a project as an index lists it. */
+export interface IndexFile {
+  filename: string;
+  /** Absolute URL of the file, without the `#sha256=` fragment. */
+  url: string;
+  /** Lower-case hex digests by algorithm (`sha256`, ...); may be empty on indexes that give none. */
+  hashes: Record<string, string>;
+  /** `Requires-Python` as the index gives it (PEP 503 `data-requires-python`, PEP 691 `requires-python`). */
+  requiresPython?: string;
+  /** PEP 592: false, or true / the reason when the file is yanked. */
+  yanked: false | true | string;
+  /** PEP 658 / 714: whether `<url>.metadata` exists, and its sha256 when the index gives it. */
+  coreMetadata: false | { sha256?: string };
+  /** PEP 700 `size` in bytes, when known. */
+  size?: number;
+  /** PEP 700 `upload-time` (ISO 8601), when known. */
+  uploadTime?: string;
+}
+
+/** A project's page on one index. */
+export interface IndexProject {
+  /** The index URL the page came from, as configured (e.g. `http://127.0.0.1:5080/simple`). */
+  index: string;
+  /** PEP 503 normalised project name. */
+  name: string;
+  files: IndexFile[];
+}
+
+/** Where a distribution's core metadata was read from. */
+export type CoreMetadataSource = 'pep658' | 'wheel' | 'sdist';
+
+export interface CoreMetadataDocument {
+  /** The METADATA (wheel, PEP 658 file) or PKG-INFO (sdist) text, headers and body. */
+  text: string;
+  source: CoreMetadataSource;
+}
+
+export interface PackageIndex {
+  /**
+   * The files of `project` (a PEP 503 normalised name) on the index at `index`; null when the index does not
+   * have that project (HTTP 404). Other failures throw (`index.unreachable` after retries, exit 3).
+   */
+  getProject(index: string, project: string): Promise<IndexProject | null>;
+  /**
+   * The core metadata of one file: the PEP 658 `.metadata` file when the index offers it, otherwise the
+   * wheel's `*.dist-info/METADATA` (HTTP range requests, or the whole file), or an sdist's `PKG-INFO`.
+   * Whether an sdist's PKG-INFO can be trusted (PEP 643) is for the caller to decide.
+   */
+  getCoreMetadata(project: IndexProject, file: IndexFile): Promise<CoreMetadataDocument>;
+}

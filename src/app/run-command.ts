@@ -2,7 +2,7 @@
  * `envseal run -- CMD`: runs a command in a container of the image whose fingerprint matches the lock, and
  * writes a run record for every run (also when the command fails, cannot start, or is interrupted).
  */
-import { access, constants, mkdir } from 'node:fs/promises';
+import { access, chmod, chown, constants, mkdir } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Clock, DockerEngine, EngineInfo, GpuRequest, ImageInfo, Logger } from './ports.js';
@@ -16,7 +16,7 @@ import type { GitCapture } from '../record/git.js';
 import type { HostFacts } from '../record/host.js';
 import type { RunRecord } from '../record/schema.js';
 import { writeRunRecord } from '../record/store.js';
-import { defaultImageTag } from './build-image.js';
+import { computeSourceDigest, defaultImageTag } from './build-image.js';
 import { loadLockFile } from './generate-dockerfile.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 
@@ -101,7 +101,7 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
   const outputPaths = request.outputs.map((p) => projectRelative(paths.dir, p, '--output'));
 
   const engineInfo = await deps.engine.info();
-  const { ref, info } = await findImage(lock, request, deps);
+  const { ref, info } = await findImage(lock, { ...request, projectDir: paths.dir }, deps);
 
   const seed = request.seed ?? lock.declared.seed ?? deps.newSeed();
   const runId = deps.newRunId();
@@ -123,8 +123,10 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
     // The deploy image has the project baked in: only the named inputs (read-only) and outputs are mounted.
     for (const i of inputs) binds.push({ source: join(paths.dir, i.path), target: `${workdir}/${i.path}`, readOnly: true });
     for (const o of outputPaths) {
-      await mkdir(join(paths.dir, o), { recursive: true });
-      binds.push({ source: join(paths.dir, o), target: `${workdir}/${o}` });
+      const dir = join(paths.dir, o);
+      await mkdir(dir, { recursive: true });
+      await makeWritableFor(dir, lock.targets.deploy.uid, deps.logger);
+      binds.push({ source: dir, target: `${workdir}/${o}` });
     }
   }
 
@@ -208,8 +210,9 @@ export function environmentSummary(lock: Lock, target: TargetName): Omit<RunReco
   return { base: lock.base.pinned, python, apt, env };
 }
 
-async function findImage(lock: Lock, request: RunRequest, deps: RunDeps): Promise<{ ref: string; info: ImageInfo }> {
-  const ref = request.image ?? defaultImageTag(lock, request.target);
+async function findImage(lock: Lock, request: RunRequest & { projectDir: string }, deps: RunDeps): Promise<{ ref: string; info: ImageInfo }> {
+  const sourceDigest = request.target === 'deploy' ? await computeSourceDigest(request.projectDir, lock.targets.deploy.copy) : undefined;
+  const ref = request.image ?? defaultImageTag(lock, request.target, sourceDigest);
   let info = await deps.engine.inspectImage(ref);
   if (!info) {
     if (request.image || request.noBuild) {
@@ -229,6 +232,19 @@ async function findImage(lock: Lock, request: RunRequest, deps: RunDeps): Promis
     });
   }
   return { ref, info };
+}
+
+/**
+ * The deploy image runs as its non-root user, which must be able to write the mounted output directory:
+ * hand it over when we may (running as root), otherwise open it up and say so.
+ */
+async function makeWritableFor(dir: string, uid: number, logger: Logger): Promise<void> {
+  try {
+    await chown(dir, uid, uid);
+  } catch {
+    await chmod(dir, 0o777);
+    logger.warn(`made ${dir} world-writable so the deploy user (uid ${uid}) can write its outputs`);
+  }
 }
 
 async function ensureWritableDir(dir: string, project: string): Promise<void> {
