@@ -373,12 +373,13 @@ function fromPackHeader(h: tarStream.Header): TarHeader {
 
 /** A pax record kept as raw bytes (xattr values are binary). */
 export interface RawPaxRecord {
+  /** The key's bytes as latin1 (one character per byte), so any key round-trips; ASCII keys read as themselves. */
   key: string;
   value: Buffer;
 }
 
 export interface RawTarHeader {
-  /** Path bytes exactly as stored: ustar prefix/name, GNU long name ('L') or pax `path`. */
+  /** Path bytes exactly as stored: ustar prefix/name, GNU long name ('L') or pax `path`. uname/gname below are decoded as UTF-8. */
   name: Buffer;
   type: TarEntryType;
   /** Body size; 0 for header-only types. */
@@ -654,8 +655,9 @@ export async function readRawTarEntries(source: Readable, visit: (entry: RawTarE
 }
 
 /**
- * Reads the headers of a tar file without reading the bodies (they are skipped by offset), so scanning a
- * multi-GB layer costs one read per entry. `visit` gets each entry with the offset of its body in the file.
+ * Reads the headers of a tar file without reading the bodies (they are skipped by offset; headers that sit
+ * close together come from one read-ahead window), so scanning a multi-GB layer reads little more than its
+ * headers. `visit` gets each entry with the offset of its body in the file.
  */
 export async function scanRawTarFile(path: string, visit: (entry: RawTarEntry) => Promise<void> | void): Promise<void> {
   const handle = await open(path, 'r');
@@ -709,21 +711,21 @@ async function parseRawTar(bytes: ByteSource, onEntry: (header: RawTarHeader, of
       continue;
     }
 
-    const type = typeFromFlag(flag, block);
+    const type = parseTypeFlag(flag, block);
     const records = new Map(globalPax);
     for (const [k, v] of localPax ?? []) records.set(k, v);
     localPax = undefined;
     for (const key of records.keys()) {
       if (key.startsWith('GNU.sparse.')) {
-        throw inputError('tar.unsupported', `cannot read the tar archive: entry ${describeRawName(nameFromBlock(block))} is a GNU sparse file`, {
+        throw inputError('tar.unsupported', `cannot read the tar archive: entry ${describeRawName(readName(block))} is a GNU sparse file`, {
           hint: 'sparse entries are not supported (Docker does not write them); rebuild the layer without --sparse',
         });
       }
     }
 
-    let name = longName ?? nameFromBlock(block);
+    let name = longName ?? readName(block);
     longName = undefined;
-    let linkname: Buffer | undefined = longLink ?? (block[157] ? field(block, 157, 100) : undefined);
+    let linkname: Buffer | undefined = longLink ?? (block[157] ? readField(block, 157, 100) : undefined);
     longLink = undefined;
     const header: RawTarHeader = {
       name,
@@ -733,8 +735,8 @@ async function parseRawTar(bytes: ByteSource, onEntry: (header: RawTarHeader, of
       mtime: readNumber(block, 136, 12, 'mtime'),
       uid: readNumber(block, 108, 8, 'uid'),
       gid: readNumber(block, 116, 8, 'gid'),
-      uname: field(block, 265, 32).toString('utf8'),
-      gname: field(block, 297, 32).toString('utf8'),
+      uname: readField(block, 265, 32).toString('utf8'),
+      gname: readField(block, 297, 32).toString('utf8'),
       devmajor: type === 'character-device' || type === 'block-device' ? readNumber(block, 329, 8, 'devmajor') : 0,
       devminor: type === 'character-device' || type === 'block-device' ? readNumber(block, 337, 8, 'devminor') : 0,
       pax: [],
@@ -749,13 +751,13 @@ async function parseRawTar(bytes: ByteSource, onEntry: (header: RawTarHeader, of
           linkname = value;
           break;
         case 'size':
-          header.size = paxInteger(key, value);
+          header.size = parsePaxInteger(key, value);
           break;
         case 'uid':
-          header.uid = paxInteger(key, value);
+          header.uid = parsePaxInteger(key, value);
           break;
         case 'gid':
-          header.gid = paxInteger(key, value);
+          header.gid = parsePaxInteger(key, value);
           break;
         case 'uname':
           header.uname = value.toString('utf8');
@@ -764,7 +766,7 @@ async function parseRawTar(bytes: ByteSource, onEntry: (header: RawTarHeader, of
           header.gname = value.toString('utf8');
           break;
         case 'mtime':
-          header.mtime = paxSeconds(key, value);
+          header.mtime = parsePaxSeconds(key, value);
           break;
         case 'hdrcharset':
           break;
@@ -806,7 +808,7 @@ function verifyChecksum(block: Buffer, at: number): void {
   }
 }
 
-function field(block: Buffer, offset: number, length: number): Buffer {
+function readField(block: Buffer, offset: number, length: number): Buffer {
   const slice = block.subarray(offset, offset + length);
   const end = slice.indexOf(0);
   return Buffer.from(end === -1 ? slice : slice.subarray(0, end));
@@ -817,18 +819,18 @@ function trimNul(buf: Buffer): Buffer {
   return Buffer.from(end === -1 ? buf : buf.subarray(0, end));
 }
 
-function nameFromBlock(block: Buffer): Buffer {
-  const name = field(block, 0, 100);
+function readName(block: Buffer): Buffer {
+  const name = readField(block, 0, 100);
   const magic = block.subarray(257, 263).toString('latin1');
   const version = block.subarray(263, 265).toString('latin1');
   if (magic !== 'ustar\0' || version !== '00') return name; // GNU ('ustar  ') and v7 have no prefix field
   // star puts "tar\0" in the last 4 bytes and has a 131-byte prefix (Go's archive/tar reads it the same way).
   const isStar = block.subarray(508, 512).toString('latin1') === 'tar\0';
-  const prefix = field(block, 345, isStar ? 131 : 155);
+  const prefix = readField(block, 345, isStar ? 131 : 155);
   return prefix.length ? Buffer.concat([prefix, Buffer.from('/'), name]) : name;
 }
 
-function typeFromFlag(flag: number, block: Buffer): TarEntryType {
+function parseTypeFlag(flag: number, block: Buffer): TarEntryType {
   switch (String.fromCharCode(flag)) {
     case '\0':
     case '0':
@@ -847,7 +849,7 @@ function typeFromFlag(flag: number, block: Buffer): TarEntryType {
     case '6':
       return 'fifo';
     default:
-      throw inputError('tar.unsupported', `cannot read the tar archive: entry ${describeRawName(nameFromBlock(block))} has type '${String.fromCharCode(flag)}' (0x${flag.toString(16)}), which Docker cannot extract either`, {
+      throw inputError('tar.unsupported', `cannot read the tar archive: entry ${describeRawName(readName(block))} has type '${String.fromCharCode(flag)}' (0x${flag.toString(16)}), which Docker cannot extract either`, {
         hint: 'rebuild the layer with a POSIX (pax) or GNU tar without sparse or multi-volume entries',
       });
   }
@@ -886,13 +888,13 @@ function parsePaxRecords(body: Buffer): [string, Buffer][] {
     const record = body.subarray(space + 1, at + length - 1);
     const eq = record.indexOf(0x3d);
     if (eq <= 0) throw inputError('tar.corrupt', 'cannot read the tar archive: a pax extended header record has no key');
-    out.push([record.subarray(0, eq).toString('utf8'), Buffer.from(record.subarray(eq + 1))]);
+    out.push([record.subarray(0, eq).toString('latin1'), Buffer.from(record.subarray(eq + 1))]);
     at += length;
   }
   return out;
 }
 
-function paxInteger(key: string, value: Buffer): number {
+function parsePaxInteger(key: string, value: Buffer): number {
   const text = value.toString('latin1');
   if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
     throw inputError('tar.corrupt', `cannot read the tar archive: pax ${key}="${text}" is not an integer`);
@@ -900,7 +902,7 @@ function paxInteger(key: string, value: Buffer): number {
   return Number(text);
 }
 
-function paxSeconds(key: string, value: Buffer): number {
+function parsePaxSeconds(key: string, value: Buffer): number {
   const text = value.toString('latin1');
   if (!/^-?\d+(\.\d*)?$/.test(text)) throw inputError('tar.corrupt', `cannot read the tar archive: pax ${key}="${text}" is not a time`);
   return Math.floor(Number(text));
@@ -911,7 +913,7 @@ export function describeRawName(name: Buffer): string {
   let out = '';
   let at = 0;
   while (at < name.length) {
-    const length = utf8SequenceLength(name, at);
+    const length = measureUtf8Sequence(name, at);
     if (length === 0) {
       out += `\\x${name[at]!.toString(16).padStart(2, '0')}`;
       at += 1;
@@ -925,7 +927,7 @@ export function describeRawName(name: Buffer): string {
 }
 
 /** Length of the valid UTF-8 sequence at `at` (RFC 3629: no overlongs, surrogates or > U+10FFFF), or 0. */
-function utf8SequenceLength(buf: Buffer, at: number): number {
+function measureUtf8Sequence(buf: Buffer, at: number): number {
   const b0 = buf[at]!;
   if (b0 < 0x80) return 1;
   let length: number;
@@ -947,7 +949,7 @@ function utf8SequenceLength(buf: Buffer, at: number): number {
 
 function isValidUtf8(buf: Buffer): boolean {
   for (let at = 0; at < buf.length; ) {
-    const length = utf8SequenceLength(buf, at);
+    const length = measureUtf8Sequence(buf, at);
     if (!length) return false;
     at += length;
   }
@@ -978,7 +980,7 @@ export function encodeRawTarHeader(header: RawTarHeader): Buffer {
     if (RAW_DERIVED_PAX_KEYS.has(key)) {
       throw internalError('tar.pax-key', `pax record "${key}" of ${describeRawName(header.name)} is derived from the header; set the field instead`);
     }
-    if (!key || key.includes('=') || /[\0\n]/.test(key)) throw internalError('tar.pax-key', `invalid pax key "${key}"`);
+    if (!key || key.includes('=') || /[\0\n]|[^\0-\xff]/.test(key)) throw internalError('tar.pax-key', `invalid pax key "${key}" (keys are latin1 byte strings)`);
     records.set(key, value);
   }
   const headerOnly = HEADER_ONLY_TYPES.has(header.type);
@@ -989,7 +991,7 @@ export function encodeRawTarHeader(header: RawTarHeader): Buffer {
   let ustarName = header.name;
   if (header.name.length > 100 || !isAsciiWithoutNul(header.name)) {
     records.set('path', header.name);
-    ustarName = asciiFallback(header.name, 100);
+    ustarName = toAsciiFallback(header.name, 100);
   }
   let ustarLink = header.linkname ?? Buffer.alloc(0);
   if (header.type === 'link' || header.type === 'symlink') {
@@ -997,7 +999,7 @@ export function encodeRawTarHeader(header: RawTarHeader): Buffer {
     if (header.linkname.includes(0)) throw internalError('tar.linkname', `link target of ${describeRawName(header.name)} contains NUL`);
     if (header.linkname.length > 100 || !isAsciiWithoutNul(header.linkname)) {
       records.set('linkpath', header.linkname);
-      ustarLink = asciiFallback(header.linkname, 100);
+      ustarLink = toAsciiFallback(header.linkname, 100);
     }
   } else ustarLink = Buffer.alloc(0);
   if ((records.has('path') && !isValidUtf8(header.name)) || (records.has('linkpath') && !isValidUtf8(header.linkname!))) {
@@ -1027,21 +1029,21 @@ export function encodeRawTarHeader(header: RawTarHeader): Buffer {
     const bytes = Buffer.from(value, 'utf8');
     if (bytes.length > 32 || !isAsciiWithoutNul(bytes)) {
       records.set(key, bytes);
-      return asciiFallback(bytes, 32);
+      return toAsciiFallback(bytes, 32);
     }
     return bytes;
   };
   const uname = header.uname ? textField(header.uname, 'uname') : Buffer.alloc(0);
   const gname = header.gname ? textField(header.gname, 'gname') : Buffer.alloc(0);
 
-  const block = ustarBlock({
+  const block = encodeUstarBlock({
     name: ustarName,
     mode: header.mode,
     uid: uidField,
     gid: gidField,
     size: sizeField,
     mtime: mtimeField,
-    flag: flagOf(header.type),
+    flag: toTypeFlag(header.type),
     linkname: ustarLink,
     uname,
     gname,
@@ -1051,7 +1053,7 @@ export function encodeRawTarHeader(header: RawTarHeader): Buffer {
   if (!records.size) return block;
 
   const body = encodePaxRecords(records);
-  const paxBlock = ustarBlock({
+  const paxBlock = encodeUstarBlock({
     name: PAX_HEADER_NAME,
     mode: 0o644,
     uid: 0,
@@ -1069,20 +1071,21 @@ export function encodeRawTarHeader(header: RawTarHeader): Buffer {
 }
 
 function encodePaxRecords(records: Map<string, Buffer>): Buffer {
-  const keys = [...records.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  // Keys are latin1 strings, so comparing them compares their bytes.
+  const keys = [...records.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const parts: Buffer[] = [];
   for (const key of keys) {
     const value = records.get(key)!;
-    const rest = Buffer.byteLength(key) + value.length + 3; // ' ' + '=' + '\n'
+    const rest = Buffer.byteLength(key, 'latin1') + value.length + 3; // ' ' + '=' + '\n'
     let length = rest + String(rest).length;
     if (String(length).length !== String(rest).length) length = rest + String(length).length;
-    parts.push(Buffer.from(`${length} ${key}=`, 'utf8'), value, Buffer.from('\n'));
+    parts.push(Buffer.from(`${length} ${key}=`, 'latin1'), value, Buffer.from('\n'));
   }
   return Buffer.concat(parts);
 }
 
 /** What goes into a ustar field when the real value lives in a pax record: its ASCII bytes, truncated. */
-function asciiFallback(bytes: Buffer, width: number): Buffer {
+function toAsciiFallback(bytes: Buffer, width: number): Buffer {
   const out: number[] = [];
   for (const b of bytes) {
     if (out.length === width) break;
@@ -1091,7 +1094,7 @@ function asciiFallback(bytes: Buffer, width: number): Buffer {
   return Buffer.from(out);
 }
 
-function flagOf(type: TarEntryType): string {
+function toTypeFlag(type: TarEntryType): string {
   switch (type) {
     case 'file':
       return '0';
@@ -1126,7 +1129,7 @@ interface UstarFields {
 }
 
 /** One POSIX ustar header block: octal numbers zero-padded and NUL-terminated, magic "ustar\0", version "00". */
-function ustarBlock(f: UstarFields): Buffer {
+function encodeUstarBlock(f: UstarFields): Buffer {
   const block = Buffer.alloc(512);
   f.name.copy(block, 0, 0, 100);
   writeOctalField(block, 100, 8, f.mode);
