@@ -143,7 +143,12 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText)
     };
     await addApt(spec.apt, 'apt', ['deploy', 'dev']);
     await addApt(devApt, 'targets.dev.apt', ['dev']);
-    declared.apt = { installRecommends: spec.apt?.installRecommends ?? false, packages };
+    declared.apt = {
+      installRecommends: spec.apt?.installRecommends ?? false,
+      snapshot: spec.apt?.snapshot ?? false,
+      ...(spec.apt?.snapshotUrl ? { snapshotUrl: spec.apt.snapshotUrl } : {}),
+      packages,
+    };
   }
 
   let npmManifest: NpmManifest | undefined;

@@ -16,6 +16,7 @@ import type { DeclaredInputs, Lock, LockedBase, LockWithoutFingerprint } from '.
 import { LOCK_VERSION } from '../lock/schema.js';
 import { formatImageName, formatPinnedImageRef, parseImageRef } from '../registry/image-ref.js';
 import { probeTarget } from '../resolve/probe-target.js';
+import { defaultSnapshotUrl, formatSnapshotTimestamp, snapshotSources } from '../resolve/apt-sources.js';
 import { resolveApt } from '../resolve/resolve-apt.js';
 import { resolvePython } from '../resolve/python/resolve-python.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -139,8 +140,20 @@ async function resolveLock(
     } else {
       const main = declared.apt.packages.filter((p) => p.targets.includes('deploy')).map((p) => p.name);
       const dev = declared.apt.packages.filter((p) => !p.targets.includes('deploy')).map((p) => p.name);
-      deps.logger.progress(`resolving ${main.length + dev.length} apt package(s) in ${base.pinned}`);
-      apt = { packages: await resolveApt(deps.engine, base.pinned, { main: dedupe(main), dev: dedupe(dev), installRecommends: declared.apt.installRecommends }) };
+      const snapshot = declared.apt.snapshot
+        ? {
+            timestamp: declared.apt.snapshot === true ? formatSnapshotTimestamp(deps.clock.now()) : declared.apt.snapshot,
+            url: declared.apt.snapshotUrl ?? defaultSnapshotUrl(target.os.id),
+          }
+        : null;
+      deps.logger.progress(`resolving ${main.length + dev.length} apt package(s) in ${base.pinned}${snapshot ? ` from snapshot ${snapshot.timestamp}` : ''}`);
+      const packages = await resolveApt(deps.engine, base.pinned, {
+        main: dedupe(main),
+        dev: dedupe(dev),
+        installRecommends: declared.apt.installRecommends,
+        ...(snapshot ? { sources: snapshotSources(target.os, snapshot) } : {}),
+      });
+      apt = { snapshot, packages };
     }
   }
 

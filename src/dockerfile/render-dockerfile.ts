@@ -5,6 +5,7 @@
  */
 import { inputError, internalError } from '../errors.js';
 import type { Lock, LockedAptPackage, LockedPythonPackage } from '../lock/schema.js';
+import { snapshotSources, writeSourcesScript } from '../resolve/apt-sources.js';
 import { continued, dockerfileQuote, execForm, shellQuote } from './quote.js';
 import { renderTemplate } from './template.js';
 
@@ -51,8 +52,8 @@ export function renderDockerfile(lock: Lock, options: RenderOptions): string {
     base_pinned: lock.base.pinned,
     source_date_epoch: String(sourceDateEpoch(lock)),
     workdir: lock.workdir,
-    apt_main: aptMain.length ? renderApt(aptMain, lock.target.architecture) : '',
-    apt_dev: aptDev.length ? renderApt(aptDev, lock.target.architecture) : '',
+    apt_main: aptMain.length ? renderApt(lock, aptMain) : '',
+    apt_dev: aptDev.length ? renderApt(lock, aptDev) : '',
     python: Boolean(lock.python && (pyMain.length || pyDev.length)),
     python_summary: lock.python ? summarizePython(lock, pyMain.length, pyDev.length) : '',
     python_setup: lock.python ? renderPythonSetup(lock) : '',
@@ -105,10 +106,14 @@ function aptSpec(p: LockedAptPackage, targetArch: string): string {
 
 // The lock lists the whole closure (recommends included when the spec asked for them), so installing exactly
 // that list with --no-install-recommends installs what was resolved and nothing more.
-function renderApt(packages: LockedAptPackage[], targetArch: string): string {
+function renderApt(lock: Lock, packages: LockedAptPackage[]): string {
+  const snapshot = lock.apt?.snapshot;
+  const sources = snapshot
+    ? ` \\\n && ${writeSourcesScript(snapshotSources(lock.target.os, snapshot), shellQuote).replace(' && printf', ' \\\n && printf')}`
+    : '';
   const install = continued(
-    `RUN export DEBIAN_FRONTEND=noninteractive \\\n && apt-get update \\\n && apt-get install -y --no-install-recommends`,
-    packages.map((p) => aptSpec(p, targetArch)),
+    `RUN export DEBIAN_FRONTEND=noninteractive${sources} \\\n && apt-get update \\\n && apt-get install -y --no-install-recommends`,
+    packages.map((p) => aptSpec(p, lock.target.architecture)),
   );
   return [
     install + ' \\',

@@ -60,6 +60,8 @@ export function diffDeclared(before: DeclaredInputs, after: DeclaredInputs, spec
     if (aa || ab) scalar('apt', aa ? 'configured' : undefined, ab ? 'configured' : undefined);
   } else {
     scalar('apt.installRecommends', aa.installRecommends, ab.installRecommends);
+    scalar('apt.snapshot', aa.snapshot, ab.snapshot);
+    scalar('apt.snapshotUrl', aa.snapshotUrl, ab.snapshotUrl);
     const key = (p: { name: string; source: string }) => `${p.source}\u0000${p.name}`;
     const ma = new Map(aa.packages.map((p) => [key(p), p]));
     const mb = new Map(ab.packages.map((p) => [key(p), p]));

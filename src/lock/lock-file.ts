@@ -40,6 +40,7 @@ export function finalizeLock(lock: LockWithoutFingerprint): Lock {
       : null,
     apt: lock.apt
       ? {
+          snapshot: lock.apt.snapshot,
           packages: [...lock.apt.packages]
             .map((p) => ({ ...p, targets: sortTargets(p.targets) }))
             .sort((a, b) => cmp(a.name, b.name) || cmp(a.architecture, b.architecture)),

@@ -51,6 +51,8 @@ export const declaredSchema = z.strictObject({
   apt: z
     .strictObject({
       installRecommends: z.boolean(),
+      snapshot: z.union([z.boolean(), z.string()]),
+      snapshotUrl: z.string().optional(),
       packages: z.array(z.strictObject({ name: z.string(), source: z.string(), targets: targetList })),
     })
     .nullable(),
@@ -169,7 +171,13 @@ export const lockSchema = z.strictObject({
       packages: z.array(lockedPythonPackageSchema),
     })
     .nullable(),
-  apt: z.strictObject({ packages: z.array(lockedAptPackageSchema) }).nullable(),
+  apt: z
+    .strictObject({
+      /** The dated snapshot archive apt installs from (null: the base image's own sources). */
+      snapshot: z.strictObject({ timestamp: z.string(), url: z.string() }).nullable(),
+      packages: z.array(lockedAptPackageSchema),
+    })
+    .nullable(),
   npm: z
     .strictObject({
       dir: z.string(),

@@ -7,6 +7,7 @@
 import type { DockerEngine } from '../app/ports.js';
 import { externalError, inputError } from '../errors.js';
 import type { LockedAptPackage } from '../lock/schema.js';
+import { writeSourcesScript, type AptSourcesFile } from './apt-sources.js';
 import { captureRun } from './container-exec.js';
 
 export interface AptRequest {
@@ -15,6 +16,8 @@ export interface AptRequest {
   /** Extra packages for the dev target. */
   dev: string[];
   installRecommends: boolean;
+  /** Replace the image's apt sources with these (a snapshot archive) before resolving. */
+  sources?: AptSourcesFile;
 }
 
 export interface SimulatedInstall {
@@ -40,6 +43,7 @@ export function aptScript(request: AptRequest): string {
   return [
     'set -e',
     'export DEBIAN_FRONTEND=noninteractive',
+    ...(request.sources ? [writeSourcesScript(request.sources, shq)] : []),
     'if ! apt-get update -q >/tmp/envseal-apt-update.log 2>&1; then cat /tmp/envseal-apt-update.log >&2; exit 101; fi',
     `echo ${MARK_MAIN}`,
     `apt-get install ${flags} ${q(request.main)}`,

@@ -75,6 +75,15 @@ export const specSchema = z.strictObject({
   apt: aptPackages
     .extend({
       installRecommends: z.boolean().default(false),
+      /**
+       * Install from a dated snapshot archive (snapshot.debian.org / snapshot.ubuntu.com) so the locked versions
+       * stay installable: `true` = the lock's resolution time, or a timestamp `YYYYMMDDTHHMMSSZ`.
+       */
+      snapshot: z
+        .union([z.boolean(), z.string().regex(/^\d{8}T\d{6}Z$/, 'must be true, false or a timestamp like 20261127T120000Z')])
+        .default(false),
+      /** A site's own mirror of the snapshot service (default: the official one for the base's distribution). */
+      snapshotUrl: httpUrl.optional(),
     })
     .optional(),
   npm: z

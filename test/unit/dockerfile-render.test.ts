@@ -79,3 +79,14 @@ test('template: conditionals, indentation of blocks, unknown names are bugs', ()
   assert.equal(renderTemplate(t, { x: false, block: 'z', y: 'yes', empty: '' }), 'A\nB tail\nC\n');
   assert.throws(() => renderTemplate('{{missing}}', {}), (e: any) => e.code === 'template.unknown' && e.exitCode === 70);
 });
+
+test('apt from a snapshot archive: sources rewritten before apt-get update, Valid-Until ignored', () => {
+  const d = sampleDraft();
+  d.apt!.snapshot = { timestamp: '20261127T120000Z', url: 'http://snapshot.debian.org/archive' };
+  const text = renderDockerfile(finalizeLock(d), opts);
+  assert.match(
+    text,
+    /rm -f \/etc\/apt\/sources\.list\.d\/\*\.list \/etc\/apt\/sources\.list\.d\/\*\.sources \\\n && printf '%s\\n' 'deb \[check-valid-until=no\] http:\/\/snapshot\.debian\.org\/archive\/debian\/20261127T120000Z bookworm main' 'deb \[check-valid-until=no\] http:\/\/snapshot\.debian\.org\/archive\/debian\/20261127T120000Z bookworm-updates main' 'deb \[check-valid-until=no\] http:\/\/snapshot\.debian\.org\/archive\/debian-security\/20261127T120000Z bookworm-security main' > \/etc\/apt\/sources\.list \\\n && apt-get update/,
+  );
+  assertGolden('snapshot.Dockerfile', text);
+});
