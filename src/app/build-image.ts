@@ -47,6 +47,8 @@ export interface BuildRequest {
   verbose?: boolean;
   /** Path of the on-disk Dockerfile that must match the lock (default envseal.Dockerfile). */
   dockerfile?: string;
+  /** Write `.envseal/builds/<target>.json` (default true; a verification rebuild does not). */
+  writeRecord?: boolean;
 }
 
 export interface BuildOutcome {
@@ -194,7 +196,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     durationMs: deps.clock.now().getTime() - started,
     steps,
   };
-  await writeBuildRecord(paths, outcome, deps.clock);
+  if (request.writeRecord !== false) await writeBuildRecord(paths, outcome, deps.clock);
   return outcome;
 }
 

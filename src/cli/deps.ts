@@ -55,7 +55,9 @@ export function createDeps(ctx: CommandContext): Deps {
   const normalize: Deps['normalize'] = async (imageId, options) => {
     const workDir = await mkdtemp(join(env.TMPDIR ?? tmpdir(), 'envseal-normalize-'));
     try {
-      const result = await normalizeImage(engine, imageId, { ...options, workDir, logger });
+      // Per-layer progress is detail: shown with --verbose, or redrawn in place on a terminal.
+      const quiet = { ...logger, progress: ctx.out.options.interactive ? logger.progress : logger.debug };
+      const result = await normalizeImage(engine, imageId, { ...options, workDir, logger: quiet });
       return { imageId: result.imageId, diffIds: result.diffIds };
     } finally {
       await rm(workDir, { recursive: true, force: true });

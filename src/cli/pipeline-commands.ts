@@ -8,6 +8,8 @@ import { buildImage, type BuildOutcome } from '../app/build-image.js';
 import { diffTwo } from '../app/diff-environments.js';
 import { runCommand } from '../app/run-command.js';
 import { verifyEnvironment } from '../app/verify-environment.js';
+import { checkRebuild } from '../app/rebuild-check.js';
+import type { Lock } from '../lock/schema.js';
 import type { TargetName } from '../dockerfile/render-dockerfile.js';
 import { captureGitState } from '../record/git.js';
 import { captureHostFacts } from '../record/host.js';
@@ -189,15 +191,35 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
     .option('--image <ref>', 'check this image: fingerprint label and installed packages')
     .option('--record <file>', 'check this run record was made with this lock')
     .option('--dockerfile <file>', 'the generated Dockerfile to check', 'envseal.Dockerfile')
+    .option('--rebuild', 'build again from the lock with no cache and compare image ID and layers (with --image or the lock\'s image)', false)
+    .addOption(new Option('--target <target>', 'target to rebuild when no --image is given').choices(['dev', 'deploy']))
     .addHelpText('after', '\nExamples:\n  envseal verify\n  envseal verify --image envseal/iris:deploy-1a2b3c4d5e6f --json\n  envseal verify --record .envseal/runs/20261127T225501.123Z-7ZKQ3M9X2D4F8H1J.json')
-    .action(async (opts: { image?: string; record?: string; dockerfile: string }, cmd: Command) => {
+    .action(async (opts: { image?: string; record?: string; dockerfile: string; rebuild: boolean; target?: TargetName }, cmd: Command) => {
       const ctx = context(cmd);
       const deps = createDeps(ctx);
-      const report = await verifyEnvironment(
-        ctx.paths,
-        { ...(opts.image ? { image: opts.image } : {}), ...(opts.record ? { record: resolve(ctx.io.cwd, opts.record) } : {}), dockerfile: opts.dockerfile },
-        { engine: deps.engine, logger: ctx.out.logger, ...ctx.templates(), toolVersion: TOOL_VERSION },
-      );
+      const { signal, dispose } = interruptSignal(ctx);
+      const buildDeps = { ...deps, ...ctx.templates(), toolVersion: TOOL_VERSION, revision: await gitRevision(ctx.paths.dir) };
+      let report;
+      try {
+        report = await verifyEnvironment(
+          ctx.paths,
+          {
+            ...(opts.image ? { image: opts.image } : {}),
+            ...(opts.record ? { record: resolve(ctx.io.cwd, opts.record) } : {}),
+            dockerfile: opts.dockerfile,
+            ...(opts.rebuild
+              ? {
+                  extra: async (lock: Lock) => [
+                    await checkRebuild(ctx.paths, lock, { ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target } : {}), signal }, buildDeps),
+                  ],
+                }
+              : {}),
+          },
+          { engine: deps.engine, logger: ctx.out.logger, ...ctx.templates(), toolVersion: TOOL_VERSION },
+        );
+      } finally {
+        dispose();
+      }
       ctx.out.json(report);
       const lines = [];
       for (const c of report.checks) {
