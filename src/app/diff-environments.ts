@@ -2,8 +2,10 @@
  * `envseal diff A B`: A and B are lock files, run records or images (by reference). Each becomes an
  * EnvironmentView; the comparison itself is pure (verify/diff-environments.ts).
  */
-import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { diffImages, explainImageDiff } from '../build/image-diff.js';
 import type { DockerEngine } from './ports.js';
 import { inputError } from '../errors.js';
 import { LABEL_TARGET, LOCK_PATH_IN_IMAGE, type TargetName } from '../dockerfile/render-dockerfile.js';
@@ -18,15 +20,29 @@ export interface DiffResult {
   a: EnvironmentView;
   b: EnvironmentView;
   diff: EnvironmentDiff;
+  /** For two images: the file-level explanation of how their layers differ (empty when identical). */
+  files?: string[];
 }
 
-export async function diffTwo(cwd: string, a: string, b: string, deps: { engine: () => DockerEngine }): Promise<DiffResult> {
+export async function diffTwo(cwd: string, a: string, b: string, deps: { engine: () => DockerEngine; tmpDir?: string }): Promise<DiffResult> {
   const [va, vb] = [await loadView(cwd, a, deps), await loadView(cwd, b, deps)];
   // A lock covers both targets; when the other side is one target's image or run, compare that target.
   const target = va.target ?? vb.target;
-  const left = va.lock && target ? viewOfLock(va.lock, va.view.label, 'lock', target) : va.view;
+  const left = va.lock && target ? viewOfLock(va.lock, va.view.label, va.view.kind, target) : va.view;
   const right = vb.lock && target ? viewOfLock(vb.lock, vb.view.label, vb.view.kind, target) : vb.view;
-  return { a: left, b: right, diff: diffEnvironments(left, right) };
+  const diff = diffEnvironments(left, right);
+  if (va.view.kind === 'image' && vb.view.kind === 'image') {
+    const workDir = await mkdtemp(join(deps.tmpDir ?? tmpdir(), 'envseal-diff-'));
+    try {
+      const images = await diffImages(deps.engine(), a, b, { workDir });
+      // Same environment, different bytes is still a difference (e.g. rebuilt without normalisation).
+      if (!images.identical) diff.identical = false;
+      return { a: left, b: right, diff, files: images.identical ? [] : explainImageDiff(images) };
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  }
+  return { a: left, b: right, diff };
 }
 
 interface Loaded {

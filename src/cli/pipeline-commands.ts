@@ -242,8 +242,8 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
       const ctx = context(cmd);
       let deps: ReturnType<typeof createDeps> | undefined;
       const result = await diffTwo(ctx.io.cwd, a, b, { engine: () => (deps ??= createDeps(ctx)).engine });
-      ctx.out.json({ ok: result.diff.identical, identical: result.diff.identical, a: result.a, b: result.b, diff: result.diff });
-      ctx.out.result(formatEnvironmentDiff(result.diff, result.a, result.b).join('\n'));
+      ctx.out.json({ ok: result.diff.identical, identical: result.diff.identical, a: result.a, b: result.b, diff: result.diff, ...(result.files ? { files: result.files } : {}) });
+      ctx.out.result([...formatEnvironmentDiff(result.diff, result.a, result.b), ...(result.files ?? [])].join('\n'));
       if (!result.diff.identical) setExit(ExitCode.CheckFailed);
     });
 }

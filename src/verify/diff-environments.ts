@@ -71,7 +71,7 @@ export function formatEnvironmentDiff(diff: EnvironmentDiff, a: EnvironmentView,
   section('python', diff.python);
   section('apt', diff.apt);
   section('env', diff.env);
-  if (!diff.base && !diff.python.length && !diff.apt.length && !diff.env.length) {
+  if (!diff.base && !diff.python.length && !diff.apt.length && !diff.env.length && diff.fingerprint.before !== diff.fingerprint.after) {
     lines.push('same packages and env, different fingerprint (e.g. interpreter, platform digest, workdir or deploy user)');
   }
   return lines;
