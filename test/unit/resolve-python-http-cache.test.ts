@@ -1,0 +1,161 @@
+/**
+ * The index HTTP cache (RFC 9111): freshness from max-age / Expires / Age, no-cache and no-store,
+ * revalidation with ETag, damaged entries, and the request flow through `fetchWithCache`.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  HttpCache,
+  cacheKey,
+  conditionalHeaders,
+  currentAge,
+  fetchWithCache,
+  freshnessLifetime,
+  isFresh,
+  isStorable,
+  parseCacheControl,
+} from '../../src/registry/http-cache.js';
+import { HttpClient } from '../../src/registry/http.js';
+
+const T0 = Date.parse('2024-05-01T12:00:00Z');
+
+describe('cache rules', () => {
+  it('parses Cache-Control directives', () => {
+    const cc = parseCacheControl('max-age=600, public, no-cache="set-cookie", Immutable');
+    assert.equal(cc.get('max-age'), '600');
+    assert.equal(cc.get('public'), true);
+    assert.equal(cc.get('no-cache'), 'set-cookie');
+    assert.equal(cc.get('immutable'), true);
+  });
+
+  it('computes freshness from max-age, then Expires - Date, else zero', () => {
+    assert.equal(freshnessLifetime({ 'cache-control': 'max-age=600' }), 600);
+    assert.equal(
+      freshnessLifetime({ expires: new Date(T0 + 60_000).toUTCString(), date: new Date(T0).toUTCString() }),
+      60,
+    );
+    assert.equal(freshnessLifetime({ expires: '0' }), 0);
+    assert.equal(freshnessLifetime({}), 0);
+  });
+
+  it('ages an entry by the Age header and the time it has been stored', () => {
+    const entry = { headers: { 'cache-control': 'max-age=600', age: '100', date: new Date(T0).toUTCString() }, storedAt: T0 };
+    assert.equal(currentAge(entry, T0 + 200_000), 300);
+    assert.equal(isFresh(entry, T0 + 400_000), true);
+    assert.equal(isFresh(entry, T0 + 500_001), false);
+    assert.equal(isFresh({ headers: { 'cache-control': 'max-age=600, no-cache' }, storedAt: T0 }, T0), false);
+  });
+
+  it('stores only complete 200 answers that allow it', () => {
+    assert.equal(isStorable(200, {}), true);
+    assert.equal(isStorable(206, {}), false);
+    assert.equal(isStorable(404, { 'cache-control': 'max-age=60' }), false);
+    assert.equal(isStorable(200, { 'cache-control': 'no-store' }), false);
+    assert.equal(isStorable(200, { vary: 'Accept, *' }), false);
+  });
+
+  it('builds validators and keys that depend on the negotiated headers, not on the fragment', () => {
+    assert.deepEqual(conditionalHeaders({ headers: { etag: '"x"', 'last-modified': 'Wed, 01 May 2024 00:00:00 GMT' } }), {
+      'If-None-Match': '"x"',
+      'If-Modified-Since': 'Wed, 01 May 2024 00:00:00 GMT',
+    });
+    assert.equal(cacheKey('http://a/simple/x/#frag', { Accept: 'j' }), cacheKey('http://a/simple/x/', { accept: 'j' }));
+    assert.notEqual(cacheKey('http://a/simple/x/', { Accept: 'j' }), cacheKey('http://a/simple/x/', { Accept: 'h' }));
+  });
+});
+
+describe('HttpCache on disk and fetchWithCache', () => {
+  it('serves fresh entries without a request, revalidates stale ones with ETag, and refetches damaged ones', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'envseal-cache-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    let now = T0;
+    const clock = { now: () => new Date(now) };
+    const cache = new HttpCache({ dir, clock });
+    const seen: { url: string; headers: Record<string, string> }[] = [];
+    let body = 'v1';
+    const fakeFetch = (async (url: URL | string, init?: RequestInit) => {
+      const headers = Object.fromEntries(Object.entries((init?.headers ?? {}) as Record<string, string>));
+      seen.push({ url: String(url), headers });
+      if (headers['If-None-Match'] === `"${body}"`) return new Response(null, { status: 304, headers: { 'cache-control': 'max-age=60', etag: `"${body}"` } });
+      return new Response(body, { status: 200, headers: { 'cache-control': 'max-age=60', etag: `"${body}"`, 'content-type': 'text/html' } });
+    }) as typeof fetch;
+    const http = new HttpClient({ fetch: fakeFetch, retries: 0 });
+    const ctx = { target: 'test index', codePrefix: 'index' };
+    const get = () => fetchWithCache(http, cache, { url: 'http://127.0.0.1:1/simple/a/', headers: { Accept: 'text/html' }, varyOn: { Accept: 'text/html' } }, ctx, () => now);
+
+    const first = await get();
+    await cache.flush();
+    assert.equal(first.from, 'network');
+    assert.equal(first.response.body.toString(), 'v1');
+    const second = await get();
+    assert.equal(second.from, 'fresh');
+    assert.equal(seen.length, 1, 'a fresh entry makes no request');
+
+    now += 61_000;
+    const third = await get();
+    await cache.flush();
+    assert.equal(third.from, 'revalidated');
+    assert.equal(seen[1]!.headers['If-None-Match'], '"v1"');
+    assert.equal(third.response.body.toString(), 'v1');
+    assert.equal((await get()).from, 'fresh', 'a 304 makes the entry fresh again');
+
+    now += 61_000;
+    body = 'v2';
+    const changed = await get();
+    await cache.flush();
+    assert.equal(changed.from, 'network');
+    assert.equal(changed.response.body.toString(), 'v2');
+
+    // Damage the stored body: the entry is ignored and fetched again.
+    const [entryFile] = await readdir(join(dir, 'entries'));
+    const stored = await readFile(join(dir, 'entries', entryFile!), 'utf8');
+    await writeFile(join(dir, 'entries', entryFile!), stored.replace(/v2$/, 'v3'));
+    const repaired = await get();
+    assert.equal(repaired.from, 'network');
+    assert.equal(repaired.response.body.toString(), 'v2');
+  });
+
+  it('does not store answers marked no-store or non-200 answers', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'envseal-cache-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const cache = new HttpCache({ dir, clock: { now: () => new Date(T0) } });
+    let status = 200;
+    const fakeFetch = (async () =>
+      new Response('x', { status, headers: { 'cache-control': status === 200 ? 'no-store' : 'max-age=60' } })) as unknown as typeof fetch;
+    const http = new HttpClient({ fetch: fakeFetch, retries: 0 });
+    const ctx = { target: 'test index', codePrefix: 'index' };
+    await fetchWithCache(http, cache, { url: 'http://127.0.0.1:1/a' }, ctx, () => T0);
+    status = 404;
+    const res = await fetchWithCache(http, cache, { url: 'http://127.0.0.1:1/b' }, ctx, () => T0);
+    await cache.flush();
+    assert.equal(res.response.status, 404);
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  it('carries on without caching when the cache directory cannot be written', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'envseal-cache-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'file'), 'not a directory');
+    const warnings: string[] = [];
+    const logger = { info() {}, debug() {}, progress() {}, warn: (m: string) => warnings.push(m) };
+    const cache = new HttpCache({ dir: join(dir, 'file'), clock: { now: () => new Date(T0) }, logger });
+    await cache.putBlob('a', Buffer.from('x'));
+    await cache.putBlob('b', Buffer.from('y'));
+    await cache.flush();
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /continuing without caching/);
+  });
+
+  it('keeps derived blobs by name', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'envseal-cache-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const cache = new HttpCache({ dir, clock: { now: () => new Date(T0) } });
+    assert.equal(await cache.getBlob('metadata-x'), undefined);
+    await cache.putBlob('metadata-x', Buffer.from('Name: x\n'));
+    await cache.flush();
+    assert.equal((await cache.getBlob('metadata-x'))?.toString(), 'Name: x\n');
+  });
+});
