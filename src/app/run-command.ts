@@ -252,9 +252,19 @@ async function ensureWritableDir(dir: string, project: string): Promise<void> {
     await mkdir(dir, { recursive: true });
     await access(dir, constants.W_OK);
   } catch (err) {
-    throw inputError('record.unwritable', `cannot write run records to ${toRel(project, dir)}: ${describeError(err)}`, {
-      hint: 'make the directory writable (the run was not started)',
-    });
+    // EEXIST/ENOTDIR from mkdir: a file stands where the directory (or one of its parents) should be, which
+    // no permission change fixes.
+    const code = (err as NodeJS.ErrnoException).code;
+    const fileInTheWay = code === 'EEXIST' || code === 'ENOTDIR';
+    throw inputError(
+      'record.unwritable',
+      `cannot write run records to ${toRel(project, dir)}: ${fileInTheWay ? 'a file is in the way of the directory' : describeError(err)}`,
+      {
+        hint: fileInTheWay
+          ? `move or delete the file at ${toRel(project, dir)} (or its parent) so envseal can create the directory (the run was not started)`
+          : 'make the directory writable (the run was not started)',
+      },
+    );
   }
 }
 
