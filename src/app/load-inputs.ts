@@ -10,6 +10,7 @@ import { parseAptList } from '../manifests/apt/parse-apt-list.js';
 import { parseNpmManifests, type NpmManifest } from '../manifests/npm/parse-npm.js';
 import { loadRequirementsFile, type PythonRequirement } from '../manifests/python/requirements.js';
 import { parsePyproject, selectPyprojectGroups } from '../manifests/python/pyproject.js';
+import { normalizeName } from '../pep/names.js';
 import { formatRequirement, parseRequirement } from '../pep/requirement.js';
 import { parseSpec } from '../spec/load-spec.js';
 import type { EnvSpec } from '../spec/schema.js';
@@ -120,12 +121,18 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText)
     for (const [i, rel] of (devPython?.requirements ?? []).entries()) await loadReqFile(rel, `targets.dev.python.requirements.${i}`, ['dev'], false);
     inline(devPython?.packages ?? [], 'targets.dev.python.packages', ['dev']);
 
-    const indexes = dedupe([...(py?.index ? [py.index] : []), ...fileIndexes, ...(py?.extraIndexes ?? [])]);
+    const packageIndexes: Record<string, string> = {};
+    for (const [name, url] of Object.entries(py?.packageIndexes ?? {})) packageIndexes[normalizeName(name)] = url.replace(/\/+$/, '');
+    const primary = dedupe([...(py?.index ? [py.index] : []), ...fileIndexes, ...(py?.extraIndexes ?? [])]);
+    // Pinned indexes go last: they serve only their own projects, but pip in the image must be able to reach them.
+    const indexes = dedupe([...(primary.length ? primary : [DEFAULT_INDEX]), ...Object.values(packageIndexes)]);
     declared.python = {
       interpreter: py?.interpreter ?? 'python3',
-      indexes: indexes.length ? indexes : [DEFAULT_INDEX],
+      indexes,
       venv: py?.venv ?? 'auto',
       systemSitePackages: py?.systemSitePackages ?? false,
+      packageIndexes,
+      ...(py?.excludeNewer ? { excludeNewer: new Date(py.excludeNewer).toISOString().replace(/\.000Z$/, 'Z') } : {}),
       requirements,
       options,
     };

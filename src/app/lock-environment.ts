@@ -32,6 +32,8 @@ export interface LockDeps {
 }
 
 export interface LockOptions {
+  /** Ignore Python files uploaded after this instant (overrides the spec's python.excludeNewer). */
+  excludeNewer?: string;
   /** Re-resolve everything, ignoring previous pins. */
   upgrade?: boolean;
   /** Re-resolve these Python projects (and anything that must move with them). */
@@ -70,12 +72,13 @@ export async function lockEnvironment(paths: ProjectPaths, deps: LockDeps, optio
   }
   const upgradeAll = Boolean(options.upgrade);
   const upgradeSome = options.upgradePackages?.length ? options.upgradePackages : undefined;
-  if (previous && previous.inputHash === inputs.inputHash && !upgradeAll && !upgradeSome) {
+  const excludeChanged = options.excludeNewer !== undefined && options.excludeNewer !== previous?.python?.excludeNewer;
+  if (previous && previous.inputHash === inputs.inputHash && !upgradeAll && !upgradeSome && !excludeChanged) {
     deps.logger.info(`${toRel(paths.dir, paths.lock)} is up to date (fingerprint ${previous.fingerprint})`);
     return { lock: previous, written: false, status: 'unchanged', previousFingerprint: previous.fingerprint };
   }
 
-  const lock = await resolveLock(inputs, previous, deps, { upgradeAll, upgradeSome });
+  const lock = await resolveLock(inputs, previous, deps, { upgradeAll, upgradeSome, excludeNewer: options.excludeNewer });
   const text = serializeLock(lock);
   const written = await writeFileAtomic(paths.lock, text);
   const status = !previous ? 'created' : previous.fingerprint === lock.fingerprint ? 'unchanged' : 'updated';
@@ -86,7 +89,7 @@ async function resolveLock(
   inputs: LoadedInputs,
   previous: Lock | null,
   deps: LockDeps,
-  options: { upgradeAll: boolean; upgradeSome: string[] | undefined },
+  options: { upgradeAll: boolean; upgradeSome: string[] | undefined; excludeNewer: string | undefined },
 ): Promise<Lock> {
   const { declared, spec } = inputs;
   const prevDeclared = previous?.declared;
@@ -163,8 +166,16 @@ async function resolveLock(
     const probePy = target.python;
     if (!probePy) throw inputError('probe.no-python', `the base image ${declared.base} has no Python interpreter`);
     const venv = declared.python.venv === 'auto' ? probePy.externallyManaged : declared.python.venv;
+    const excludeNewer = options.excludeNewer ?? declared.python.excludeNewer;
     const pythonInputsSame =
-      previous?.python && !baseChanged && !needProbe && sameJson(prevDeclared?.python, declared.python) && !options.upgradeAll && !options.upgradeSome;
+      previous?.python &&
+      !baseChanged &&
+      !needProbe &&
+      sameJson(prevDeclared?.python, declared.python) &&
+      previous.python.excludeNewer === excludeNewer &&
+      !options.upgradeAll &&
+      !options.upgradeSome;
+    rejectUnsupportedOptions(declared.python.options);
     let packages;
     if (pythonInputsSame) {
       packages = previous!.python!.packages;
@@ -177,9 +188,11 @@ async function resolveLock(
           requirements: declared.python.requirements,
           indexes: declared.python.indexes,
           target,
+          ...(Object.keys(declared.python.packageIndexes).length ? { indexPins: declared.python.packageIndexes } : {}),
           options: {
             ...(opts.pre === true ? { pre: true } : {}),
             ...(Array.isArray(opts.onlyBinary) ? { onlyBinary: opts.onlyBinary } : {}),
+            ...(excludeNewer ? { excludeNewer } : {}),
           },
           ...(previous?.python ? { previous: previous.python.packages } : {}),
           ...(options.upgradeAll ? { upgrade: true } : options.upgradeSome ? { upgrade: options.upgradeSome } : {}),
@@ -193,6 +206,7 @@ async function resolveLock(
       venv: venv ? '/opt/envseal/venv' : null,
       systemSitePackages: declared.python.systemSitePackages,
       indexes: declared.python.indexes,
+      ...(excludeNewer ? { excludeNewer } : {}),
       packages,
     };
   }
@@ -255,6 +269,23 @@ export async function checkLock(paths: ProjectPaths): Promise<{ lock: Lock; drif
 }
 
 export { formatDrift };
+
+/** requirements.txt options envseal cannot honour are errors, not silently ignored. */
+export function rejectUnsupportedOptions(options: Record<string, unknown>): void {
+  if (Array.isArray(options.noBinary) && options.noBinary.length) {
+    throw inputError('python.unsupported-option', `--no-binary ${options.noBinary.join(',')} asks pip to build from source, which envseal does not do`, {
+      hint: 'envseal locks wheels (and sdists with static metadata that need no build); remove --no-binary',
+    });
+  }
+  if (Array.isArray(options.findLinks) && options.findLinks.length) {
+    throw inputError('python.unsupported-option', `--find-links ${options.findLinks.join(' ')} is not supported`, {
+      hint: 'serve the files from a PEP 503 index (any static file server with a simple/ layout works) and use --index-url',
+    });
+  }
+  if (options.noIndex === true) {
+    throw inputError('python.unsupported-option', '--no-index leaves no index to resolve from', { hint: 'remove --no-index and name an index' });
+  }
+}
 
 function dedupe(items: string[]): string[] {
   return [...new Set(items)];

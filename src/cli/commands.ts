@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { checkFailed } from '../errors.js';
+import { checkFailed, inputError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import { initProject } from '../app/init-project.js';
 import { checkLock, formatDrift, lockEnvironment } from '../app/lock-environment.js';
@@ -12,6 +12,14 @@ import { registerPipelineCommands } from './pipeline-commands.js';
 
 type ContextOf = (cmd: Command) => CommandContext;
 type SetExit = (code: number) => void;
+
+function parseInstant(value: string): string {
+  const t = Date.parse(value);
+  if (!/^\d{4}-\d\d-\d\d/.test(value) || Number.isNaN(t)) {
+    throw inputError('usage.exclude-newer', `--exclude-newer ${value}: expected an ISO 8601 timestamp such as 2026-11-01T00:00:00Z`);
+  }
+  return new Date(t).toISOString().replace(/\.000Z$/, 'Z');
+}
 
 export function registerCommands(program: Command, context: ContextOf, setExit: SetExit): void {
   program
@@ -37,8 +45,9 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
     .option('--check', 'write nothing; exit 1 and list what drifted if the lock is stale', false)
     .option('--upgrade', 'ignore existing pins and resolve everything again (base tag, apt, Python)', false)
     .option('--upgrade-package <name...>', 'resolve these Python packages again, keeping the other pins')
+    .option('--exclude-newer <timestamp>', 'ignore Python files uploaded after this ISO 8601 instant (overrides python.excludeNewer)')
     .addHelpText('after', '\nExamples:\n  envseal lock\n  envseal lock --check --json\n  envseal lock --upgrade-package numpy')
-    .action(async (opts: { check: boolean; upgrade: boolean; upgradePackage?: string[] }, cmd: Command) => {
+    .action(async (opts: { check: boolean; upgrade: boolean; upgradePackage?: string[]; excludeNewer?: string }, cmd: Command) => {
       const ctx = context(cmd);
       const lockRel = toRel(ctx.paths.dir, ctx.paths.lock);
       if (opts.check) {
@@ -59,6 +68,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
       const result = await lockEnvironment(ctx.paths, { ...deps, toolVersion: TOOL_VERSION }, {
         upgrade: opts.upgrade,
         ...(opts.upgradePackage ? { upgradePackages: opts.upgradePackage } : {}),
+        ...(opts.excludeNewer !== undefined ? { excludeNewer: parseInstant(opts.excludeNewer) } : {}),
       });
       const { lock } = result;
       ctx.out.json({

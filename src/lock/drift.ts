@@ -51,6 +51,8 @@ export function diffDeclared(before: DeclaredInputs, after: DeclaredInputs, spec
     scalar('python.venv', pa.venv, pb.venv);
     scalar('python.systemSitePackages', pa.systemSitePackages, pb.systemSitePackages);
     scalar('python.options', pa.options, pb.options);
+    scalar('python.packageIndexes', pa.packageIndexes, pb.packageIndexes);
+    scalar('python.excludeNewer', pa.excludeNewer, pb.excludeNewer);
     diffRequirements(pa.requirements, pb.requirements, out);
   }
 

@@ -43,6 +43,9 @@ export const declaredSchema = z.strictObject({
       indexes: z.array(z.string()),
       venv: z.union([z.boolean(), z.literal('auto')]),
       systemSitePackages: z.boolean(),
+      /** Normalised project name → the only index it is taken from. */
+      packageIndexes: z.record(z.string(), z.string()),
+      excludeNewer: z.string().optional(),
       requirements: z.array(declaredRequirementSchema),
       /** Resolver options that change the answer (pre-releases, only-binary, ...). */
       options: z.record(z.string(), z.union([z.string(), z.boolean(), z.array(z.string())])),
@@ -168,6 +171,8 @@ export const lockSchema = z.strictObject({
       venv: z.string().nullable(),
       systemSitePackages: z.boolean(),
       indexes: z.array(z.string()),
+      /** Files uploaded after this instant were ignored (from the spec or `lock --exclude-newer`). */
+      excludeNewer: z.string().optional(),
       packages: z.array(lockedPythonPackageSchema),
     })
     .nullable(),

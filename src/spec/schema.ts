@@ -66,6 +66,13 @@ export const specSchema = z.strictObject({
       /** PEP 503/691 simple index URL; requirement files may set their own with --index-url. */
       index: httpUrl.optional(),
       extraIndexes: z.array(httpUrl).default([]),
+      /**
+       * Per-package index pinning (e.g. CUDA builds of torch from their own index): project name → index URL.
+       * A pinned project is looked up on that index only.
+       */
+      packageIndexes: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a project name'), httpUrl).default({}),
+      /** Ignore files uploaded after this instant (ISO 8601), so resolving again later gives the same answer. */
+      excludeNewer: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 timestamp like 2026-11-01T00:00:00Z' }).optional(),
       /** Install into a venv: `auto` = when the base Python is externally managed (PEP 668). */
       venv: z.union([z.boolean(), z.literal('auto')]).default('auto'),
       /** Let the venv see the base image's (e.g. apt-installed) Python packages. */
