@@ -18,7 +18,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import Docker from 'dockerode';
+import { createRequire } from 'node:module';
+import type Docker from 'dockerode';
+
+const loadCjs = createRequire(import.meta.url);
 import type {
   BuildOptions,
   BuildResult,
@@ -165,7 +168,8 @@ interface HttpFailure {
 }
 
 export class DockerodeEngine implements DockerEngine {
-  private readonly docker: Docker;
+  private client: Docker | undefined;
+  private readonly connection: Docker.DockerOptions;
   private readonly endpoint: string;
   private readonly timeoutMs: number;
   private readonly stopGraceSeconds: number;
@@ -201,16 +205,28 @@ export class DockerodeEngine implements DockerEngine {
       connection.socketPath = options.socketPath ?? DEFAULT_SOCKET;
       this.endpoint = connection.socketPath;
     }
-    try {
-      this.docker = new Docker({ ...connection, pathPrefix: '/' } as Docker.DockerOptions);
-    } catch (err) {
-      // docker-modem evaluates DOCKER_HOST / DOCKER_CERT_PATH for its defaults before our options override
-      // them, and throws when they are malformed or name missing files.
-      throw inputError('docker.config', `cannot set up the Docker client: ${describeError(err)}`, {
-        hint: 'check DOCKER_HOST and DOCKER_CERT_PATH in the environment',
-        cause: err,
-      });
+    this.connection = { ...connection, pathPrefix: '/' } as Docker.DockerOptions;
+  }
+
+  /**
+   * dockerode (with ssh2 and protobufjs behind it) is loaded on the first call, not at start-up: commands that
+   * never talk to the engine (a fresh `lock`, `generate`, `fingerprint`) start faster.
+   */
+  private get docker(): Docker {
+    if (!this.client) {
+      const DockerClass = loadCjs('dockerode') as typeof Docker;
+      try {
+        this.client = new DockerClass(this.connection);
+      } catch (err) {
+        // docker-modem evaluates DOCKER_HOST / DOCKER_CERT_PATH for its defaults before our options override
+        // them, and throws when they are malformed or name missing files.
+        throw inputError('docker.config', `cannot set up the Docker client: ${describeError(err)}`, {
+          hint: 'check DOCKER_HOST and DOCKER_CERT_PATH in the environment',
+          cause: err,
+        });
+      }
     }
+    return this.client;
   }
 
   // -------------------------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ function renderHeader(lock: Lock, options: RenderOptions): string {
     `# lock digest: ${options.lockDigest}`,
     `# base:        ${lock.base.reference} (${lock.base.platform})`,
     '# Builds with plain `docker build` (add `--network host` where the engine has no bridge network):',
-    '#   docker build -f <this file> --target deploy .      (or --target dev)',
+    '#   docker build -f <this file> --target deploy .      (or --target dev, also the default)',
   ].join('\n');
 }
 

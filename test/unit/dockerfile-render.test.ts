@@ -43,12 +43,17 @@ test('nothing unpinned: every FROM has a digest, every apt/pip install an exact 
   assert.doesNotMatch(text, /python3 '?=/, 'installed base packages are not reinstalled');
 });
 
-test('dependency layers come before any project source', () => {
+test('dependency layers come before any project source; no stage installs after copying source', () => {
   const text = renderDockerfile(sampleLock(), opts);
-  const firstCopyOfSource = text.indexOf('COPY ["train.py"');
-  assert.ok(firstCopyOfSource > 0);
-  assert.ok(text.lastIndexOf('pip install') < firstCopyOfSource);
-  assert.ok(text.lastIndexOf('apt-get install') < firstCopyOfSource);
+  const stages = text.split(/^FROM /m).slice(1).map((s) => `FROM ${s}`);
+  assert.deepEqual(stages.map((s) => /^FROM \S+ AS (\w+)/.exec(s)![1]), ['deps', 'deploy', 'dev']);
+  const [deps, deploy, dev] = stages as [string, string, string];
+  assert.match(deps, /apt-get install/);
+  assert.match(deps, /pip install/);
+  assert.doesNotMatch(deps, /^COPY /m, 'the dependency stage copies nothing from the project');
+  assert.doesNotMatch(deploy, /apt-get install|pip install/, 'deploy adds no packages on top of deps');
+  assert.match(deploy, /^COPY \["train\.py", "\/workspace\/train\.py"\]$/m);
+  assert.doesNotMatch(dev, /^COPY \[/m, 'dev mounts the project instead of copying it');
 });
 
 test('labels and env carry the fingerprint and lock digest; the lock is copied into the image', () => {
