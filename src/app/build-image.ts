@@ -61,6 +61,8 @@ export interface BuildOutcome {
   reproducible: boolean;
   pushed: { tag: string; digest: string }[];
   durationMs: number;
+  /** Wall time of the engine's build and of the normalisation (0 when not reproducible). */
+  timings: { buildMs: number; normalizeMs: number };
   steps: number;
 }
 
@@ -150,6 +152,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     throw inputError('build.context', `could not send the build context: ${(err as Error).message}`);
   });
 
+  const builtAt = deps.clock.now().getTime();
   let imageId = result.imageId;
   let diffIds: string[] = [];
   if (reproducible) {
@@ -170,6 +173,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     }
   }
 
+  const normalizeMs = reproducible ? deps.clock.now().getTime() - builtAt : 0;
   const info = await deps.engine.inspectImage(imageId);
   if (!info) throw externalError('build.no-image', `the engine reported image ${imageId} but cannot show it`);
   assertImageMatchesLock(info, lock, digest, request.target);
@@ -194,6 +198,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     reproducible,
     pushed,
     durationMs: deps.clock.now().getTime() - started,
+    timings: { buildMs: builtAt - started, normalizeMs },
     steps,
   };
   if (request.writeRecord !== false) await writeBuildRecord(paths, outcome, deps.clock);
@@ -219,7 +224,7 @@ export function assertImageMatchesLock(info: ImageInfo, lock: Lock, digest: stri
 /** `.envseal/builds/<target>.json`: the last build of each target (image ID, layers, pushed digests). */
 async function writeBuildRecord(paths: ProjectPaths, outcome: BuildOutcome, clock: Clock): Promise<void> {
   const file = join(paths.dir, '.envseal', 'builds', `${outcome.target}.json`);
-  const { durationMs: _d, ...stable } = outcome;
+  const { durationMs: _d, timings: _t, ...stable } = outcome;
   await writeFileAtomic(file, canonicalJson({ buildRecordVersion: 1, builtAt: clock.now().toISOString(), ...stable }), { mkdir: true }).catch(
     (err: NodeJS.ErrnoException) => {
       throw inputError('build.record-unwritable', `cannot write ${toRel(paths.dir, file)}: ${err.message}`, {

@@ -85,5 +85,9 @@ test('npm: lockfile hash, out-of-sync and old lockfiles are errors that say how 
   const drifted = { ...pkg, text: JSON.stringify({ dependencies: { a: '^2.0.0' } }) };
   assert.throws(() => parseNpmManifests(drifted, lock), (e: any) => e.code === 'manifest.npm.out-of-sync' && /npm install --package-lock-only/.test(e.hint) && /\^2\.0\.0/.test(e.details[0]));
   assert.throws(() => parseNpmManifests(pkg, { ...lock, text: '{"lockfileVersion":1}' }), (e: any) => e.code === 'manifest.npm.lockfile-version');
+  const stale = { ...lock, text: JSON.stringify({ lockfileVersion: 3, packages: { '': { dependencies: { a: '^1.0.0' } }, 'node_modules/a': { version: '2.0.0' } } }) };
+  assert.throws(() => parseNpmManifests(pkg, stale), (e: any) => e.code === 'manifest.npm.out-of-sync' && /installs 2\.0\.0, which does not satisfy \^1\.0\.0/.test(e.details[0]));
+  const missing = { ...lock, text: JSON.stringify({ lockfileVersion: 3, packages: { '': { dependencies: { a: '^1.0.0' } } } }) };
+  assert.throws(() => parseNpmManifests(pkg, missing), (e: any) => /a: in package\.json dependencies but not installed/.test(e.details[0]));
   assert.throws(() => parseNpmManifests(pkg, { ...lock, text: '{' }), (e: any) => e.code === 'manifest.npm.syntax' && e.message.startsWith('package-lock.json:'));
 });

@@ -3,6 +3,7 @@
  * Its sha256 goes into envseal.lock and the Dockerfile runs `npm ci` on it, which installs exactly what it
  * lists (and fails when it does not match package.json).
  */
+import semver from 'semver';
 import { inputError } from '../../errors.js';
 import { sha256Hex } from '../../util/canonical-json.js';
 
@@ -44,6 +45,22 @@ export function parseNpmManifests(
     for (const name of new Set([...Object.keys(want), ...Object.keys(have)])) {
       if (want[name] !== have[name]) {
         drift.push(`${field}.${name}: package.json has ${want[name] ?? '(none)'}, ${lockfile.path} has ${have[name] ?? '(none)'}`);
+      }
+    }
+  }
+  // The versions the lockfile installs must satisfy package.json's ranges (npm ci refuses them otherwise).
+  const entries = packages as Record<string, { version?: unknown; link?: unknown }>;
+  for (const field of ['dependencies', 'optionalDependencies'] as const) {
+    for (const [name, range] of Object.entries((pkg[field] ?? {}) as Deps)) {
+      const installed = entries[`node_modules/${name}`];
+      const version = typeof installed?.version === 'string' ? installed.version : undefined;
+      if (!installed) {
+        if (field === 'dependencies') drift.push(`${name}: in package.json ${field} but not installed by ${lockfile.path}`);
+        continue;
+      }
+      if (version === undefined || installed.link || !semver.validRange(range) || !semver.valid(version)) continue; // git, file:, tags
+      if (!semver.satisfies(version, range, { includePrerelease: true })) {
+        drift.push(`${name}: ${lockfile.path} installs ${version}, which does not satisfy ${range} from package.json`);
       }
     }
   }
