@@ -74,6 +74,7 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
       id: input.image.info.id,
       reference: input.image.reference,
       repoDigests: [...input.image.info.repoDigests].sort(),
+      diffIds: input.image.info.layers,
       fingerprintLabel: input.image.info.labels[LABEL_FINGERPRINT] ?? null,
       baseDigest: input.image.baseDigest,
     },

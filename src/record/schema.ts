@@ -123,6 +123,8 @@ export const runRecordSchema = z
       id: sha256Digest,
       reference: z.string().min(1),
       repoDigests: z.array(z.string().min(1)),
+      /** rootfs.diff_ids: the layer digests (with the image ID, what a reproducible rebuild must match). */
+      diffIds: z.array(sha256Digest),
       /** The `dev.envseal.fingerprint` label the image carried; null when it had none. */
       fingerprintLabel: z.string().nullable(),
       baseDigest: sha256Digest,
