@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import type { BuildEvent, Clock, DockerEngine, ImageInfo, Logger } from './ports.js';
 import { checkFailed, externalError, inputError, internalError } from '../errors.js';
 import { createBuildContext } from '../build/context.js';
-import { LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, REVISION_ARG, sourceDateEpoch, type TargetName } from '../dockerfile/render-dockerfile.js';
+import { DEFAULT_DOCKERFILE, LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, REVISION_ARG, sourceDateEpoch, type TargetName } from '../dockerfile/render-dockerfile.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { digestPath } from '../record/data-digest.js';
 import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { DEFAULT_DOCKERFILE, renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
+import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 
 /** Path of the Dockerfile inside the build context. */

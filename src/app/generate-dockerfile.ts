@@ -10,7 +10,6 @@ import { renderDockerfile } from '../dockerfile/render-dockerfile.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 
-export const DEFAULT_DOCKERFILE = 'envseal.Dockerfile';
 
 export interface GenerateDeps {
   template: string;

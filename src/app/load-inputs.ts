@@ -3,7 +3,8 @@
  * that says what the project asked for. Its digest is the lock's input hash.
  */
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { join } from 'node:path';
+import { toRel } from '../util/paths.js';
 import { describeError, inputError } from '../errors.js';
 import type { DeclaredInputs, DeclaredRequirement } from '../lock/schema.js';
 import { parseAptList } from '../manifests/apt/parse-apt-list.js';
@@ -209,10 +210,7 @@ async function readRequired(read: ReadText, abs: string, rel: string, what: stri
   }
 }
 
-export function toRel(dir: string, abs: string): string {
-  const rel = isAbsolute(abs) ? relative(dir, abs) : abs;
-  return rel.split(sep).join('/');
-}
+export { toRel };
 
 function dedupe(items: string[]): string[] {
   return [...new Set(items.map((u) => u.replace(/\/+$/, '')))];

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DockerEngine, ImageInfo, Logger } from './ports.js';
 import { inputError, isEnvsealError } from '../errors.js';
-import { LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, LABEL_TARGET, type TargetName } from '../dockerfile/render-dockerfile.js';
+import { DEFAULT_DOCKERFILE, LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, LABEL_TARGET, type TargetName } from '../dockerfile/render-dockerfile.js';
 import { formatDrift } from '../lock/drift.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
@@ -14,7 +14,7 @@ import { readRunRecord } from '../record/store.js';
 import { parseDpkgQuery } from '../resolve/resolve-apt.js';
 import { captureRun } from '../resolve/container-exec.js';
 import { compareContents, contentsProblems, type ObservedPython } from '../verify/compare-contents.js';
-import { DEFAULT_DOCKERFILE, renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
+import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
 import { checkLock } from './lock-environment.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 

@@ -2,13 +2,13 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { checkFailed, inputError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
-import { initProject } from '../app/init-project.js';
-import { checkLock, formatDrift, lockEnvironment } from '../app/lock-environment.js';
-import { DEFAULT_DOCKERFILE, checkDockerfile, generateDockerfile, loadLockFile } from '../app/generate-dockerfile.js';
-import { toRel } from '../app/load-inputs.js';
+import { toRel } from '../util/paths.js';
+import { DEFAULT_DOCKERFILE } from '../dockerfile/render-dockerfile.js';
 import type { CommandContext } from './main.js';
-import { createDeps } from './deps.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
+
+// Use cases and adapters are imported when a command runs, so each command loads only what it uses
+// (start-up time is most of a warm `envseal lock`).
 
 type ContextOf = (cmd: Command) => CommandContext;
 type SetExit = (code: number) => void;
@@ -30,6 +30,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
     .option('--force', 'overwrite an existing spec', false)
     .action(async (opts: { base?: string; name?: string; force: boolean }, cmd: Command) => {
       const ctx = context(cmd);
+      const { initProject } = await import('../app/init-project.js');
       const { detected } = await initProject(ctx.paths, opts);
       const rel = toRel(ctx.paths.dir, ctx.paths.spec);
       ctx.out.json({ ok: true, spec: rel, detected });
@@ -50,6 +51,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
     .action(async (opts: { check: boolean; upgrade: boolean; upgradePackage?: string[]; excludeNewer?: string }, cmd: Command) => {
       const ctx = context(cmd);
       const lockRel = toRel(ctx.paths.dir, ctx.paths.lock);
+      const { checkLock, formatDrift, lockEnvironment } = await import('../app/lock-environment.js');
       if (opts.check) {
         const { lock, drift } = await checkLock(ctx.paths);
         const lines = drift.map(formatDrift);
@@ -64,6 +66,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
         ctx.out.result(`${lockRel} is up to date (fingerprint ${lock.fingerprint})`);
         return;
       }
+      const { createDeps } = await import('./deps.js');
       const deps = createDeps(ctx);
       const result = await lockEnvironment(ctx.paths, { ...deps, toolVersion: TOOL_VERSION }, {
         upgrade: opts.upgrade,
@@ -92,6 +95,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
     .description("print the lock's environment fingerprint")
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
+      const { loadLockFile } = await import('../app/generate-dockerfile.js');
       const { lock } = await loadLockFile(ctx.paths);
       ctx.out.json({
         ok: true,
@@ -117,6 +121,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
       const output = resolve(ctx.paths.dir, opts.output);
       const rel = toRel(ctx.paths.dir, output);
       const deps = { ...ctx.templates(), toolVersion: TOOL_VERSION };
+      const { checkDockerfile, generateDockerfile } = await import('../app/generate-dockerfile.js');
       if (opts.check) {
         const rendered = await checkDockerfile(ctx.paths, output, deps);
         ctx.out.json({ ok: true, dockerfile: rel, fingerprint: rendered.lock.fingerprint });

@@ -11,7 +11,6 @@ import { DockerodeEngine, dockerConnectionFromEnv } from '../docker/dockerode-en
 import { HttpOciRegistry } from '../registry/oci-registry.js';
 import { findRegistryCredentials, loadDockerConfig, type DockerConfig } from '../registry/docker-config.js';
 import { PythonIndexClient } from '../registry/python-index.js';
-import { normalizeImage } from '../build/normalize-image.js';
 import type { BuildDeps } from '../app/build-image.js';
 import type { CommandContext } from './main.js';
 
@@ -53,6 +52,7 @@ export function createDeps(ctx: CommandContext): Deps {
   });
   const index = new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger });
   const normalize: Deps['normalize'] = async (imageId, options) => {
+    const { normalizeImage } = await import('../build/normalize-image.js');
     const workDir = await mkdtemp(join(env.TMPDIR ?? tmpdir(), 'envseal-normalize-'));
     try {
       // Per-layer progress is detail: shown with --verbose, or redrawn in place on a terminal.

@@ -4,19 +4,16 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ExitCode, inputError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
-import { buildImage, type BuildOutcome } from '../app/build-image.js';
-import { diffTwo } from '../app/diff-environments.js';
-import { runCommand } from '../app/run-command.js';
-import { verifyEnvironment } from '../app/verify-environment.js';
-import { checkRebuild } from '../app/rebuild-check.js';
+import type { BuildOutcome } from '../app/build-image.js';
 import type { Lock } from '../lock/schema.js';
 import type { TargetName } from '../dockerfile/render-dockerfile.js';
-import { captureGitState } from '../record/git.js';
-import { captureHostFacts } from '../record/host.js';
-import { createRunIdGenerator } from '../record/run-id.js';
-import { formatEnvironmentDiff } from '../verify/diff-environments.js';
 import type { CommandContext } from './main.js';
-import { createDeps, systemClock } from './deps.js';
+
+// Use cases and adapters are imported when a command runs (see commands.ts).
+const load = {
+  deps: () => import('./deps.js'),
+  git: () => import('../record/git.js'),
+};
 
 type ContextOf = (cmd: Command) => CommandContext;
 type SetExit = (code: number) => void;
@@ -55,12 +52,15 @@ function interruptSignal(ctx: CommandContext): { signal: AbortSignal; dispose: (
 }
 
 async function gitRevision(dir: string): Promise<string | null> {
+  const { captureGitState } = await load.git();
   const git = await captureGitState(dir).catch(() => null);
   return git?.state?.commit ?? null;
 }
 
 export function registerPipelineCommands(program: Command, context: ContextOf, setExit: SetExit): void {
   const doBuild = async (ctx: CommandContext, opts: BuildFlags, signal: AbortSignal): Promise<BuildOutcome> => {
+    const { createDeps } = await load.deps();
+    const { buildImage } = await import('../app/build-image.js');
     const deps = createDeps(ctx);
     return buildImage(
       ctx.paths,
@@ -132,6 +132,11 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
       const ctx = context(cmd);
       const { signal, dispose } = interruptSignal(ctx);
       try {
+        const { createDeps, systemClock } = await load.deps();
+        const { runCommand } = await import('../app/run-command.js');
+        const { captureGitState } = await load.git();
+        const { captureHostFacts } = await import('../record/host.js');
+        const { createRunIdGenerator } = await import('../record/run-id.js');
         const deps = createDeps(ctx);
         let seed: number | undefined;
         if (opts.seed !== undefined) {
@@ -196,6 +201,9 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
     .addHelpText('after', '\nExamples:\n  envseal verify\n  envseal verify --image envseal/iris:deploy-1a2b3c4d5e6f --json\n  envseal verify --record .envseal/runs/20261127T225501.123Z-7ZKQ3M9X2D4F8H1J.json')
     .action(async (opts: { image?: string; record?: string; dockerfile: string; rebuild: boolean; target?: TargetName }, cmd: Command) => {
       const ctx = context(cmd);
+      const { createDeps } = await load.deps();
+      const { verifyEnvironment } = await import('../app/verify-environment.js');
+      const { checkRebuild } = await import('../app/rebuild-check.js');
       const deps = createDeps(ctx);
       const { signal, dispose } = interruptSignal(ctx);
       const buildDeps = { ...deps, ...ctx.templates(), toolVersion: TOOL_VERSION, revision: await gitRevision(ctx.paths.dir) };
@@ -240,6 +248,9 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
     .addHelpText('after', '\nExamples:\n  envseal diff old/envseal.lock envseal.lock\n  envseal diff .envseal/runs/A.json .envseal/runs/B.json\n  envseal diff envseal/iris:dev-1a2b3c envseal/iris:dev-4d5e6f')
     .action(async (a: string, b: string, _opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
+      const { createDeps } = await load.deps();
+      const { diffTwo } = await import('../app/diff-environments.js');
+      const { formatEnvironmentDiff } = await import('../verify/diff-environments.js');
       let deps: ReturnType<typeof createDeps> | undefined;
       const result = await diffTwo(ctx.io.cwd, a, b, { engine: () => (deps ??= createDeps(ctx)).engine });
       ctx.out.json({ ok: result.diff.identical, identical: result.diff.identical, a: result.a, b: result.b, diff: result.diff, ...(result.files ? { files: result.files } : {}) });

@@ -14,6 +14,8 @@ export const LABEL_LOCK_DIGEST = 'dev.envseal.lock-digest';
 export const LABEL_TARGET = 'dev.envseal.target';
 export const LABEL_VERSION = 'dev.envseal.version';
 export const LOCK_PATH_IN_IMAGE = '/etc/envseal/lock.json';
+/** Where `envseal generate` writes, and what build/verify compare with. */
+export const DEFAULT_DOCKERFILE = 'envseal.Dockerfile';
 export const DEFAULT_VENV = '/opt/envseal/venv';
 /** Build argument `envseal build` sets to the git commit; plain `docker build` leaves it empty. */
 export const REVISION_ARG = 'ENVSEAL_REVISION';
