@@ -102,7 +102,8 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     });
   }
 
-  const sourceDigest = request.target === 'deploy' ? await computeSourceDigest(paths.dir, lock.targets.deploy.copy) : undefined;
+  // Both targets need the deploy copy paths: the classic builder builds the deploy stage before dev.
+  const sourceDigest = await computeSourceDigest(paths.dir, lock.targets.deploy.copy);
   const tags = request.tags?.length ? request.tags : [defaultImageTag(lock, request.target, sourceDigest)];
   const epoch = sourceDateEpoch(lock);
   const context = createBuildContext({

@@ -12,7 +12,7 @@ import { LABEL_TARGET, LOCK_PATH_IN_IMAGE, type TargetName } from '../dockerfile
 import { parseLock } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { parseRunRecord } from '../record/schema.js';
-import { captureRun } from '../resolve/container-exec.js';
+import { captureContainerOutput } from '../docker/stream.js';
 import { diffEnvironments, type EnvironmentDiff, type EnvironmentView } from '../verify/diff-environments.js';
 import { environmentSummary } from './run-command.js';
 
@@ -81,7 +81,7 @@ async function loadView(cwd: string, arg: string, deps: { engine: () => DockerEn
   const engine = deps.engine();
   const info = await engine.inspectImage(arg);
   if (!info) throw inputError('diff.not-found', `${arg} is not a file and no image of that name exists locally`, { hint: 'build or pull the image first' });
-  const run = await captureRun(engine, { image: info.id, cmd: ['cat', LOCK_PATH_IN_IMAGE], networkMode: 'none', entrypoint: [] });
+  const run = await captureContainerOutput(engine, { image: info.id, cmd: ['cat', LOCK_PATH_IN_IMAGE], networkMode: 'none', entrypoint: [] });
   if (run.exitCode !== 0) {
     throw inputError('diff.not-envseal-image', `image ${arg} has no ${LOCK_PATH_IN_IMAGE}: it was not built by envseal`);
   }

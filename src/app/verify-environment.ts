@@ -12,7 +12,7 @@ import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { readRunRecord } from '../record/store.js';
 import { parseDpkgQuery } from '../resolve/resolve-apt.js';
-import { captureRun } from '../resolve/container-exec.js';
+import { captureContainerOutput } from '../docker/stream.js';
 import { compareContents, contentsProblems, type ObservedPython } from '../verify/compare-contents.js';
 import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
 import { checkLock } from './lock-environment.js';
@@ -133,14 +133,14 @@ async function readImageContents(info: ImageInfo, lock: Lock, deps: VerifyDeps) 
     `if command -v dpkg-query >/dev/null 2>&1; then echo __ENVSEAL_DPKG__; ${DPKG}; echo __ENVSEAL_DPKG_END__; fi`,
     python ? `${python} -c '${CONTENTS_PY.replace(/'/g, `'\\''`)}'` : 'true',
   ].join('\n');
-  const run = await captureRun(deps.engine, { image: info.id, cmd: ['/bin/sh', '-c', script], networkMode: 'none', user: '0' });
+  const run = await captureContainerOutput(deps.engine, { image: info.id, cmd: ['/bin/sh', '-c', script], networkMode: 'none', user: '0' });
   const debsText = /__ENVSEAL_DPKG__\n([\s\S]*?)__ENVSEAL_DPKG_END__/.exec(run.stdout)?.[1];
   const pyLine = run.stdout.split('\n').find((l) => l.startsWith('__ENVSEAL_PY__'));
   const pythonObserved = pyLine ? (JSON.parse(pyLine.slice('__ENVSEAL_PY__'.length)) as ObservedPython) : null;
   let baseDebs = null;
   if (debsText !== undefined && lock.apt) {
     if (!(await deps.engine.inspectImage(lock.base.pinned))) await deps.engine.pullImage(lock.base.pinned, { platform: lock.base.platform });
-    const base = await captureRun(deps.engine, { image: lock.base.pinned, cmd: ['/bin/sh', '-c', DPKG], networkMode: 'none', user: '0' });
+    const base = await captureContainerOutput(deps.engine, { image: lock.base.pinned, cmd: ['/bin/sh', '-c', DPKG], networkMode: 'none', user: '0' });
     baseDebs = parseDpkgQuery(base.stdout);
   }
   return { python: pythonObserved, debs: debsText === undefined ? null : parseDpkgQuery(debsText), baseDebs };

@@ -6,7 +6,7 @@
 import type { DockerEngine } from '../app/ports.js';
 import { externalError, inputError } from '../errors.js';
 import type { TargetProbe } from '../lock/schema.js';
-import { captureRun } from './container-exec.js';
+import { captureContainerOutput } from '../docker/stream.js';
 
 const PYTHON_PROBE = String.raw`
 import json, os, platform, sys, sysconfig
@@ -99,7 +99,7 @@ export function parseProbeOutput(stdout: string, interpreter: string | null, ima
 }
 
 export async function probeTarget(engine: DockerEngine, image: string, interpreter: string | null): Promise<TargetProbe> {
-  const run = await captureRun(engine, { image, cmd: ['/bin/sh', '-c', probeScript(interpreter)], networkMode: 'none' });
+  const run = await captureContainerOutput(engine, { image, cmd: ['/bin/sh', '-c', probeScript(interpreter)], networkMode: 'none' });
   if (run.exitCode !== 0 && !run.stdout.includes('ENVSEAL_MACHINE=')) {
     throw externalError('probe.failed', `probing the base image ${image} failed (exit ${run.exitCode})`, {
       details: (run.stderr || run.stdout).trim().split('\n').slice(-10),

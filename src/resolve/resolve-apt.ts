@@ -8,7 +8,7 @@ import type { DockerEngine } from '../app/ports.js';
 import { externalError, inputError } from '../errors.js';
 import type { LockedAptPackage } from '../lock/schema.js';
 import { writeSourcesScript, type AptSourcesFile } from './apt-sources.js';
-import { captureRun } from './container-exec.js';
+import { captureContainerOutput } from '../docker/stream.js';
 
 export interface AptRequest {
   /** Packages every target gets. */
@@ -100,7 +100,7 @@ export function buildAptLock(request: AptRequest, output: string, image: string)
 
 export async function resolveApt(engine: DockerEngine, image: string, request: AptRequest): Promise<LockedAptPackage[]> {
   if (!request.main.length && !request.dev.length) return [];
-  const run = await captureRun(engine, { image, cmd: ['/bin/sh', '-c', aptScript(request)], networkMode: 'host', user: '0' });
+  const run = await captureContainerOutput(engine, { image, cmd: ['/bin/sh', '-c', aptScript(request)], networkMode: 'host', user: '0' });
   if (run.exitCode === 101) {
     throw externalError('apt.update-failed', `apt-get update failed inside ${image}`, {
       details: run.stderr.trim().split('\n').slice(-10),
