@@ -183,19 +183,32 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText)
   return { spec, declared, inputHash: computeInputHash(declared), files: [...files], ...(npmManifest ? { npm: npmManifest } : {}) };
 }
 
-export function computeInputHash(declared: DeclaredInputs): string {
-  const sortedReqs = declared.python
-    ? [...declared.python.requirements].map((r) => ({ ...r, hashes: [...r.hashes].sort(), targets: [...r.targets].sort() }))
-        .sort((a, b) => cmp(`${a.kind}\u0000${a.requirement}\u0000${a.source}\u0000${a.targets}`, `${b.kind}\u0000${b.requirement}\u0000${b.source}\u0000${b.targets}`))
-    : null;
-  const sortedApt = declared.apt
-    ? [...declared.apt.packages].map((p) => ({ ...p, targets: [...p.targets].sort() })).sort((a, b) => cmp(`${a.name}\u0000${a.source}`, `${b.name}\u0000${b.source}`))
-    : null;
-  return digestOf({
+/** Declared inputs with every list in canonical order, so equal inputs compare (and hash) equal. */
+export function normalizeDeclared(declared: DeclaredInputs): DeclaredInputs {
+  const key = (...parts: string[]) => parts.join('\u0000');
+  return {
     ...declared,
-    python: declared.python ? { ...declared.python, requirements: sortedReqs } : null,
-    apt: declared.apt ? { ...declared.apt, packages: sortedApt } : null,
-  });
+    python: declared.python
+      ? {
+          ...declared.python,
+          requirements: declared.python.requirements
+            .map((r) => ({ ...r, hashes: [...r.hashes].sort(), targets: [...r.targets].sort() }))
+            .sort((a, b) => cmp(key(a.kind, a.requirement, a.source, a.targets.join()), key(b.kind, b.requirement, b.source, b.targets.join()))),
+        }
+      : null,
+    apt: declared.apt
+      ? {
+          ...declared.apt,
+          packages: declared.apt.packages
+            .map((p) => ({ ...p, targets: [...p.targets].sort() }))
+            .sort((a, b) => cmp(key(a.name, a.source), key(b.name, b.source))),
+        }
+      : null,
+  };
+}
+
+export function computeInputHash(declared: DeclaredInputs): string {
+  return digestOf(normalizeDeclared(declared));
 }
 
 async function readRequired(read: ReadText, abs: string, rel: string, what: string, hint?: string): Promise<string> {

@@ -20,7 +20,8 @@ import { defaultSnapshotUrl, formatSnapshotTimestamp, snapshotSources } from '..
 import { resolveApt } from '../resolve/resolve-apt.js';
 import { resolvePython } from '../resolve/python/resolve-python.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { loadInputs, toRel, type LoadedInputs, type ProjectPaths } from './load-inputs.js';
+import { canonicalJsonCompact } from '../util/canonical-json.js';
+import { loadInputs, normalizeDeclared, toRel, type LoadedInputs, type ProjectPaths } from './load-inputs.js';
 
 export interface LockDeps {
   registry: ImageRegistry;
@@ -92,8 +93,10 @@ async function resolveLock(
   options: { upgradeAll: boolean; upgradeSome: string[] | undefined; excludeNewer: string | undefined },
 ): Promise<Lock> {
   const { declared, spec } = inputs;
-  const prevDeclared = previous?.declared;
-  const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  // Sections are compared in canonical form: the previous lock stores them sorted, the inputs come as read.
+  const prevDeclared = previous ? normalizeDeclared(previous.declared) : undefined;
+  const current = normalizeDeclared(declared);
+  const sameJson = (a: unknown, b: unknown) => canonicalJsonCompact(a ?? null) === canonicalJsonCompact(b ?? null);
 
   // Base image: tag → digest for the platform.
   let base: LockedBase;
@@ -121,7 +124,7 @@ async function resolveLock(
   // The engine needs the pinned base for the probe and apt resolution.
   const interpreter = declared.python?.interpreter ?? null;
   const needProbe = baseChanged || !previous || (previous.declared.python?.interpreter ?? null) !== interpreter || options.upgradeAll;
-  const aptChanged = !previous || baseChanged || !sameJson(prevDeclared?.apt, declared.apt) || options.upgradeAll;
+  const aptChanged = !previous || baseChanged || !sameJson(prevDeclared?.apt, current.apt) || options.upgradeAll;
   if (needProbe || (aptChanged && declared.apt?.packages.length)) await ensureImage(deps, base.pinned, declared.platform);
 
   let target = previous?.target;
@@ -171,7 +174,7 @@ async function resolveLock(
       previous?.python &&
       !baseChanged &&
       !needProbe &&
-      sameJson(prevDeclared?.python, declared.python) &&
+      sameJson(prevDeclared?.python, current.python) &&
       previous.python.excludeNewer === excludeNewer &&
       !options.upgradeAll &&
       !options.upgradeSome;
