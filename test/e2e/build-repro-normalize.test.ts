@@ -83,6 +83,9 @@ describe('reproducible images through normalisation (real engine)', () => {
   it('two --no-cache builds of the same Dockerfile give two image IDs, normalised ones give one', async () => {
     const dir = project('same', 42);
     state.rawA = await buildRaw(dir, 'raw-a');
+    // Tar mtimes have one-second resolution: the second build must start in a later second for its files
+    // to differ (the last test compares the two raw builds' mtimes).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     state.rawB = await buildRaw(dir, 'raw-b');
     assert.notEqual(state.rawA, state.rawB, 'the classic builder is not reproducible by itself');
 
