@@ -12,7 +12,7 @@ import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '.
 import { checkFailed, inputError, isEnvsealError } from '../errors.js';
 import { diffDeclared, formatDrift, type DriftEntry } from '../lock/drift.js';
 import { finalizeLock, parseLock, serializeLock } from '../lock/lock-file.js';
-import type { DeclaredInputs, Lock, LockedBase, LockWithoutFingerprint } from '../lock/schema.js';
+import type { Lock, LockedBase, LockWithoutFingerprint } from '../lock/schema.js';
 import { LOCK_VERSION } from '../lock/schema.js';
 import { formatImageName, formatPinnedImageRef, parseImageRef } from '../registry/image-ref.js';
 import { probeTarget } from '../resolve/probe-target.js';
@@ -298,4 +298,3 @@ function pathLabel(path: string): string {
   return path.split('/').pop() ?? path;
 }
 
-export type { DeclaredInputs };
