@@ -2,7 +2,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateJsonSchemas } from '../src/schema/json-schemas.js';
+import { generateJsonSchemas } from '../src/app/json-schemas.js';
 
 const dir = fileURLToPath(new URL('../schema/', import.meta.url));
 mkdirSync(dir, { recursive: true });

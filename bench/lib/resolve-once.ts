@@ -8,8 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { TargetProbe } from '../../src/lock/schema.js';
-import { PythonIndexClient } from '../../src/registry/python-index.js';
-import { resolvePython } from '../../src/resolve/python/resolve-python.js';
+import { PythonIndexClient } from '../../src/ecosystems/python/index-client/python-index.js';
+import { resolvePython } from '../../src/ecosystems/python/resolver/resolve-python.js';
 
 interface Job {
   indexUrl: string;

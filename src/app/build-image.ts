@@ -5,15 +5,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BuildEvent, Clock, DockerEngine, ImageInfo, Logger } from './ports.js';
-import { checkFailed, externalError, inputError, internalError } from '../errors.js';
-import { createBuildContext } from '../build/context.js';
-import { DEFAULT_DOCKERFILE, LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, REVISION_ARG, sourceDateEpoch, type TargetName } from '../dockerfile/render-dockerfile.js';
+import type { BuildEvent, Clock, DockerEngine, ImageInfo, Logger } from '../core/ports.js';
+import { checkFailed, externalError, inputError, internalError } from '../core/errors.js';
+import { createBuildContext } from '../image/context/context.js';
+import { sourceDateEpoch } from '../dockerfile/render-dockerfile.js';
+import { DEFAULT_DOCKERFILE, LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, REVISION_ARG, type TargetName } from '../core/image-contract.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { digestPath } from '../record/data-digest.js';
-import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
+import { writeFileAtomic } from '../core/atomic-write.js';
 import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 

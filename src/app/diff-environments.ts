@@ -5,15 +5,15 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { diffImages, explainImageDiff } from '../build/image-diff.js';
-import type { DockerEngine } from './ports.js';
-import { inputError } from '../errors.js';
-import { LABEL_TARGET, LOCK_PATH_IN_IMAGE, type TargetName } from '../dockerfile/render-dockerfile.js';
+import { diffImages, explainImageDiff } from '../image/normalize/image-diff.js';
+import type { DockerEngine } from '../core/ports.js';
+import { inputError } from '../core/errors.js';
+import { LABEL_TARGET, LOCK_PATH_IN_IMAGE, type TargetName } from '../core/image-contract.js';
 import { parseLock } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { parseRunRecord } from '../record/schema.js';
-import { captureContainerOutput } from '../docker/stream.js';
-import { diffEnvironments, type EnvironmentDiff, type EnvironmentView } from '../verify/diff-environments.js';
+import { captureContainerOutput } from '../core/container-output.js';
+import { diffEnvironments, type EnvironmentDiff, type EnvironmentView } from './environment-diff.js';
 import { environmentSummary } from './run-command.js';
 
 export interface DiffResult {

@@ -3,11 +3,11 @@
  * `--check` renders in memory and reports whether the file on disk differs.
  */
 import { readFile } from 'node:fs/promises';
-import { checkFailed, inputError } from '../errors.js';
+import { checkFailed, inputError } from '../core/errors.js';
 import { lockDigest, parseLock } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { renderDockerfile } from '../dockerfile/render-dockerfile.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { writeFileAtomic } from '../core/atomic-write.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 
 

@@ -4,9 +4,9 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { inputError } from '../errors.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
-import { parseSpec } from '../spec/load-spec.js';
+import { inputError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/atomic-write.js';
+import { parseSpec } from '../envspec/load-spec.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 
 export const DEFAULT_BASE = 'python:3.12-slim-bookworm';

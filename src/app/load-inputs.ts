@@ -4,18 +4,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toRel } from '../util/paths.js';
-import { describeError, inputError } from '../errors.js';
+import { toRel } from '../core/paths.js';
+import { describeError, inputError } from '../core/errors.js';
 import type { DeclaredInputs, DeclaredRequirement } from '../lock/schema.js';
-import { parseAptList } from '../manifests/apt/parse-apt-list.js';
-import { parseNpmManifests, type NpmManifest } from '../manifests/npm/parse-npm.js';
-import { loadRequirementsFile, type PythonRequirement } from '../manifests/python/requirements.js';
-import { parsePyproject, selectPyprojectGroups } from '../manifests/python/pyproject.js';
-import { normalizeName } from '../pep/names.js';
-import { formatRequirement, parseRequirement } from '../pep/requirement.js';
-import { parseSpec } from '../spec/load-spec.js';
-import type { EnvSpec } from '../spec/schema.js';
-import { digestOf } from '../util/canonical-json.js';
+import { parseAptList } from '../ecosystems/apt/parse-apt-list.js';
+import { parseNpmManifests, type NpmManifest } from '../ecosystems/npm/parse-npm.js';
+import { loadRequirementsFile, type PythonRequirement } from '../ecosystems/python/manifests/requirements.js';
+import { parsePyproject, selectPyprojectGroups } from '../ecosystems/python/manifests/pyproject.js';
+import { normalizeName } from '../ecosystems/python/pep/names.js';
+import { formatRequirement, parseRequirement } from '../ecosystems/python/pep/requirement.js';
+import { parseSpec } from '../envspec/load-spec.js';
+import type { EnvSpec } from '../envspec/schema.js';
+import { digestOf } from '../core/canonical-json.js';
 
 export const DEFAULT_INDEX = 'https://pypi.org/simple';
 

@@ -8,19 +8,19 @@
  * interrupted lock leaves the previous lock intact.
  */
 import { readFile } from 'node:fs/promises';
-import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from './ports.js';
-import { checkFailed, inputError, isEnvsealError } from '../errors.js';
+import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
+import { checkFailed, inputError, isEnvsealError } from '../core/errors.js';
 import { diffDeclared, formatDrift, type DriftEntry } from '../lock/drift.js';
 import { finalizeLock, parseLock, serializeLock } from '../lock/lock-file.js';
 import type { Lock, LockedBase, LockWithoutFingerprint } from '../lock/schema.js';
 import { LOCK_VERSION } from '../lock/schema.js';
-import { formatImageName, formatPinnedImageRef, parseImageRef } from '../registry/image-ref.js';
-import { probeTarget } from '../resolve/probe-target.js';
-import { defaultSnapshotUrl, formatSnapshotTimestamp, snapshotSources } from '../resolve/apt-sources.js';
-import { resolveApt } from '../resolve/resolve-apt.js';
-import { resolvePython } from '../resolve/python/resolve-python.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
-import { canonicalJsonCompact } from '../util/canonical-json.js';
+import { formatImageName, formatPinnedImageRef, parseImageRef } from '../core/image-ref.js';
+import { probeTarget } from '../ecosystems/base/probe-target.js';
+import { defaultSnapshotUrl, formatSnapshotTimestamp, snapshotSources } from '../ecosystems/apt/apt-sources.js';
+import { resolveApt } from '../ecosystems/apt/resolve-apt.js';
+import { resolvePython } from '../ecosystems/python/resolver/resolve-python.js';
+import { writeFileAtomic } from '../core/atomic-write.js';
+import { canonicalJsonCompact } from '../core/canonical-json.js';
 import { loadInputs, normalizeDeclared, toRel, type LoadedInputs, type ProjectPaths } from './load-inputs.js';
 
 export interface LockDeps {

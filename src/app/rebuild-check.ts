@@ -6,9 +6,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inputError } from '../errors.js';
-import { diffImages, explainImageDiff } from '../build/image-diff.js';
-import { LABEL_TARGET, type TargetName } from '../dockerfile/render-dockerfile.js';
+import { inputError } from '../core/errors.js';
+import { diffImages, explainImageDiff } from '../image/normalize/image-diff.js';
+import { LABEL_TARGET, type TargetName } from '../core/image-contract.js';
 import type { Lock } from '../lock/schema.js';
 import { buildImage, computeSourceDigest, defaultImageTag, type BuildDeps } from './build-image.js';
 import type { ProjectPaths } from './load-inputs.js';

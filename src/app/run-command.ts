@@ -5,9 +5,9 @@
 import { access, chmod, chown, constants, mkdir } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import type { Clock, DockerEngine, EngineInfo, GpuRequest, ImageInfo, Logger } from './ports.js';
-import { EnvsealError, checkFailed, describeError, inputError, isEnvsealError } from '../errors.js';
-import { LABEL_FINGERPRINT, type TargetName } from '../dockerfile/render-dockerfile.js';
+import type { Clock, DockerEngine, EngineInfo, GpuRequest, ImageInfo, Logger } from '../core/ports.js';
+import { EnvsealError, checkFailed, describeError, inputError, isEnvsealError } from '../core/errors.js';
+import { LABEL_FINGERPRINT, type TargetName } from '../core/image-contract.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { buildRunRecord } from '../record/build-record.js';

@@ -4,16 +4,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DockerEngine, ImageInfo, Logger } from './ports.js';
-import { inputError, isEnvsealError } from '../errors.js';
-import { DEFAULT_DOCKERFILE, LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, LABEL_TARGET, type TargetName } from '../dockerfile/render-dockerfile.js';
+import type { DockerEngine, ImageInfo, Logger } from '../core/ports.js';
+import { inputError, isEnvsealError } from '../core/errors.js';
+import { DEFAULT_DOCKERFILE, LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, LABEL_TARGET, type TargetName } from '../core/image-contract.js';
 import { formatDrift } from '../lock/drift.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { readRunRecord } from '../record/store.js';
-import { parseDpkgQuery } from '../resolve/resolve-apt.js';
-import { captureContainerOutput } from '../docker/stream.js';
-import { compareContents, contentsProblems, type ObservedPython } from '../verify/compare-contents.js';
+import { parseDpkgQuery } from '../ecosystems/apt/resolve-apt.js';
+import { captureContainerOutput } from '../core/container-output.js';
+import { compareContents, contentsProblems, type ObservedPython } from './verify/compare-contents.js';
 import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
 import { checkLock } from './lock-environment.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { checkFailed, inputError } from '../errors.js';
-import { TOOL_VERSION } from '../version.js';
-import { toRel } from '../util/paths.js';
-import { DEFAULT_DOCKERFILE } from '../dockerfile/render-dockerfile.js';
-import type { CommandContext } from './main.js';
+import { checkFailed, inputError } from '../core/errors.js';
+import { TOOL_VERSION } from '../core/version.js';
+import { toRel } from '../core/paths.js';
+import { DEFAULT_DOCKERFILE } from '../core/image-contract.js';
+import type { CommandContext } from './context.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 
 // Use cases and adapters are imported when a command runs, so each command loads only what it uses

@@ -6,13 +6,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../app/ports.js';
-import { DockerodeEngine, dockerConnectionFromEnv } from '../docker/dockerode-engine.js';
-import { HttpOciRegistry } from '../registry/oci-registry.js';
-import { findRegistryCredentials, loadDockerConfig, type DockerConfig } from '../registry/docker-config.js';
-import { PythonIndexClient } from '../registry/python-index.js';
+import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
+import { DockerodeEngine, dockerConnectionFromEnv } from '../engines/docker/dockerode-engine.js';
+import { HttpOciRegistry } from '../oci/oci-registry.js';
+import { findRegistryCredentials, loadDockerConfig, type DockerConfig } from '../oci/docker-config.js';
+import { PythonIndexClient } from '../ecosystems/python/index-client/python-index.js';
 import type { BuildDeps } from '../app/build-image.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './context.js';
 
 export interface Deps {
   registry: ImageRegistry;
@@ -52,7 +52,7 @@ export function createDeps(ctx: CommandContext): Deps {
   });
   const index = new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger });
   const normalize: Deps['normalize'] = async (imageId, options) => {
-    const { normalizeImage } = await import('../build/normalize-image.js');
+    const { normalizeImage } = await import('../image/normalize/normalize-image.js');
     const workDir = await mkdtemp(join(env.TMPDIR ?? tmpdir(), 'envseal-normalize-'));
     try {
       // Per-layer progress is detail: shown with --verbose, or redrawn in place on a terminal.

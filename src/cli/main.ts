@@ -4,42 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
-import { EnvsealError, ExitCode, describeError, inputError, internalError, isEnvsealError } from '../errors.js';
-import { TEMPLATES_DIR, TOOL_VERSION } from '../version.js';
-import type { ProjectPaths } from '../app/load-inputs.js';
+import { EnvsealError, ExitCode, describeError, inputError, internalError, isEnvsealError } from '../core/errors.js';
+import { TEMPLATES_DIR, TOOL_VERSION } from '../core/version.js';
 import { Output } from './output.js';
 import { registerCommands } from './commands.js';
-
-export interface CliIo {
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-  stdout: Writable & { isTTY?: boolean };
-  stderr: Writable & { isTTY?: boolean };
-  stdin: Readable & { isTTY?: boolean };
-  /** Registers a Ctrl-C (SIGINT/SIGTERM) handler for the duration of a command; returns its remover. */
-  onInterrupt?: (handler: () => void) => () => void;
-}
-
-export interface GlobalOptions {
-  dir?: string;
-  spec: string;
-  lock: string;
-  json: boolean;
-  quiet: boolean;
-  verbose: boolean;
-  color: boolean;
-}
-
-export interface CommandContext {
-  io: CliIo;
-  out: Output;
-  paths: ProjectPaths;
-  globals: GlobalOptions;
-  /** templates/ contents the renderer needs. */
-  templates(): { template: string; seedHook: string };
-}
+import type { CliIo, CommandContext, GlobalOptions } from './context.js';
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let out: Output | undefined;

@@ -3,8 +3,8 @@
  * --json); logs, progress and errors go to stderr, so `--json` output can be piped as-is.
  */
 import type { Writable } from 'node:stream';
-import type { Logger } from '../app/ports.js';
-import { EnvsealError, ExitCode } from '../errors.js';
+import type { Logger } from '../core/ports.js';
+import { EnvsealError, ExitCode } from '../core/errors.js';
 
 export interface OutputOptions {
   json: boolean;

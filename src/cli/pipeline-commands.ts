@@ -2,12 +2,12 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { ExitCode, inputError } from '../errors.js';
-import { TOOL_VERSION } from '../version.js';
+import { ExitCode, inputError } from '../core/errors.js';
+import { TOOL_VERSION } from '../core/version.js';
 import type { BuildOutcome } from '../app/build-image.js';
 import type { Lock } from '../lock/schema.js';
-import type { TargetName } from '../dockerfile/render-dockerfile.js';
-import type { CommandContext } from './main.js';
+import type { TargetName } from '../core/image-contract.js';
+import type { CommandContext } from './context.js';
 
 // Use cases and adapters are imported when a command runs (see commands.ts).
 const load = {
@@ -250,7 +250,7 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
       const ctx = context(cmd);
       const { createDeps } = await load.deps();
       const { diffTwo } = await import('../app/diff-environments.js');
-      const { formatEnvironmentDiff } = await import('../verify/diff-environments.js');
+      const { formatEnvironmentDiff } = await import('../app/environment-diff.js');
       let deps: ReturnType<typeof createDeps> | undefined;
       const result = await diffTwo(ctx.io.cwd, a, b, { engine: () => (deps ??= createDeps(ctx)).engine });
       ctx.out.json({ ok: result.diff.identical, identical: result.diff.identical, a: result.a, b: result.b, diff: result.diff, ...(result.files ? { files: result.files } : {}) });

@@ -3,24 +3,23 @@
  * `FROM` carries the digest, apt installs `name=version`, pip installs `name==version --hash=sha256:…` with
  * `--require-hashes --no-deps`, npm runs `npm ci` on the hashed lockfile. It builds with plain `docker build`.
  */
-import { inputError, internalError } from '../errors.js';
+import { inputError, internalError } from '../core/errors.js';
 import type { Lock, LockedAptPackage, LockedPythonPackage } from '../lock/schema.js';
-import { snapshotSources, writeSourcesScript } from '../resolve/apt-sources.js';
-import { continued, dockerfileQuote, execForm, shellQuote } from './quote.js';
+import { snapshotSources, writeSourcesScript } from '../ecosystems/apt/apt-sources.js';
+import { continued, dockerfileQuote, execForm, shellQuote } from '../core/dockerfile-quote.js';
 import { renderTemplate } from './template.js';
+import {
+  DEFAULT_DOCKERFILE,
+  DEFAULT_VENV,
+  LABEL_FINGERPRINT,
+  LABEL_LOCK_DIGEST,
+  LABEL_TARGET,
+  LABEL_VERSION,
+  LOCK_PATH_IN_IMAGE,
+  REVISION_ARG,
+  type TargetName,
+} from '../core/image-contract.js';
 
-export const LABEL_FINGERPRINT = 'dev.envseal.fingerprint';
-export const LABEL_LOCK_DIGEST = 'dev.envseal.lock-digest';
-export const LABEL_TARGET = 'dev.envseal.target';
-export const LABEL_VERSION = 'dev.envseal.version';
-export const LOCK_PATH_IN_IMAGE = '/etc/envseal/lock.json';
-/** Where `envseal generate` writes, and what build/verify compare with. */
-export const DEFAULT_DOCKERFILE = 'envseal.Dockerfile';
-export const DEFAULT_VENV = '/opt/envseal/venv';
-/** Build argument `envseal build` sets to the git commit; plain `docker build` leaves it empty. */
-export const REVISION_ARG = 'ENVSEAL_REVISION';
-
-export type TargetName = 'dev' | 'deploy';
 
 export interface RenderOptions {
   template: string;

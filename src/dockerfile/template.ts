@@ -6,7 +6,7 @@
  * A line that held only placeholders and renders empty is dropped; runs of blank lines collapse to one.
  * Unknown names are an internal error: a template must never silently render a hole.
  */
-import { internalError } from '../errors.js';
+import { internalError } from '../core/errors.js';
 
 export type TemplateValues = Record<string, string | boolean | undefined>;
 

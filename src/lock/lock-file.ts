@@ -1,6 +1,6 @@
-import { inputError } from '../errors.js';
-import { canonicalJson, sha256Hex } from '../util/canonical-json.js';
-import { computeFingerprint } from '../fingerprint/compute-fingerprint.js';
+import { inputError } from '../core/errors.js';
+import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
+import { computeFingerprint } from './fingerprint.js';
 import { LOCK_VERSION, lockSchema, type Lock, type LockWithoutFingerprint } from './schema.js';
 
 /**

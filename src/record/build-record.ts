@@ -1,6 +1,6 @@
-import type { ImageInfo } from '../app/ports.js';
-import { LABEL_FINGERPRINT } from '../dockerfile/render-dockerfile.js';
-import { internalError } from '../errors.js';
+import type { ImageInfo } from '../core/ports.js';
+import { LABEL_FINGERPRINT } from '../core/image-contract.js';
+import { internalError } from '../core/errors.js';
 import type { DataDigest } from './data-digest.js';
 import type { GitCapture } from './git.js';
 import type { HostFacts } from './host.js';

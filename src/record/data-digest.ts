@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { describeError, inputError } from '../errors.js';
+import { describeError, inputError } from '../core/errors.js';
 
 /**
  * Content digests of run inputs and outputs (`--input` / `--output` paths).

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
-import { describeError, externalError, inputError } from '../errors.js';
-import { digestOf } from '../util/canonical-json.js';
+import { describeError, externalError, inputError } from '../core/errors.js';
+import { digestOf } from '../core/canonical-json.js';
 import { runProcess, type ProcessResult } from './exec.js';
 
 /**

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as nodeOs from 'node:os';
-import type { EngineInfo } from '../app/ports.js';
-import { describeError } from '../errors.js';
+import type { EngineInfo } from '../core/ports.js';
+import { describeError } from '../core/errors.js';
 import { runProcess, type ProcessResult } from './exec.js';
 
 /**

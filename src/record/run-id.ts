@@ -1,6 +1,6 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import type { Clock } from '../app/ports.js';
-import { internalError } from '../errors.js';
+import type { Clock } from '../core/ports.js';
+import { internalError } from '../core/errors.js';
 
 /**
  * Run IDs: `<UTC time to the millisecond>-<80 random bits>`, e.g. `20261127T225501.123Z-7ZKQ3M9X2D4F8H1J`.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { inputError } from '../errors.js';
+import { inputError } from '../core/errors.js';
 import type { DataDigest } from './data-digest.js';
 import type { GitState } from './git.js';
 import type { HostFacts } from './host.js';

@@ -1,8 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeError, inputError, internalError, isEnvsealError } from '../errors.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
-import { canonicalJson } from '../util/canonical-json.js';
+import { describeError, inputError, internalError, isEnvsealError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/atomic-write.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { isRunId } from './run-id.js';
 import { formatIssuePath, parseRunRecord, runRecordSchema, type RunRecord } from './schema.js';
 

@@ -12,10 +12,10 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Logger } from '../../src/app/ports.js';
-import { normalizeImage } from '../../src/build/normalize-image.js';
-import { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
-import { isEnvsealError } from '../../src/errors.js';
+import type { Logger } from '../../src/core/ports.js';
+import { normalizeImage } from '../../src/image/normalize/normalize-image.js';
+import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
+import { isEnvsealError } from '../../src/core/errors.js';
 import { LAB_LOCAL_BASE_IMAGE, requireLab } from '../lab/lab.js';
 
 const EPOCH = 1_700_000_000;

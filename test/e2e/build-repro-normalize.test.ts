@@ -12,11 +12,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createBuildContext } from '../../src/build/context.js';
-import { diffImages, explainImageDiff } from '../../src/build/image-diff.js';
-import { normalizeImage, type NormalizeImageResult } from '../../src/build/normalize-image.js';
-import { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
-import { captureContainerOutput } from '../../src/docker/stream.js';
+import { createBuildContext } from '../../src/image/context/context.js';
+import { diffImages, explainImageDiff } from '../../src/image/normalize/image-diff.js';
+import { normalizeImage, type NormalizeImageResult } from '../../src/image/normalize/normalize-image.js';
+import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
+import { captureContainerOutput } from '../../src/core/container-output.js';
 import { LAB_LOCAL_BASE_IMAGE, requireLab } from '../lab/lab.js';
 
 const EPOCH = 1_700_000_000;

@@ -10,8 +10,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createBuildContext, walkBuildContext } from '../../src/build/context.js';
-import { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
+import { createBuildContext, walkBuildContext } from '../../src/image/context/context.js';
+import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
 
 const BASE = 'local/python:bookworm';
 const engine = new DockerodeEngine({ socketPath: '/var/run/docker.sock' });

@@ -10,7 +10,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, ftruncateSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createBuildContext } from '../../src/build/context.js';
+import { createBuildContext } from '../../src/image/context/context.js';
 
 const GiB = 1024 ** 3;
 const SIZE = 3 * GiB;

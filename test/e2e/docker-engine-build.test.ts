@@ -9,10 +9,10 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { BuildEvent } from '../../src/app/ports.js';
-import { createBuildContext } from '../../src/build/context.js';
-import { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
-import { EnvsealError } from '../../src/errors.js';
+import type { BuildEvent } from '../../src/core/ports.js';
+import { createBuildContext } from '../../src/image/context/context.js';
+import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
+import { EnvsealError } from '../../src/core/errors.js';
 
 const BASE = 'local/python:bookworm';
 const engine = new DockerodeEngine({ socketPath: '/var/run/docker.sock' });

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { createBuildContext } from '../../src/build/context.js';
-import { readTarEntries } from '../../src/build/tar.js';
-import { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
-import { EnvsealError } from '../../src/errors.js';
+import { createBuildContext } from '../../src/image/context/context.js';
+import { readTarEntries } from '../../src/image/tar.js';
+import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
+import { EnvsealError } from '../../src/core/errors.js';
 
 const BASE = 'local/python:bookworm';
 const REGISTRY = '127.0.0.1:5000';

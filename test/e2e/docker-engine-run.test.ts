@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
-import { EnvsealError } from '../../src/errors.js';
+import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
+import { EnvsealError } from '../../src/core/errors.js';
 
 const BASE = 'local/python:bookworm';
 const engine = new DockerodeEngine({ socketPath: '/var/run/docker.sock', stopGraceSeconds: 1 });

@@ -12,10 +12,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { EnvsealError } from '../../src/errors.js';
-import { loadDockerConfig } from '../../src/registry/docker-config.js';
-import { formatPinnedImageRef, parseImageRef } from '../../src/registry/image-ref.js';
-import { HttpOciRegistry, MANIFEST_ACCEPT } from '../../src/registry/oci-registry.js';
+import { EnvsealError } from '../../src/core/errors.js';
+import { loadDockerConfig } from '../../src/oci/docker-config.js';
+import { formatPinnedImageRef, parseImageRef } from '../../src/core/image-ref.js';
+import { HttpOciRegistry, MANIFEST_ACCEPT } from '../../src/oci/oci-registry.js';
 import { LAB_BASE_IMAGE, LAB_REGISTRY_URL, requireLab, type LabStatus } from '../lab/lab.js';
 import {
   OCI_INDEX,

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createServer } from 'node:net';
-import { EnvsealError } from '../../src/errors.js';
-import { parseDockerConfig, type DockerConfig } from '../../src/registry/docker-config.js';
-import { parseImageRef } from '../../src/registry/image-ref.js';
-import { HttpOciRegistry, type HttpOciRegistryOptions } from '../../src/registry/oci-registry.js';
+import { EnvsealError } from '../../src/core/errors.js';
+import { parseDockerConfig, type DockerConfig } from '../../src/oci/docker-config.js';
+import { parseImageRef } from '../../src/core/image-ref.js';
+import { HttpOciRegistry, type HttpOciRegistryOptions } from '../../src/oci/oci-registry.js';
 import {
   DOCKER_LIST,
   DOCKER_MANIFEST,

@@ -7,9 +7,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolvePython } from '../../src/resolve/python/resolve-python.js';
-import { PythonIndexClient } from '../../src/registry/python-index.js';
-import { isEnvsealError } from '../../src/errors.js';
+import { resolvePython } from '../../src/ecosystems/python/resolver/resolve-python.js';
+import { PythonIndexClient } from '../../src/ecosystems/python/index-client/python-index.js';
+import { isEnvsealError } from '../../src/core/errors.js';
 import type { DeclaredRequirement, LockedPythonPackage, TargetProbe } from '../../src/lock/schema.js';
 import { requireLab } from '../lab/lab.js';
 import { startIndex, type FileSpec, type LabIndex } from '../lab/index-server.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { createNodeFetch } from '../../src/registry/node-http-fetch.js';
+import { createNodeFetch } from '../../src/http/node-http-fetch.js';
 
 describe('createNodeFetch', () => {
   let server: Server;

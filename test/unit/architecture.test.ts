@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, posix, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
@@ -22,11 +22,11 @@ const files = sources();
 const importers = (pkg: string) => files.filter((f) => f.text.replace(/import type [^;]+;/g, '').includes(`'${pkg}'`)).map((f) => f.file);
 
 test('only the Docker adapter loads dockerode', () => {
-  assert.deepEqual(importers('dockerode'), ['docker/dockerode-engine.ts']);
+  assert.deepEqual(importers('dockerode'), ['engines/docker/dockerode-engine.ts']);
 });
 
-test('only build/tar.ts imports tar-stream', () => {
-  assert.deepEqual(importers('tar-stream'), ['build/tar.ts']);
+test('only image/tar.ts imports tar-stream', () => {
+  assert.deepEqual(importers('tar-stream'), ['image/tar.ts']);
 });
 
 test('no hidden inputs: only cli/ reads the process environment, working directory or argv', () => {
@@ -45,9 +45,58 @@ test('only cli/ prints or exits', () => {
   assert.deepEqual(offenders, []);
 });
 
-test('the pure core does not import adapters: lock, dockerfile, fingerprint, pep, verify, spec', () => {
-  for (const f of files.filter((x) => /^(lock|dockerfile|fingerprint|pep|verify|spec)\//.test(x.file))) {
-    assert.doesNotMatch(f.text, /from '\.\.\/(docker|registry|cli|app)\/(?!ports\.js')[^']*'/, `${f.file} imports an adapter or use case`);
+/** Every relative import of a source file (type-only ones too: they shape the design as much), as src paths. */
+function importsOf(f: { file: string; text: string }): string[] {
+  const specs = [...f.text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*)'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!);
+  return specs.map((spec) => posix.normalize(posix.join(posix.dirname(f.file), spec)).replace(/\.js$/, '.ts'));
+}
+const graph = new Map(files.map((f) => [f.file, importsOf(f)]));
+const area = (file: string) => (file.startsWith('ecosystems/') ? file.split('/').slice(0, 2).join('/') : file.split('/')[0]!);
+/** The areas a file in `from` may import, besides its own area. */
+function allowed(from: string, to: string): boolean {
+  const a = area(from);
+  const b = area(to);
+  if (a === b || b === 'core') return true;
+  if (a === 'core') return false;
+  if (a.startsWith('ecosystems/')) return b === 'http' || b === 'lock' || to === 'image/tar.ts';
+  if (['http', 'engines', 'image', 'record', 'envspec'].includes(a)) return false;
+  if (a === 'oci') return b === 'http';
+  if (a === 'lock' || a === 'dockerfile') return b === 'lock' || b.startsWith('ecosystems/') || b === 'envspec';
+  if (a === 'app') return b !== 'cli';
+  return a === 'cli';
+}
+
+test('layers: core imports nothing; wings import only core, shared http and lock types; adapters import only core', () => {
+  const offenders = [...graph].flatMap(([from, targets]) => targets.filter((to) => !allowed(from, to)).map((to) => `${from} -> ${to}`));
+  assert.deepEqual(offenders, []);
+});
+
+test('every relative import names an existing source file', () => {
+  const missing = [...graph].flatMap(([from, targets]) => targets.filter((to) => !graph.has(to)).map((to) => `${from} -> ${to}`));
+  assert.deepEqual(missing, []);
+});
+
+test('no import cycles, type-only imports included', () => {
+  const state = new Map<string, 'open' | 'done'>();
+  const cycles: string[] = [];
+  const visit = (file: string, path: string[]) => {
+    if (state.get(file) === 'done') return;
+    if (state.get(file) === 'open') {
+      cycles.push([...path.slice(path.indexOf(file)), file].join(' -> '));
+      return;
+    }
+    state.set(file, 'open');
+    for (const next of graph.get(file) ?? []) visit(next, [...path, file]);
+    state.set(file, 'done');
+  };
+  for (const file of [...graph.keys()].sort()) visit(file, []);
+  assert.deepEqual(cycles, []);
+});
+
+test('the pure core does not do I/O: lock, dockerfile, envspec schema, pep, resolver', () => {
+  const pure = files.filter((x) => /^(lock\/(schema|drift|fingerprint)|dockerfile|envspec\/schema|ecosystems\/python\/(pep|resolver))/.test(x.file));
+  assert.ok(pure.length > 10);
+  for (const f of pure) {
     assert.doesNotMatch(f.text, /from 'node:(fs|child_process|net|http)/, `${f.file} does I/O`);
   }
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_CONTEXT_EXCLUDES, createContextFilter, parseDockerignore } from '../../src/build/dockerignore.js';
-import { EnvsealError } from '../../src/errors.js';
+import { DEFAULT_CONTEXT_EXCLUDES, createContextFilter, parseDockerignore } from '../../src/image/context/dockerignore.js';
+import { EnvsealError } from '../../src/core/errors.js';
 
 /**
  * `.dockerignore` semantics, case by case. Expectations follow Docker's documented rules and moby's matcher

@@ -7,9 +7,9 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createBuildContext, walkBuildContext, type BuildContextOptions } from '../../src/build/context.js';
-import { createTarWriter, readTarEntries, type TarHeader } from '../../src/build/tar.js';
-import { EnvsealError } from '../../src/errors.js';
+import { createBuildContext, walkBuildContext, type BuildContextOptions } from '../../src/image/context/context.js';
+import { createTarWriter, readTarEntries, type TarHeader } from '../../src/image/tar.js';
+import { EnvsealError } from '../../src/core/errors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'envseal-context-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -269,7 +269,7 @@ describe('build context contents', () => {
 
 describe('unreadable files', () => {
   // Root reads everything, so as root the check runs in a child process as user "nobody".
-  const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'build', 'context.ts');
+  const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'image', 'context', 'context.ts');
 
   it('fail with the path in the message and exit code 2', () => {
     const dir = makeTree({ 'ok.txt': 'ok', 'locked/secret.txt': 's', 'private.txt': 'p' });

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DROPPED_CONFIG_FIELDS, DROPPED_RUNTIME_CONFIG_FIELDS, formatEpoch, rewriteImageConfig } from '../../src/build/normalize-image.js';
-import { isEnvsealError } from '../../src/errors.js';
+import { DROPPED_CONFIG_FIELDS, DROPPED_RUNTIME_CONFIG_FIELDS, formatEpoch, rewriteImageConfig } from '../../src/image/normalize/normalize-image.js';
+import { isEnvsealError } from '../../src/core/errors.js';
 
 const EPOCH = 1_700_000_000;
 const DIFF_IDS = [`sha256:${'1'.repeat(64)}`, `sha256:${'2'.repeat(64)}`];

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { compareConfigs, compareLayerIndexes, diffImages, createEmptyIndex, explainImageDiff, indexLayer, layerLabelsOf, type ImageDiff } from '../../src/build/image-diff.js';
-import { isEnvsealError } from '../../src/errors.js';
+import { compareConfigs, compareLayerIndexes, diffImages, createEmptyIndex, explainImageDiff, indexLayer, layerLabelsOf, type ImageDiff } from '../../src/image/normalize/image-diff.js';
+import { isEnvsealError } from '../../src/core/errors.js';
 import { FakeEngine, layerTar, legacySaveArchive, makeTempRoot, sha256, type EntrySpec } from './build-normalize-fixture.js';
 
 let temp: Awaited<ReturnType<typeof makeTempRoot>>;

@@ -7,11 +7,11 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { DockerEngine, ImageInfo } from '../../src/app/ports.js';
-import { readImageArchive } from '../../src/build/image-archive.js';
-import { encodeRawTarHeader, readRawTarEntries, TAR_END_OF_ARCHIVE, tarPaddingOf, type RawPaxRecord, type RawTarHeader, type TarEntryType } from '../../src/build/tar.js';
-import { createTarWriter } from '../../src/build/tar.js';
-import { externalError, inputError } from '../../src/errors.js';
+import type { DockerEngine, ImageInfo } from '../../src/core/ports.js';
+import { readImageArchive } from '../../src/image/normalize/image-archive.js';
+import { encodeRawTarHeader, readRawTarEntries, TAR_END_OF_ARCHIVE, tarPaddingOf, type RawPaxRecord, type RawTarHeader, type TarEntryType } from '../../src/image/tar.js';
+import { createTarWriter } from '../../src/image/tar.js';
+import { externalError, inputError } from '../../src/core/errors.js';
 
 export interface EntrySpec {
   name: string | Buffer;

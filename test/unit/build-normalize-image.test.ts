@@ -8,9 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { readImageArchive } from '../../src/build/image-archive.js';
-import { normalizeImage } from '../../src/build/normalize-image.js';
-import { externalError, isEnvsealError } from '../../src/errors.js';
+import { readImageArchive } from '../../src/image/normalize/image-archive.js';
+import { normalizeImage } from '../../src/image/normalize/normalize-image.js';
+import { externalError, isEnvsealError } from '../../src/core/errors.js';
 import { FakeEngine, layerTar, legacySaveArchive, listDir, makeTempRoot, sha256, type EntrySpec } from './build-normalize-fixture.js';
 
 const EPOCH = 1_700_000_000;

@@ -4,8 +4,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DockerodeEngine, dockerConnectionFromEnv, engineOptionsFromDockerHost } from '../../src/docker/dockerode-engine.js';
-import { EnvsealError } from '../../src/errors.js';
+import { DockerodeEngine, dockerConnectionFromEnv, engineOptionsFromDockerHost } from '../../src/engines/docker/dockerode-engine.js';
+import { EnvsealError } from '../../src/core/errors.js';
 
 describe('engineOptionsFromDockerHost', () => {
   it('maps the DOCKER_HOST forms', () => {

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import type { BuildEvent } from '../../src/app/ports.js';
-import { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
-import { EnvsealError } from '../../src/errors.js';
+import type { BuildEvent } from '../../src/core/ports.js';
+import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
+import { EnvsealError } from '../../src/core/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'envseal-fake-engine-'));
 const socketPath = join(dir, 'engine.sock');

@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BuildEvent, ContainerRunOptions, ContainerRunResult, DockerEngine } from '../../src/app/ports.js';
+import type { BuildEvent, ContainerRunOptions, ContainerRunResult, DockerEngine } from '../../src/core/ports.js';
 import {
   BuildStreamInterpreter,
   DockerFrameDecoder,
   JsonLineSplitter,
   ProgressStreamCollector,
-  captureContainerOutput,
   classifyStartError,
   describeBuildFailure,
   findLoadedImages,
   findPushedDigest,
   parseDaemonLine,
   stripAnsi,
-} from '../../src/docker/stream.js';
+} from '../../src/engines/docker/stream.js';
+import { captureContainerOutput } from '../../src/core/container-output.js';
 
 /** The body of a real classic build whose last RUN fails (Docker 20.10, recorded with curl). */
 const FAILING_BUILD = [

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { renderDockerfile } from '../../src/dockerfile/render-dockerfile.js';
 import { renderTemplate } from '../../src/dockerfile/template.js';
-import { dockerfileQuote, shellQuote } from '../../src/dockerfile/quote.js';
+import { dockerfileQuote, shellQuote } from '../../src/core/dockerfile-quote.js';
 import { finalizeLock } from '../../src/lock/lock-file.js';
 import { sampleDraft, sampleLock } from '../fixtures/lock/sample-lock.js';
 import { assertGolden } from '../lab/golden.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeFingerprint } from '../../src/fingerprint/compute-fingerprint.js';
+import { computeFingerprint } from '../../src/lock/fingerprint.js';
 import { finalizeLock, parseLock, serializeLock } from '../../src/lock/lock-file.js';
 import { sampleDraft } from '../fixtures/lock/sample-lock.js';
 

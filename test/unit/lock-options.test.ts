@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rejectUnsupportedOptions } from '../../src/app/lock-environment.js';
-import { parseSpec } from '../../src/spec/load-spec.js';
+import { parseSpec } from '../../src/envspec/load-spec.js';
 
 test('requirements options envseal cannot honour are clear errors', () => {
   assert.doesNotThrow(() => rejectUnsupportedOptions({ pre: true, onlyBinary: [':all:'], preferBinary: true, requireHashes: true, trustedHosts: ['x'] }));

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { EnvsealError } from '../../src/errors.js';
-import { parsePyproject, selectPyprojectGroups } from '../../src/manifests/python/pyproject.js';
-import type { PythonRequirement } from '../../src/manifests/python/requirements.js';
-import { formatRequirement } from '../../src/pep/requirement.js';
+import { EnvsealError } from '../../src/core/errors.js';
+import { parsePyproject, selectPyprojectGroups } from '../../src/ecosystems/python/manifests/pyproject.js';
+import type { PythonRequirement } from '../../src/ecosystems/python/manifests/requirements.js';
+import { formatRequirement } from '../../src/ecosystems/python/pep/requirement.js';
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../fixtures/manifests/python/pyproject/${name}`, import.meta.url), 'utf8');

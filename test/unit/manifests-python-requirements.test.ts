@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { EnvsealError, inputError } from '../../src/errors.js';
+import { EnvsealError, inputError } from '../../src/core/errors.js';
 import {
   type PythonRequirement,
   type ReadFile,
   loadRequirementsFile,
   parseRequirementsText,
-} from '../../src/manifests/python/requirements.js';
-import { formatRequirement } from '../../src/pep/requirement.js';
+} from '../../src/ecosystems/python/manifests/requirements.js';
+import { formatRequirement } from '../../src/ecosystems/python/pep/requirement.js';
 
 /** Fixtures live in test/fixtures/manifests/python/; the loader sees paths relative to that folder. */
 const ROOT = fileURLToPath(new URL('../fixtures/manifests/python/', import.meta.url));

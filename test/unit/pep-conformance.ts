@@ -3,7 +3,7 @@
  * `packaging`, typed for the pep-*.test.ts files.
  */
 import { readFileSync } from 'node:fs';
-import type { MarkerEnvironment } from '../../src/pep/marker.js';
+import type { MarkerEnvironment } from '../../src/ecosystems/python/pep/marker.js';
 
 export interface Conformance {
   oracle: string;

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { EnvsealError } from '../../src/errors.js';
-import { evaluateMarker, formatMarker, parseMarker } from '../../src/pep/marker.js';
-import { tryParseRequirement } from '../../src/pep/requirement.js';
-import { filterVersions } from '../../src/pep/specifier.js';
+import { EnvsealError } from '../../src/core/errors.js';
+import { evaluateMarker, formatMarker, parseMarker } from '../../src/ecosystems/python/pep/marker.js';
+import { tryParseRequirement } from '../../src/ecosystems/python/pep/requirement.js';
+import { filterVersions } from '../../src/ecosystems/python/pep/specifier.js';
 import { conformance } from './pep-conformance.js';
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EnvsealError } from '../../src/errors.js';
+import { EnvsealError } from '../../src/core/errors.js';
 import {
   type Marker,
   type MarkerEnvironment,
@@ -9,7 +9,7 @@ import {
   formatMarker,
   listMarkerVariables,
   parseMarker,
-} from '../../src/pep/marker.js';
+} from '../../src/ecosystems/python/pep/marker.js';
 import { conformance } from './pep-conformance.js';
 
 const linux311 = conformance.environments['cp311-linux-x86_64']!;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EnvsealError } from '../../src/errors.js';
-import { type Marker, evaluateMarker } from '../../src/pep/marker.js';
-import { normalizeName } from '../../src/pep/names.js';
-import { formatRequirement, parseRequirement, tryParseRequirement } from '../../src/pep/requirement.js';
+import { EnvsealError } from '../../src/core/errors.js';
+import { type Marker, evaluateMarker } from '../../src/ecosystems/python/pep/marker.js';
+import { normalizeName } from '../../src/ecosystems/python/pep/names.js';
+import { formatRequirement, parseRequirement, tryParseRequirement } from '../../src/ecosystems/python/pep/requirement.js';
 import { conformance } from './pep-conformance.js';
 
 /** `packaging`'s marker printing: always double quotes, no escaping (see the quoting test below). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EnvsealError } from '../../src/errors.js';
+import { EnvsealError } from '../../src/core/errors.js';
 import {
   SpecifierSet,
   containsVersion,
@@ -11,8 +11,8 @@ import {
   parseSpecifierSet,
   specifierImpliesPrereleases,
   tryParseSpecifier,
-} from '../../src/pep/specifier.js';
-import { parseVersion } from '../../src/pep/version.js';
+} from '../../src/ecosystems/python/pep/specifier.js';
+import { parseVersion } from '../../src/ecosystems/python/pep/version.js';
 import { conformance } from './pep-conformance.js';
 
 describe('PEP 440 specifiers: conformance vectors (computed with packaging)', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { EnvsealError } from '../../src/errors.js';
+import { EnvsealError } from '../../src/core/errors.js';
 import {
   type TargetInterpreter,
   computeLinuxPlatformTags,
@@ -10,8 +10,8 @@ import {
   parseTagSet,
   rankWheel,
   tryParseTagSet,
-} from '../../src/pep/tags.js';
-import { parseWheelFilename } from '../../src/pep/wheel.js';
+} from '../../src/ecosystems/python/pep/tags.js';
+import { parseWheelFilename } from '../../src/ecosystems/python/pep/wheel.js';
 
 /**
  * test/fixtures/pep/sys-tags.json holds, for several targets, the tag lists computed by `packaging.tags`

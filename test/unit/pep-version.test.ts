@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EnvsealError } from '../../src/errors.js';
+import { EnvsealError } from '../../src/core/errors.js';
 import {
   compareVersions,
   formatBaseVersion,
@@ -16,7 +16,7 @@ import {
   sortVersions,
   tryParseVersion,
   versionsEqual,
-} from '../../src/pep/version.js';
+} from '../../src/ecosystems/python/pep/version.js';
 import { conformance } from './pep-conformance.js';
 
 describe('PEP 440 versions: conformance vectors (computed with packaging)', () => {

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EnvsealError } from '../../src/errors.js';
-import { formatTag } from '../../src/pep/tags.js';
+import { EnvsealError } from '../../src/core/errors.js';
+import { formatTag } from '../../src/ecosystems/python/pep/tags.js';
 import {
   compareBuildTags,
   parseSdistFilename,
   parseWheelFilename,
   tryParseSdistFilename,
   tryParseWheelFilename,
-} from '../../src/pep/wheel.js';
+} from '../../src/ecosystems/python/pep/wheel.js';
 
 describe('wheel file names (PEP 427)', () => {
   it('parses name, version, tags, and expands compressed tag sets', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildRunRecord } from '../../src/record/build-record.js';
-import { isEnvsealError } from '../../src/errors.js';
-import { canonicalJson } from '../../src/util/canonical-json.js';
+import { isEnvsealError } from '../../src/core/errors.js';
+import { canonicalJson } from '../../src/core/canonical-json.js';
 import { FINGERPRINT, IMAGE_ID, sampleInput } from './record-fixture.js';
 
 describe('buildRunRecord', () => {

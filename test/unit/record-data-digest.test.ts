@@ -5,7 +5,7 @@ import { chmod, mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isEnvsealError } from '../../src/errors.js';
+import { isEnvsealError } from '../../src/core/errors.js';
 import { digestPath } from '../../src/record/data-digest.js';
 
 let root: string;

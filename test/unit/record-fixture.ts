@@ -1,5 +1,5 @@
 // Shared sample data for the record tests (not a test file itself).
-import type { ImageInfo } from '../../src/app/ports.js';
+import type { ImageInfo } from '../../src/core/ports.js';
 import type { RunRecordInput } from '../../src/record/build-record.js';
 import type { HostFacts } from '../../src/record/host.js';
 

@@ -4,7 +4,7 @@ import { chmod, chown, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isEnvsealError } from '../../src/errors.js';
+import { isEnvsealError } from '../../src/core/errors.js';
 import { captureGitState, stripRemoteCredentials, type GitCapture, type GitState } from '../../src/record/git.js';
 
 let root: string;

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { isEnvsealError, type EnvsealError } from '../../src/errors.js';
+import { isEnvsealError, type EnvsealError } from '../../src/core/errors.js';
 import { buildRunRecord } from '../../src/record/build-record.js';
 import { locateJsonSyntaxError } from '../../src/record/json-syntax.js';
 import { parseRunRecord, runRecordSchema } from '../../src/record/schema.js';
-import { canonicalJson } from '../../src/util/canonical-json.js';
+import { canonicalJson } from '../../src/core/canonical-json.js';
 import { sampleInput } from './record-fixture.js';
 
 function validText(): string {

@@ -4,11 +4,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isEnvsealError } from '../../src/errors.js';
+import { isEnvsealError } from '../../src/core/errors.js';
 import { buildRunRecord } from '../../src/record/build-record.js';
 import type { RunRecord } from '../../src/record/schema.js';
 import { listRunRecords, readRunRecord, runRecordPath, writeRunRecord } from '../../src/record/store.js';
-import { canonicalJson } from '../../src/util/canonical-json.js';
+import { canonicalJson } from '../../src/core/canonical-json.js';
 import { sampleInput } from './record-fixture.js';
 
 let root: string;

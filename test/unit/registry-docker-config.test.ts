@@ -3,14 +3,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { EnvsealError } from '../../src/errors.js';
+import { EnvsealError } from '../../src/core/errors.js';
 import {
   findCredentialHelper,
   findRegistryCredentials,
   loadDockerConfig,
   normaliseRegistryKey,
   parseDockerConfig,
-} from '../../src/registry/docker-config.js';
+} from '../../src/oci/docker-config.js';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EnvsealError } from '../../src/errors.js';
-import { HttpClient, backoffDelay, describeNetworkError, isLoopbackHost, isRetryableStatus, parseRetryAfter } from '../../src/registry/http.js';
+import { EnvsealError } from '../../src/core/errors.js';
+import { HttpClient, backoffDelay, describeNetworkError, isLoopbackHost, isRetryableStatus, parseRetryAfter } from '../../src/http/http.js';
 
 const context = { target: 'service example', codePrefix: 'svc', hint: 'try later' };
 const now = Date.UTC(2026, 0, 1);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EnvsealError } from '../../src/errors.js';
-import { formatImageName, formatImageRef, formatPinnedImageRef, isSha256Digest, parseImageRef } from '../../src/registry/image-ref.js';
+import { EnvsealError } from '../../src/core/errors.js';
+import { formatImageName, formatImageRef, formatPinnedImageRef, isSha256Digest, parseImageRef } from '../../src/core/image-ref.js';
 
 const D = `sha256:${'ab'.repeat(32)}`;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AuthChallenge } from '../../src/registry/www-authenticate.js';
-import { AuthenticateHeaderError, findChallenge, parseWwwAuthenticate } from '../../src/registry/www-authenticate.js';
+import type { AuthChallenge } from '../../src/oci/www-authenticate.js';
+import { AuthenticateHeaderError, findChallenge, parseWwwAuthenticate } from '../../src/oci/www-authenticate.js';
 
 describe('parseWwwAuthenticate', () => {
   const table: [string, string, AuthChallenge[]][] = [

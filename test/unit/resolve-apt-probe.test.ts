@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildAptLock, parseDpkgQuery, parseSimulation, aptScript } from '../../src/resolve/resolve-apt.js';
-import { parseProbeOutput, probeScript } from '../../src/resolve/probe-target.js';
-import { parseAptList } from '../../src/manifests/apt/parse-apt-list.js';
-import { parseNpmManifests } from '../../src/manifests/npm/parse-npm.js';
+import { buildAptLock, parseDpkgQuery, parseSimulation, aptScript } from '../../src/ecosystems/apt/resolve-apt.js';
+import { parseProbeOutput, probeScript } from '../../src/ecosystems/base/probe-target.js';
+import { parseAptList } from '../../src/ecosystems/apt/parse-apt-list.js';
+import { parseNpmManifests } from '../../src/ecosystems/npm/parse-npm.js';
 
 test('apt simulation lines are parsed (new installs and upgrades, multiarch names)', () => {
   const text = [

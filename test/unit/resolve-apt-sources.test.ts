@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultSnapshotUrl, formatSnapshotTimestamp, isSnapshotTimestamp, snapshotSources } from '../../src/resolve/apt-sources.js';
-import { aptScript } from '../../src/resolve/resolve-apt.js';
+import { defaultSnapshotUrl, formatSnapshotTimestamp, isSnapshotTimestamp, snapshotSources } from '../../src/ecosystems/apt/apt-sources.js';
+import { aptScript } from '../../src/ecosystems/apt/resolve-apt.js';
 
 test('snapshot timestamps use the snapshot services format', () => {
   assert.equal(formatSnapshotTimestamp('2026-11-27T12:34:56.789Z'), '20261127T123456Z');

@@ -11,7 +11,7 @@ import {
   readWheelMetadata,
   readZipDirectory,
   type ByteSource,
-} from '../../src/registry/python-archive.js';
+} from '../../src/ecosystems/python/index-client/python-archive.js';
 import { buildSdist, buildWheel } from '../lab/wheel.js';
 import { writeZip } from '../lab/zip.js';
 import { writeTarGz } from '../lab/tar.js';

@@ -5,10 +5,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { IndexFile, IndexProject } from '../../src/app/ports.js';
-import { collectCandidates, completeCandidates, type FilePolicy } from '../../src/resolve/python/candidates.js';
-import { describeTarget, targetFitFor } from '../../src/resolve/python/target.js';
-import { parseTagSet } from '../../src/pep/tags.js';
+import type { IndexFile, IndexProject } from '../../src/core/ports.js';
+import { collectCandidates, completeCandidates, type FilePolicy } from '../../src/ecosystems/python/resolver/candidates.js';
+import { describeTarget, targetFitFor } from '../../src/ecosystems/python/resolver/target.js';
+import { parseTagSet } from '../../src/ecosystems/python/pep/tags.js';
 import { BOOKWORM_TARGET } from '../fixtures/resolve/targets.js';
 
 const pipTags = JSON.parse(

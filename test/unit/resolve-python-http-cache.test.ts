@@ -17,8 +17,8 @@ import {
   isFresh,
   isStorable,
   parseCacheControl,
-} from '../../src/registry/http-cache.js';
-import { HttpClient } from '../../src/registry/http.js';
+} from '../../src/http/http-cache.js';
+import { HttpClient } from '../../src/http/http.js';
 
 const T0 = Date.parse('2024-05-01T12:00:00Z');
 

@@ -10,7 +10,7 @@ import {
   parseJsonProjectPage,
   buildProjectPageUrl,
   unescapeHtml,
-} from '../../src/registry/python-index.js';
+} from '../../src/ecosystems/python/index-client/python-index.js';
 
 const SHA = 'a'.repeat(64);
 const META_SHA = 'b'.repeat(64);

@@ -8,9 +8,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { resolvePython } from '../../src/resolve/python/resolve-python.js';
+import { resolvePython } from '../../src/ecosystems/python/resolver/resolve-python.js';
 import type { TargetProbe } from '../../src/lock/schema.js';
-import { isEnvsealError } from '../../src/errors.js';
+import { isEnvsealError } from '../../src/core/errors.js';
 import { MemoryIndex } from '../fixtures/resolve/memory-index.js';
 
 interface MarkerVector {

@@ -4,8 +4,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCoreMetadata, readMetadataHeaders, sdistMetadataProblem } from '../../src/resolve/python/core-metadata.js';
-import { isEnvsealError } from '../../src/errors.js';
+import { parseCoreMetadata, readMetadataHeaders, sdistMetadataProblem } from '../../src/ecosystems/python/resolver/core-metadata.js';
+import { isEnvsealError } from '../../src/core/errors.js';
 
 const origin = { project: 'demo-pkg', version: '1.0', filename: 'demo_pkg-1.0-py3-none-any.whl', index: 'http://127.0.0.1:1/simple' };
 

@@ -12,10 +12,10 @@ import {
   type ChooseResult,
   type DependenciesResult,
   type SolverProvider,
-} from '../../src/resolve/python/pubgrub.js';
-import { IncompatibilityFormatter, classifyFailure, explainFailure } from '../../src/resolve/python/explain.js';
-import { compareVersions } from '../../src/pep/version.js';
-import { containsVersion } from '../../src/pep/specifier.js';
+} from '../../src/ecosystems/python/resolver/pubgrub.js';
+import { IncompatibilityFormatter, classifyFailure, explainFailure } from '../../src/ecosystems/python/resolver/explain.js';
+import { compareVersions } from '../../src/ecosystems/python/pep/version.js';
+import { containsVersion } from '../../src/ecosystems/python/pep/specifier.js';
 
 const ROOT = '<root>';
 

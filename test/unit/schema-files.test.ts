@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { generateJsonSchemas } from '../../src/schema/json-schemas.js';
+import { generateJsonSchemas } from '../../src/app/json-schemas.js';
 
 test('the committed JSON Schemas in schema/ are what the zod schemas generate', () => {
   for (const [file, text] of Object.entries(generateJsonSchemas())) {

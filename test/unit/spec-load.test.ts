@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSpec } from '../../src/spec/load-spec.js';
+import { parseSpec } from '../../src/envspec/load-spec.js';
 import { renderInitSpec } from '../../src/app/init-project.js';
 
 const minimal = 'version: 1\nname: demo\nbase: python:3.11\n';

@@ -1,0 +1,644 @@
+/**
+ * requirements.txt in pip's format (https://pip.pypa.io/en/stable/reference/requirements-file-format/):
+ * the text is split into logical lines the way pip's `req_file.py` does it (a `\` at the end of a line
+ * continues it, `#` at the start or after whitespace starts a comment), then each line is either options
+ * (`-r`, `-c`, `--index-url`, ...) or a PEP 508 requirement with per-requirement `--hash` options.
+ *
+ * What envseal does not take from a requirements file, and why (each is an input error naming file:line):
+ * - editable installs (`-e`) and local paths/archives: the lock must pin artifacts by hash from an index,
+ *   and a working-tree path has neither a version nor a stable hash;
+ * - direct URL requirements (`name @ https://...`, bare URLs, VCS URLs): envseal resolves everything from
+ *   package indexes so that every pin carries a version, the index it came from and the sha256 of the
+ *   file; a URL names one file with no version metadata to resolve against, and a VCS URL has no hash at
+ *   all. Publish the package to an index (a local one is enough) or pin the released version instead;
+ * - `${VAR}` environment variables: pip substitutes them from the environment of whoever runs it, which
+ *   is a hidden input a reproducible lock cannot have;
+ * - `-r`/`-c` with a URL, and absolute include paths: the project would depend on a network location or on
+ *   this machine's layout;
+ * - options that change how sdists are built (`--global-option`, `--config-settings`, `--use-feature`).
+ *
+ * The parser is pure; `loadRequirementsFile` follows includes through an injected file reader.
+ */
+import { posix } from 'node:path';
+import { type EnvsealError, describeError, inputError, isEnvsealError } from '../../../core/errors.js';
+import { normalizeName } from '../pep/names.js';
+import { type Requirement, tryParseRequirement } from '../pep/requirement.js';
+import { PY_WHITESPACE, stripPythonWhitespace } from '../pep/version.js';
+
+/** A requirement as declared in a manifest, with where it was declared. */
+export interface PythonRequirement {
+  requirement: Requirement;
+  /** `sha256:<hex>` (or sha384/sha512) from `--hash` options, in the order given. */
+  hashes: string[];
+  source: { file: string; line: number };
+}
+
+/** pip options recorded from requirements files; a field is present only when some file set it. */
+export interface RequirementsOptions {
+  /** `--pre`: allow pre-releases everywhere. */
+  pre?: true;
+  /** `--prefer-binary`. */
+  preferBinary?: true;
+  /** `--no-index`. */
+  noIndex?: true;
+  /** `--require-hashes`. */
+  requireHashes?: true;
+  /** `--only-binary`: normalised project names, or `:all:`. */
+  onlyBinary?: string[];
+  /** `--no-binary`: normalised project names, or `:all:`. */
+  noBinary?: string[];
+  /** `--trusted-host`. */
+  trustedHosts?: string[];
+  /** `-f/--find-links`, as written (relative paths are relative to the file they appear in). */
+  findLinks?: string[];
+}
+
+export interface RequirementsFile {
+  requirements: PythonRequirement[];
+  constraints: PythonRequirement[];
+  /**
+   * The last `-i/--index-url` seen. As in pip, a later `-i` replaces the index list: it also drops the
+   * `--extra-index-url`s read before it; after `--no-index` both stay empty.
+   */
+  indexUrl?: string;
+  extraIndexUrls: string[];
+  options: RequirementsOptions;
+  /** Every file read, in the order first read (the top file first). */
+  files: string[];
+}
+
+/** One logical line of a requirements file, after splitting and comment removal. */
+export type RequirementsEntry =
+  | { kind: 'requirement'; line: number; requirement: Requirement; hashes: string[] }
+  | { kind: 'include'; line: number; path: string; constraint: boolean }
+  | { kind: 'option'; line: number; option: RecordedOption; value?: string };
+
+type RecordedOption =
+  | 'index-url'
+  | 'extra-index-url'
+  | 'no-index'
+  | 'find-links'
+  | 'trusted-host'
+  | 'pre'
+  | 'prefer-binary'
+  | 'require-hashes'
+  | 'only-binary'
+  | 'no-binary';
+
+const FORMAT_HINT = 'see https://pip.pypa.io/en/stable/reference/requirements-file-format/';
+const INDEX_HINT =
+  'publish the package to a package index (a local one is enough: envseal reads any PEP 503 index) and ' +
+  'require it by name and version, or pin the released version from an index (e.g. name==1.2.3)';
+
+function syntaxError(file: string, line: number, what: string, hint = FORMAT_HINT): EnvsealError {
+  return inputError('manifest.requirements.syntax', `${file}:${line}: ${what}`, { hint });
+}
+
+function unsupported(file: string, line: number, what: string, hint: string): EnvsealError {
+  return inputError('manifest.requirements.unsupported', `${file}:${line}: ${what}`, { hint });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Logical lines (pip's req_file.py: preprocess = join_lines, ignore_comments, expand_env_variables)
+
+// Python's str.splitlines() boundaries.
+const LINE_BREAK = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/;
+/** `(^|\s+)#.*$`: a comment starts at a `#` at the start of the line or after whitespace. */
+const COMMENT = new RegExp(`(?:^|[${PY_WHITESPACE}]+)#.*$`, 's');
+const COMMENT_AT_START = new RegExp(`^(?:[${PY_WHITESPACE}]+)?#`);
+const ENV_VAR = /\$\{([A-Z0-9_]+)\}/;
+
+interface LogicalLine {
+  line: number;
+  text: string;
+}
+
+function splitLogicalLines(text: string): LogicalLine[] {
+  const physical = text.replace(/^\ufeff/, '').split(LINE_BREAK);
+  const joined: LogicalLine[] = [];
+  let pending: string[] = [];
+  let pendingLine = 0;
+  physical.forEach((raw, i) => {
+    const lineNo = i + 1;
+    const isComment = COMMENT_AT_START.test(raw);
+    if (!raw.endsWith('\\') || isComment) {
+      // A comment line ends a continuation; the leading space keeps it recognisable as a comment.
+      const piece = isComment ? ` ${raw}` : raw;
+      if (pending.length > 0) {
+        joined.push({ line: pendingLine, text: pending.join('') + piece });
+        pending = [];
+      } else {
+        joined.push({ line: lineNo, text: piece });
+      }
+    } else {
+      if (pending.length === 0) pendingLine = lineNo;
+      pending.push(raw.replace(/^\\+|\\+$/g, ''));
+    }
+  });
+  if (pending.length > 0) joined.push({ line: pendingLine, text: pending.join('') });
+  return joined
+    .map((l) => ({ line: l.line, text: stripPythonWhitespace(l.text.replace(COMMENT, '')) }))
+    .filter((l) => l.text !== '');
+}
+
+/**
+ * pip's `break_args_options`: the requirement is every space-separated token before the first one that
+ * starts with `-`; the rest are options (split with shlex).
+ */
+function splitArgsAndOptions(text: string): { args: string; options: string } {
+  const tokens = text.split(' ');
+  const index = tokens.findIndex((t) => t.startsWith('-'));
+  if (index === -1) return { args: text, options: '' };
+  return { args: tokens.slice(0, index).join(' '), options: tokens.slice(index).join(' ') };
+}
+
+/** POSIX shell word splitting (Python's `shlex.split`), used by pip for the options part of a line. */
+function splitShellWords(text: string): string[] | null {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end === -1) return null;
+      word += text.slice(i + 1, end);
+      inWord = true;
+      i = end;
+    } else if (ch === '"') {
+      let j = i + 1;
+      for (; j < text.length && text[j] !== '"'; j++) {
+        // Inside double quotes a backslash only escapes `"` and itself (shlex in POSIX mode).
+        if (text[j] === '\\' && j + 1 < text.length && (text[j + 1] === '"' || text[j + 1] === '\\')) j++;
+        word += text[j];
+      }
+      if (j >= text.length) return null;
+      inWord = true;
+      i = j;
+    } else if (ch === '\\') {
+      if (i + 1 < text.length) word += text[++i];
+      inWord = true;
+    } else if (' \t\r\n'.includes(ch)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += ch;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Options
+
+interface OptionSpec {
+  name: string;
+  takesValue: boolean;
+}
+
+/** pip's requirements-file options (`req_file.SUPPORTED_OPTIONS` and `SUPPORTED_OPTIONS_REQ`), long names. */
+const OPTIONS: Record<string, OptionSpec> = {
+  '--index-url': { name: 'index-url', takesValue: true },
+  '--extra-index-url': { name: 'extra-index-url', takesValue: true },
+  '--no-index': { name: 'no-index', takesValue: false },
+  '--constraint': { name: 'constraint', takesValue: true },
+  '--requirement': { name: 'requirement', takesValue: true },
+  '--editable': { name: 'editable', takesValue: true },
+  '--find-links': { name: 'find-links', takesValue: true },
+  '--no-binary': { name: 'no-binary', takesValue: true },
+  '--only-binary': { name: 'only-binary', takesValue: true },
+  '--prefer-binary': { name: 'prefer-binary', takesValue: false },
+  '--require-hashes': { name: 'require-hashes', takesValue: false },
+  '--pre': { name: 'pre', takesValue: false },
+  '--trusted-host': { name: 'trusted-host', takesValue: true },
+  '--use-feature': { name: 'use-feature', takesValue: true },
+  '--hash': { name: 'hash', takesValue: true },
+  '--global-option': { name: 'global-option', takesValue: true },
+  '--config-settings': { name: 'config-settings', takesValue: true },
+};
+
+const SHORT_OPTIONS: Record<string, string> = {
+  '-i': '--index-url',
+  '-c': '--constraint',
+  '-r': '--requirement',
+  '-e': '--editable',
+  '-f': '--find-links',
+};
+
+interface ParsedOption {
+  name: string;
+  /** How it was written, for messages. */
+  written: string;
+  value?: string;
+}
+
+function parseOptionWords(words: string[], file: string, line: number): ParsedOption[] {
+  const out: ParsedOption[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    let long: string;
+    let flag: string;
+    let value: string | undefined;
+    if (word.startsWith('--')) {
+      const eq = word.indexOf('=');
+      long = eq === -1 ? word : word.slice(0, eq);
+      flag = long;
+      if (eq !== -1) value = word.slice(eq + 1);
+    } else if (word.startsWith('-') && word.length >= 2) {
+      flag = word.slice(0, 2);
+      const mapped = SHORT_OPTIONS[flag];
+      if (!mapped) {
+        throw syntaxError(file, line, `unknown option ${word.slice(0, 2)}`, `${knownOptionsHint()}; ${FORMAT_HINT}`);
+      }
+      long = mapped;
+      if (word.length > 2) value = word.slice(2);
+    } else {
+      throw syntaxError(
+        file,
+        line,
+        `unexpected ${JSON.stringify(word)} after the options; a requirement must come before its options`,
+      );
+    }
+    const spec = OPTIONS[long];
+    if (!spec) throw syntaxError(file, line, `unknown option ${long}`, `${knownOptionsHint()}; ${FORMAT_HINT}`);
+    if (spec.takesValue) {
+      if (value === undefined) {
+        value = words[++i];
+        if (value === undefined) throw syntaxError(file, line, `option ${flag} needs a value`);
+      }
+    } else if (value !== undefined) {
+      throw syntaxError(file, line, `option ${long} takes no value`);
+    }
+    out.push({ name: spec.name, written: flag, ...(value !== undefined ? { value } : {}) });
+  }
+  return out;
+}
+
+function knownOptionsHint(): string {
+  return `options pip allows in requirements files: ${Object.keys(OPTIONS).join(', ')} (short: -i, -c, -r, -e, -f)`;
+}
+
+const HASH_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+
+function parseHash(value: string, file: string, line: number): string {
+  const m = /^([A-Za-z0-9]+):([0-9A-Fa-f]+)$/.exec(value);
+  const algorithm = m?.[1]?.toLowerCase();
+  const length = algorithm ? HASH_LENGTHS[algorithm] : undefined;
+  if (!m || !algorithm || length === undefined || m[2]!.length !== length) {
+    throw syntaxError(
+      file,
+      line,
+      `invalid --hash ${JSON.stringify(value)}`,
+      'hashes look like --hash=sha256:<64 hex digits> (pip accepts sha256, sha384 and sha512)',
+    );
+  }
+  return `${algorithm}:${m[2]!.toLowerCase()}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Requirement lines
+
+const URL_LIKE = /^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/|(?:git|hg|svn|bzr)\+)/;
+const ARCHIVE = /\.(?:whl|zip|tar\.gz|tgz|tar\.bz2|tbz|tar\.xz|txz|tar)$/i;
+
+function looksLikePath(text: string): boolean {
+  return /^[.~/\\]/.test(text) || text.includes('/') || text.includes('\\');
+}
+
+function rejectLocalPath(args: string, file: string, line: number): never {
+  throw unsupported(
+    file,
+    line,
+    `local path "${args}" is not supported as a requirement (a path has no version or stable hash to lock)`,
+    `${INDEX_HINT}; to use your own project's code in the image, copy it in with targets.deploy.copy instead`,
+  );
+}
+
+function parseRequirementLine(args: string, file: string, line: number): Requirement {
+  // pip takes anything named like an archive (`pkg-1.0-py3-none-any.whl`, `pkg.tar.gz`) as a file to
+  // install, even where it would also read as a (strange) project name.
+  if (!URL_LIKE.test(args) && ARCHIVE.test(args.split(/[;\s[]/)[0]!)) rejectLocalPath(args, file, line);
+  const parsed = tryParseRequirement(args);
+  if (parsed.ok) {
+    if (parsed.requirement.url !== undefined) {
+      throw inputError(
+        'manifest.direct-url',
+        `${file}:${line}: direct URL requirement "${args}" is not supported (envseal resolves every package ` +
+          'from an index so that the lock pins a version and a sha256 for it)',
+        { hint: INDEX_HINT },
+      );
+    }
+    return parsed.requirement;
+  }
+  if (URL_LIKE.test(args)) {
+    throw inputError(
+      'manifest.direct-url',
+      `${file}:${line}: URL requirement "${args}" is not supported (envseal resolves every package from an ` +
+        'index so that the lock pins a version and a sha256 for it)',
+      { hint: INDEX_HINT },
+    );
+  }
+  if (looksLikePath(args)) rejectLocalPath(args, file, line);
+  const comment = args.includes('#') ? ' (a "#" starts a comment only at the start of a line or after whitespace)' : '';
+  throw syntaxError(
+    file,
+    line,
+    `invalid requirement "${args}": ${parsed.reason} at column ${parsed.column}${comment}`,
+    'requirements look like requests>=2.31, uvicorn[standard]==0.30.1 or numpy<2; python_version < "3.12" ' +
+      '(PEP 508)',
+  );
+}
+
+/**
+ * Parses the text of one requirements file into logical entries, in file order. Pure: includes are
+ * returned as entries, not followed. Throws input errors naming `file:line`.
+ */
+export function parseRequirementsText(text: string, file: string): RequirementsEntry[] {
+  const entries: RequirementsEntry[] = [];
+  for (const { line, text: content } of splitLogicalLines(text)) {
+    const env = ENV_VAR.exec(content);
+    if (env) {
+      throw unsupported(
+        file,
+        line,
+        `environment variable ${env[0]} is not supported (pip would substitute it from the environment of ` +
+          'whoever runs it, which a lock cannot reproduce)',
+        'write the value into the file; for index credentials use a netrc/keyring on the machine that locks, not the requirements file',
+      );
+    }
+    const { args, options } = splitArgsAndOptions(content);
+    const words = splitShellWords(options);
+    if (!words) throw syntaxError(file, line, `unbalanced quotes in the options "${options}"`);
+    const parsedOptions = parseOptionWords(words, file, line);
+
+    if (args.trim() !== '') {
+      const requirement = parseRequirementLine(args.trim(), file, line);
+      const hashes: string[] = [];
+      for (const opt of parsedOptions) {
+        if (opt.name === 'hash') {
+          const hash = parseHash(opt.value!, file, line);
+          if (!hashes.includes(hash)) hashes.push(hash);
+        } else if (opt.name === 'global-option' || opt.name === 'config-settings') {
+          throw unsupported(
+            file,
+            line,
+            `${opt.written} is not supported (it changes how a source distribution is built, which the lock cannot record)`,
+            'remove the option; envseal installs wheels, and builds sdists only with their default settings',
+          );
+        } else {
+          throw syntaxError(
+            file,
+            line,
+            `option ${opt.written} cannot follow a requirement (only --hash can); put it on a line of its own`,
+          );
+        }
+      }
+      entries.push({ kind: 'requirement', line, requirement, hashes });
+      continue;
+    }
+
+    // pip applies a line's index options in a fixed order, whatever order they were written in.
+    const indexOrder: Record<string, number> = { 'no-index': 0, 'index-url': 1, 'extra-index-url': 2 };
+    const ordered = [...parsedOptions].sort((a, b) => (indexOrder[a.name] ?? 3) - (indexOrder[b.name] ?? 3));
+    for (const opt of ordered) {
+      switch (opt.name) {
+        case 'requirement':
+        case 'constraint': {
+          const path = opt.value!;
+          if (URL_LIKE.test(path)) {
+            throw unsupported(
+              file,
+              line,
+              `${opt.written} ${path}: including a requirements file from a URL is not supported`,
+              'download the file into the project and include it by relative path',
+            );
+          }
+          if (posix.isAbsolute(path) || /^[A-Za-z]:[\\/]/.test(path)) {
+            throw unsupported(
+              file,
+              line,
+              `${opt.written} ${path}: absolute include paths are not supported (the project would only work on this machine)`,
+              'use a path relative to the including file',
+            );
+          }
+          entries.push({ kind: 'include', line, path, constraint: opt.name === 'constraint' });
+          break;
+        }
+        case 'editable':
+          throw unsupported(
+            file,
+            line,
+            `editable requirement "-e ${opt.value}" is not supported (an editable install points at a working tree, which has no version or hash to lock)`,
+            `${INDEX_HINT}; to use your own project's code in the image, copy it in with targets.deploy.copy instead`,
+          );
+        case 'use-feature':
+          throw unsupported(
+            file,
+            line,
+            `${opt.written} ${opt.value} is not supported (envseal runs pip with its own fixed settings)`,
+            'remove the option from the requirements file',
+          );
+        case 'hash':
+        case 'global-option':
+        case 'config-settings':
+          throw syntaxError(file, line, `option ${opt.written} must follow a requirement on the same line`);
+        default:
+          entries.push({
+            kind: 'option',
+            line,
+            option: opt.name as RecordedOption,
+            ...(opt.value !== undefined ? { value: opt.value } : {}),
+          });
+      }
+    }
+  }
+  return entries;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Loading with includes
+
+export type ReadFile = (path: string) => Promise<string>;
+
+/** pip's `--no-binary`/`--only-binary` bookkeeping (`FormatControl.handle_mutual_excludes`). */
+function applyFormatControl(value: string, target: Set<string>, other: Set<string>): void {
+  let names = value.split(',');
+  while (names.includes(':all:')) {
+    other.clear();
+    target.clear();
+    target.add(':all:');
+    names = names.slice(names.indexOf(':all:') + 1);
+    if (!names.includes(':none:')) return;
+  }
+  for (const name of names) {
+    if (name === ':none:') {
+      target.clear();
+      continue;
+    }
+    const normalized = normalizeName(name);
+    other.delete(normalized);
+    target.add(normalized);
+  }
+}
+
+function isMissingFile(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || (isEnvsealError(err) && err.code === 'manifest.missing');
+}
+
+/**
+ * Reads a requirements file and everything it includes (`-r` as requirements, `-c` as constraints, paths
+ * relative to the including file, as pip resolves them), and folds the options of all of them. Paths are
+ * joined with `/` and passed to `readFile` as they are (relative paths stay relative to whatever the
+ * reader resolves them against). Include cycles are errors.
+ */
+export async function loadRequirementsFile(path: string, readFile: ReadFile): Promise<RequirementsFile> {
+  const result: RequirementsFile = { requirements: [], constraints: [], extraIndexUrls: [], options: {}, files: [] };
+  const texts = new Map<string, string>();
+  const declaredLines = new Set<string>();
+  const onlyBinary = new Set<string>();
+  const noBinary = new Set<string>();
+  let formatControlUsed = false;
+  const trustedHosts: string[] = [];
+  const findLinks: string[] = [];
+
+  const read = async (file: string, includedFrom: { file: string; line: number; written: string } | null) => {
+    const cached = texts.get(file);
+    if (cached !== undefined) return cached;
+    let text: string;
+    try {
+      text = await readFile(file);
+    } catch (err) {
+      if (includedFrom && isMissingFile(err)) {
+        throw inputError(
+          'manifest.missing',
+          `${includedFrom.file}:${includedFrom.line}: ${includedFrom.written} names ${file}, which does not exist`,
+          { hint: 'include paths are relative to the file that includes them; fix the path or create the file' },
+        );
+      }
+      if (isEnvsealError(err)) throw err;
+      if (isMissingFile(err)) {
+        throw inputError('manifest.missing', `${file}: no such requirements file`, {
+          hint: 'create it or fix the path in the spec',
+        });
+      }
+      throw inputError('manifest.unreadable', `${file}: cannot read the requirements file: ${describeError(err)}`, {
+        cause: err,
+      });
+    }
+    texts.set(file, text);
+    result.files.push(file);
+    return text;
+  };
+
+  const visit = async (
+    file: string,
+    constraint: boolean,
+    stack: { file: string; line: number; written: string }[],
+  ): Promise<void> => {
+    const includedFrom = stack.length > 0 ? stack[stack.length - 1]! : null;
+    const text = await read(file, includedFrom);
+    for (const entry of parseRequirementsText(text, file)) {
+      switch (entry.kind) {
+        case 'requirement': {
+          const declared: PythonRequirement = {
+            requirement: entry.requirement,
+            hashes: entry.hashes,
+            source: { file, line: entry.line },
+          };
+          // A file reached twice through different includes declares its lines once.
+          const key = `${constraint ? 'c' : 'r'}:${file}:${entry.line}`;
+          if (declaredLines.has(key)) break;
+          declaredLines.add(key);
+          if (constraint) {
+            // pip's check_invalid_constraint_type: a constraint only narrows versions of a named project.
+            if (entry.requirement.extras.length > 0) {
+              throw syntaxError(
+                file,
+                entry.line,
+                `constraint "${entry.requirement.name}[${entry.requirement.extras.join(',')}]" has extras; constraints cannot have extras`,
+                'write the constraint without extras (e.g. name==1.2.3); put the extras on the requirement instead',
+              );
+            }
+            result.constraints.push(declared);
+          } else {
+            result.requirements.push(declared);
+          }
+          break;
+        }
+        case 'include': {
+          const target = posix.normalize(posix.join(posix.dirname(file), entry.path));
+          const written = `${entry.constraint ? '-c' : '-r'} ${entry.path}`;
+          const chain = [...stack.map((s) => s.file), file];
+          if (chain.includes(target)) {
+            const steps = [...stack, { file, line: entry.line, written }]
+              .map((s) => `${s.file}:${s.line} (${s.written})`)
+              .join(' → ');
+            throw inputError('manifest.requirements.cycle', `${file}:${entry.line}: include cycle: ${steps} → ${target}`, {
+              hint: 'remove one of the -r/-c lines so that no file includes itself, directly or through others',
+            });
+          }
+          await visit(target, entry.constraint, [...stack, { file, line: entry.line, written }]);
+          break;
+        }
+        case 'option':
+          switch (entry.option) {
+            // The index list follows pip's handle_option_line: --no-index empties it for good, -i replaces
+            // the whole list (extra index URLs given before it are dropped), --extra-index-url appends.
+            case 'index-url':
+              if (!result.options.noIndex) {
+                result.indexUrl = entry.value!;
+                result.extraIndexUrls = [];
+              }
+              break;
+            case 'extra-index-url':
+              if (!result.options.noIndex && !result.extraIndexUrls.includes(entry.value!)) {
+                result.extraIndexUrls.push(entry.value!);
+              }
+              break;
+            case 'no-index':
+              result.options.noIndex = true;
+              delete result.indexUrl;
+              result.extraIndexUrls = [];
+              break;
+            case 'pre':
+              result.options.pre = true;
+              break;
+            case 'prefer-binary':
+              result.options.preferBinary = true;
+              break;
+            case 'require-hashes':
+              result.options.requireHashes = true;
+              break;
+            case 'only-binary':
+              formatControlUsed = true;
+              applyFormatControl(entry.value!, onlyBinary, noBinary);
+              break;
+            case 'no-binary':
+              formatControlUsed = true;
+              applyFormatControl(entry.value!, noBinary, onlyBinary);
+              break;
+            case 'trusted-host':
+              if (!trustedHosts.includes(entry.value!)) trustedHosts.push(entry.value!);
+              break;
+            case 'find-links':
+              if (!findLinks.includes(entry.value!)) findLinks.push(entry.value!);
+              break;
+          }
+          break;
+      }
+    }
+  };
+
+  await visit(posix.normalize(path), false, []);
+  if (formatControlUsed) {
+    if (onlyBinary.size > 0) result.options.onlyBinary = [...onlyBinary].sort();
+    if (noBinary.size > 0) result.options.noBinary = [...noBinary].sort();
+  }
+  if (trustedHosts.length > 0) result.options.trustedHosts = trustedHosts;
+  if (findLinks.length > 0) result.options.findLinks = findLinks;
+  return result;
+}

@@ -1,0 +1,34 @@
+/**
+ * The contract between the lock use case and the Python resolver. The resolver turns declared requirements
+ * (ranges, extras, markers, constraints, optional --hash allow-lists) into a complete, hash-pinned closure for
+ * the TARGET interpreter (from the target probe), never for the host.
+ */
+import type { DeclaredRequirement, LockedPythonPackage, TargetProbe } from '../../../lock/schema.js';
+
+export interface ResolvePythonRequest {
+  /** Normalised requirement texts with their targets; `kind: 'constraint'` only limits versions. */
+  requirements: DeclaredRequirement[];
+  /** Index URLs in priority order (first index that has a project wins, like uv). */
+  indexes: string[];
+  /** Per-package index pinning: normalised project name → index URL (must be one of `indexes` or extra). */
+  indexPins?: Record<string, string>;
+  /** The probed target; `target.python` is non-null when this is called. */
+  target: TargetProbe;
+  options: {
+    /** Allow pre-releases everywhere (pip --pre). */
+    pre?: boolean;
+    /** Project names (normalised) or ':all:' that must come as wheels. */
+    onlyBinary?: string[];
+    /** Ignore files uploaded after this instant (ISO 8601). */
+    excludeNewer?: string;
+  };
+  /** The previous lock's packages: pins that still satisfy the inputs are kept (stability). */
+  previous?: LockedPythonPackage[];
+  /** true: ignore all previous pins; string[]: ignore them for these projects. */
+  upgrade?: boolean | string[];
+}
+
+export interface ResolvePythonResult {
+  /** Every package of the closure with its chosen file, index, via chains and targets. */
+  packages: LockedPythonPackage[];
+}
