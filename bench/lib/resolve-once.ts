@@ -7,7 +7,7 @@
  *   job: { indexUrl, cacheDir, requirements: string[], target: TargetProbe }
  */
 import { readFileSync } from 'node:fs';
-import type { TargetProbe } from '../../src/lock/schema.js';
+import type { TargetProbe } from '../../src/core/ground.js';
 import { PythonIndexClient } from '../../src/ecosystems/python/index-client/python-index.js';
 import { resolvePython } from '../../src/ecosystems/python/resolver/resolve-python.js';
 

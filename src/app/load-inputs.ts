@@ -6,18 +6,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toRel } from '../core/paths.js';
 import { describeError, inputError } from '../core/errors.js';
-import type { DeclaredInputs, DeclaredRequirement } from '../lock/schema.js';
-import { parseAptList } from '../ecosystems/apt/parse-apt-list.js';
-import { parseNpmManifests, type NpmManifest } from '../ecosystems/npm/parse-npm.js';
-import { loadRequirementsFile, type PythonRequirement } from '../ecosystems/python/manifests/requirements.js';
-import { parsePyproject, selectPyprojectGroups } from '../ecosystems/python/manifests/pyproject.js';
-import { normalizeName } from '../ecosystems/python/pep/names.js';
-import { formatRequirement, parseRequirement } from '../ecosystems/python/pep/requirement.js';
+import { digestOf } from '../core/canonical-json.js';
+import type { DeclaredInputs } from '../lock/schema.js';
+import { WINGS, type WingId } from '../ecosystems/registry.js';
+import type { AnyEcosystem, LoadContext } from '../ecosystems/types.js';
 import { parseSpec } from '../envspec/load-spec.js';
 import type { EnvSpec } from '../envspec/schema.js';
-import { digestOf } from '../core/canonical-json.js';
-
-export const DEFAULT_INDEX = 'https://pypi.org/simple';
 
 export interface ProjectPaths {
   /** Project directory (absolute). */
@@ -34,8 +28,8 @@ export interface LoadedInputs {
   inputHash: string;
   /** Project-relative files read (spec first). */
   files: string[];
-  /** The parsed npm manifests, when the spec has an `npm` section. */
-  npm?: NpmManifest;
+  /** What each wing's `load` keeps for `resolve` besides its declared inputs (e.g. the parsed npm lockfile). */
+  states: Partial<Record<WingId, unknown>>;
 }
 
 export type ReadText = (absPath: string) => Promise<string>;
@@ -47,20 +41,37 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText)
   const specText = await readRequired(read, paths.spec, specRel, 'the env spec', 'run `envseal init` to create one');
   const spec = parseSpec(specText, specRel);
   const files = new Set<string>([specRel]);
-  const readManifest = async (rel: string, listedAt: string) => {
-    files.add(rel);
-    return readRequired(read, join(paths.dir, rel), rel, `listed in ${specRel} ${listedAt}`);
+  const ctx: LoadContext = {
+    specFile: specRel,
+    async readManifest(rel, listedAt) {
+      files.add(rel);
+      return readRequired(read, join(paths.dir, rel), rel, `listed in ${specRel} ${listedAt}`);
+    },
+    async readOptional(rel) {
+      try {
+        const text = await read(join(paths.dir, rel));
+        files.add(rel);
+        return text;
+      } catch {
+        return null;
+      }
+    },
   };
-
-  const declared: DeclaredInputs = {
+  const sections: Record<string, unknown> = {};
+  const states: Partial<Record<WingId, unknown>> = {};
+  for (const wing of WINGS as readonly AnyEcosystem[]) {
+    const devSpec = (spec.targets.dev as Record<string, unknown>)[wing.id];
+    const loaded = await wing.load((spec as Record<string, unknown>)[wing.id], devSpec, ctx);
+    sections[wing.id] = loaded?.declared ?? null;
+    if (loaded) states[wing.id as WingId] = loaded.state;
+  }
+  const declared = {
     base: spec.base,
     platform: spec.platform,
     workdir: spec.workdir,
     env: spec.env,
     ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
-    python: null,
-    apt: null,
-    npm: null,
+    ...sections,
     targets: {
       dev: { env: spec.targets.dev.env },
       deploy: {
@@ -72,139 +83,18 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText)
         env: spec.targets.deploy.env,
       },
     },
-  };
-
-  const devPython = spec.targets.dev.python;
-  if (spec.python || devPython) {
-    const py = spec.python;
-    const requirements: DeclaredRequirement[] = [];
-    const fileIndexes: string[] = [];
-    const options: Record<string, string | boolean | string[]> = {};
-    const addAll = (reqs: PythonRequirement[], kind: DeclaredRequirement['kind'], targets: DeclaredRequirement['targets']) => {
-      for (const r of reqs) {
-        requirements.push({ requirement: formatRequirement(r.requirement), hashes: r.hashes, source: r.source.file, kind, targets });
-      }
-    };
-    const loadReqFile = async (rel: string, listedAt: string, targets: DeclaredRequirement['targets'], asConstraints: boolean) => {
-      const loaded = await loadRequirementsFile(rel, async (p) => readManifest(p, listedAt));
-      addAll(loaded.requirements, asConstraints ? 'constraint' : 'requirement', targets);
-      addAll(loaded.constraints, 'constraint', targets);
-      if (loaded.indexUrl) fileIndexes.push(loaded.indexUrl);
-      fileIndexes.push(...loaded.extraIndexUrls);
-      for (const [k, v] of Object.entries(loaded.options)) if (v !== undefined) options[k] = v as string | boolean | string[];
-    };
-    const inline = (texts: string[], listedAt: string, targets: DeclaredRequirement['targets']) => {
-      texts.forEach((text, i) => {
-        let req;
-        try {
-          req = parseRequirement(text);
-        } catch (err) {
-          throw inputError('spec.invalid', `${specRel}: ${listedAt}.${i}: invalid requirement "${text}": ${describeError(err)}`);
-        }
-        if (req.url) {
-          throw inputError('manifest.direct-url', `${specRel}: ${listedAt}.${i}: direct URL requirements are not supported ("${text}")`, {
-            hint: 'publish the package to an index (a local one works) and require it by name and version',
-          });
-        }
-        requirements.push({ requirement: formatRequirement(req), hashes: [], source: specRel, kind: 'requirement', targets });
-      });
-    };
-
-    for (const [i, rel] of (py?.requirements ?? []).entries()) await loadReqFile(rel, `python.requirements.${i}`, ['deploy', 'dev'], false);
-    for (const [i, rel] of (py?.constraints ?? []).entries()) await loadReqFile(rel, `python.constraints.${i}`, ['deploy', 'dev'], true);
-    inline(py?.packages ?? [], 'python.packages', ['deploy', 'dev']);
-    if (py?.pyproject) {
-      const ref = typeof py.pyproject === 'string' ? { path: py.pyproject, extras: [] as string[] } : py.pyproject;
-      const text = await readManifest(ref.path, 'python.pyproject');
-      const pyproject = parsePyproject(text, ref.path);
-      addAll(selectPyprojectGroups(pyproject, ref.extras), 'requirement', ['deploy', 'dev']);
-    }
-    for (const [i, rel] of (devPython?.requirements ?? []).entries()) await loadReqFile(rel, `targets.dev.python.requirements.${i}`, ['dev'], false);
-    inline(devPython?.packages ?? [], 'targets.dev.python.packages', ['dev']);
-
-    const packageIndexes: Record<string, string> = {};
-    for (const [name, url] of Object.entries(py?.packageIndexes ?? {})) packageIndexes[normalizeName(name)] = url.replace(/\/+$/, '');
-    const primary = dedupe([...(py?.index ? [py.index] : []), ...fileIndexes, ...(py?.extraIndexes ?? [])]);
-    // Pinned indexes go last: they serve only their own projects, but pip in the image must be able to reach them.
-    const indexes = dedupe([...(primary.length ? primary : [DEFAULT_INDEX]), ...Object.values(packageIndexes)]);
-    declared.python = {
-      interpreter: py?.interpreter ?? 'python3',
-      indexes,
-      venv: py?.venv ?? 'auto',
-      systemSitePackages: py?.systemSitePackages ?? false,
-      packageIndexes,
-      ...(py?.excludeNewer ? { excludeNewer: new Date(py.excludeNewer).toISOString().replace(/\.000Z$/, 'Z') } : {}),
-      requirements,
-      options,
-    };
-  }
-
-  const devApt = spec.targets.dev.apt;
-  if (spec.apt || devApt) {
-    const packages: NonNullable<DeclaredInputs['apt']>['packages'] = [];
-    const addApt = async (group: { packages: string[]; lists: string[] } | undefined, prefix: string, targets: DeclaredRequirement['targets']) => {
-      for (const name of group?.packages ?? []) packages.push({ name, source: specRel, targets });
-      for (const [i, rel] of (group?.lists ?? []).entries()) {
-        const text = await readManifest(rel, `${prefix}.lists.${i}`);
-        for (const entry of parseAptList(text, rel)) packages.push({ name: entry.name, source: rel, targets });
-      }
-    };
-    await addApt(spec.apt, 'apt', ['deploy', 'dev']);
-    await addApt(devApt, 'targets.dev.apt', ['dev']);
-    declared.apt = {
-      installRecommends: spec.apt?.installRecommends ?? false,
-      snapshot: spec.apt?.snapshot ?? false,
-      ...(spec.apt?.snapshotUrl ? { snapshotUrl: spec.apt.snapshotUrl } : {}),
-      packages,
-    };
-  }
-
-  let npmManifest: NpmManifest | undefined;
-  if (spec.npm) {
-    const dir = spec.npm.dir.replace(/\/+$/, '') || '.';
-    const prefix = dir === '.' ? '' : `${dir}/`;
-    const pkgRel = `${prefix}package.json`;
-    const lockRel = `${prefix}package-lock.json`;
-    const pkgText = await readManifest(pkgRel, 'npm.dir');
-    let lockText: string;
-    try {
-      lockText = await read(join(paths.dir, lockRel));
-    } catch {
-      throw inputError('manifest.npm.no-lockfile', `${pkgRel} has no ${lockRel} next to it`, {
-        hint: `envseal installs npm packages with \`npm ci\`, which needs a lockfile: run \`npm install --package-lock-only\` in ${dir} and commit package-lock.json`,
-      });
-    }
-    files.add(lockRel);
-    const npm = parseNpmManifests({ path: pkgRel, text: pkgText }, { path: lockRel, text: lockText });
-    npmManifest = npm;
-    declared.npm = { dir, target: spec.npm.target, packageJsonSha256: npm.packageJsonSha256, lockfileSha256: npm.lockfileSha256 };
-  }
-
-  return { spec, declared, inputHash: computeInputHash(declared), files: [...files], ...(npmManifest ? { npm: npmManifest } : {}) };
+  } as DeclaredInputs;
+  return { spec, declared, inputHash: computeInputHash(declared), files: [...files], states };
 }
 
 /** Declared inputs with every list in canonical order, so equal inputs compare (and hash) equal. */
 export function normalizeDeclared(declared: DeclaredInputs): DeclaredInputs {
-  const key = (...parts: string[]) => parts.join('\u0000');
-  return {
-    ...declared,
-    python: declared.python
-      ? {
-          ...declared.python,
-          requirements: declared.python.requirements
-            .map((r) => ({ ...r, hashes: [...r.hashes].sort(), targets: [...r.targets].sort() }))
-            .sort((a, b) => cmp(key(a.kind, a.requirement, a.source, a.targets.join()), key(b.kind, b.requirement, b.source, b.targets.join()))),
-        }
-      : null,
-    apt: declared.apt
-      ? {
-          ...declared.apt,
-          packages: declared.apt.packages
-            .map((p) => ({ ...p, targets: [...p.targets].sort() }))
-            .sort((a, b) => cmp(key(a.name, a.source), key(b.name, b.source))),
-        }
-      : null,
-  };
+  const out: Record<string, unknown> = { ...declared };
+  for (const wing of WINGS as readonly AnyEcosystem[]) {
+    const section = (declared as Record<string, unknown>)[wing.id];
+    out[wing.id] = section ? wing.normalizeDeclared(section) : null;
+  }
+  return out as DeclaredInputs;
 }
 
 export function computeInputHash(declared: DeclaredInputs): string {
@@ -224,11 +114,3 @@ async function readRequired(read: ReadText, abs: string, rel: string, what: stri
 }
 
 export { toRel };
-
-function dedupe(items: string[]): string[] {
-  return [...new Set(items.map((u) => u.replace(/\/+$/, '')))];
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -1,26 +1,24 @@
 /**
  * `envseal lock` and `envseal lock --check`: inputs → resolution through the ports → canonical lock.
  *
- * Stability: a lock whose input hash matches the current inputs is fresh and is not touched (no byte changes)
- * unless an upgrade is asked for. When inputs changed, only the parts they affect are resolved again: the base
- * is re-resolved when `base`/`platform` changed, apt when the apt inputs or the base changed, Python when its
- * inputs or the target changed (keeping previous pins that still satisfy). Writes are atomic: a failing or
- * interrupted lock leaves the previous lock intact.
+ * Read → plan → apply. Stability: a lock whose input hash matches the current inputs is fresh and is not
+ * touched (no byte changes) unless an upgrade is asked for. When inputs changed, only the parts they affect are
+ * resolved again (lock/plan.ts decides which, per wing; previous pins seed the rest). Writes are atomic: a
+ * failing or interrupted lock leaves the previous lock intact.
  */
 import { readFile } from 'node:fs/promises';
 import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
-import { checkFailed, inputError, isEnvsealError } from '../core/errors.js';
-import { diffDeclared, formatDrift, type DriftEntry } from '../lock/drift.js';
-import { finalizeLock, parseLock, serializeLock } from '../lock/lock-file.js';
-import type { Lock, LockedBase, LockWithoutFingerprint } from '../lock/schema.js';
-import { LOCK_VERSION } from '../lock/schema.js';
-import { formatImageName, formatPinnedImageRef, parseImageRef } from '../core/image-ref.js';
-import { probeTarget } from '../ecosystems/base/probe-target.js';
-import { defaultSnapshotUrl, formatSnapshotTimestamp, snapshotSources } from '../ecosystems/apt/apt-sources.js';
-import { resolveApt } from '../ecosystems/apt/resolve-apt.js';
-import { resolvePython } from '../ecosystems/python/resolver/resolve-python.js';
+import { checkFailed, isEnvsealError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
-import { canonicalJsonCompact } from '../core/canonical-json.js';
+import type { DriftEntry } from '../core/drift.js';
+import { diffDeclared } from '../lock/drift.js';
+import { finalizeLock, parseLock, serializeLock } from '../lock/lock-file.js';
+import { keepsEverything, planBase, planEnvironment } from '../lock/plan.js';
+import { LOCK_VERSION, type DeclaredInputs, type Lock, type LockWithoutFingerprint } from '../lock/schema.js';
+import { resolveBase } from '../ecosystems/base/resolve-base.js';
+import { probeTarget } from '../ecosystems/base/probe-target.js';
+import { WINGS, type WingId } from '../ecosystems/registry.js';
+import type { AnyEcosystem, ResolveOptions } from '../ecosystems/types.js';
 import { loadInputs, normalizeDeclared, toRel, type LoadedInputs, type ProjectPaths } from './load-inputs.js';
 
 export interface LockDeps {
@@ -71,162 +69,72 @@ export async function lockEnvironment(paths: ProjectPaths, deps: LockDeps, optio
     if (!isEnvsealError(err)) throw err;
     deps.logger.warn(`ignoring the existing lock: ${err.message}`);
   }
-  const upgradeAll = Boolean(options.upgrade);
-  const upgradeSome = options.upgradePackages?.length ? options.upgradePackages : undefined;
-  const excludeChanged = options.excludeNewer !== undefined && options.excludeNewer !== previous?.python?.excludeNewer;
-  if (previous && previous.inputHash === inputs.inputHash && !upgradeAll && !upgradeSome && !excludeChanged) {
-    deps.logger.info(`${toRel(paths.dir, paths.lock)} is up to date (fingerprint ${previous.fingerprint})`);
-    return { lock: previous, written: false, status: 'unchanged', previousFingerprint: previous.fingerprint };
+  const resolveOptions: ResolveOptions = {
+    upgradeAll: Boolean(options.upgrade),
+    ...(options.upgradePackages?.length ? { upgradePackages: options.upgradePackages } : {}),
+    ...(options.excludeNewer !== undefined ? { excludeNewer: options.excludeNewer } : {}),
+  };
+  // Sections are compared in canonical form: the previous lock stores them sorted, the inputs come as read.
+  const current = normalizeDeclared(inputs.declared);
+  const prev = previous ? { lock: previous, declared: normalizeDeclared(previous.declared) } : null;
+  if (previous && previous.inputHash === inputs.inputHash && planBase(current, previous, resolveOptions) === 'keep') {
+    if (keepsEverything(planEnvironment(current, prev, previous.base, resolveOptions))) {
+      deps.logger.info(`${toRel(paths.dir, paths.lock)} is up to date (fingerprint ${previous.fingerprint})`);
+      return { lock: previous, written: false, status: 'unchanged', previousFingerprint: previous.fingerprint };
+    }
   }
 
-  const lock = await resolveLock(inputs, previous, deps, { upgradeAll, upgradeSome, excludeNewer: options.excludeNewer });
+  const lock = await resolveLock(inputs, current, prev, deps, resolveOptions);
   const text = serializeLock(lock);
   const written = await writeFileAtomic(paths.lock, text);
   const status = !previous ? 'created' : previous.fingerprint === lock.fingerprint ? 'unchanged' : 'updated';
   return { lock, written, status, ...(previous ? { previousFingerprint: previous.fingerprint } : {}) };
 }
 
+/** Applies the plan: base, probe, then each wing's section, kept or resolved through the ports. */
 async function resolveLock(
   inputs: LoadedInputs,
-  previous: Lock | null,
+  current: DeclaredInputs,
+  previous: { lock: Lock; declared: DeclaredInputs } | null,
   deps: LockDeps,
-  options: { upgradeAll: boolean; upgradeSome: string[] | undefined; excludeNewer: string | undefined },
+  options: ResolveOptions,
 ): Promise<Lock> {
   const { declared, spec } = inputs;
-  // Sections are compared in canonical form: the previous lock stores them sorted, the inputs come as read.
-  const prevDeclared = previous ? normalizeDeclared(previous.declared) : undefined;
-  const current = normalizeDeclared(declared);
-  const sameJson = (a: unknown, b: unknown) => canonicalJsonCompact(a ?? null) === canonicalJsonCompact(b ?? null);
-
-  // Base image: tag → digest for the platform.
-  let base: LockedBase;
-  if (previous && prevDeclared && prevDeclared.base === declared.base && prevDeclared.platform === declared.platform && !options.upgradeAll) {
-    base = previous.base;
-  } else {
-    const ref = parseImageRef(declared.base);
-    const [os = 'linux', architecture = 'amd64', variant] = declared.platform.split('/');
-    deps.logger.progress(`resolving base image ${declared.base} (${declared.platform})`);
-    const resolved = await deps.registry.resolveImage(ref, { os, architecture, ...(variant ? { variant } : {}) });
-    base = {
-      reference: declared.base,
-      repository: formatImageName(ref),
-      ...(ref.tag ? { tag: ref.tag } : {}),
-      digest: resolved.digest,
-      mediaType: resolved.mediaType,
-      platformDigest: resolved.platformDigest,
-      ...(resolved.configDigest ? { configDigest: resolved.configDigest } : {}),
-      platform: declared.platform,
-      pinned: formatPinnedImageRef(ref, resolved.digest),
-    };
-  }
-  const baseChanged = !previous || previous.base.platformDigest !== base.platformDigest;
-
-  // The engine needs the pinned base for the probe and apt resolution.
-  const interpreter = declared.python?.interpreter ?? null;
-  const needProbe = baseChanged || !previous || (previous.declared.python?.interpreter ?? null) !== interpreter || options.upgradeAll;
-  const aptChanged = !previous || baseChanged || !sameJson(prevDeclared?.apt, current.apt) || options.upgradeAll;
-  if (needProbe || (aptChanged && declared.apt?.packages.length)) await ensureImage(deps, base.pinned, declared.platform);
-
-  let target = previous?.target;
-  if (needProbe || !target) {
+  const base =
+    previous && planBase(current, previous.lock, options) === 'keep'
+      ? previous.lock.base
+      : await resolveBase(deps.registry, deps.logger, declared.base, declared.platform);
+  const plan = planEnvironment(current, previous, base, options);
+  if (plan.needsImage) await ensureImage(deps, base.pinned, declared.platform);
+  let target = previous?.lock.target;
+  if (plan.reprobe || !target) {
     deps.logger.progress(`probing ${base.pinned}`);
-    target = await probeTarget(deps.engine, base.pinned, interpreter);
+    target = await probeTarget(deps.engine, base.pinned, plan.interpreter);
   }
-
-  // apt closure.
-  let apt: Lock['apt'] = null;
-  if (declared.apt && declared.apt.packages.length) {
-    if (!target.hasApt) {
-      throw inputError('apt.unavailable', `the base image ${declared.base} has no apt-get, but the spec lists apt packages`, {
-        hint: 'use a Debian or Ubuntu based image, or remove the apt packages',
-      });
+  const ground = { base, target };
+  const sections: Record<string, unknown> = {};
+  for (const wing of WINGS as readonly AnyEcosystem[]) {
+    const wingDeclared = (declared as Record<string, unknown>)[wing.id];
+    const previousSection = ((previous?.lock as Record<string, unknown> | undefined)?.[wing.id] ?? null) as unknown;
+    if (!wingDeclared) {
+      sections[wing.id] = null;
+      continue;
     }
-    if (!aptChanged && previous?.apt) {
-      apt = previous.apt;
-    } else {
-      const main = declared.apt.packages.filter((p) => p.targets.includes('deploy')).map((p) => p.name);
-      const dev = declared.apt.packages.filter((p) => !p.targets.includes('deploy')).map((p) => p.name);
-      const snapshot = declared.apt.snapshot
-        ? {
-            timestamp: declared.apt.snapshot === true ? formatSnapshotTimestamp(deps.clock.now()) : declared.apt.snapshot,
-            url: declared.apt.snapshotUrl ?? defaultSnapshotUrl(target.os.id),
-          }
-        : null;
-      deps.logger.progress(`resolving ${main.length + dev.length} apt package(s) in ${base.pinned}${snapshot ? ` from snapshot ${snapshot.timestamp}` : ''}`);
-      const packages = await resolveApt(deps.engine, base.pinned, {
-        main: dedupe(main),
-        dev: dedupe(dev),
-        installRecommends: declared.apt.installRecommends,
-        ...(snapshot ? { sources: snapshotSources(target.os, snapshot) } : {}),
-      });
-      apt = { snapshot, packages };
-    }
+    wing.check?.(wingDeclared, ground);
+    sections[wing.id] =
+      plan.wings[wing.id as WingId] === 'keep'
+        ? previousSection
+        : await wing.resolve(wingDeclared, inputs.states[wing.id as WingId], {
+            ground,
+            engine: deps.engine,
+            index: deps.index,
+            clock: deps.clock,
+            logger: deps.logger,
+            options,
+            previous: previousSection,
+          });
   }
-
-  // Python closure.
-  let python: Lock['python'] = null;
-  if (declared.python) {
-    const probePy = target.python;
-    if (!probePy) throw inputError('probe.no-python', `the base image ${declared.base} has no Python interpreter`);
-    const venv = declared.python.venv === 'auto' ? probePy.externallyManaged : declared.python.venv;
-    const excludeNewer = options.excludeNewer ?? declared.python.excludeNewer;
-    const pythonInputsSame =
-      previous?.python &&
-      !baseChanged &&
-      !needProbe &&
-      sameJson(prevDeclared?.python, current.python) &&
-      previous.python.excludeNewer === excludeNewer &&
-      !options.upgradeAll &&
-      !options.upgradeSome;
-    rejectUnsupportedOptions(declared.python.options);
-    let packages;
-    if (pythonInputsSame) {
-      packages = previous!.python!.packages;
-    } else {
-      const installable = declared.python.requirements.filter((r) => r.kind === 'requirement');
-      deps.logger.progress(`resolving ${installable.length} Python requirement(s) for ${probePy.implementation} ${probePy.version} on ${target.machine}`);
-      const opts = declared.python.options;
-      const result = await resolvePython(
-        {
-          requirements: declared.python.requirements,
-          indexes: declared.python.indexes,
-          target,
-          ...(Object.keys(declared.python.packageIndexes).length ? { indexPins: declared.python.packageIndexes } : {}),
-          options: {
-            ...(opts.pre === true ? { pre: true } : {}),
-            ...(Array.isArray(opts.onlyBinary) ? { onlyBinary: opts.onlyBinary } : {}),
-            ...(excludeNewer ? { excludeNewer } : {}),
-          },
-          ...(previous?.python ? { previous: previous.python.packages } : {}),
-          ...(options.upgradeAll ? { upgrade: true } : options.upgradeSome ? { upgrade: options.upgradeSome } : {}),
-        },
-        { index: deps.index, logger: deps.logger },
-      );
-      packages = result.packages;
-    }
-    python = {
-      interpreter: declared.python.interpreter,
-      venv: venv ? '/opt/envseal/venv' : null,
-      systemSitePackages: declared.python.systemSitePackages,
-      indexes: declared.python.indexes,
-      ...(excludeNewer ? { excludeNewer } : {}),
-      packages,
-    };
-  }
-
-  const npm: Lock['npm'] =
-    declared.npm && inputs.npm
-      ? {
-          dir: declared.npm.dir,
-          target: declared.npm.target,
-          lockfile: inputs.npm.lockfile,
-          lockfileVersion: inputs.npm.lockfileVersion,
-          sha256: inputs.npm.lockfileSha256,
-          packages: inputs.npm.packages,
-        }
-      : null;
-
-  const draft: LockWithoutFingerprint = {
+  const draft = {
     lockVersion: LOCK_VERSION,
     tool: { name: 'envseal', version: deps.toolVersion },
     name: spec.name,
@@ -236,18 +144,17 @@ async function resolveLock(
     declared,
     base,
     target,
-    python,
-    apt,
-    npm,
+    ...sections,
     env: declared.env,
     workdir: declared.workdir,
     targets: declared.targets,
-  };
+  } as LockWithoutFingerprint;
   const lock = finalizeLock(draft);
   // Nothing in the environment changed and the inputs are the same: keep the previous resolution time so the
   // file does not change.
-  if (previous && previous.fingerprint === lock.fingerprint && previous.inputHash === lock.inputHash) {
-    return finalizeLock({ ...draft, resolvedAt: previous.resolvedAt });
+  const old = previous?.lock;
+  if (old && old.fingerprint === lock.fingerprint && old.inputHash === lock.inputHash) {
+    return finalizeLock({ ...draft, resolvedAt: old.resolvedAt });
   }
   return lock;
 }
@@ -271,30 +178,7 @@ export async function checkLock(paths: ProjectPaths): Promise<{ lock: Lock; drif
   return { lock, drift: drift.length ? drift : [{ file: toRel(paths.dir, paths.spec), kind: 'changed', subject: 'inputs', before: lock.inputHash, after: inputs.inputHash }], inputs };
 }
 
-export { formatDrift };
-
-/** requirements.txt options envseal cannot honour are errors, not silently ignored. */
-export function rejectUnsupportedOptions(options: Record<string, unknown>): void {
-  if (Array.isArray(options.noBinary) && options.noBinary.length) {
-    throw inputError('python.unsupported-option', `--no-binary ${options.noBinary.join(',')} asks pip to build from source, which envseal does not do`, {
-      hint: 'envseal locks wheels (and sdists with static metadata that need no build); remove --no-binary',
-    });
-  }
-  if (Array.isArray(options.findLinks) && options.findLinks.length) {
-    throw inputError('python.unsupported-option', `--find-links ${options.findLinks.join(' ')} is not supported`, {
-      hint: 'serve the files from a PEP 503 index (any static file server with a simple/ layout works) and use --index-url',
-    });
-  }
-  if (options.noIndex === true) {
-    throw inputError('python.unsupported-option', '--no-index leaves no index to resolve from', { hint: 'remove --no-index and name an index' });
-  }
-}
-
-function dedupe(items: string[]): string[] {
-  return [...new Set(items)];
-}
 
 function pathLabel(path: string): string {
   return path.split('/').pop() ?? path;
 }
-

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { DockerEngine, ImageInfo, Logger } from '../core/ports.js';
 import { inputError, isEnvsealError } from '../core/errors.js';
 import { DEFAULT_DOCKERFILE, LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, LABEL_TARGET, type TargetName } from '../core/image-contract.js';
-import { formatDrift } from '../lock/drift.js';
+import { formatDrift } from '../core/drift.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { readRunRecord } from '../record/store.js';

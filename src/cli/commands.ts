@@ -51,7 +51,8 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
     .action(async (opts: { check: boolean; upgrade: boolean; upgradePackage?: string[]; excludeNewer?: string }, cmd: Command) => {
       const ctx = context(cmd);
       const lockRel = toRel(ctx.paths.dir, ctx.paths.lock);
-      const { checkLock, formatDrift, lockEnvironment } = await import('../app/lock-environment.js');
+      const { checkLock, lockEnvironment } = await import('../app/lock-environment.js');
+      const { formatDrift } = await import('../core/drift.js');
       if (opts.check) {
         const { lock, drift } = await checkLock(ctx.paths);
         const lines = drift.map(formatDrift);

@@ -4,8 +4,10 @@
  * `--require-hashes --no-deps`, npm runs `npm ci` on the hashed lockfile. It builds with plain `docker build`.
  */
 import { inputError, internalError } from '../core/errors.js';
-import type { Lock, LockedAptPackage, LockedPythonPackage } from '../lock/schema.js';
-import { snapshotSources, writeSourcesScript } from '../ecosystems/apt/apt-sources.js';
+import type { Lock } from '../lock/schema.js';
+import { WINGS } from '../ecosystems/registry.js';
+import type { AnyEcosystem } from '../ecosystems/types.js';
+import { SEED_HOOK_ASSET } from '../ecosystems/python/dockerfile.js';
 import { continued, dockerfileQuote, execForm, shellQuote } from '../core/dockerfile-quote.js';
 import { renderTemplate } from './template.js';
 import {
@@ -37,15 +39,11 @@ export function renderDockerfile(lock: Lock, options: RenderOptions): string {
       hint: 'the Dockerfile copies the lock into the image, so it must be inside the build context: keep it in the project',
     });
   }
-  const aptOf = (target: TargetName, only: boolean) =>
-    (lock.apt?.packages ?? []).filter((p) => !p.installed && (only ? p.targets.length === 1 && p.targets[0] === target : p.targets.includes(target)));
-  const pyOf = (only: boolean) =>
-    (lock.python?.packages ?? []).filter((p) => (only ? p.targets.length === 1 && p.targets[0] === 'dev' : p.targets.includes('deploy')));
-
-  const aptMain = aptOf('deploy', false);
-  const aptDev = aptOf('dev', true);
-  const pyMain = pyOf(false);
-  const pyDev = pyOf(true);
+  const rendered = (WINGS as readonly AnyEcosystem[]).flatMap((wing) => {
+    const section = (lock as Record<string, unknown>)[wing.id];
+    return section ? [wing.render(section, { base: lock.base, target: lock.target, assets: { [SEED_HOOK_ASSET]: options.seedHook } })] : [];
+  });
+  const depsEnv = rendered.flatMap((r) => r.depsEnv ?? []);
   const deploy = lock.targets.deploy;
 
   const values = {
@@ -53,15 +51,9 @@ export function renderDockerfile(lock: Lock, options: RenderOptions): string {
     base_pinned: lock.base.pinned,
     source_date_epoch: String(sourceDateEpoch(lock)),
     workdir: lock.workdir,
-    apt_main: aptMain.length ? renderApt(lock, aptMain) : '',
-    apt_dev: aptDev.length ? renderApt(lock, aptDev) : '',
-    python: Boolean(lock.python && (pyMain.length || pyDev.length)),
-    python_summary: lock.python ? summarizePython(lock, pyMain.length, pyDev.length) : '',
-    python_setup: lock.python ? renderPythonSetup(lock) : '',
-    python_main: pyMain.length ? renderPip(lock, pyMain) : '',
-    python_dev: pyDev.length ? renderPip(lock, pyDev) : '',
-    python_hook: lock.python ? renderSeedHook(lock, options.seedHook) : '',
-    npm: lock.npm ? renderNpm(lock) : '',
+    deps_env: depsEnv.map((line) => ` \\\n    ${line}`).join(''),
+    deps_sections: rendered.flatMap((r) => r.deps ?? []).join('\n'),
+    dev_sections: rendered.flatMap((r) => r.dev ?? []).join('\n'),
     env_dev: renderEnv({ ...lock.env, ...lock.targets.dev.env }, 'dev'),
     env_deploy: renderEnv({ ...lock.env, ...deploy.env }, 'deploy'),
     provenance_dev: renderProvenance(lock, options, 'dev'),
@@ -91,94 +83,6 @@ function renderHeader(lock: Lock, options: RenderOptions): string {
     `# base:        ${lock.base.reference} (${lock.base.platform})`,
     '# Builds with plain `docker build` (add `--network host` where the engine has no bridge network):',
     '#   docker build -f <this file> --target deploy .      (or --target dev, also the default)',
-  ].join('\n');
-}
-
-function summarizePython(lock: Lock, main: number, dev: number): string {
-  const py = lock.python!;
-  const where = py.venv ? `venv ${py.venv}${py.systemSitePackages ? ' (sees system site-packages)' : ''}` : `${py.interpreter} site-packages`;
-  return `${main} locked package${main === 1 ? '' : 's'}${dev ? ` (+${dev} for dev)` : ''} into ${where}`;
-}
-
-function aptSpec(p: LockedAptPackage, targetArch: string): string {
-  const arch = p.architecture === 'all' || p.architecture === targetArch ? '' : `:${p.architecture}`;
-  return shellQuote(`${p.name}${arch}=${p.version}`);
-}
-
-// The lock lists the whole closure (recommends included when the spec asked for them), so installing exactly
-// that list with --no-install-recommends installs what was resolved and nothing more.
-function renderApt(lock: Lock, packages: LockedAptPackage[]): string {
-  const snapshot = lock.apt?.snapshot;
-  const sources = snapshot
-    ? ` \\\n && ${writeSourcesScript(snapshotSources(lock.target.os, snapshot), shellQuote).replace(' && printf', ' \\\n && printf')}`
-    : '';
-  const install = continued(
-    `RUN export DEBIAN_FRONTEND=noninteractive${sources} \\\n && apt-get update \\\n && apt-get install -y --no-install-recommends`,
-    packages.map((p) => aptSpec(p, lock.target.architecture)),
-  );
-  return [
-    install + ' \\',
-    ' && apt-get clean \\',
-    ' && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \\',
-    '           /var/log/apt /var/log/dpkg.log /var/log/alternatives.log /var/cache/ldconfig/aux-cache \\',
-    '           /var/cache/debconf/*-old /var/lib/dpkg/*-old',
-  ].join('\n');
-}
-
-function renderPythonSetup(lock: Lock): string {
-  const py = lock.python!;
-  const probe = lock.target.python;
-  if (!probe) throw internalError('generate.no-python', 'the lock has Python packages but the target has no Python');
-  const basePath = lock.target.path;
-  if (py.venv) {
-    return [
-      `RUN ${shellQuote(py.interpreter)} -m venv${py.systemSitePackages ? ' --system-site-packages' : ''} ${shellQuote(py.venv)}`,
-      `ENV VIRTUAL_ENV=${dockerfileQuote(py.venv, 'venv path')} \\`,
-      `    PATH=${dockerfileQuote(`${py.venv}/bin:${basePath}`, 'PATH')}`,
-    ].join('\n');
-  }
-  // No venv: make `python` name the same interpreter as `python3` where the base has no `python`.
-  return `RUN command -v python >/dev/null 2>&1 || ln -s "$(command -v ${shellQuote(py.interpreter)})" /usr/local/bin/python`;
-}
-
-function renderPip(lock: Lock, packages: LockedPythonPackage[]): string {
-  const py = lock.python!;
-  const [first, ...extra] = py.indexes;
-  const indexArgs = [first ? `--index-url ${shellQuote(first)}` : '--no-index', ...extra.map((u) => `--extra-index-url ${shellQuote(u)}`)];
-  const python = py.venv ? 'python' : shellQuote(py.interpreter);
-  const breakSystem = !py.venv && lock.target.python?.externallyManaged ? ' --break-system-packages' : '';
-  const onlyBinary = packages.every((p) => p.file.filename.endsWith('.whl')) ? ' --only-binary :all:' : '';
-  const lines = packages.map((p) => shellQuote(`${p.name}==${p.version} --hash=sha256:${p.file.sha256}`));
-  return [
-    continued('RUN printf \'%s\\n\'', lines) + ' \\',
-    '      > /tmp/envseal-requirements.txt \\',
-    ` && ${python} -m pip install --no-input --no-deps --require-hashes${onlyBinary}${breakSystem} \\`,
-    `      ${indexArgs.join(' ')} \\`,
-    '      -r /tmp/envseal-requirements.txt \\',
-    ' && rm -f /tmp/envseal-requirements.txt',
-  ].join('\n');
-}
-
-// The hook goes where the interpreter looks for .pth files (the venv's or the interpreter's purelib), written
-// with printf so the Dockerfile needs no file from outside the project to build.
-function renderSeedHook(lock: Lock, hook: string): string {
-  const python = lock.python!.venv ? 'python' : shellQuote(lock.python!.interpreter);
-  const lines = hook.replace(/\n+$/, '').split('\n').map((l) => (l === '' ? "''" : shellQuote(l)));
-  return [
-    `RUN site="$(${python} -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \\`,
-    ` && mkdir -p "$site" \\`,
-    continued(' && printf \'%s\\n\'', lines) + ' \\',
-    '      > "$site/envseal_seed.py" \\',
-    ` && echo 'import envseal_seed' > "$site/envseal-seed.pth"`,
-  ].join('\n');
-}
-
-function renderNpm(lock: Lock): string {
-  const npm = lock.npm!;
-  const dir = npm.dir === '.' ? '' : `${npm.dir.replace(/\/+$/, '')}/`;
-  return [
-    `COPY ${dir}package.json ${dir}${npm.lockfile} ${npm.target}/`,
-    `RUN cd ${shellQuote(npm.target)} && npm ci --omit=dev --no-audit --no-fund && npm cache clean --force`,
   ].join('\n');
 }
 

@@ -3,18 +3,26 @@
  * images built from it and to every run record.
  *
  * In: everything that decides what is inside the image: the base manifest digest for the platform, the target
- * interpreter, every Python file hash and apt version (and which targets get them), the npm lockfile hash, env
- * vars, workdir and the deploy user. Out: text and provenance that do not change the environment: how the base
- * was written (tag vs digest), resolution time, tool version, input hashes, `via` chains, download URLs and
- * index names (the same sha256 from another mirror is the same file), and the order of anything.
+ * interpreter, each ecosystem's pins as its wing says (every Python file hash, apt version and which targets
+ * get them, the npm lockfile hash), env vars, workdir and the deploy user. Out: text and provenance that do not
+ * change the environment: how the base was written (tag vs digest), resolution time, tool version, input
+ * hashes, `via` chains, download URLs and index names (the same sha256 from another mirror is the same file),
+ * and the order of anything.
  */
 import { digestOf } from '../core/canonical-json.js';
+import { WINGS } from '../ecosystems/registry.js';
 import type { LockWithoutFingerprint } from './schema.js';
 
 export const FINGERPRINT_VERSION = 1;
 
 export function fingerprintInput(lock: LockWithoutFingerprint): unknown {
-  const byName = <T extends { name: string }>(items: T[]) => [...items].sort((a, b) => cmp(a.name, b.name));
+  const sections = Object.fromEntries(
+    WINGS.map((w) => {
+      const section = lock[w.id];
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      return [w.id, section ? (w.fingerprint as (s: any) => unknown)(section) : null];
+    }),
+  );
   return {
     fingerprintVersion: FINGERPRINT_VERSION,
     base: {
@@ -26,29 +34,7 @@ export function fingerprintInput(lock: LockWithoutFingerprint): unknown {
       libc: lock.target.libc,
       python: lock.target.python ? { version: lock.target.python.version, implementation: lock.target.python.implementation } : null,
     },
-    python: lock.python
-      ? {
-          interpreter: lock.python.interpreter,
-          venv: lock.python.venv,
-          systemSitePackages: lock.python.systemSitePackages,
-          packages: byName(lock.python.packages).map((p) => ({
-            name: p.name,
-            version: p.version,
-            sha256: p.file.sha256,
-            targets: [...p.targets].sort(),
-          })),
-        }
-      : null,
-    apt: lock.apt
-      ? byName(lock.apt.packages).map((p) => ({
-          name: p.name,
-          version: p.version,
-          architecture: p.architecture,
-          installed: p.installed,
-          targets: [...p.targets].sort(),
-        }))
-      : null,
-    npm: lock.npm ? { sha256: lock.npm.sha256, target: lock.npm.target } : null,
+    ...sections,
     env: lock.env,
     workdir: lock.workdir,
     targets: {
@@ -60,8 +46,4 @@ export function fingerprintInput(lock: LockWithoutFingerprint): unknown {
 
 export function computeFingerprint(lock: LockWithoutFingerprint): string {
   return digestOf(fingerprintInput(lock));
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,5 +1,8 @@
 import { inputError } from '../core/errors.js';
 import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
+import { sortedUnique } from '../core/order.js';
+import { WINGS } from '../ecosystems/registry.js';
+import type { AnyEcosystem } from '../ecosystems/types.js';
 import { computeFingerprint } from './fingerprint.js';
 import { LOCK_VERSION, lockSchema, type Lock, type LockWithoutFingerprint } from './schema.js';
 
@@ -8,45 +11,17 @@ import { LOCK_VERSION, lockSchema, type Lock, type LockWithoutFingerprint } from
  * name (and then by the remaining identity fields) so the same environment always gives the same bytes.
  */
 export function finalizeLock(lock: LockWithoutFingerprint): Lock {
-  const sorted: LockWithoutFingerprint = {
-    ...lock,
-    inputFiles: [...new Set(lock.inputFiles)].sort(cmp),
-    declared: {
-      ...lock.declared,
-      python: lock.declared.python
-        ? {
-            ...lock.declared.python,
-            requirements: [...lock.declared.python.requirements]
-              .map((r) => ({ ...r, hashes: [...r.hashes].sort(cmp), targets: sortTargets(r.targets) }))
-              .sort((a, b) => cmp(a.kind, b.kind) || cmp(a.requirement, b.requirement) || cmp(a.source, b.source) || cmp(a.targets.join(), b.targets.join())),
-          }
-        : null,
-      apt: lock.declared.apt
-        ? {
-            ...lock.declared.apt,
-            packages: [...lock.declared.apt.packages]
-              .map((p) => ({ ...p, targets: sortTargets(p.targets) }))
-              .sort((a, b) => cmp(a.name, b.name) || cmp(a.source, b.source)),
-          }
-        : null,
-    },
-    python: lock.python
-      ? {
-          ...lock.python,
-          packages: [...lock.python.packages]
-            .map((p) => ({ ...p, via: [...new Set(p.via)].sort(cmp), targets: sortTargets(p.targets) }))
-            .sort((a, b) => cmp(a.name, b.name)),
-        }
-      : null,
-    apt: lock.apt
-      ? {
-          snapshot: lock.apt.snapshot,
-          packages: [...lock.apt.packages]
-            .map((p) => ({ ...p, targets: sortTargets(p.targets) }))
-            .sort((a, b) => cmp(a.name, b.name) || cmp(a.architecture, b.architecture)),
-        }
-      : null,
-  };
+  const declared: Record<string, unknown> = { ...lock.declared };
+  const sections: Record<string, unknown> = {};
+  for (const wing of WINGS) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const w = wing as AnyEcosystem;
+    const d = lock.declared[wing.id];
+    const s = lock[wing.id];
+    declared[wing.id] = d ? w.canonicalDeclared(d) : null;
+    sections[wing.id] = s ? w.canonicalize(s) : null;
+  }
+  const sorted = { ...lock, inputFiles: sortedUnique(lock.inputFiles), declared, ...sections } as LockWithoutFingerprint;
   return { ...sorted, fingerprint: computeFingerprint(sorted) };
 }
 
@@ -92,12 +67,4 @@ export function parseLock(text: string, file = 'envseal.lock'): Lock {
     });
   }
   return lock;
-}
-
-function sortTargets<T extends string>(targets: T[]): T[] {
-  return [...new Set(targets)].sort(cmp);
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

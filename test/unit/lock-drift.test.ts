@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diffDeclared, formatDrift } from '../../src/lock/drift.js';
+import { diffDeclared } from '../../src/lock/drift.js';
+import { formatDrift } from '../../src/core/drift.js';
 import { computeInputHash } from '../../src/app/load-inputs.js';
 import { sampleDraft } from '../fixtures/lock/sample-lock.js';
 

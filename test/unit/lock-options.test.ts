@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rejectUnsupportedOptions } from '../../src/app/lock-environment.js';
+import { rejectUnsupportedOptions } from '../../src/ecosystems/python/index.js';
 import { parseSpec } from '../../src/envspec/load-spec.js';
 
 test('requirements options envseal cannot honour are clear errors', () => {

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolvePython } from '../../src/ecosystems/python/resolver/resolve-python.js';
-import type { TargetProbe } from '../../src/lock/schema.js';
+import type { TargetProbe } from '../../src/core/ground.js';
 import { isEnvsealError } from '../../src/core/errors.js';
 import { MemoryIndex } from '../fixtures/resolve/memory-index.js';
 

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolvePython, type ResolvePythonRequest } from '../../src/ecosystems/python/resolver/resolve-python.js';
-import type { DeclaredRequirement, LockedPythonPackage } from '../../src/lock/schema.js';
+import type { DeclaredRequirement, LockedPythonPackage } from '../../src/ecosystems/python/schema.js';
 import { externalError, isEnvsealError, type EnvsealError } from '../../src/core/errors.js';
 import { MemoryIndex, type MemoryProjects } from '../fixtures/resolve/memory-index.js';
 import { BOOKWORM_TARGET } from '../fixtures/resolve/targets.js';

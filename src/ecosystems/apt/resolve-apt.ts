@@ -6,7 +6,7 @@
  */
 import type { DockerEngine } from '../../core/ports.js';
 import { externalError, inputError } from '../../core/errors.js';
-import type { LockedAptPackage } from '../../lock/schema.js';
+import type { LockedAptPackage } from './schema.js';
 import { writeSourcesScript, type AptSourcesFile } from './apt-sources.js';
 import { captureContainerOutput } from '../../core/container-output.js';
 

@@ -5,7 +5,7 @@
  */
 import type { DockerEngine } from '../../core/ports.js';
 import { externalError, inputError } from '../../core/errors.js';
-import type { TargetProbe } from '../../lock/schema.js';
+import type { TargetProbe } from '../../core/ground.js';
 import { captureContainerOutput } from '../../core/container-output.js';
 
 const PYTHON_PROBE = String.raw`

@@ -35,7 +35,7 @@
 import type { CoreMetadataDocument, IndexProject, Logger, PackageIndex } from '../../../core/ports.js';
 import { silentLogger } from '../../../core/ports.js';
 import { inputError, internalError, isEnvsealError } from '../../../core/errors.js';
-import type { DeclaredRequirement, LockedPythonPackage } from '../../../lock/schema.js';
+import type { DeclaredRequirement, LockedPythonPackage } from '../schema.js';
 import { evaluateMarker, type MarkerEnvironment } from '../pep/marker.js';
 import { normalizeName } from '../pep/names.js';
 import { parseRequirement, type Requirement } from '../pep/requirement.js';

@@ -4,7 +4,7 @@
  * description for messages.
  */
 import { inputError } from '../../../core/errors.js';
-import type { TargetProbe } from '../../../lock/schema.js';
+import type { TargetProbe } from '../../../core/ground.js';
 import { computeSupportedTags, formatTag, rankWheel, type TargetInterpreter } from '../pep/tags.js';
 import type { TargetFit } from './candidates.js';
 

@@ -3,7 +3,8 @@
  * (ranges, extras, markers, constraints, optional --hash allow-lists) into a complete, hash-pinned closure for
  * the TARGET interpreter (from the target probe), never for the host.
  */
-import type { DeclaredRequirement, LockedPythonPackage, TargetProbe } from '../../../lock/schema.js';
+import type { TargetProbe } from '../../../core/ground.js';
+import type { DeclaredRequirement, LockedPythonPackage } from '../schema.js';
 
 export interface ResolvePythonRequest {
   /** Normalised requirement texts with their targets; `kind: 'constraint'` only limits versions. */

@@ -1,0 +1,80 @@
+/**
+ * The python wing's Dockerfile blocks: the venv (or the interpreter's own site-packages), hash-checked pip
+ * installs without resolution (`--require-hashes --no-deps`), and the seed hook. Pure.
+ */
+import { internalError } from '../../core/errors.js';
+import { continued, dockerfileQuote, shellQuote } from '../../core/dockerfile-quote.js';
+import type { DockerfileSection, RenderContext } from '../types.js';
+import type { LockedPythonPackage, PythonSection } from './schema.js';
+
+/** templates/ file the seed hook is read from. */
+export const SEED_HOOK_ASSET = 'envseal_seed.py';
+
+export function renderPython(py: PythonSection, ctx: RenderContext): DockerfileSection {
+  const main = py.packages.filter((p) => p.targets.includes('deploy'));
+  const dev = py.packages.filter((p) => p.targets.length === 1 && p.targets[0] === 'dev');
+  if (!main.length && !dev.length) return {};
+  const hook = ctx.assets[SEED_HOOK_ASSET];
+  if (hook === undefined) throw internalError('generate.no-asset', `templates/${SEED_HOOK_ASSET} was not loaded`);
+  const deps = [
+    `# Python: ${summarize(py, main.length, dev.length)}. Installed hash-checked (--require-hashes) without resolution (--no-deps).`,
+    renderSetup(py, ctx),
+    ...(main.length ? [renderPip(py, ctx, main)] : []),
+    '# Seed hook (templates/envseal_seed.py): seeds random, NumPy, PyTorch and TensorFlow when ENVSEAL_SEED is set.',
+    renderSeedHook(py, hook),
+  ].join('\n');
+  return {
+    depsEnv: ['PIP_DISABLE_PIP_VERSION_CHECK=1', 'PIP_NO_CACHE_DIR=1'],
+    deps,
+    ...(dev.length ? { dev: renderPip(py, ctx, dev) } : {}),
+  };
+}
+
+function summarize(py: PythonSection, main: number, dev: number): string {
+  const where = py.venv ? `venv ${py.venv}${py.systemSitePackages ? ' (sees system site-packages)' : ''}` : `${py.interpreter} site-packages`;
+  return `${main} locked package${main === 1 ? '' : 's'}${dev ? ` (+${dev} for dev)` : ''} into ${where}`;
+}
+
+function renderSetup(py: PythonSection, ctx: RenderContext): string {
+  if (!ctx.target.python) throw internalError('generate.no-python', 'the lock has Python packages but the target has no Python');
+  if (py.venv) {
+    return [
+      `RUN ${shellQuote(py.interpreter)} -m venv${py.systemSitePackages ? ' --system-site-packages' : ''} ${shellQuote(py.venv)}`,
+      `ENV VIRTUAL_ENV=${dockerfileQuote(py.venv, 'venv path')} \\`,
+      `    PATH=${dockerfileQuote(`${py.venv}/bin:${ctx.target.path}`, 'PATH')}`,
+    ].join('\n');
+  }
+  // No venv: make `python` name the same interpreter as `python3` where the base has no `python`.
+  return `RUN command -v python >/dev/null 2>&1 || ln -s "$(command -v ${shellQuote(py.interpreter)})" /usr/local/bin/python`;
+}
+
+function renderPip(py: PythonSection, ctx: RenderContext, packages: LockedPythonPackage[]): string {
+  const [first, ...extra] = py.indexes;
+  const indexArgs = [first ? `--index-url ${shellQuote(first)}` : '--no-index', ...extra.map((u) => `--extra-index-url ${shellQuote(u)}`)];
+  const python = py.venv ? 'python' : shellQuote(py.interpreter);
+  const breakSystem = !py.venv && ctx.target.python?.externallyManaged ? ' --break-system-packages' : '';
+  const onlyBinary = packages.every((p) => p.file.filename.endsWith('.whl')) ? ' --only-binary :all:' : '';
+  const lines = packages.map((p) => shellQuote(`${p.name}==${p.version} --hash=sha256:${p.file.sha256}`));
+  return [
+    continued('RUN printf \'%s\\n\'', lines) + ' \\',
+    '      > /tmp/envseal-requirements.txt \\',
+    ` && ${python} -m pip install --no-input --no-deps --require-hashes${onlyBinary}${breakSystem} \\`,
+    `      ${indexArgs.join(' ')} \\`,
+    '      -r /tmp/envseal-requirements.txt \\',
+    ' && rm -f /tmp/envseal-requirements.txt',
+  ].join('\n');
+}
+
+// The hook goes where the interpreter looks for .pth files (the venv's or the interpreter's purelib), written
+// with printf so the Dockerfile needs no file from outside the project to build.
+function renderSeedHook(py: PythonSection, hook: string): string {
+  const python = py.venv ? 'python' : shellQuote(py.interpreter);
+  const lines = hook.replace(/\n+$/, '').split('\n').map((l) => (l === '' ? "''" : shellQuote(l)));
+  return [
+    `RUN site="$(${python} -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \\`,
+    ` && mkdir -p "$site" \\`,
+    continued(' && printf \'%s\\n\'', lines) + ' \\',
+    '      > "$site/envseal_seed.py" \\',
+    ` && echo 'import envseal_seed' > "$site/envseal-seed.pth"`,
+  ].join('\n');
+}

@@ -1,0 +1,105 @@
+/**
+ * The python wing: requirements.txt, constraints, pyproject.toml and inline requirements, resolved by envseal's
+ * PubGrub resolver against PEP 503/691 indexes for the base image's interpreter, installed hash-checked by pip.
+ */
+import { inputError } from '../../core/errors.js';
+import { compareText, sortedUnique } from '../../core/order.js';
+import { defineEcosystem } from '../types.js';
+import { pythonDrift } from './drift.js';
+import { renderPython } from './dockerfile.js';
+import { canonicalPythonDeclared, loadPython, normalizePythonDeclared } from './load.js';
+import { resolvePython } from './resolver/resolve-python.js';
+import { pythonDeclaredSchema, pythonDevSpecSchema, pythonSectionSchema, pythonSpecSchema, type PythonDeclared, type PythonSection } from './schema.js';
+import type { ResolveContext } from '../types.js';
+
+/** Where the venv goes when the lock uses one. */
+export const VENV_PATH = '/opt/envseal/venv';
+
+export const pythonWing = defineEcosystem({
+  id: 'python',
+  title: 'Python packages (requirements.txt, pyproject.toml; installed by pip)',
+  schemas: { spec: pythonSpecSchema, devSpec: pythonDevSpecSchema, declared: pythonDeclaredSchema, section: pythonSectionSchema },
+  async load(spec, dev, ctx) {
+    const declared = await loadPython(spec, dev, ctx);
+    return declared ? { declared, state: undefined } : null;
+  },
+  normalizeDeclared: normalizePythonDeclared,
+  canonicalDeclared: canonicalPythonDeclared,
+  probeInterpreter: (declared) => declared.interpreter,
+  keepable(declared, ctx) {
+    const excludeNewer = ctx.options.excludeNewer ?? declared.excludeNewer;
+    return ctx.previous !== null && !ctx.reprobed && ctx.previous.excludeNewer === excludeNewer && !ctx.options.upgradePackages?.length;
+  },
+  check(declared) {
+    rejectUnsupportedOptions(declared.options);
+  },
+  resolve: resolvePythonSection,
+  canonicalize: (py) => ({
+    ...py,
+    packages: [...py.packages].map((p) => ({ ...p, via: sortedUnique(p.via), targets: sortedUnique(p.targets) })).sort((a, b) => compareText(a.name, b.name)),
+  }),
+  fingerprint: (py) => ({
+    interpreter: py.interpreter,
+    venv: py.venv,
+    systemSitePackages: py.systemSitePackages,
+    packages: [...py.packages]
+      .sort((a, b) => compareText(a.name, b.name))
+      .map((p) => ({ name: p.name, version: p.version, sha256: p.file.sha256, targets: [...p.targets].sort() })),
+  }),
+  render: renderPython,
+  count: (py, target) => py.packages.filter((p) => p.targets.includes(target)).length,
+  drift: pythonDrift,
+});
+
+async function resolvePythonSection(declared: PythonDeclared, _state: undefined, ctx: ResolveContext<PythonSection>): Promise<PythonSection> {
+  const { target } = ctx.ground;
+  const probePy = target.python;
+  if (!probePy) throw inputError('probe.no-python', `the base image ${ctx.ground.base.reference} has no Python interpreter`);
+  const venv = declared.venv === 'auto' ? probePy.externallyManaged : declared.venv;
+  const excludeNewer = ctx.options.excludeNewer ?? declared.excludeNewer;
+  const installable = declared.requirements.filter((r) => r.kind === 'requirement');
+  ctx.logger.progress(`resolving ${installable.length} Python requirement(s) for ${probePy.implementation} ${probePy.version} on ${target.machine}`);
+  const opts = declared.options;
+  const upgrade = ctx.options.upgradeAll ? { upgrade: true as const } : ctx.options.upgradePackages?.length ? { upgrade: ctx.options.upgradePackages } : {};
+  const result = await resolvePython(
+    {
+      requirements: declared.requirements,
+      indexes: declared.indexes,
+      target,
+      ...(Object.keys(declared.packageIndexes).length ? { indexPins: declared.packageIndexes } : {}),
+      options: {
+        ...(opts.pre === true ? { pre: true } : {}),
+        ...(Array.isArray(opts.onlyBinary) ? { onlyBinary: opts.onlyBinary } : {}),
+        ...(excludeNewer ? { excludeNewer } : {}),
+      },
+      ...(ctx.previous ? { previous: ctx.previous.packages } : {}),
+      ...upgrade,
+    },
+    { index: ctx.index, logger: ctx.logger },
+  );
+  return {
+    interpreter: declared.interpreter,
+    venv: venv ? VENV_PATH : null,
+    systemSitePackages: declared.systemSitePackages,
+    indexes: declared.indexes,
+    ...(excludeNewer ? { excludeNewer } : {}),
+    packages: result.packages,
+  };
+}
+
+/** requirements.txt options envseal cannot honour are errors, not silently ignored. */
+export function rejectUnsupportedOptions(options: Record<string, unknown>): void {
+  if (Array.isArray(options.noBinary) && options.noBinary.length) {
+    throw inputError('python.unsupported-option', `--no-binary ${options.noBinary.join(',')} asks pip to build from source, which envseal does not do`, {
+      hint: 'envseal locks wheels (and sdists with static metadata that need no build); remove --no-binary',
+    });
+  }
+  if (Array.isArray(options.findLinks) && options.findLinks.length) {
+    throw inputError('python.unsupported-option', `--find-links ${options.findLinks.join(' ')} is not supported`, {
+      hint: 'serve the files from a PEP 503 index (any static file server with a simple/ layout works) and use --index-url',
+    });
+  }
+  if (options.noIndex === true) {
+    throw inputError('python.unsupported-option', '--no-index leaves no index to resolve from', { hint: 'remove --no-index and name an index' });
+  }
+}

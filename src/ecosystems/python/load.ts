@@ -1,0 +1,113 @@
+/**
+ * The python wing's declared inputs: requirement and constraint files, inline requirements, pyproject.toml
+ * groups and index settings from envseal.yaml, normalised into one list with where each came from.
+ */
+import { describeError, inputError } from '../../core/errors.js';
+import { compareText, sortedUnique } from '../../core/order.js';
+import type { LoadContext } from '../types.js';
+import { loadRequirementsFile, type PythonRequirement } from './manifests/requirements.js';
+import { parsePyproject, selectPyprojectGroups } from './manifests/pyproject.js';
+import { normalizeName } from './pep/names.js';
+import { formatRequirement, parseRequirement } from './pep/requirement.js';
+import type { DeclaredRequirement, PythonDeclared, PythonDevSpec, PythonSpec } from './schema.js';
+
+export const DEFAULT_INDEX = 'https://pypi.org/simple';
+
+type Targets = DeclaredRequirement['targets'];
+const ALL: Targets = ['deploy', 'dev'];
+const DEV: Targets = ['dev'];
+
+interface Collected {
+  requirements: DeclaredRequirement[];
+  fileIndexes: string[];
+  options: Record<string, string | boolean | string[]>;
+}
+
+export async function loadPython(py: PythonSpec | undefined, dev: PythonDevSpec | undefined, ctx: LoadContext): Promise<PythonDeclared | null> {
+  if (!py && !dev) return null;
+  const acc: Collected = { requirements: [], fileIndexes: [], options: {} };
+  for (const [i, rel] of (py?.requirements ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `python.requirements.${i}`, ALL, false);
+  for (const [i, rel] of (py?.constraints ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `python.constraints.${i}`, ALL, true);
+  addInline(acc, ctx.specFile, py?.packages ?? [], 'python.packages', ALL);
+  if (py?.pyproject) {
+    const ref = typeof py.pyproject === 'string' ? { path: py.pyproject, extras: [] as string[] } : py.pyproject;
+    const text = await ctx.readManifest(ref.path, 'python.pyproject');
+    addAll(acc, selectPyprojectGroups(parsePyproject(text, ref.path), ref.extras), 'requirement', ALL);
+  }
+  for (const [i, rel] of (dev?.requirements ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `targets.dev.python.requirements.${i}`, DEV, false);
+  addInline(acc, ctx.specFile, dev?.packages ?? [], 'targets.dev.python.packages', DEV);
+
+  const packageIndexes: Record<string, string> = {};
+  for (const [name, url] of Object.entries(py?.packageIndexes ?? {})) packageIndexes[normalizeName(name)] = url.replace(/\/+$/, '');
+  const primary = dedupeUrls([...(py?.index ? [py.index] : []), ...acc.fileIndexes, ...(py?.extraIndexes ?? [])]);
+  // Pinned indexes go last: they serve only their own projects, but pip in the image must be able to reach them.
+  const indexes = dedupeUrls([...(primary.length ? primary : [DEFAULT_INDEX]), ...Object.values(packageIndexes)]);
+  return {
+    interpreter: py?.interpreter ?? 'python3',
+    indexes,
+    venv: py?.venv ?? 'auto',
+    systemSitePackages: py?.systemSitePackages ?? false,
+    packageIndexes,
+    ...(py?.excludeNewer ? { excludeNewer: new Date(py.excludeNewer).toISOString().replace(/\.000Z$/, 'Z') } : {}),
+    requirements: acc.requirements,
+    options: acc.options,
+  };
+}
+
+function addAll(acc: Collected, reqs: PythonRequirement[], kind: DeclaredRequirement['kind'], targets: Targets): void {
+  for (const r of reqs) acc.requirements.push({ requirement: formatRequirement(r.requirement), hashes: r.hashes, source: r.source.file, kind, targets });
+}
+
+async function loadRequirementFile(acc: Collected, ctx: LoadContext, rel: string, listedAt: string, targets: Targets, asConstraints: boolean): Promise<void> {
+  const loaded = await loadRequirementsFile(rel, async (p) => ctx.readManifest(p, listedAt));
+  addAll(acc, loaded.requirements, asConstraints ? 'constraint' : 'requirement', targets);
+  addAll(acc, loaded.constraints, 'constraint', targets);
+  if (loaded.indexUrl) acc.fileIndexes.push(loaded.indexUrl);
+  acc.fileIndexes.push(...loaded.extraIndexUrls);
+  for (const [k, v] of Object.entries(loaded.options)) if (v !== undefined) acc.options[k] = v as string | boolean | string[];
+}
+
+function addInline(acc: Collected, specFile: string, texts: string[], listedAt: string, targets: Targets): void {
+  texts.forEach((text, i) => {
+    let req;
+    try {
+      req = parseRequirement(text);
+    } catch (err) {
+      throw inputError('spec.invalid', `${specFile}: ${listedAt}.${i}: invalid requirement "${text}": ${describeError(err)}`);
+    }
+    if (req.url) {
+      throw inputError('manifest.direct-url', `${specFile}: ${listedAt}.${i}: direct URL requirements are not supported ("${text}")`, {
+        hint: 'publish the package to an index (a local one works) and require it by name and version',
+      });
+    }
+    acc.requirements.push({ requirement: formatRequirement(req), hashes: [], source: specFile, kind: 'requirement', targets });
+  });
+}
+
+/** Requirements in the order the input hash is taken in (hashes sorted, not deduplicated: as in lock version 1). */
+export function normalizePythonDeclared(declared: PythonDeclared): PythonDeclared {
+  const key = (r: DeclaredRequirement) => [r.kind, r.requirement, r.source, r.targets.join()].join('\u0000');
+  return {
+    ...declared,
+    requirements: declared.requirements
+      .map((r) => ({ ...r, hashes: [...r.hashes].sort(), targets: [...r.targets].sort() }))
+      .sort((a, b) => compareText(key(a), key(b))),
+  };
+}
+
+/** Requirements in the order the lock file stores them. */
+export function canonicalPythonDeclared(declared: PythonDeclared): PythonDeclared {
+  return {
+    ...declared,
+    requirements: [...declared.requirements]
+      .map((r) => ({ ...r, hashes: [...r.hashes].sort(compareText), targets: sortedUnique(r.targets) }))
+      .sort(
+        (a, b) =>
+          compareText(a.kind, b.kind) || compareText(a.requirement, b.requirement) || compareText(a.source, b.source) || compareText(a.targets.join(), b.targets.join()),
+      ),
+  };
+}
+
+function dedupeUrls(items: string[]): string[] {
+  return [...new Set(items.map((u) => u.replace(/\/+$/, '')))];
+}

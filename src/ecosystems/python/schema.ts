@@ -1,0 +1,108 @@
+/**
+ * The python wing's formats: its envseal.yaml sections (`python`, `targets.dev.python`), its declared inputs
+ * and its lock section. Strict: unknown keys and wrong types are errors.
+ */
+import { z } from 'zod';
+import { hex64Schema, targetListSchema } from '../../core/ground.js';
+import { httpUrlSchema, relPathSchema } from '../../core/spec-values.js';
+
+const pyprojectRef = z.union([
+  relPathSchema,
+  z.strictObject({
+    path: relPathSchema.default('pyproject.toml'),
+    /** Names of `[project.optional-dependencies]` groups to install. */
+    extras: z.array(z.string().min(1)).default([]),
+  }),
+]);
+
+export const pythonSpecSchema = z.strictObject({
+  /** The interpreter inside the image the packages are for. */
+  interpreter: z.string().min(1).default('python3'),
+  requirements: z.array(relPathSchema).default([]),
+  /** Constraint files (`-c`): versions they name bind, but install nothing on their own. */
+  constraints: z.array(relPathSchema).default([]),
+  packages: z.array(z.string().min(1)).default([]),
+  pyproject: pyprojectRef.optional(),
+  /** PEP 503/691 simple index URL; requirement files may set their own with --index-url. */
+  index: httpUrlSchema.optional(),
+  extraIndexes: z.array(httpUrlSchema).default([]),
+  /**
+   * Per-package index pinning (e.g. CUDA builds of torch from their own index): project name → index URL.
+   * A pinned project is looked up on that index only.
+   */
+  packageIndexes: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a project name'), httpUrlSchema).default({}),
+  /** Ignore files uploaded after this instant (ISO 8601), so resolving again later gives the same answer. */
+  excludeNewer: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 timestamp like 2026-11-01T00:00:00Z' }).optional(),
+  /** Install into a venv: `auto` = when the base Python is externally managed (PEP 668). */
+  venv: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+  /** Let the venv see the base image's (e.g. apt-installed) Python packages. */
+  systemSitePackages: z.boolean().default(false),
+});
+export type PythonSpec = z.infer<typeof pythonSpecSchema>;
+
+export const pythonDevSpecSchema = z.strictObject({
+  /** requirements.txt-style files, relative to the project. */
+  requirements: z.array(relPathSchema).default([]),
+  /** Inline PEP 508 requirements. */
+  packages: z.array(z.string().min(1)).default([]),
+});
+export type PythonDevSpec = z.infer<typeof pythonDevSpecSchema>;
+
+export const declaredRequirementSchema = z.strictObject({
+  /** Normalised PEP 508 requirement text. */
+  requirement: z.string(),
+  /** Allowed hashes given in the manifest (`--hash`), `sha256:<hex>`. */
+  hashes: z.array(z.string()),
+  /** Project-relative file the requirement came from, or `envseal.yaml`. */
+  source: z.string(),
+  /** `requirement` installs it; `constraint` only limits versions. */
+  kind: z.enum(['requirement', 'constraint']),
+  targets: targetListSchema,
+});
+export type DeclaredRequirement = z.infer<typeof declaredRequirementSchema>;
+
+export const pythonDeclaredSchema = z.strictObject({
+  interpreter: z.string(),
+  indexes: z.array(z.string()),
+  venv: z.union([z.boolean(), z.literal('auto')]),
+  systemSitePackages: z.boolean(),
+  /** Normalised project name → the only index it is taken from. */
+  packageIndexes: z.record(z.string(), z.string()),
+  excludeNewer: z.string().optional(),
+  requirements: z.array(declaredRequirementSchema),
+  /** Resolver options that change the answer (pre-releases, only-binary, ...). */
+  options: z.record(z.string(), z.union([z.string(), z.boolean(), z.array(z.string())])),
+});
+export type PythonDeclared = z.infer<typeof pythonDeclaredSchema>;
+
+export const lockedPythonFileSchema = z.strictObject({
+  filename: z.string(),
+  url: z.string(),
+  sha256: hex64Schema,
+  size: z.number().int().nonnegative().optional(),
+  uploadTime: z.string().optional(),
+});
+
+export const lockedPythonPackageSchema = z.strictObject({
+  /** PEP 503 normalised name. */
+  name: z.string(),
+  version: z.string(),
+  file: lockedPythonFileSchema,
+  index: z.string(),
+  /** Why it is here: the requirement chains that pulled it in, e.g. `requirements.txt > pandas > numpy`. */
+  via: z.array(z.string()),
+  targets: targetListSchema,
+});
+export type LockedPythonPackage = z.infer<typeof lockedPythonPackageSchema>;
+
+export const pythonSectionSchema = z.strictObject({
+  interpreter: z.string(),
+  /** The venv the packages go into, or null to install into the interpreter's own site-packages. */
+  venv: z.string().nullable(),
+  systemSitePackages: z.boolean(),
+  indexes: z.array(z.string()),
+  /** Files uploaded after this instant were ignored (from the spec or `lock --exclude-newer`). */
+  excludeNewer: z.string().optional(),
+  packages: z.array(lockedPythonPackageSchema),
+});
+export type PythonSection = z.infer<typeof pythonSectionSchema>;

@@ -1,0 +1,126 @@
+/**
+ * The one interface every ecosystem wing implements (base image aside, which is the ground they stand on).
+ * A wing owns its spec section, its declared inputs, its lock section and its Dockerfile section; the lock,
+ * the fingerprint, drift and the Dockerfile are composed from the wings listed in registry.ts. Adding an
+ * ecosystem is one folder implementing this plus one line in the registry.
+ *
+ * Data flow through a wing: spec section → `load` (reads manifests) → declared inputs (hashed into the lock's
+ * inputHash) → `plan` decides keep or resolve → `resolve` (through the ports) → lock section → `render`.
+ */
+import type { z } from 'zod';
+import type { Clock, DockerEngine, Logger, PackageIndex } from '../core/ports.js';
+import type { DriftEntry } from '../core/drift.js';
+import type { Ground } from '../core/ground.js';
+import type { TargetName } from '../core/image-contract.js';
+
+/** What `load` may read: manifests named by the spec (missing ones are input errors) and optional files. */
+export interface LoadContext {
+  /** Project-relative path of the spec, for messages and as the `source` of inline entries. */
+  specFile: string;
+  /** Reads a project file the spec names; records it as an input file; a missing file is an input error. */
+  readManifest(rel: string, listedAt: string): Promise<string>;
+  /** Reads a project file that may be absent (null); records it as an input file when present. */
+  readOptional(rel: string): Promise<string | null>;
+}
+
+/** How `lock` was asked to resolve. */
+export interface ResolveOptions {
+  /** Re-resolve everything, ignoring previous pins. */
+  upgradeAll: boolean;
+  /** Re-resolve these packages (and what must move with them). */
+  upgradePackages?: string[];
+  /** Ignore files published after this instant (overrides the spec). */
+  excludeNewer?: string;
+}
+
+export interface ResolveContext<Section> {
+  ground: Ground;
+  engine: DockerEngine;
+  index: PackageIndex;
+  clock: Clock;
+  logger: Logger;
+  options: ResolveOptions;
+  /** The previous lock's section, when there is one: it seeds preferences. */
+  previous: Section | null;
+}
+
+/** What decides whether a previous section can be kept as it is. */
+export interface PlanContext<Section> {
+  previous: Section | null;
+  /** The probe of the base image was redone (new base, new interpreter or an upgrade). */
+  reprobed: boolean;
+  options: ResolveOptions;
+}
+
+/** A wing's part of a Dockerfile: text blocks (with their comment lines) for the shared deps stage and dev. */
+export interface DockerfileSection {
+  /** Lines appended to the deps stage's `ENV` instruction, e.g. `PIP_NO_CACHE_DIR=1`. */
+  depsEnv?: string[];
+  /** Installed in the deps stage, shared by deploy and dev. */
+  deps?: string;
+  /** Installed in the dev stage only. */
+  dev?: string;
+}
+
+export interface RenderContext extends Ground {
+  /** Files from templates/ a wing may embed, by name (e.g. envseal_seed.py). */
+  assets: Readonly<Record<string, string>>;
+}
+
+type InferOrUndefined<T> = T extends z.ZodType ? z.infer<T> | undefined : undefined;
+
+export interface Ecosystem<Id extends string, Spec extends z.ZodType, DevSpec extends z.ZodType | null, Declared extends z.ZodType, Section extends z.ZodType, State> {
+  /** The key of its section in envseal.yaml, in the lock's `declared` and in the lock. */
+  readonly id: Id;
+  /** One line for `--help`, docs and messages, e.g. "Python packages (pip)". */
+  readonly title: string;
+  readonly schemas: {
+    /** Its top-level section of envseal.yaml. */
+    spec: Spec;
+    /** Its section under `targets.dev` (packages for the dev image only), or null when it has none. */
+    devSpec: DevSpec;
+    /** Its declared inputs as the lock stores them. */
+    declared: Declared;
+    /** Its resolved section of the lock. */
+    section: Section;
+  };
+  /** Reads the manifests its spec sections name. Null when the project does not use this ecosystem. */
+  load(spec: z.infer<Spec> | undefined, dev: InferOrUndefined<DevSpec>, ctx: LoadContext): Promise<{ declared: z.infer<Declared>; state: State } | null>;
+  /** Declared inputs in the order the input hash is taken in: equal inputs hash equal whatever their order. */
+  normalizeDeclared(declared: z.infer<Declared>): z.infer<Declared>;
+  /** Declared inputs in the order the lock file stores them. */
+  canonicalDeclared(declared: z.infer<Declared>): z.infer<Declared>;
+  /** The interpreter the base-image probe must look at, if this wing needs one. */
+  probeInterpreter?(declared: z.infer<Declared>): string;
+  /** True when resolving needs the base image present in the engine (it runs a container of it). */
+  needsImage?(declared: z.infer<Declared>): boolean;
+  /**
+   * Beyond "same declared inputs on the same base", may the previous section be kept? (The planner has
+   * already checked those and that no full upgrade was asked for.)
+   */
+  keepable?(declared: z.infer<Declared>, ctx: PlanContext<z.infer<Section>>): boolean;
+  /** Checks that can fail even when the previous section is kept (the base changed under it, ...). */
+  check?(declared: z.infer<Declared>, ground: Ground): void;
+  /** Declared inputs → lock section (null: nothing to install). */
+  resolve(declared: z.infer<Declared>, state: State, ctx: ResolveContext<z.infer<Section>>): Promise<z.infer<Section> | null>;
+  /** Lists in canonical order, so the same environment always gives the same bytes. */
+  canonicalize(section: z.infer<Section>): z.infer<Section>;
+  /** The part of the section the environment fingerprint covers. */
+  fingerprint(section: z.infer<Section>): unknown;
+  /** Its Dockerfile blocks. */
+  render(section: z.infer<Section>, ctx: RenderContext): DockerfileSection;
+  /** Packages of this wing in an image of `target`, for summaries. */
+  count(section: z.infer<Section>, target: TargetName): number;
+  /** What changed between two declared inputs (either may be absent). */
+  drift(before: z.infer<Declared> | null, after: z.infer<Declared> | null, specFile: string): DriftEntry[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyEcosystem = Ecosystem<string, z.ZodType, z.ZodType | null, z.ZodType, z.ZodType, any>;
+
+/** Identity with inference: `export const pythonWing = defineEcosystem({ ... })` keeps every type precise. */
+export function defineEcosystem<Id extends string, Spec extends z.ZodType, DevSpec extends z.ZodType | null, Declared extends z.ZodType, Section extends z.ZodType, State>(
+  wing: Ecosystem<Id, Spec, DevSpec, Declared, Section, State>,
+): Ecosystem<Id, Spec, DevSpec, Declared, Section, State> {
+  return wing;
+}
