@@ -7,39 +7,32 @@ import { basename, join } from 'node:path';
 import { inputError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { parseSpec } from '../envspec/load-spec.js';
+import { WINGS } from '../ecosystems/registry.js';
+import type { AnyEcosystem, InitFindings } from '../ecosystems/types.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 
 export const DEFAULT_BASE = 'python:3.12-slim-bookworm';
 
-export interface DetectedManifests {
-  requirements: string[];
-  devRequirements: string[];
-  pyproject: boolean;
-  npm: 'ok' | 'no-lockfile' | null;
-  aptLists: string[];
-}
+/** What each ecosystem wing found, by wing id. */
+export type DetectedManifests = Record<string, InitFindings>;
 
 export async function detectManifests(dir: string): Promise<DetectedManifests> {
   const names = (await readdir(dir)).sort();
   const isFile = async (n: string) => (await stat(join(dir, n)).catch(() => null))?.isFile() ?? false;
   const files: string[] = [];
   for (const n of names) if (await isFile(n)) files.push(n);
-  const reqs = files.filter((n) => /^requirements.*\.txt$/.test(n));
-  const isDev = (n: string) => /(^|[-_.])(dev|test|tests|lint|docs)([-_.]|$)/.test(n.replace(/^requirements/, '').replace(/\.txt$/, ''));
-  return {
-    requirements: reqs.filter((n) => !isDev(n)),
-    devRequirements: reqs.filter(isDev),
-    pyproject: files.includes('pyproject.toml'),
-    npm: files.includes('package.json') ? (files.includes('package-lock.json') ? 'ok' : 'no-lockfile') : null,
-    aptLists: files.filter((n) => n === 'apt.txt' || n === 'apt-packages.txt'),
-  };
+  return detectInFiles(files);
+}
+
+/** Pure: what the wings find among these top-level file names. */
+export function detectInFiles(files: readonly string[]): DetectedManifests {
+  return Object.fromEntries((WINGS as readonly AnyEcosystem[]).map((w) => [w.id, w.init(files)]));
 }
 
 export function renderInitSpec(options: { name: string; base: string; detected: DetectedManifests }): string {
   const { name, base, detected } = options;
-  const list = (items: string[]) => `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
-  const hasPython = detected.requirements.length > 0 || detected.pyproject || detected.devRequirements.length > 0;
-  const lines = [
+  const findings = Object.values(detected);
+  return [
     '# envseal.yaml: what this project needs from its environment. `envseal lock` resolves it to exact pins',
     '# in envseal.lock; `envseal generate` turns the lock into envseal.Dockerfile. Reference: README.md.',
     'version: 1',
@@ -51,36 +44,11 @@ export function renderInitSpec(options: { name: string; base: string; detected: 
     'workdir: /workspace',
     '# Environment variables baked into both images.',
     'env: {}',
-  ];
-  if (hasPython) {
-    lines.push(
-      'python:',
-      '  # The interpreter in the image that gets the locked packages.',
-      '  interpreter: python3',
-      `  requirements: ${list(detected.requirements)}`,
-    );
-    if (detected.pyproject) lines.push('  # [project] dependencies; add optional-dependency groups under `extras`.', '  pyproject: { path: pyproject.toml, extras: [] }');
-    lines.push(
-      '  # PEP 503/691 index (requirement files may also set --index-url).',
-      '  # index: https://pypi.org/simple',
-      '  # Install into a venv when the base Python is "externally managed" (PEP 668).',
-      '  venv: auto',
-    );
-  } else {
-    lines.push('# python:', '#   requirements: [requirements.txt]');
-  }
-  if (detected.aptLists.length) {
-    lines.push('apt:', '  # Debian/Ubuntu packages; the lock pins the whole closure to exact versions.', '  packages: []', `  lists: ${list(detected.aptLists)}`);
-  } else {
-    lines.push('# apt:', '#   packages: [git]');
-  }
-  if (detected.npm) {
-    lines.push('npm:', '  # package.json + package-lock.json; the image runs `npm ci` on the lockfile.', '  dir: .');
-  }
-  lines.push('targets:', '  dev:', '    # Extra packages for development; the project is mounted at run time.');
-  if (detected.devRequirements.length) lines.push('    python:', `      requirements: ${list(detected.devRequirements)}`);
-  else lines.push('    # python: { requirements: [requirements-dev.txt] }');
-  lines.push(
+    ...findings.flatMap((f) => f.lines),
+    'targets:',
+    '  dev:',
+    '    # Extra packages for development; the project is mounted at run time.',
+    ...findings.flatMap((f) => f.devLines),
     '    env: {}',
     '  deploy:',
     '    # Paths copied into the deploy image, and how it starts. It runs as a non-root user.',
@@ -88,8 +56,7 @@ export function renderInitSpec(options: { name: string; base: string; detected: 
     '    # command: ["python", "train.py"]',
     '    user: envseal',
     '',
-  );
-  return lines.join('\n');
+  ].join('\n');
 }
 
 export async function initProject(
@@ -102,11 +69,8 @@ export async function initProject(
     throw inputError('init.exists', `${rel} already exists`, { hint: 'pass --force to overwrite it' });
   }
   const detected = await detectManifests(paths.dir);
-  if (detected.npm === 'no-lockfile') {
-    throw inputError('manifest.npm.no-lockfile', 'package.json has no package-lock.json next to it', {
-      hint: 'envseal installs npm packages with `npm ci`, which needs a lockfile: run `npm install --package-lock-only` and commit package-lock.json',
-    });
-  }
+  const refusal = Object.values(detected).find((f) => f.refuse)?.refuse;
+  if (refusal) throw inputError(refusal.code, refusal.message, { hint: refusal.hint });
   const name = options.name ?? sanitizeName(basename(paths.dir));
   const text = renderInitSpec({ name, base: options.base ?? DEFAULT_BASE, detected });
   parseSpec(text, rel); // what init writes must always be a valid spec

@@ -33,9 +33,9 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
       const { initProject } = await import('../app/init-project.js');
       const { detected } = await initProject(ctx.paths, opts);
       const rel = toRel(ctx.paths.dir, ctx.paths.spec);
-      ctx.out.json({ ok: true, spec: rel, detected });
+      ctx.out.json({ ok: true, spec: rel, detected: Object.fromEntries(Object.entries(detected).map(([id, f]) => [id, f.found])) });
       ctx.out.result(`wrote ${rel}`);
-      const found = [...detected.requirements, ...detected.devRequirements, ...(detected.pyproject ? ['pyproject.toml'] : []), ...(detected.npm ? ['package.json'] : []), ...detected.aptLists];
+      const found = Object.values(detected).flatMap((f) => f.found);
       ctx.out.log(found.length ? `uses: ${found.join(', ')}` : 'no manifests found: add requirements or apt packages to the spec');
       ctx.out.log('next: `envseal lock`');
     });

@@ -69,6 +69,18 @@ export interface RenderContext extends Ground {
 
 type InferOrUndefined<T> = T extends z.ZodType ? z.infer<T> | undefined : undefined;
 
+/** What `envseal init` found for a wing among the project's top-level files. */
+export interface InitFindings {
+  /** Files it will use, for the user. */
+  found: string[];
+  /** Its top-level envseal.yaml section (or a commented-out example when nothing was found). */
+  lines: string[];
+  /** Its lines under `targets.dev:` (indented four spaces), if any. */
+  devLines: string[];
+  /** A file it found but cannot use as it is: init refuses with this input error's code, message and hint. */
+  refuse?: { code: string; message: string; hint: string };
+}
+
 export interface Ecosystem<Id extends string, Spec extends z.ZodType, DevSpec extends z.ZodType | null, Declared extends z.ZodType, Section extends z.ZodType, State> {
   /** The key of its section in envseal.yaml, in the lock's `declared` and in the lock. */
   readonly id: Id;
@@ -84,6 +96,8 @@ export interface Ecosystem<Id extends string, Spec extends z.ZodType, DevSpec ex
     /** Its resolved section of the lock. */
     section: Section;
   };
+  /** For `envseal init`: what it finds among the project's top-level file names. */
+  init(files: readonly string[]): InitFindings;
   /** Reads the manifests its spec sections name. Null when the project does not use this ecosystem. */
   load(spec: z.infer<Spec> | undefined, dev: InferOrUndefined<DevSpec>, ctx: LoadContext): Promise<{ declared: z.infer<Declared>; state: State } | null>;
   /** Declared inputs in the order the input hash is taken in: equal inputs hash equal whatever their order. */

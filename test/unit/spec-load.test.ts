@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSpec } from '../../src/envspec/load-spec.js';
-import { renderInitSpec } from '../../src/app/init-project.js';
+import { detectInFiles, renderInitSpec } from '../../src/app/init-project.js';
 
 const minimal = 'version: 1\nname: demo\nbase: python:3.11\n';
 
@@ -97,11 +97,14 @@ test('YAML syntax errors carry file:line:col; duplicate keys are errors', () => 
 });
 
 test('what init writes is always a valid spec', () => {
-  for (const detected of [
-    { requirements: [], devRequirements: [], pyproject: false, npm: null, aptLists: [] },
-    { requirements: ['requirements.txt'], devRequirements: ['requirements-dev.txt'], pyproject: true, npm: 'ok' as const, aptLists: ['apt.txt'] },
-  ]) {
-    const spec = parseSpec(renderInitSpec({ name: 'proj', base: 'python:3.12', detected }));
+  for (const files of [[], ['apt.txt', 'package-lock.json', 'package.json', 'pyproject.toml', 'requirements-dev.txt', 'requirements.txt']]) {
+    const spec = parseSpec(renderInitSpec({ name: 'proj', base: 'python:3.12', detected: detectInFiles(files) }));
     assert.equal(spec.name, 'proj');
+    if (files.length) {
+      assert.deepEqual(spec.python?.requirements, ['requirements.txt']);
+      assert.deepEqual(spec.targets.dev.python?.requirements, ['requirements-dev.txt']);
+      assert.deepEqual(spec.apt?.lists, ['apt.txt']);
+      assert.equal(spec.npm?.dir, '.');
+    }
   }
 });

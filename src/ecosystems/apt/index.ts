@@ -28,6 +28,12 @@ export const aptWing = defineEcosystem({
   id: 'apt',
   title: 'Debian/Ubuntu system packages (apt)',
   schemas: { spec: aptSpecSchema, devSpec: aptDevSpecSchema, declared: aptDeclaredSchema, section: aptSectionSchema },
+  init(files) {
+    const lists = files.filter((n) => n === 'apt.txt' || n === 'apt-packages.txt');
+    if (!lists.length) return { found: [], lines: ['# apt:', '#   packages: [git]'], devLines: [] };
+    const lines = ['apt:', '  # Debian/Ubuntu packages; the lock pins the whole closure to exact versions.', '  packages: []'];
+    return { found: lists, lines: [...lines, `  lists: [${lists.map((l) => JSON.stringify(l)).join(', ')}]`], devLines: [] };
+  },
   async load(spec, dev, ctx) {
     const declared = await loadApt(spec, dev, ctx);
     return declared ? { declared, state: undefined } : null;

@@ -39,6 +39,21 @@ export const npmWing = defineEcosystem({
   id: 'npm',
   title: 'npm packages (package.json + package-lock.json; installed by npm ci)',
   schemas: { spec: npmSpecSchema, devSpec: null, declared: npmDeclaredSchema, section: npmSectionSchema },
+  init(files) {
+    if (!files.includes('package.json')) return { found: [], lines: [], devLines: [] };
+    const lines = ['npm:', '  # package.json + package-lock.json; the image runs `npm ci` on the lockfile.', '  dir: .'];
+    if (files.includes('package-lock.json')) return { found: ['package.json', 'package-lock.json'], lines, devLines: [] };
+    return {
+      found: ['package.json'],
+      lines,
+      devLines: [],
+      refuse: {
+        code: 'manifest.npm.no-lockfile',
+        message: 'package.json has no package-lock.json next to it',
+        hint: 'envseal installs npm packages with `npm ci`, which needs a lockfile: run `npm install --package-lock-only` and commit package-lock.json',
+      },
+    };
+  },
   async load(spec, _dev, ctx) {
     if (!spec) return null;
     const dir = spec.dir.replace(/\/+$/, '') || '.';

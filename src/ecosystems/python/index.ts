@@ -6,6 +6,7 @@ import { inputError } from '../../core/errors.js';
 import { compareText, sortedUnique } from '../../core/order.js';
 import { defineEcosystem } from '../types.js';
 import { pythonDrift } from './drift.js';
+import { initPython } from './init.js';
 import { renderPython } from './dockerfile.js';
 import { canonicalPythonDeclared, loadPython, normalizePythonDeclared } from './load.js';
 import { resolvePython } from './resolver/resolve-python.js';
@@ -19,6 +20,7 @@ export const pythonWing = defineEcosystem({
   id: 'python',
   title: 'Python packages (requirements.txt, pyproject.toml; installed by pip)',
   schemas: { spec: pythonSpecSchema, devSpec: pythonDevSpecSchema, declared: pythonDeclaredSchema, section: pythonSectionSchema },
+  init: initPython,
   async load(spec, dev, ctx) {
     const declared = await loadPython(spec, dev, ctx);
     return declared ? { declared, state: undefined } : null;

@@ -1,0 +1,23 @@
+/** `envseal init` for the python wing: requirements*.txt (dev ones by name) and pyproject.toml. */
+import type { InitFindings } from '../types.js';
+
+const list = (items: string[]) => `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
+
+export function initPython(files: readonly string[]): InitFindings {
+  const reqs = files.filter((n) => /^requirements.*\.txt$/.test(n));
+  const isDev = (n: string) => /(^|[-_.])(dev|test|tests|lint|docs)([-_.]|$)/.test(n.replace(/^requirements/, '').replace(/\.txt$/, ''));
+  const main = reqs.filter((n) => !isDev(n));
+  const dev = reqs.filter(isDev);
+  const pyproject = files.includes('pyproject.toml');
+  const devLines = dev.length ? ['    python:', `      requirements: ${list(dev)}`] : ['    # python: { requirements: [requirements-dev.txt] }'];
+  if (!main.length && !dev.length && !pyproject) return { found: [], lines: ['# python:', '#   requirements: [requirements.txt]'], devLines };
+  const lines = ['python:', '  # The interpreter in the image that gets the locked packages.', '  interpreter: python3', `  requirements: ${list(main)}`];
+  if (pyproject) lines.push('  # [project] dependencies; add optional-dependency groups under `extras`.', '  pyproject: { path: pyproject.toml, extras: [] }');
+  lines.push(
+    '  # PEP 503/691 index (requirement files may also set --index-url).',
+    '  # index: https://pypi.org/simple',
+    '  # Install into a venv when the base Python is "externally managed" (PEP 668).',
+    '  venv: auto',
+  );
+  return { found: [...main, ...dev, ...(pyproject ? ['pyproject.toml'] : [])], lines, devLines };
+}
