@@ -11,9 +11,9 @@ import { formatDrift } from '../core/drift.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { readRunRecord } from '../record/store.js';
-import { parseDpkgQuery } from '../ecosystems/apt/resolve-apt.js';
+import { WINGS } from '../ecosystems/registry.js';
+import type { AnyEcosystem } from '../ecosystems/types.js';
 import { captureContainerOutput } from '../core/container-output.js';
-import { compareContents, contentsProblems, type ObservedPython } from './verify/compare-contents.js';
 import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
 import { checkLock } from './lock-environment.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
@@ -95,8 +95,7 @@ async function verifyImage(ref: string, lock: Lock, digest: string, deps: Verify
           fix: `rebuild it from this lock: \`envseal build --target ${target}\``,
         },
   );
-  const observed = await readImageContents(info, lock, deps);
-  const problems = contentsProblems(compareContents(lock, target, observed));
+  const problems = await imageContentProblems(info, lock, target, deps);
   checks.push(
     problems.length
       ? {
@@ -111,39 +110,33 @@ async function verifyImage(ref: string, lock: Lock, digest: string, deps: Verify
   return checks;
 }
 
-const CONTENTS_PY = String.raw`
-import json, sysconfig
-from importlib import metadata
-paths = sysconfig.get_paths()
-dists = []
-for d in metadata.distributions():
-    try:
-        loc = str(d.locate_file(""))
-    except Exception:
-        loc = ""
-    dists.append({"name": d.metadata["Name"] or "", "version": d.version or "", "location": loc})
-print("__ENVSEAL_PY__" + json.dumps({"siteDirs": sorted({paths["purelib"], paths["platlib"]}), "dists": dists}))
-`;
-const DPKG = `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${Architecture}\\t\${db:Status-Abbrev}\\n'`;
-
-/** Reads the installed Python distributions and Debian packages from a container of the image. */
-async function readImageContents(info: ImageInfo, lock: Lock, deps: VerifyDeps) {
-  const python = lock.python ? (lock.python.venv ? `${lock.python.venv}/bin/python` : lock.python.interpreter) : null;
-  const script = [
-    `if command -v dpkg-query >/dev/null 2>&1; then echo __ENVSEAL_DPKG__; ${DPKG}; echo __ENVSEAL_DPKG_END__; fi`,
-    python ? `${python} -c '${CONTENTS_PY.replace(/'/g, `'\\''`)}'` : 'true',
-  ].join('\n');
-  const run = await captureContainerOutput(deps.engine, { image: info.id, cmd: ['/bin/sh', '-c', script], networkMode: 'none', user: '0' });
-  const debsText = /__ENVSEAL_DPKG__\n([\s\S]*?)__ENVSEAL_DPKG_END__/.exec(run.stdout)?.[1];
-  const pyLine = run.stdout.split('\n').find((l) => l.startsWith('__ENVSEAL_PY__'));
-  const pythonObserved = pyLine ? (JSON.parse(pyLine.slice('__ENVSEAL_PY__'.length)) as ObservedPython) : null;
-  let baseDebs = null;
-  if (debsText !== undefined && lock.apt) {
+/**
+ * Each wing with a contents check prints what the image holds (one container of the image, and one of the base
+ * for wings that compare with it); each wing then lists its differences from the lock.
+ */
+async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetName, deps: VerifyDeps): Promise<string[]> {
+  const checked = (WINGS as readonly AnyEcosystem[]).flatMap((wing) => {
+    const section = (lock as Record<string, unknown>)[wing.id];
+    return section && wing.contents ? [{ id: wing.id, section, contents: wing.contents }] : [];
+  });
+  if (!checked.length) return [];
+  const marked = (scripts: { id: string; script: string }[]) =>
+    scripts.map(({ id, script }) => `echo __ENVSEAL_BEGIN_${id}__; ( ${script} ); echo __ENVSEAL_END_${id}__`).join('\n');
+  const outputOf = (stdout: string, id: string) => new RegExp(`__ENVSEAL_BEGIN_${id}__\\n([\\s\\S]*?)__ENVSEAL_END_${id}__`).exec(stdout)?.[1] ?? null;
+  const run = await captureContainerOutput(deps.engine, {
+    image: info.id,
+    cmd: ['/bin/sh', '-c', marked(checked.map((c) => ({ id: c.id, script: c.contents.script(c.section) })))],
+    networkMode: 'none',
+    user: '0',
+  });
+  const withBase = checked.filter((c) => c.contents.baseScript);
+  let baseStdout = '';
+  if (withBase.length) {
     if (!(await deps.engine.inspectImage(lock.base.pinned))) await deps.engine.pullImage(lock.base.pinned, { platform: lock.base.platform });
-    const base = await captureContainerOutput(deps.engine, { image: lock.base.pinned, cmd: ['/bin/sh', '-c', DPKG], networkMode: 'none', user: '0' });
-    baseDebs = parseDpkgQuery(base.stdout);
+    const script = marked(withBase.map((c) => ({ id: c.id, script: c.contents.baseScript!(c.section) })));
+    baseStdout = (await captureContainerOutput(deps.engine, { image: lock.base.pinned, cmd: ['/bin/sh', '-c', script], networkMode: 'none', user: '0' })).stdout;
   }
-  return { python: pythonObserved, debs: debsText === undefined ? null : parseDpkgQuery(debsText), baseDebs };
+  return checked.flatMap((c) => c.contents.compare(c.section, target, outputOf(run.stdout, c.id), c.contents.baseScript ? outputOf(baseStdout, c.id) : null));
 }
 
 async function verifyRecord(file: string, paths: ProjectPaths, lock: Lock, deps: VerifyDeps): Promise<VerifyCheck> {

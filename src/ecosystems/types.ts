@@ -81,6 +81,16 @@ export interface InitFindings {
   refuse?: { code: string; message: string; hint: string };
 }
 
+/** How verify checks that an image holds exactly what a section pins. */
+export interface ContentsCheck<Section> {
+  /** Shell commands run in a container of the image (root, no network) that print what is installed. */
+  script(section: Section): string;
+  /** The same in a container of the base image, when telling "added by the build" needs the base's list. */
+  baseScript?(section: Section): string;
+  /** One line per difference between the section (for `target`) and what the scripts printed. */
+  compare(section: Section, target: TargetName, observed: string | null, base: string | null): string[];
+}
+
 export interface Ecosystem<Id extends string, Spec extends z.ZodType, DevSpec extends z.ZodType | null, Declared extends z.ZodType, Section extends z.ZodType, State> {
   /** The key of its section in envseal.yaml, in the lock's `declared` and in the lock. */
   readonly id: Id;
@@ -123,6 +133,8 @@ export interface Ecosystem<Id extends string, Spec extends z.ZodType, DevSpec ex
   fingerprint(section: z.infer<Section>): unknown;
   /** Its Dockerfile blocks. */
   render(section: z.infer<Section>, ctx: RenderContext): DockerfileSection;
+  /** Checking an image's contents against the section, when the wing can. */
+  contents?: ContentsCheck<z.infer<Section>>;
   /** Packages of this wing in an image of `target`, for summaries. */
   count(section: z.infer<Section>, target: TargetName): number;
   /** What changed between two declared inputs (either may be absent). */

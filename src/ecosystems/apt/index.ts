@@ -10,6 +10,7 @@ import type { Ground } from '../../core/ground.js';
 import { compareText, sortedUnique } from '../../core/order.js';
 import { defineEcosystem, type DockerfileSection, type LoadContext, type RenderContext, type ResolveContext } from '../types.js';
 import { defaultSnapshotUrl, formatSnapshotTimestamp, snapshotSources, writeSourcesScript } from './apt-sources.js';
+import { aptContents } from './contents.js';
 import { parseAptList } from './parse-apt-list.js';
 import { resolveApt } from './resolve-apt.js';
 import {
@@ -62,6 +63,7 @@ export const aptWing = defineEcosystem({
       .sort((a, b) => compareText(a.name, b.name))
       .map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, installed: p.installed, targets: [...p.targets].sort() })),
   render: renderAptSection,
+  contents: aptContents,
   count: (apt, target) => apt.packages.filter((p) => !p.installed && p.targets.includes(target)).length,
   drift: aptDrift,
 });

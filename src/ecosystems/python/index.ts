@@ -7,6 +7,7 @@ import { compareText, sortedUnique } from '../../core/order.js';
 import { defineEcosystem } from '../types.js';
 import { pythonDrift } from './drift.js';
 import { initPython } from './init.js';
+import { pythonContents } from './contents.js';
 import { renderPython } from './dockerfile.js';
 import { canonicalPythonDeclared, loadPython, normalizePythonDeclared } from './load.js';
 import { resolvePython } from './resolver/resolve-python.js';
@@ -49,6 +50,7 @@ export const pythonWing = defineEcosystem({
       .map((p) => ({ name: p.name, version: p.version, sha256: p.file.sha256, targets: [...p.targets].sort() })),
   }),
   render: renderPython,
+  contents: pythonContents,
   count: (py, target) => py.packages.filter((p) => p.targets.includes(target)).length,
   drift: pythonDrift,
 });
