@@ -45,6 +45,7 @@ export function renderInitSpec(options: { name: string; base: string; detected: 
     '# Environment variables baked into both images.',
     'env: {}',
     ...findings.flatMap((f) => f.lines),
+    ...ignoreLines(findings.flatMap((f) => f.unused ?? [])),
     'targets:',
     '  dev:',
     '    # Extra packages for development; the project is mounted at run time.',
@@ -57,6 +58,16 @@ export function renderInitSpec(options: { name: string; base: string; detected: 
     '    user: envseal',
     '',
   ].join('\n');
+}
+
+function ignoreLines(unused: { file: string; why: string }[]): string[] {
+  if (!unused.length) return [];
+  return [
+    '# Found but not read by envseal, so `envseal lock` refuses while they are present:',
+    ...unused.map((u) => `#   ${u.file}: ${u.why}`),
+    '# If they are not inputs of this environment, say so:',
+    `# ignore: [${unused.map((u) => JSON.stringify(u.file)).join(', ')}]`,
+  ];
 }
 
 export async function initProject(

@@ -2,7 +2,7 @@
  * Reads the spec and every manifest it names, and normalises them into `DeclaredInputs`: the half of the lock
  * that says what the project asked for. Its digest is the lock's input hash.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toRel } from '../core/paths.js';
 import { describeError, inputError } from '../core/errors.js';
@@ -36,7 +36,12 @@ export type ReadText = (absPath: string) => Promise<string>;
 
 const readText: ReadText = (p) => readFile(p, 'utf8');
 
-export async function loadInputs(paths: ProjectPaths, read: ReadText = readText): Promise<LoadedInputs> {
+/** Names of the regular files at the top of the project directory. */
+export type ListFiles = (dir: string) => Promise<string[]>;
+
+const listFiles: ListFiles = async (dir) => (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+
+export async function loadInputs(paths: ProjectPaths, read: ReadText = readText, list: ListFiles = listFiles): Promise<LoadedInputs> {
   const specRel = toRel(paths.dir, paths.spec);
   const specText = await readRequired(read, paths.spec, specRel, 'the env spec', 'run `envseal init` to create one');
   const spec = parseSpec(specText, specRel);
@@ -84,7 +89,24 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText)
       },
     },
   } as DeclaredInputs;
+  refuseUnusedInputs(await list(paths.dir), spec.ignore, files, specRel);
   return { spec, declared, inputHash: computeInputHash(declared), files: [...files], states };
+}
+
+/**
+ * Never silently ignore an input: a file an ecosystem recognises but does not read (a uv.lock, an
+ * environment.yml, ...) would make the environment differ from what the project means, so it is an error until
+ * the spec lists it under `ignore:`.
+ */
+function refuseUnusedInputs(projectFiles: string[], ignore: string[], read: Set<string>, specRel: string): void {
+  const unused = (WINGS as readonly AnyEcosystem[])
+    .flatMap((w) => w.init(projectFiles).unused ?? [])
+    .filter((u) => !read.has(u.file) && !ignore.includes(u.file));
+  if (!unused.length) return;
+  throw inputError('input.unused', `${unused.length} project file${unused.length === 1 ? '' : 's'} envseal recognises would be ignored: ${unused.map((u) => u.file).join(', ')}`, {
+    details: unused.map((u) => `${u.file}: ${u.why}`),
+    hint: `if ${unused.length === 1 ? 'it is not an input' : 'they are not inputs'} of this environment, list ${unused.length === 1 ? 'it' : 'them'} under \`ignore:\` in ${specRel}; otherwise express the dependencies in a form envseal reads (requirements.txt, pyproject.toml)`,
+  });
 }
 
 /** Declared inputs with every list in canonical order, so equal inputs compare (and hash) equal. */

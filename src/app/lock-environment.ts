@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
-import { checkFailed, isEnvsealError } from '../core/errors.js';
+import { checkFailed, inputError, isEnvsealError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import type { DriftEntry } from '../core/drift.js';
 import { diffDeclared } from '../lock/drift.js';
@@ -134,6 +134,7 @@ async function resolveLock(
             previous: previousSection,
           });
   }
+  refuseEmpty(inputs, sections);
   const draft = {
     lockVersion: LOCK_VERSION,
     tool: { name: 'envseal', version: deps.toolVersion },
@@ -157,6 +158,17 @@ async function resolveLock(
     return finalizeLock({ ...draft, resolvedAt: old.resolvedAt });
   }
   return lock;
+}
+
+/** Manifests were read but nothing came of them: a lock with zero packages is a mistake, not a success. */
+function refuseEmpty(inputs: LoadedInputs, sections: Record<string, unknown>): void {
+  const manifests = inputs.files.filter((f) => f !== inputs.files[0]);
+  if (!manifests.length) return;
+  const pinned = (WINGS as readonly AnyEcosystem[]).reduce((n, w) => n + (sections[w.id] ? w.count(sections[w.id], 'dev') : 0), 0);
+  if (pinned > 0) return;
+  throw inputError('lock.empty', `${manifests.join(', ')} ${manifests.length === 1 ? 'was' : 'were'} read but declare no packages: the lock would pin nothing`, {
+    hint: 'check that the manifests list the dependencies (and that the spec names the right files), or remove them from the spec',
+  });
 }
 
 async function ensureImage(deps: LockDeps, ref: string, platform: string): Promise<void> {

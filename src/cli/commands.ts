@@ -33,10 +33,16 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
       const { initProject } = await import('../app/init-project.js');
       const { detected } = await initProject(ctx.paths, opts);
       const rel = toRel(ctx.paths.dir, ctx.paths.spec);
-      ctx.out.json({ ok: true, spec: rel, detected: Object.fromEntries(Object.entries(detected).map(([id, f]) => [id, f.found])) });
+      ctx.out.json({
+        ok: true,
+        spec: rel,
+        detected: Object.fromEntries(Object.entries(detected).map(([id, f]) => [id, f.found])),
+        unused: Object.values(detected).flatMap((f) => f.unused ?? []),
+      });
       ctx.out.result(`wrote ${rel}`);
       const found = Object.values(detected).flatMap((f) => f.found);
       ctx.out.log(found.length ? `uses: ${found.join(', ')}` : 'no manifests found: add requirements or apt packages to the spec');
+      for (const u of Object.values(detected).flatMap((f) => f.unused ?? [])) ctx.out.log(`not used: ${u.file} (${u.why}); \`envseal lock\` refuses until it is read or listed under ignore:`);
       ctx.out.log('next: `envseal lock`');
     });
 

@@ -77,6 +77,12 @@ export interface InitFindings {
   lines: string[];
   /** Its lines under `targets.dev:` (indented four spaces), if any. */
   devLines: string[];
+  /**
+   * Files of its ecosystem it recognises but does not read (e.g. a lock format not supported yet): `init` lists
+   * them and `lock` refuses (exit 2) while they are present and not under `ignore:` in envseal.yaml, because
+   * following the other manifests instead would silently give a different environment.
+   */
+  unused?: { file: string; why: string }[];
   /** A file it found but cannot use as it is: init refuses with this input error's code, message and hint. */
   refuse?: { code: string; message: string; hint: string };
 }
@@ -135,7 +141,7 @@ export interface Ecosystem<Id extends string, Spec extends z.ZodType, DevSpec ex
   render(section: z.infer<Section>, ctx: RenderContext): DockerfileSection;
   /** Checking an image's contents against the section, when the wing can. */
   contents?: ContentsCheck<z.infer<Section>>;
-  /** Packages of this wing in an image of `target`, for summaries. */
+  /** Packages this section pins for an image of `target` (installed by the build or already in the base). */
   count(section: z.infer<Section>, target: TargetName): number;
   /** What changed between two declared inputs (either may be absent). */
   drift(before: z.infer<Declared> | null, after: z.infer<Declared> | null, specFile: string): DriftEntry[];

@@ -27,6 +27,11 @@ export const specSchema = z.strictObject({
   /** Default seed for `envseal run` (else a fresh one per run, recorded). */
   seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
   ...specShape(),
+  /**
+   * Project files envseal recognises but must not treat as inputs of this environment (e.g. a uv.lock kept for
+   * another tool). Without this, `lock` refuses while such a file is present.
+   */
+  ignore: z.array(relPath).default([]),
   targets: z
     .strictObject({
       dev: z

@@ -155,3 +155,40 @@ test('a failing lock leaves the previous lock byte-identical', async () => {
     await p.cleanup();
   }
 });
+
+test('never silently ignore an input: a recognised file envseal does not read is exit 2 until the spec ignores it', async () => {
+  const p = await project({ 'envseal.yaml': SPEC(), 'requirements.txt': 'alpha\n', 'apt.txt': 'jq\n', 'uv.lock': 'version = 1\n', 'environment.yml': 'name: x\n' });
+  try {
+    const { deps } = fakes();
+    await assert.rejects(lockEnvironment(p.paths, deps), (err: any) => {
+      assert.equal(err.code, 'input.unused');
+      assert.equal(err.exitCode, 2);
+      assert.match(err.message, /2 project files envseal recognises would be ignored: environment\.yml, uv\.lock/);
+      assert.match(err.details.join('\n'), /uv\.lock: a Python lock envseal does not import yet/);
+      assert.match(err.hint, /ignore:/);
+      return true;
+    });
+    await assert.rejects(readFile(p.paths.lock, 'utf8'), /ENOENT/, 'nothing is written');
+    await writeFile(p.paths.spec, `${SPEC()}ignore: [uv.lock, environment.yml]\n`);
+    const result = await lockEnvironment(p.paths, deps);
+    assert.equal(result.status, 'created');
+  } finally {
+    await p.cleanup();
+  }
+});
+
+test('a lock that would pin zero packages from the manifests it read is exit 2, not a success', async () => {
+  const p = await project({ 'envseal.yaml': SPEC(), 'requirements.txt': '# nothing yet\n', 'apt.txt': '\n' });
+  try {
+    const { deps } = fakes();
+    await assert.rejects(lockEnvironment(p.paths, deps), (err: any) => {
+      assert.equal(err.code, 'lock.empty');
+      assert.equal(err.exitCode, 2);
+      assert.match(err.message, /apt\.txt, requirements\.txt were read but declare no packages/);
+      return true;
+    });
+    await assert.rejects(readFile(p.paths.lock, 'utf8'), /ENOENT/, 'nothing is written');
+  } finally {
+    await p.cleanup();
+  }
+});

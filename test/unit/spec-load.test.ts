@@ -108,3 +108,15 @@ test('what init writes is always a valid spec', () => {
     }
   }
 });
+
+test('init names the files it recognises but does not read, and the spec it writes says how to ignore them', () => {
+  const detected = detectInFiles(['requirements.txt', 'uv.lock', 'setup.py', 'train.py']);
+  assert.deepEqual(
+    Object.values(detected).flatMap((f) => (f.unused ?? []).map((u) => u.file)),
+    ['uv.lock', 'setup.py'],
+  );
+  const text = renderInitSpec({ name: 'proj', base: 'python:3.12', detected });
+  assert.match(text, /^# ignore: \["uv\.lock", "setup\.py"\]$/m);
+  const spec = parseSpec(text.replace('# ignore: ', 'ignore: '));
+  assert.deepEqual(spec.ignore, ['uv.lock', 'setup.py']);
+});

@@ -64,7 +64,7 @@ export const aptWing = defineEcosystem({
       .map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, installed: p.installed, targets: [...p.targets].sort() })),
   render: renderAptSection,
   contents: aptContents,
-  count: (apt, target) => apt.packages.filter((p) => !p.installed && p.targets.includes(target)).length,
+  count: (apt, target) => apt.packages.filter((p) => p.targets.includes(target)).length,
   drift: aptDrift,
 });
 

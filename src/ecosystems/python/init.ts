@@ -3,7 +3,24 @@ import type { InitFindings } from '../types.js';
 
 const list = (items: string[]) => `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
 
+const NOT_READ: [RegExp, string][] = [
+  [/^(uv\.lock|poetry\.lock|Pipfile\.lock|pylock(\.[^.]+)?\.toml)$/, 'a Python lock envseal does not import yet: `lock` would resolve again instead of following its pins'],
+  [/^Pipfile$/, 'Pipenv manifest: envseal reads requirements files and pyproject.toml [project]'],
+  [/^(setup\.py|setup\.cfg)$/, 'setuptools metadata: envseal reads dependencies from pyproject.toml [project] and requirements files only'],
+  [/^(environment|conda)\.ya?ml$/, 'conda environment: envseal has no conda support yet'],
+];
+
+function notRead(files: readonly string[]): { file: string; why: string }[] {
+  return files.flatMap((file) => NOT_READ.filter(([re]) => re.test(file)).map(([, why]) => ({ file, why })));
+}
+
 export function initPython(files: readonly string[]): InitFindings {
+  const findings = initPythonFiles(files);
+  const unused = notRead(files);
+  return unused.length ? { ...findings, unused } : findings;
+}
+
+function initPythonFiles(files: readonly string[]): InitFindings {
   const reqs = files.filter((n) => /^requirements.*\.txt$/.test(n));
   const isDev = (n: string) => /(^|[-_.])(dev|test|tests|lint|docs)([-_.]|$)/.test(n.replace(/^requirements/, '').replace(/\.txt$/, ''));
   const main = reqs.filter((n) => !isDev(n));
