@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { DockerEngine, ImageInfo } from '../../src/core/ports.js';
 import { readImageArchive } from '../../src/image/normalize/image-archive.js';
-import { encodeRawTarHeader, readRawTarEntries, TAR_END_OF_ARCHIVE, tarPaddingOf, type RawPaxRecord, type RawTarHeader, type TarEntryType } from '../../src/image/tar.js';
-import { createTarWriter } from '../../src/image/tar.js';
+import { encodeRawTarHeader, readRawTarEntries, TAR_END_OF_ARCHIVE, tarPaddingOf, type RawPaxRecord, type RawTarHeader, type TarEntryType } from '../../src/tar/tar.js';
+import { createTarWriter } from '../../src/tar/tar.js';
 import { externalError, inputError } from '../../src/core/errors.js';
 
 export interface EntrySpec {

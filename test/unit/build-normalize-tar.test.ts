@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { isEnvsealError } from '../../src/core/errors.js';
-import { createTarWriter, describeRawName, encodeRawTarHeader, readRawTarEntries, scanRawTarFile, TAR_END_OF_ARCHIVE, type RawTarEntry } from '../../src/image/tar.js';
+import { createTarWriter, describeRawName, encodeRawTarHeader, readRawTarEntries, scanRawTarFile, TAR_END_OF_ARCHIVE, type RawTarEntry } from '../../src/tar/tar.js';
 import { headerOf, layerTar, makeTempRoot, readLayer, streamToBuffer } from './build-normalize-fixture.js';
 
 let temp: Awaited<ReturnType<typeof makeTempRoot>>;
