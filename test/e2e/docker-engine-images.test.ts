@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createBuildContext } from '../../src/image/context/context.js';
-import { readTarEntries } from '../../src/image/tar.js';
+import { readTarEntries } from '../../src/tar/tar-stream-codec.js';
 import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
 import { EnvsealError } from '../../src/core/errors.js';
 

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createBuildContext, walkBuildContext, type BuildContextOptions } from '../../src/image/context/context.js';
-import { createTarWriter, readTarEntries, type TarHeader } from '../../src/image/tar.js';
+import { createTarWriter, readTarEntries, type TarHeader } from '../../src/tar/tar-stream-codec.js';
 import { EnvsealError } from '../../src/core/errors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'envseal-context-'));

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { readImageArchive, writeImageArchive } from '../../src/image/normalize/image-archive.js';
-import { createTarWriter, readTarEntries } from '../../src/image/tar.js';
+import { createTarWriter, readTarEntries } from '../../src/tar/tar-stream-codec.js';
 import { isEnvsealError } from '../../src/core/errors.js';
 import { configWithLayers, layerTar, legacySaveArchive, listDir, makeTempRoot, sha256, streamToBuffer } from './build-normalize-fixture.js';
 

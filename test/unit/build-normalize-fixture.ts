@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { DockerEngine, ImageInfo } from '../../src/core/ports.js';
 import { readImageArchive } from '../../src/image/normalize/image-archive.js';
-import { encodeRawTarHeader, readRawTarEntries, TAR_END_OF_ARCHIVE, tarPaddingOf, type RawPaxRecord, type RawTarHeader, type TarEntryType } from '../../src/image/tar.js';
-import { createTarWriter } from '../../src/image/tar.js';
+import { createTarWriter } from '../../src/tar/tar-stream-codec.js';
+import { TAR_END_OF_ARCHIVE, tarPaddingOf, type RawPaxRecord, type RawTarHeader, type TarEntryType } from '../../src/tar/header.js';
+import { encodeRawTarHeader } from '../../src/tar/raw-encoder.js';
+import { readRawTarEntries } from '../../src/tar/raw-reader.js';
 import { externalError, inputError } from '../../src/core/errors.js';
 
 export interface EntrySpec {

@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { planLayerRewrite, rewriteLayerFile } from '../../src/image/normalize/normalize-image.js';
-import { scanRawTarFile, type RawTarEntry } from '../../src/image/tar.js';
+import { scanRawTarFile, type RawTarEntry } from '../../src/tar/raw-reader.js';
 import { layerTar, makeTempRoot, readLayer, sha256, type EntrySpec, type ReadEntry } from './build-normalize-fixture.js';
 
 const EPOCH = 1_700_000_000;

@@ -1,6 +1,7 @@
 /**
- * The byte-exact tar reader/encoder in build/tar.ts that image normalisation uses: names and xattrs as raw
- * bytes, pax/GNU/ustar variants, Go's header-only types, and the errors for damaged archives.
+ * The byte-exact tar reader/encoder (src/tar/raw-reader.ts, raw-encoder.ts) that image normalisation uses:
+ * names and xattrs as raw bytes, pax/GNU/ustar variants, Go's header-only types, and the errors for damaged
+ * archives.
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -8,7 +9,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { isEnvsealError } from '../../src/core/errors.js';
-import { createTarWriter, describeRawName, encodeRawTarHeader, readRawTarEntries, scanRawTarFile, TAR_END_OF_ARCHIVE, type RawTarEntry } from '../../src/image/tar.js';
+import { createTarWriter } from '../../src/tar/tar-stream-codec.js';
+import { describeRawName, TAR_END_OF_ARCHIVE } from '../../src/tar/header.js';
+import { encodeRawTarHeader } from '../../src/tar/raw-encoder.js';
+import { readRawTarEntries, scanRawTarFile, type RawTarEntry } from '../../src/tar/raw-reader.js';
 import { headerOf, layerTar, makeTempRoot, readLayer, streamToBuffer } from './build-normalize-fixture.js';
 
 let temp: Awaited<ReturnType<typeof makeTempRoot>>;
@@ -146,7 +150,7 @@ describe('raw tar: encode → read round trip', () => {
 });
 
 describe('raw tar: reading what other writers produce', () => {
-  it('reads tar-stream archives (build/tar.ts writer), including pax xattrs and long names', async () => {
+  it('reads tar-stream archives (the tar-stream-codec.ts writer), including pax xattrs and long names', async () => {
     const writer = createTarWriter();
     const long = `${'p'.repeat(90)}/${'q'.repeat(90)}/file.txt`;
     const done = (async () => {

@@ -24,7 +24,7 @@ import { lstat, open, readdir, readFile, readlink, type FileHandle } from 'node:
 import { join, posix, resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import { describeError, inputError, isEnvsealError } from '../../core/errors.js';
-import { createTarWriter } from '../tar.js';
+import { createTarWriter } from '../../tar/tar-stream-codec.js';
 import { createContextFilter, type ContextFilter } from './dockerignore.js';
 
 /** A file that is not on disk (a generated Dockerfile, a lock copy), or that replaces one that is. */

@@ -30,7 +30,7 @@ import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { externalError, inputError } from '../../core/errors.js';
 import { canonicalJsonCompact } from '../../core/canonical-json.js';
-import { createTarWriter, readTarEntries } from '../tar.js';
+import { createTarWriter, readTarEntries } from '../../tar/tar-stream-codec.js';
 
 /** A layer spooled to disk, uncompressed. */
 export interface SpooledLayer {

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import type { DockerEngine } from '../../core/ports.js';
 import { externalError, inputError, isEnvsealError, describeError } from '../../core/errors.js';
 import { readImageArchive, type ImageArchive } from './image-archive.js';
-import { describeRawName, readRawTarEntries, type RawTarHeader } from '../tar.js';
+import { describeRawName, type RawTarHeader } from '../../tar/header.js';
+import { readRawTarEntries } from '../../tar/raw-reader.js';
 
 export type FileChangeKind = 'added' | 'removed' | 'content' | 'metadata';
 

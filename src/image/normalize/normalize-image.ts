@@ -37,7 +37,9 @@ import { silentLogger } from '../../core/ports.js';
 import { describeError, externalError, inputError, internalError, isEnvsealError, type EnvsealError } from '../../core/errors.js';
 import { canonicalJsonCompact } from '../../core/canonical-json.js';
 import { readImageArchive, writeImageArchive, type SpooledLayer } from './image-archive.js';
-import { encodeRawTarHeader, scanRawTarFile, TAR_END_OF_ARCHIVE, tarPaddingOf, describeRawName, type RawPaxRecord, type RawTarEntry, type RawTarHeader } from '../tar.js';
+import { describeRawName, TAR_END_OF_ARCHIVE, tarPaddingOf, type RawPaxRecord, type RawTarHeader } from '../../tar/header.js';
+import { encodeRawTarHeader } from '../../tar/raw-encoder.js';
+import { scanRawTarFile, type RawTarEntry } from '../../tar/raw-reader.js';
 
 export interface NormalizeImageOptions {
   /** Seconds since the Unix epoch (from the lock, never the clock). */

@@ -214,7 +214,7 @@ export async function readSdistPkgInfo(data: Buffer, filename: string): Promise<
   }
   let found: string | undefined;
   // Loaded on first use: most resolutions never read an sdist, and the tar library costs start-up time.
-  const { readTarEntries } = await import('../../../image/tar.js');
+  const { readTarEntries } = await import('../../../tar/tar-stream-codec.js');
   try {
     await readTarEntries(Readable.from([tar]), async (entry) => {
       if (found !== undefined || entry.header.type !== 'file' || !isTopPkgInfo(entry.header.name)) return;
