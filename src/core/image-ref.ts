@@ -41,9 +41,10 @@ export function isSha256Digest(text: string): boolean {
 
 /**
  * Parses an image reference the way `docker pull` does. The default tag `latest` is added only when the
- * reference has neither tag nor digest. Throws `spec.base.invalid` (exit 2) saying what is wrong.
+ * reference has neither tag nor digest, and `addDefaultTag` is not false (a push or a tag needs to know
+ * whether one was written). Throws `spec.base.invalid` (exit 2) saying what is wrong.
  */
-export function parseImageRef(text: string): ImageRef {
+export function parseImageRef(text: string, options: { addDefaultTag?: boolean } = {}): ImageRef {
   const fail = (why: string): never => {
     throw inputError('spec.base.invalid', `invalid image reference ${JSON.stringify(text)}: ${why}`, {
       hint: FORMAT_HINT,
@@ -90,7 +91,7 @@ export function parseImageRef(text: string): ImageRef {
 
   const ref: ImageRef = { registry: normalisedRegistry, repository, original: text };
   if (tag !== undefined) ref.tag = tag;
-  else if (digest === undefined) ref.tag = DEFAULT_TAG;
+  else if (digest === undefined && options.addDefaultTag !== false) ref.tag = DEFAULT_TAG;
   if (digest !== undefined) ref.digest = digest;
   return ref;
 }

@@ -1,6 +1,6 @@
 /**
  * Ports: what the use cases in app/ need from the outside world, in envseal's own types. Adapters
- * (registry/, docker/, python index client) implement them; tests and the CLI composition root pick which.
+ * (oci/, engines/<kind>/, the python index client) implement them; tests and the CLI composition root pick which.
  * Nothing here mentions dockerode, HTTP libraries or tar-stream.
  */
 import type { Readable, Writable } from 'node:stream';
@@ -44,7 +44,7 @@ export interface ImageRegistry {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Docker engine
+// Container engine (Docker today; nothing below is specific to one engine's API)
 
 export interface EngineInfo {
   version: string;
@@ -139,23 +139,38 @@ export interface ContainerRunResult {
   containerId: string;
 }
 
-export interface DockerEngine {
-  /** Fails with an external error (exit 3) that says how to start the engine when it is not reachable. */
-  info(): Promise<EngineInfo>;
+/**
+ * The engine's local image store. The ports below are split by resource (as testcontainers-node splits its
+ * runtime client), so a second engine kind can implement them one at a time; DockerEngine is all of them.
+ */
+export interface EngineImages {
   /** null when the image does not exist locally. */
   inspectImage(ref: string): Promise<ImageInfo | null>;
   pullImage(ref: string, options?: { platform?: string; signal?: AbortSignal }): Promise<void>;
-  build(context: Readable, options: BuildOptions): Promise<BuildResult>;
   tagImage(imageId: string, repoTag: string): Promise<void>;
   removeImage(ref: string, options?: { force?: boolean }): Promise<void>;
   /** Pushes `repoTag`; returns the pushed manifest digest. */
   pushImage(repoTag: string, options?: { signal?: AbortSignal }): Promise<{ digest: string }>;
-  /** `docker save` as a stream (tar). */
+  /** The image as a tar stream in the image-archive format of `docker save` (manifest.json, config, layers). */
   exportImage(ref: string): Promise<Readable>;
-  /** `docker load` from a tar stream; returns the loaded image IDs / tags the engine reported. */
+  /** Loads an image-archive tar stream; returns the loaded image IDs / tags the engine reported. */
   loadImage(tar: Readable, options?: { signal?: AbortSignal }): Promise<string[]>;
+}
+
+/** Builds an image from a context tar holding a Dockerfile. */
+export interface EngineBuilder {
+  build(context: Readable, options: BuildOptions): Promise<BuildResult>;
+}
+
+export interface EngineContainers {
   /** Runs a container to completion, streaming output; removes it afterwards unless told otherwise. */
   runContainer(options: ContainerRunOptions): Promise<ContainerRunResult>;
+}
+
+/** A container engine: every resource port, plus what the engine says about itself. */
+export interface DockerEngine extends EngineImages, EngineBuilder, EngineContainers {
+  /** Fails with an external error (exit 3) that says how to start the engine when it is not reachable. */
+  info(): Promise<EngineInfo>;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -21,8 +21,15 @@ const files = sources();
 /** Files that load `pkg` at run time (type-only imports are erased and do not count). */
 const importers = (pkg: string) => files.filter((f) => f.text.replace(/import type [^;]+;/g, '').includes(`'${pkg}'`)).map((f) => f.file);
 
-test('only the Docker adapter loads dockerode', () => {
-  assert.deepEqual(importers('dockerode'), ['engines/docker/dockerode-engine.ts']);
+/** Files that name `pkg` (or one of its subpaths) as a module at all, type-only imports included. */
+const mentioners = (pkg: string) => files.filter((f) => new RegExp(`['"]${pkg}(/[^'"]*)?['"]`).test(f.text)).map((f) => f.file);
+
+test('only the Docker adapter loads dockerode: engines/docker/ alone names it, connection.ts alone loads it', () => {
+  for (const pkg of ['dockerode', 'docker-modem']) {
+    assert.deepEqual(mentioners(pkg).filter((file) => !file.startsWith('engines/docker/')), [], `${pkg} outside engines/docker/`);
+  }
+  assert.deepEqual(importers('dockerode'), ['engines/docker/connection.ts']);
+  assert.deepEqual(importers('docker-modem'), []);
 });
 
 test('only tar/tar-stream-codec.ts imports tar-stream', () => {

@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DockerodeEngine, dockerConnectionFromEnv, engineOptionsFromDockerHost } from '../../src/engines/docker/dockerode-engine.js';
+import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
+import { dockerConnectionFromEnv, engineOptionsFromDockerHost } from '../../src/engines/docker/connection.js';
 import { EnvsealError } from '../../src/core/errors.js';
 
 describe('engineOptionsFromDockerHost', () => {

@@ -213,6 +213,33 @@ describe('DockerodeEngine against a misbehaving engine', () => {
     assert.equal(Buffer.from(String(request.headers['x-registry-auth']), 'base64url').toString('utf8'), '{}');
   });
 
+  it('pulls by the parts core/image-ref.ts parses: the name, the digest in `tag`, credentials of its registry', async () => {
+    const digest = `sha256:${'d'.repeat(64)}`;
+    await assert.rejects(engine.pullImage(`reg.example/team/x:1@${digest}`, { platform: 'linux/amd64' }), buildError('docker.pull-failed', /page not found/));
+    const request = seen.filter((r) => r.path === '/images/create').pop()!;
+    assert.deepEqual(Object.fromEntries(request.query), { fromImage: 'reg.example/team/x', tag: digest, platform: 'linux/amd64' });
+    const auth = JSON.parse(Buffer.from(String(request.headers['x-registry-auth']), 'base64url').toString('utf8'));
+    assert.equal(auth.serveraddress, 'reg.example');
+  });
+
+  it('asks for Docker Hub credentials under the normalised registry name', async () => {
+    const asked: string[] = [];
+    const hub = new DockerodeEngine({ socketPath, authFor: (registry) => void asked.push(registry) });
+    await assert.rejects(hub.pullImage('index.docker.io/org/img:1'));
+    await assert.rejects(hub.pullImage('python:3.11'));
+    assert.deepEqual(asked, ['docker.io', 'docker.io']);
+    assert.deepEqual(Object.fromEntries(seen.filter((r) => r.path === '/images/create').pop()!.query), { fromImage: 'python', tag: '3.11' });
+  });
+
+  it('rejects a malformed reference before sending anything, as docker.bad-reference', async () => {
+    const before = seen.length;
+    for (const call of [() => engine.pullImage('Team/X:1'), () => engine.pushImage('reg.example/x:-bad'), () => engine.tagImage('abc123', 'reg.example/UP:1')]) {
+      await assert.rejects(call(), (err: unknown) => err instanceof EnvsealError && err.code === 'docker.bad-reference' && err.exitCode === 2);
+    }
+    assert.equal(seen.length, before);
+    await assert.rejects(engine.pushImage('Reg.example/Team/x:1'), { message: 'cannot push "Reg.example/Team/x:1": repository name "Team/x" must be lowercase' });
+  });
+
   it('fails a load whose stream carries an error', async () => {
     await assert.rejects(engine.loadImage(Readable.from([Buffer.alloc(512)])), buildError('docker.load-failed', /^loading the image failed: unexpected EOF$/));
   });

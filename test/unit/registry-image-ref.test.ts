@@ -40,6 +40,11 @@ describe('parseImageRef: Docker normalisation', () => {
     assert.equal(parseImageRef('python').tag, 'latest');
     assert.equal(parseImageRef(`python@${D}`).tag, undefined);
   });
+
+  it('leaves the tag out when asked, so a caller can tell "python" from "python:latest"', () => {
+    assert.equal(parseImageRef('127.0.0.1:5000/python', { addDefaultTag: false }).tag, undefined);
+    assert.equal(parseImageRef('127.0.0.1:5000/python:latest', { addDefaultTag: false }).tag, 'latest');
+  });
 });
 
 describe('parseImageRef: invalid references say why', () => {

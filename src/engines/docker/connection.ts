@@ -1,0 +1,391 @@
+/**
+ * The connection to a Docker engine, and the only file that loads dockerode.
+ *
+ * Where the engine is comes in as options (the CLI reads DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH
+ * from its environment and passes them through dockerConnectionFromEnv; nothing here reads process.env).
+ * Every Engine API call goes through one typed `request()` on dockerode's transport (docker-modem: unix
+ * socket, TCP, TLS, connection hijacking for attach), so each one gets the same abort signal, timeout and
+ * error mapping, and the endpoint is visible where it is used (https://docs.docker.com/reference/api/engine/).
+ * dockerode's own helpers are not used for streams on purpose (research/mechanisms.md §1): `followProgress`
+ * reports success for streams that carry `errorDetail` and throws from an event handler on a malformed line,
+ * and `@types/dockerode` lags the library. Streamed answers are read by readJsonLines here and interpreted by
+ * the pure helpers of stream.ts. Paths carry no API version prefix: the engine answers with its own version.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import type { EngineInfo, Logger } from '../../core/ports.js';
+import { describeError, externalError, inputError, isEnvsealError } from '../../core/errors.js';
+import { JsonLineSplitter } from './stream.js';
+
+const loadCjs = createRequire(import.meta.url);
+
+/** Where the engine is and how long a short call may take. */
+export interface DockerConnectionOptions {
+  /** Unix socket of the engine (default /var/run/docker.sock unless `host` is given). */
+  socketPath?: string;
+  /** TCP engine: a URL (`tcp://h:2375`, `http://h:2375`, `https://h:2376`) or a host name with `port`. */
+  host?: string;
+  port?: number;
+  /** Client certificate and CA for an https engine. */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+  /** Timeout of short API calls (inspect, tag, create, start...). Default 60 s. Builds and runs have their own. */
+  timeoutMs?: number;
+}
+
+type EngineAddress = Pick<DockerConnectionOptions, 'socketPath' | 'host' | 'port' | 'tls'>;
+
+const DEFAULT_SOCKET = '/var/run/docker.sock';
+const DEFAULT_TIMEOUT_MS = 60_000;
+const START_HINT = 'start it (e.g. `dockerd` / `systemctl start docker`, or `bash .ci/lab-up` in this repo) or set DOCKER_HOST';
+
+/**
+ * Engine connection options from a DOCKER_HOST value (the CLI reads the environment and passes it in):
+ * unset → the default socket; `unix:///path`; `tcp://host:port` (plain HTTP, default port 2375);
+ * `http://` and `https://` URLs.
+ */
+export function engineOptionsFromDockerHost(dockerHost: string | undefined): Pick<DockerConnectionOptions, 'socketPath' | 'host' | 'port'> {
+  const value = dockerHost?.trim();
+  if (!value) return { socketPath: DEFAULT_SOCKET };
+  if (value.startsWith('unix://')) return { socketPath: value.slice('unix://'.length) || DEFAULT_SOCKET };
+  if (value.startsWith('/')) return { socketPath: value };
+  const match = /^(tcp|http|https):\/\/([^/:]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(value);
+  if (!match) {
+    throw inputError('docker.host-invalid', `DOCKER_HOST="${value}" is not a supported engine address`, {
+      hint: 'use unix:///var/run/docker.sock, tcp://HOST:2375 or https://HOST:2376 (ssh:// is not supported)',
+    });
+  }
+  const scheme = match[1] === 'https' ? 'https' : 'http';
+  const port = match[3] ? Number(match[3]) : scheme === 'https' ? 2376 : 2375;
+  return { host: `${scheme}://${match[2]}`, port };
+}
+
+/**
+ * Engine connection options from environment variables the caller passes in (the CLI hands over its env;
+ * nothing here reads process.env): DOCKER_HOST as engineOptionsFromDockerHost reads it; with
+ * DOCKER_TLS_VERIFY=1 a tcp:// engine is spoken to over https, and DOCKER_CERT_PATH (default
+ * $HOME/.docker) holds ca.pem, cert.pem and key.pem, as the docker CLI expects them.
+ */
+export function dockerConnectionFromEnv(env: Record<string, string | undefined>): EngineAddress {
+  const options: EngineAddress = engineOptionsFromDockerHost(env.DOCKER_HOST);
+  const tlsVerify = env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0';
+  if (!options.host || !(tlsVerify || options.host.startsWith('https://'))) return options;
+  if (options.host.startsWith('http://')) options.host = `https://${options.host.slice('http://'.length)}`;
+  const certDir = env.DOCKER_CERT_PATH || (env.HOME ? join(env.HOME, '.docker') : undefined);
+  if (!certDir) return options;
+  const read = (name: string): Buffer | undefined => {
+    try {
+      return readFileSync(join(certDir, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !tlsVerify) return undefined;
+      throw inputError('docker.tls-files', `cannot read ${join(certDir, name)} for the TLS connection to the Docker engine: ${describeError(err)}`, {
+        hint: 'set DOCKER_CERT_PATH to the directory with ca.pem, cert.pem and key.pem, or unset DOCKER_TLS_VERIFY',
+      });
+    }
+  };
+  const tls = { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') };
+  if (tls.ca || tls.cert || tls.key) {
+    options.tls = Object.fromEntries(Object.entries(tls).filter(([, value]) => value !== undefined)) as DockerConnectionOptions['tls'];
+  }
+  return options;
+}
+
+/** One Engine API call, as the resource adapters (images, build, containers) describe it. */
+export interface RequestSpec {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Engine API path without the version prefix, e.g. `/images/x/json`. */
+  path: string;
+  query?: Record<string, unknown>;
+  body?: unknown;
+  /** Request body stream (build context, image tar). */
+  file?: Readable;
+  /** Statuses that count as success. */
+  ok: number[];
+  stream?: boolean;
+  hijack?: boolean;
+  authconfig?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Time until the answer (for streams: until the headers). `null`: no limit. Default: the engine's. */
+  timeoutMs?: number | null;
+  /** What is being done, for messages ("inspect image x"). */
+  action: string;
+}
+
+/** A failed Engine API call: the HTTP status and the daemon's own message. */
+export interface HttpFailure {
+  statusCode: number;
+  message: string;
+}
+
+/**
+ * A lazily opened client for one engine. The resource adapters get this narrow handle (request, endpoint,
+ * logger), never dockerode itself.
+ */
+export class DockerConnection {
+  /** Where the engine is, for messages: the socket path or `http(s)://host:port`. */
+  readonly endpoint: string;
+  readonly logger: Logger;
+  private client: Docker | undefined;
+  private readonly options: Docker.DockerOptions;
+  private readonly timeoutMs: number;
+
+  constructor(options: DockerConnectionOptions, logger: Logger) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.logger = logger;
+    // docker-modem merges DOCKER_HOST/DOCKER_CERT_PATH from the environment into its defaults; every field is
+    // set here explicitly (undefined included) so that only what the caller passed decides the connection.
+    const connection = {
+      socketPath: undefined as string | undefined,
+      host: undefined as string | undefined,
+      port: undefined as number | undefined,
+      protocol: undefined as 'http' | 'https' | undefined,
+      ca: options.tls?.ca,
+      cert: options.tls?.cert,
+      key: options.tls?.key,
+      timeout: undefined,
+      version: undefined,
+    };
+    if (options.host) {
+      const url = /^(\w+):\/\/(.+)$/.exec(options.host);
+      const scheme = url?.[1] === 'https' ? 'https' : 'http';
+      connection.host = url ? url[2]!.replace(/\/$/, '') : options.host;
+      connection.protocol = url ? scheme : options.tls?.cert ? 'https' : 'http';
+      connection.port = options.port ?? (connection.protocol === 'https' ? 2376 : 2375);
+      this.endpoint = `${connection.protocol}://${connection.host}:${connection.port}`;
+    } else {
+      connection.socketPath = options.socketPath ?? DEFAULT_SOCKET;
+      this.endpoint = connection.socketPath;
+    }
+    this.options = { ...connection, pathPrefix: '/' } as Docker.DockerOptions;
+  }
+
+  /**
+   * dockerode (with ssh2 and protobufjs behind it) is loaded on the first call, not at start-up: commands that
+   * never talk to the engine (a fresh `lock`, `generate`, `fingerprint`) start faster.
+   */
+  private get docker(): Docker {
+    if (!this.client) {
+      const DockerClass = loadCjs('dockerode') as typeof Docker;
+      try {
+        this.client = new DockerClass(this.options);
+      } catch (err) {
+        // docker-modem evaluates DOCKER_HOST / DOCKER_CERT_PATH for its defaults before our options override
+        // them, and throws when they are malformed or name missing files.
+        throw inputError('docker.config', `cannot set up the Docker client: ${describeError(err)}`, {
+          hint: 'check DOCKER_HOST and DOCKER_CERT_PATH in the environment',
+          cause: err,
+        });
+      }
+    }
+    return this.client;
+  }
+
+  /**
+   * One Engine API call. Resolves with the parsed JSON body, or the response stream (`stream`), or the
+   * hijacked socket (`hijack`). Rejects with EnvsealErrors: docker.unreachable (no connection),
+   * docker.api-error carrying `data.httpStatus` and the daemon's message (non-success status),
+   * docker.aborted (the caller's signal) or docker.timeout (no answer in time).
+   */
+  request<T>(spec: RequestSpec): Promise<T> {
+    const controller = new AbortController();
+    let abortReason: 'signal' | 'timeout' | undefined;
+    const onCallerAbort = () => {
+      abortReason ??= 'signal';
+      controller.abort();
+    };
+    if (spec.signal?.aborted) return Promise.reject(externalError('docker.aborted', `Docker engine: ${spec.action} was cancelled`));
+    spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const timeoutMs = spec.timeoutMs === undefined ? this.timeoutMs : spec.timeoutMs;
+    const timer =
+      timeoutMs === null
+        ? undefined
+        : setTimeout(() => {
+            abortReason ??= 'timeout';
+            controller.abort();
+          }, timeoutMs);
+    const dialOptions = {
+      path: `${spec.path}?`,
+      method: spec.method,
+      options: { _query: compactQuery(spec.query ?? {}), _body: spec.body ?? {} },
+      statusCodes: Object.fromEntries(spec.ok.map((code) => [code, true])),
+      isStream: spec.stream ?? false,
+      hijack: spec.hijack ?? false,
+      abortSignal: controller.signal,
+      // A hijacked request must end right after its headers: docker-modem would otherwise announce a chunked
+      // body, whose terminator the daemon could read as the container's first stdin bytes. An empty buffer
+      // body makes it send `Content-Length: 0` and end the request (the docker CLI sends no body either).
+      ...(spec.hijack ? { file: Buffer.alloc(0) } : spec.file ? { file: spec.file } : {}),
+      ...(spec.authconfig ? { authconfig: spec.authconfig } : {}),
+    };
+    return new Promise<T>((resolve, reject) => {
+      this.docker.modem.dial(dialOptions, (err, result) => {
+        if (timer) clearTimeout(timer);
+        const isLongLived = (spec.stream || spec.hijack) && !err;
+        if (!isLongLived) spec.signal?.removeEventListener('abort', onCallerAbort);
+        else (result as Readable).once('close', () => spec.signal?.removeEventListener('abort', onCallerAbort));
+        if (err) {
+          if (abortReason === 'timeout') {
+            return reject(externalError('docker.timeout', `Docker engine: ${spec.action} timed out after ${timeoutMs} ms`, {
+              hint: 'the engine is slow or stuck; check it (`docker info`) and try again',
+            }));
+          }
+          if (abortReason) return reject(externalError('docker.aborted', `Docker engine: ${spec.action} was cancelled`));
+          return reject(this.translateError(err, spec.action));
+        }
+        resolve(result as T);
+      });
+    });
+  }
+
+  private translateError(err: Error, action: string): Error {
+    if (isEnvsealError(err)) return err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code && CONNECTION_ERRORS[code]) {
+      return externalError('docker.unreachable', `cannot reach the Docker engine at ${this.endpoint}: ${CONNECTION_ERRORS[code]} (${code})`, {
+        hint: code === 'EACCES' || code === 'EPERM' ? `${START_HINT}; if it is running, your user may lack access to the socket (docker group)` : START_HINT,
+        cause: err,
+      });
+    }
+    const statusCode = (err as { statusCode?: unknown }).statusCode;
+    if (typeof statusCode === 'number') {
+      const message = daemonMessageOf(err);
+      return externalError('docker.api-error', `Docker engine: ${action} failed (HTTP ${statusCode}): ${message}`, {
+        hint: 'see the message from the engine; its log may say more',
+        data: { httpStatus: statusCode, daemonMessage: message },
+        cause: err,
+      });
+    }
+    return externalError('docker.request-failed', `Docker engine: ${action} failed: ${describeError(err)}`, {
+      hint: 'check that the engine is running and reachable',
+      cause: err,
+    });
+  }
+}
+
+/** GET /info and GET /version. `architecture` is the Go/OCI name (amd64, arm64), as platforms use it. */
+export async function readEngineInfo(connection: DockerConnection): Promise<EngineInfo> {
+  const [info, version] = await Promise.all([
+    connection.request<Record<string, unknown>>({ method: 'GET', path: '/info', ok: [200], action: 'read engine info' }),
+    connection.request<Record<string, unknown>>({ method: 'GET', path: '/version', ok: [200], action: 'read engine version' }),
+  ]);
+  const result: EngineInfo = {
+    version: str(version.Version) ?? str(info.ServerVersion) ?? 'unknown',
+    apiVersion: str(version.ApiVersion) ?? 'unknown',
+    os: str(version.Os) ?? str(info.OSType) ?? 'unknown',
+    architecture: str(version.Arch) ?? str(info.Architecture) ?? 'unknown',
+  };
+  const kernel = str(info.KernelVersion) ?? str(version.KernelVersion);
+  if (kernel) result.kernelVersion = kernel;
+  if (str(info.OperatingSystem)) result.operatingSystem = str(info.OperatingSystem)!;
+  if (typeof info.NCPU === 'number') result.cpus = info.NCPU;
+  if (typeof info.MemTotal === 'number') result.memoryBytes = info.MemTotal;
+  if (str(info.Driver)) result.storageDriver = str(info.Driver)!;
+  if (typeof info.Runtimes === 'object' && info.Runtimes !== null) result.runtimes = Object.keys(info.Runtimes).sort();
+  return result;
+}
+
+/** readJsonLines stopped because its abort signal fired. */
+export class StreamAborted extends Error {
+  constructor() {
+    super('cancelled');
+  }
+}
+
+/**
+ * Reads a JSON-lines response to its end, handing each line over. Rejects on a socket error, on a close
+ * without a proper end, and (with StreamAborted) when the signal fires; the response is destroyed then.
+ */
+export function readJsonLines(response: Readable, onLine: (line: string) => void, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const splitter = new JsonLineSplitter();
+    let settled = false;
+    const settle = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (err !== undefined) {
+        response.destroy();
+        reject(err);
+      } else {
+        resolve();
+      }
+    };
+    const onAbort = () => settle(new StreamAborted());
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const handle = (lines: string[]) => {
+      try {
+        for (const line of lines) onLine(line);
+      } catch (err) {
+        settle(err);
+      }
+    };
+    response.on('data', (chunk: Buffer) => handle(splitter.push(chunk)));
+    response.on('end', () => {
+      handle(splitter.end());
+      settle();
+    });
+    response.on('error', (err) => settle(err));
+    response.on('close', () => settle(new Error('the connection closed before the stream ended')));
+  });
+}
+
+/**
+ * Image references and IDs go into URL paths unencoded (the Engine API routes take `/`): allow only
+ * reference characters. This guards the path; what a reference means is core/image-ref.ts's business.
+ */
+export function assertReference(ref: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._\-/:@+]*$/.test(ref) || ref.includes('..')) {
+    throw inputError('docker.bad-reference', `"${ref}" is not a valid image reference or ID`, {
+      hint: 'use a reference such as registry:5000/team/image:tag, image@sha256:<hex>, or an image ID',
+    });
+  }
+}
+
+/** The HTTP status and daemon message of a failed call, from our translated error or dockerode's. */
+export function httpFailureOf(err: unknown): HttpFailure | undefined {
+  if (isEnvsealError(err)) {
+    const status = err.data?.httpStatus;
+    const message = err.data?.daemonMessage;
+    return typeof status === 'number' ? { statusCode: status, message: typeof message === 'string' ? message : err.message } : undefined;
+  }
+  const statusCode = (err as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof statusCode === 'number' ? { statusCode, message: daemonMessageOf(err as Error) } : undefined;
+}
+
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** A non-empty string field of the engine's JSON, or undefined. */
+export function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+const CONNECTION_ERRORS: Record<string, string> = {
+  ENOENT: 'no such socket',
+  ECONNREFUSED: 'connection refused',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTSOCK: 'not a socket',
+};
+
+function compactQuery(query: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(query).filter(([, value]) => value !== undefined));
+}
+
+/** docker-modem formats failures as "(HTTP code 500) server error - <daemon message> ". */
+function daemonMessageOf(err: Error): string {
+  const json = (err as { json?: unknown }).json;
+  if (json && typeof json === 'object' && typeof (json as { message?: unknown }).message === 'string') {
+    return ((json as { message: string }).message).trim();
+  }
+  const match = /^\(HTTP code \d+\) .*? - ([\s\S]*)$/.exec(err.message);
+  return (match ? match[1]! : err.message).trim();
+}
