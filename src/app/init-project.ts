@@ -5,9 +5,10 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { inputError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/atomic-write.js';
+import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
 import { parseSpec } from '../envspec/load-spec.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
+import { displayPath } from '../core/paths.js';
 
 export const DEFAULT_BASE = 'python:3.12-slim-bookworm';
 
@@ -110,7 +111,9 @@ export async function initProject(
   const name = options.name ?? sanitizeName(basename(paths.dir));
   const text = renderInitSpec({ name, base: options.base ?? DEFAULT_BASE, detected });
   parseSpec(text, rel); // what init writes must always be a valid spec
-  await writeFileAtomic(paths.spec, text);
+  await writeFileAtomic(paths.spec, text).catch((err: unknown) => {
+    throw describeWriteFailure(err, displayPath(paths.dir, paths.spec));
+  });
   return { text, detected };
 }
 

@@ -2,17 +2,17 @@
  * Reads the spec and every manifest it names, and normalises them into `DeclaredInputs`: the half of the lock
  * that says what the project asked for. Its digest is the lock's input hash.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toRel } from '../core/paths.js';
 import { describeError, inputError } from '../core/errors.js';
+import { readTextFile } from '../core/read-text-file.js';
 import type { DeclaredInputs, DeclaredRequirement } from '../lock/schema.js';
 import { parseAptList } from '../ecosystems/apt/parse-apt-list.js';
 import { parseNpmManifests, type NpmManifest } from '../ecosystems/npm/parse-npm.js';
 import { loadRequirementsFile, type PythonRequirement } from '../ecosystems/python/manifests/requirements.js';
 import { parsePyproject, selectPyprojectGroups } from '../ecosystems/python/manifests/pyproject.js';
 import { normalizeName } from '../ecosystems/python/pep/names.js';
-import { formatRequirement, parseRequirement } from '../ecosystems/python/pep/requirement.js';
+import { findRequirementProblem, formatRequirement, parseRequirement } from '../ecosystems/python/pep/requirement.js';
 import { parseSpec } from '../envspec/load-spec.js';
 import type { EnvSpec } from '../envspec/schema.js';
 import { digestOf } from '../core/canonical-json.js';
@@ -40,7 +40,7 @@ export interface LoadedInputs {
 
 export type ReadText = (absPath: string) => Promise<string>;
 
-const readText: ReadText = (p) => readFile(p, 'utf8');
+const readText: ReadText = (p) => readTextFile(p, 'the file');
 
 export async function loadInputs(paths: ProjectPaths, read: ReadText = readText): Promise<LoadedInputs> {
   const specRel = toRel(paths.dir, paths.spec);
@@ -98,6 +98,8 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText)
         let req;
         try {
           req = parseRequirement(text);
+          const problem = findRequirementProblem(req);
+          if (problem) throw new Error(problem);
         } catch (err) {
           throw inputError('spec.invalid', `${specRel}: ${listedAt}.${i}: invalid requirement "${text}": ${describeError(err)}`);
         }

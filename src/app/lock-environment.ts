@@ -7,9 +7,9 @@
  * inputs or the target changed (keeping previous pins that still satisfy). Writes are atomic: a failing or
  * interrupted lock leaves the previous lock intact.
  */
-import { readFile } from 'node:fs/promises';
 import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
 import { checkFailed, inputError, isEnvsealError } from '../core/errors.js';
+import { readTextFile } from '../core/read-text-file.js';
 import { diffDeclared, formatDrift, type DriftEntry } from '../lock/drift.js';
 import { finalizeLock, parseLock, serializeLock } from '../lock/lock-file.js';
 import type { Lock, LockedBase, LockWithoutFingerprint } from '../lock/schema.js';
@@ -19,9 +19,10 @@ import { probeTarget } from '../ecosystems/base/probe-target.js';
 import { defaultSnapshotUrl, formatSnapshotTimestamp, snapshotSources } from '../ecosystems/apt/apt-sources.js';
 import { resolveApt } from '../ecosystems/apt/resolve-apt.js';
 import { resolvePython } from '../ecosystems/python/resolver/resolve-python.js';
-import { writeFileAtomic } from '../core/atomic-write.js';
+import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
 import { canonicalJsonCompact } from '../core/canonical-json.js';
 import { loadInputs, normalizeDeclared, toRel, type LoadedInputs, type ProjectPaths } from './load-inputs.js';
+import { displayPath } from '../core/paths.js';
 
 export interface LockDeps {
   registry: ImageRegistry;
@@ -53,7 +54,7 @@ export interface LockResult {
 export async function readExistingLock(path: string): Promise<{ lock: Lock; text: string } | null> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readTextFile(path, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -81,7 +82,9 @@ export async function lockEnvironment(paths: ProjectPaths, deps: LockDeps, optio
 
   const lock = await resolveLock(inputs, previous, deps, { upgradeAll, upgradeSome, excludeNewer: options.excludeNewer });
   const text = serializeLock(lock);
-  const written = await writeFileAtomic(paths.lock, text);
+  const written = await writeFileAtomic(paths.lock, text).catch((err: unknown) => {
+    throw describeWriteFailure(err, displayPath(paths.dir, paths.lock));
+  });
   const status = !previous ? 'created' : previous.fingerprint === lock.fingerprint ? 'unchanged' : 'updated';
   return { lock, written, status, ...(previous ? { previousFingerprint: previous.fingerprint } : {}) };
 }

@@ -16,6 +16,8 @@ export const LOCK_VERSION = 1;
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex>');
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits');
 const targetName = z.enum(['deploy', 'dev']);
+/** Instants are read back (SOURCE_DATE_EPOCH, index upload filters): a lock must not carry a non-date. */
+const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time like 2026-11-27T12:00:00Z' });
 const targetList = z.array(targetName).min(1);
 
 export const declaredRequirementSchema = z.strictObject({
@@ -45,7 +47,7 @@ export const declaredSchema = z.strictObject({
       systemSitePackages: z.boolean(),
       /** Normalised project name → the only index it is taken from. */
       packageIndexes: z.record(z.string(), z.string()),
-      excludeNewer: z.string().optional(),
+      excludeNewer: instant.optional(),
       requirements: z.array(declaredRequirementSchema),
       /** Resolver options that change the answer (pre-releases, only-binary, ...). */
       options: z.record(z.string(), z.union([z.string(), z.boolean(), z.array(z.string())])),
@@ -157,7 +159,7 @@ export const lockSchema = z.strictObject({
   lockVersion: z.literal(LOCK_VERSION),
   tool: z.strictObject({ name: z.literal('envseal'), version: z.string() }),
   name: z.string(),
-  resolvedAt: z.string(),
+  resolvedAt: instant,
   inputHash: digest,
   /** Project-relative files that were read to make this lock. */
   inputFiles: z.array(z.string()),
@@ -172,14 +174,14 @@ export const lockSchema = z.strictObject({
       systemSitePackages: z.boolean(),
       indexes: z.array(z.string()),
       /** Files uploaded after this instant were ignored (from the spec or `lock --exclude-newer`). */
-      excludeNewer: z.string().optional(),
+      excludeNewer: instant.optional(),
       packages: z.array(lockedPythonPackageSchema),
     })
     .nullable(),
   apt: z
     .strictObject({
       /** The dated snapshot archive apt installs from (null: the base image's own sources). */
-      snapshot: z.strictObject({ timestamp: z.string(), url: z.string() }).nullable(),
+      snapshot: z.strictObject({ timestamp: z.string().regex(/^\d{8}T\d{6}Z$/, 'must be a timestamp like 20261127T120000Z'), url: z.string() }).nullable(),
       packages: z.array(lockedAptPackageSchema),
     })
     .nullable(),
