@@ -7,6 +7,8 @@ import { basename, join } from 'node:path';
 import { inputError } from '../core/errors.js';
 import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
 import { parseSpec } from '../envspec/load-spec.js';
+import { MAX_NAME_LENGTH, specSchema } from '../envspec/schema.js';
+import { parseImageRef } from '../core/image-ref.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 import { displayPath } from '../core/paths.js';
 
@@ -108,7 +110,16 @@ export async function initProject(
       hint: 'envseal installs npm packages with `npm ci`, which needs a lockfile: run `npm install --package-lock-only` and commit package-lock.json',
     });
   }
+  // Flags are checked before they are written into YAML, so a bad one is named as the flag it came from.
+  if (options.base !== undefined) parseImageRef(options.base);
   const name = options.name ?? sanitizeName(basename(paths.dir));
+  const nameCheck = specSchema.shape.name.safeParse(name);
+  if (!nameCheck.success) {
+    const shown = name.length > 60 ? `${JSON.stringify(name.slice(0, 60))}… (${name.length} characters)` : JSON.stringify(name);
+    throw inputError('init.name', `--name ${shown}: ${nameCheck.error.issues[0]?.message ?? 'invalid'}`, {
+      hint: 'use lowercase letters, digits, ".", "_" or "-", starting with a letter or digit',
+    });
+  }
   const text = renderInitSpec({ name, base: options.base ?? DEFAULT_BASE, detected });
   parseSpec(text, rel); // what init writes must always be a valid spec
   await writeFileAtomic(paths.spec, text).catch((err: unknown) => {
@@ -118,6 +129,6 @@ export async function initProject(
 }
 
 function sanitizeName(name: string): string {
-  const s = name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '');
+  const s = name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, MAX_NAME_LENGTH);
   return s || 'project';
 }

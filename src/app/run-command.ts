@@ -79,19 +79,27 @@ export interface RunOutcome {
   recordPath: string;
 }
 
+/**
+ * `--gpus` as docker run takes it (docker/cli opts/gpus.go): `all`, a count, or `device=ID[,ID…]` (an index
+ * or a GPU UUID). Anything else is refused here, before the engine is asked.
+ */
 export function parseGpus(value: string): GpuRequest {
   if (value === 'all') return { count: -1, capabilities: [['gpu']] };
-  if (/^\d+$/.test(value) && Number(value) > 0) return { count: Number(value), capabilities: [['gpu']] };
-  const ids = value.replace(/^device=/, '').split(',').filter(Boolean);
-  if (!ids.length) throw inputError('run.gpus', `--gpus ${value}: expected all, a count, or device=ID[,ID]`);
+  if (/^\d{1,4}$/.test(value) && Number(value) > 0) return { count: Number(value), capabilities: [['gpu']] };
+  const ids = value.startsWith('device=') ? value.slice('device='.length).split(',') : [];
+  if (!ids.length || !ids.every((id) => /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(id))) {
+    throw inputError('run.gpus', `--gpus ${JSON.stringify(value)}: expected all, a count, or device=ID[,ID]`, {
+      hint: 'e.g. --gpus all, --gpus 2, --gpus device=0,1 or --gpus device=GPU-3a1b…',
+    });
+  }
   return { deviceIds: ids, capabilities: [['gpu']] };
 }
 
 export async function runCommand(paths: ProjectPaths, request: RunRequest, deps: RunDeps): Promise<RunOutcome> {
   if (!request.command.length) throw inputError('run.no-command', 'no command given', { hint: 'envseal run -- python train.py' });
+  const gpus = request.gpus ? parseGpus(request.gpus) : undefined;
   const { lock, text: lockText } = await loadLockFile(paths);
   const digest = lockDigest(lockText);
-  const gpus = request.gpus ? parseGpus(request.gpus) : undefined;
 
   // Everything that can be checked before the command runs is checked first, so a bad flag never costs a run.
   const runsDir = join(paths.dir, RUNS_DIR);
