@@ -2,8 +2,8 @@
  * `envseal run -- CMD`: runs a command in a container of the image whose fingerprint matches the lock, and
  * writes a run record for every run (also when the command fails, cannot start, or is interrupted).
  */
-import { access, chmod, chown, constants, mkdir } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { access, chmod, chown, constants, mkdir, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Clock, DockerEngine, EngineInfo, GpuRequest, ImageInfo, Logger } from '../core/ports.js';
 import { EnvsealError, checkFailed, describeError, inputError, isEnvsealError } from '../core/errors.js';
@@ -255,10 +255,27 @@ async function makeWritableFor(dir: string, uid: number, logger: Logger): Promis
   }
 }
 
+/**
+ * Checks that the record directory can be made and written, without creating it: a run that fails before it
+ * starts (engine down, image missing) leaves the project as it was. The record writer creates it.
+ */
 async function ensureWritableDir(dir: string, project: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
-    await access(dir, constants.W_OK);
+    let probe = dir;
+    for (;;) {
+      const info = await stat(probe).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+      if (info) {
+        if (!info.isDirectory()) throw Object.assign(new Error(`${probe} is not a directory`), { code: probe === dir ? 'EEXIST' : 'ENOTDIR' });
+        await access(probe, constants.W_OK);
+        break;
+      }
+      const parent = dirname(probe);
+      if (parent === probe) break;
+      probe = parent;
+    }
   } catch (err) {
     // EEXIST/ENOTDIR from mkdir: a file stands where the directory (or one of its parents) should be, which
     // no permission change fixes.

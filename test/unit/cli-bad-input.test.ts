@@ -162,3 +162,18 @@ describe('item 8: silently accepted input is refused', () => {
     await expectInputError(['lock', '--check'], { 'envseal.yaml': SPEC.replace('iris', 'n'.repeat(129)), 'envseal.lock': validLock }, /envseal\.yaml: name: must be at most 128 characters/);
   });
 });
+
+describe('found by the fuzz suite', () => {
+  it('-C naming a file or a missing directory: exit 2 (init crashed with exit 70 on ENOTDIR)', async () => {
+    await expectInputError(['-C', 'apt.txt', 'init'], { 'apt.txt': 'git\n' }, /error: -C apt\.txt: not a directory/);
+    await expectInputError(['-C', 'missing', 'init'], {}, /error: -C missing: no such directory/);
+  });
+  it('a run that cannot start (no engine) leaves no .envseal/runs directory behind', async () => {
+    const dir = await project({ 'envseal.yaml': SPEC, 'envseal.lock': validLock });
+    const before = await snapshotDir(dir);
+    const r = await runCliInProcess(['run', '--', 'true'], { cwd: dir });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /cannot reach the Docker engine/);
+    assert.deepEqual(await snapshotDir(dir), before);
+  });
+});

@@ -4,6 +4,7 @@
  * DOCKER_HOST points at a socket that does not exist unless a test passes its own, so a case that reaches
  * the engine fails fast with exit 3 instead of touching the lab's engine.
  */
+import { rmSync } from 'node:fs';
 import { lstat, mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,17 @@ import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli/main.js';
 
 export const NO_ENGINE = 'unix:///tmp/envseal-test-no-engine.sock';
+
+/** HOME and the HTTP cache live outside the project, so "nothing written" can be checked on the project alone. */
+let sharedHome: string | undefined;
+async function homeDir(): Promise<string> {
+  if (sharedHome === undefined) {
+    const dir = await mkdtemp(join(tmpdir(), 'envseal-home-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    sharedHome = dir;
+  }
+  return sharedHome;
+}
 
 export interface InProcessResult {
   code: number;
@@ -46,7 +58,7 @@ export async function runCliInProcess(args: string[], options: InProcessOptions)
   try {
     const code = await Promise.race([
       runCli(args, {
-        env: { NO_COLOR: '1', HOME: options.cwd, ENVSEAL_CACHE_DIR: join(options.cwd, '.cache-not-used'), DOCKER_HOST: NO_ENGINE, ...options.env },
+        env: { NO_COLOR: '1', HOME: await homeDir(), ENVSEAL_CACHE_DIR: join(await homeDir(), 'cache'), DOCKER_HOST: NO_ENGINE, ...options.env },
         cwd: options.cwd,
         stdout: out,
         stderr: err,
