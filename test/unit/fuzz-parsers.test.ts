@@ -109,6 +109,9 @@ describe('fuzz: lock parser (parseLock), and what parses also renders', () => {
   it('valid lock with values replaced or removed, fingerprint recomputed', () => {
     fc.assert(fc.property(mutatedJson(sampleLock()), (doc) => property(refingerprinted(doc))), fuzzParams(500));
   });
+  it('valid lock with string values replaced by arbitrary strings (reaches the renderer)', () => {
+    fc.assert(fc.property(mutatedJson(sampleLock(), { stringsOnly: true }), (doc) => property(refingerprinted(doc))), fuzzParams(500));
+  });
   it('valid lock text with random edits', () => {
     fc.assert(fc.property(mutatedText(serializeLock(sampleLock()), syntaxChars('{}[]":,\\0123456789eE+-.tfn ')), property), fuzzParams(400));
   });

@@ -56,6 +56,12 @@ export function mutatedText(base: string, alphabet: fc.Arbitrary<string>): fc.Ar
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
+function valueAt(doc: Json, path: (string | number)[]): Json | undefined {
+  let cur: Json | undefined = doc;
+  for (const key of path) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, Json>)[key as string] : undefined;
+  return cur;
+}
+
 function pathsOf(value: Json, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
   out.push(prefix);
   if (Array.isArray(value)) value.forEach((v, i) => pathsOf(v, [...prefix, i], out));
@@ -63,10 +69,16 @@ function pathsOf(value: Json, prefix: (string | number)[] = [], out: (string | n
   return out;
 }
 
-/** A valid JSON document with one to three values replaced (by any JSON value) or removed. */
-export function mutatedJson(base: unknown): fc.Arbitrary<unknown> {
-  const paths = pathsOf(base as Json).filter((p) => p.length > 0);
-  const edit = fc.tuple(fc.nat({ max: paths.length - 1 }), fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined)));
+/**
+ * A valid JSON document with one to three values replaced or removed: by any JSON value, or (`stringsOnly`)
+ * string leaves by other strings, which keeps the shape valid so cases get past the schema to the code after it.
+ */
+export function mutatedJson(base: unknown, options: { stringsOnly?: boolean } = {}): fc.Arbitrary<unknown> {
+  const paths = pathsOf(base as Json).filter((p) => p.length > 0 && (!options.stringsOnly || typeof valueAt(base as Json, p) === 'string'));
+  const replacement = options.stringsOnly
+    ? fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), fc.constantFrom('\n', '"', '$HOME', '\\', ' ', '', '\u0000', 'RUN x'))
+    : fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined));
+  const edit = fc.tuple(fc.nat({ max: paths.length - 1 }), replacement);
   return fc.array(edit, { minLength: 1, maxLength: 3 }).map((edits) => {
     const doc = structuredClone(base) as Json;
     for (const [index, value] of edits) {
