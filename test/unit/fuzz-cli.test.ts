@@ -19,7 +19,7 @@ import { sampleLock } from '../fixtures/lock/sample-lock.js';
 import { makeTempDir, runCliInProcess, snapshotDir } from './cli-harness.js';
 import { FUZZ_SEED, fuzzParams, mutatedJson, mutatedText, syntaxChars } from './fuzz-support.js';
 
-const NUM_RUNS = Number(process.env.FUZZ_CLI_RUNS ?? 400);
+const NUM_RUNS = Number(process.env.FUZZ_CLI_RUNS ?? 300);
 const CASE_DEADLINE_MS = 10_000;
 
 const SPEC = 'version: 1\nname: iris\nbase: 127.0.0.1:5000/python:bookworm\napt:\n  lists: [apt.txt]\npython:\n  requirements: [requirements.txt]\n';
@@ -106,6 +106,11 @@ const command = fc.oneof(
 
 describe('fuzz: CLI argument handling (runCli in-process, no Docker)', () => {
   it(`exit 0/1/2 with a message, never 70, never a hang, nothing written on failure (seed ${FUZZ_SEED}, ${NUM_RUNS} cases)`, async () => {
+    // The CLI loads each command's modules on first use; load them now so the per-case deadline measures the
+    // case, not the first import of dockerode on a busy machine.
+    await Promise.all(
+      ['../../src/cli/deps.js', '../../src/app/run-command.js', '../../src/app/build-image.js', '../../src/app/init-project.js', '../../src/app/lock-environment.js', '../../src/app/diff-environments.js', '../../src/record/git.js', '../../src/record/host.js'].map((m) => import(m)),
+    );
     await fc.assert(
       fc.asyncProperty(projectFiles, globals, command, fc.array(garbage, { maxLength: 1 }), async (files, globalFlags, args, stray) => {
         const { dir, cleanup } = await makeTempDir('envseal-fuzz-');
