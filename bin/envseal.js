@@ -14,7 +14,7 @@ const onInterrupt = (handler) => {
   const listener = (signal) => {
     if (fired) process.exit(signal === 'SIGINT' ? 130 : 143);
     fired = true;
-    handler();
+    handler(signal);
   };
   process.on('SIGINT', listener);
   process.on('SIGTERM', listener);

@@ -3,8 +3,8 @@
  * with a deterministic, streamed context, checked (the image's fingerprint label must equal the lock's),
  * optionally normalised to a reproducible image, tagged, and optionally pushed.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, readFile, realpath } from 'node:fs/promises';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { BuildEvent, Clock, DockerEngine, ImageInfo, Logger } from '../core/ports.js';
 import { checkFailed, externalError, inputError, internalError } from '../core/errors.js';
 import { createBuildContext } from '../image/context/context.js';
@@ -81,6 +81,7 @@ export function defaultImageTag(lock: Lock, target: TargetName, sourceDigest?: s
 export async function computeSourceDigest(dir: string, copy: string[]): Promise<string> {
   const parts: string[] = [];
   for (const p of copy) {
+    await assertCopyInsideProject(dir, p);
     const d = await digestPath(join(dir, p.replace(/\/+$/, '')), { role: 'input', ifMissing: 'null' });
     if (!d) {
       throw inputError('build.copy-missing', `${p} (targets.deploy.copy) does not exist in the project`, { hint: 'create it or remove it from envseal.yaml' });
@@ -88,6 +89,30 @@ export async function computeSourceDigest(dir: string, copy: string[]): Promise<
     parts.push(`${p}\u0000${d.digest}`);
   }
   return `sha256:${sha256Hex(parts.join('\n'))}`;
+}
+
+/**
+ * The builder resolves a COPY source's symlinks inside the context only: a copy entry that is (or passes
+ * through) a symlink leading out of the project, or to nothing, fails at that COPY step, minutes into a
+ * build. Checked here first. (Symlinks *inside* a copied directory are copied as links and are fine.)
+ */
+async function assertCopyInsideProject(dir: string, entry: string): Promise<void> {
+  const path = join(dir, entry.replace(/\/+$/, ''));
+  const link = await lstat(path).catch(() => null);
+  if (!link) return; // missing: reported by the caller
+  const root = await realpath(dir);
+  const real = await realpath(path).catch(() => null);
+  if (real === null) {
+    throw inputError('build.copy-dangling', `${entry} (targets.deploy.copy) is a symlink to something that does not exist`, {
+      hint: 'fix the link or copy the real file',
+    });
+  }
+  const rel = relative(root, real);
+  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw inputError('build.copy-outside', `${entry} (targets.deploy.copy) leads outside the project through a symlink (to ${real})`, {
+      hint: 'the build context is the project directory: copy the file into the project instead of linking to it',
+    });
+  }
 }
 
 export async function buildImage(paths: ProjectPaths, request: BuildRequest, deps: BuildDeps): Promise<BuildOutcome> {

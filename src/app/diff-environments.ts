@@ -2,12 +2,13 @@
  * `envseal diff A B`: A and B are lock files, run records or images (by reference). Each becomes an
  * EnvironmentView; the comparison itself is pure (verify/diff-environments.ts).
  */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { diffImages, explainImageDiff } from '../image/normalize/image-diff.js';
 import type { DockerEngine } from '../core/ports.js';
 import { inputError } from '../core/errors.js';
+import { readTextFile } from '../core/read-text-file.js';
 import { LABEL_TARGET, LOCK_PATH_IN_IMAGE, type TargetName } from '../core/image-contract.js';
 import { parseLock } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
@@ -55,7 +56,7 @@ async function loadView(cwd: string, arg: string, deps: { engine: () => DockerEn
   const path = resolve(cwd, arg);
   const isFile = await stat(path).then((s) => s.isFile(), () => false);
   if (isFile) {
-    const text = await readFile(path, 'utf8');
+    const text = await readTextFile(path, arg);
     let raw: unknown;
     try {
       raw = JSON.parse(text);

@@ -2,13 +2,14 @@
  * `envseal generate`: the lock rendered through templates/Dockerfile.tmpl into `envseal.Dockerfile`.
  * `--check` renders in memory and reports whether the file on disk differs.
  */
-import { readFile } from 'node:fs/promises';
 import { checkFailed, inputError } from '../core/errors.js';
+import { readTextFile } from '../core/read-text-file.js';
 import { lockDigest, parseLock } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { renderDockerfile } from '../dockerfile/render-dockerfile.js';
-import { writeFileAtomic } from '../core/atomic-write.js';
+import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
+import { displayPath } from '../core/paths.js';
 
 
 export interface GenerateDeps {
@@ -26,7 +27,7 @@ export interface RenderedDockerfile {
 export async function loadLockFile(paths: ProjectPaths): Promise<{ lock: Lock; text: string }> {
   let text: string;
   try {
-    text = await readFile(paths.lock, 'utf8');
+    text = await readTextFile(paths.lock, displayPath(paths.dir, paths.lock));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw inputError('lock.missing', `${toRel(paths.dir, paths.lock)} does not exist`, { hint: 'run `envseal lock` first' });
@@ -54,7 +55,9 @@ export async function generateDockerfile(
   deps: GenerateDeps,
 ): Promise<{ written: boolean; rendered: RenderedDockerfile }> {
   const rendered = await renderFromLock(paths, deps);
-  const written = await writeFileAtomic(output, rendered.text);
+  const written = await writeFileAtomic(output, rendered.text).catch((err: unknown) => {
+    throw describeWriteFailure(err, displayPath(paths.dir, output));
+  });
   return { written, rendered };
 }
 
@@ -62,7 +65,7 @@ export async function generateDockerfile(
 export async function checkDockerfile(paths: ProjectPaths, output: string, deps: GenerateDeps): Promise<RenderedDockerfile> {
   const rendered = await renderFromLock(paths, deps);
   const rel = toRel(paths.dir, output);
-  const onDisk = await readFile(output, 'utf8').catch((err: NodeJS.ErrnoException) => {
+  const onDisk = await readTextFile(output, displayPath(paths.dir, output)).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return null;
     throw err;
   });

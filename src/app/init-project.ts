@@ -5,8 +5,11 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { inputError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/atomic-write.js';
+import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
 import { parseSpec } from '../envspec/load-spec.js';
+import { MAX_NAME_LENGTH, specSchema } from '../envspec/schema.js';
+import { parseImageRef } from '../core/image-ref.js';
+import { displayPath } from '../core/paths.js';
 import { WINGS } from '../ecosystems/registry.js';
 import type { AnyEcosystem, InitFindings } from '../ecosystems/types.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
@@ -82,14 +85,25 @@ export async function initProject(
   const detected = await detectManifests(paths.dir);
   const refusal = Object.values(detected).find((f) => f.refuse)?.refuse;
   if (refusal) throw inputError(refusal.code, refusal.message, { hint: refusal.hint });
+  // Flags are checked before they are written into YAML, so a bad one is named as the flag it came from.
+  if (options.base !== undefined) parseImageRef(options.base);
   const name = options.name ?? sanitizeName(basename(paths.dir));
+  const nameCheck = specSchema.shape.name.safeParse(name);
+  if (!nameCheck.success) {
+    const shown = name.length > 60 ? `${JSON.stringify(name.slice(0, 60))}… (${name.length} characters)` : JSON.stringify(name);
+    throw inputError('init.name', `--name ${shown}: ${nameCheck.error.issues[0]?.message ?? 'invalid'}`, {
+      hint: 'use lowercase letters, digits, ".", "_" or "-", starting with a letter or digit',
+    });
+  }
   const text = renderInitSpec({ name, base: options.base ?? DEFAULT_BASE, detected });
   parseSpec(text, rel); // what init writes must always be a valid spec
-  await writeFileAtomic(paths.spec, text);
+  await writeFileAtomic(paths.spec, text).catch((err: unknown) => {
+    throw describeWriteFailure(err, displayPath(paths.dir, paths.spec));
+  });
   return { text, detected };
 }
 
 function sanitizeName(name: string): string {
-  const s = name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '');
+  const s = name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, MAX_NAME_LENGTH);
   return s || 'project';
 }

@@ -2,11 +2,12 @@
  * Reads the spec and every manifest it names, and normalises them into `DeclaredInputs`: the half of the lock
  * that says what the project asked for. Its digest is the lock's input hash.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toRel } from '../core/paths.js';
 import { describeError, inputError } from '../core/errors.js';
 import { digestOf } from '../core/canonical-json.js';
+import { readTextFile } from '../core/read-text-file.js';
 import type { DeclaredInputs } from '../lock/schema.js';
 import { WINGS, type WingId } from '../ecosystems/registry.js';
 import type { AnyEcosystem, LoadContext } from '../ecosystems/types.js';
@@ -34,7 +35,7 @@ export interface LoadedInputs {
 
 export type ReadText = (absPath: string) => Promise<string>;
 
-const readText: ReadText = (p) => readFile(p, 'utf8');
+const readText: ReadText = (p) => readTextFile(p, 'the file');
 
 /** Names of the regular files at the top of the project directory. */
 export type ListFiles = (dir: string) => Promise<string[]>;

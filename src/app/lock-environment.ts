@@ -6,10 +6,11 @@
  * resolved again (lock/plan.ts decides which, per wing; previous pins seed the rest). Writes are atomic: a
  * failing or interrupted lock leaves the previous lock intact.
  */
-import { readFile } from 'node:fs/promises';
 import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
 import { checkFailed, inputError, isEnvsealError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/atomic-write.js';
+import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
+import { readTextFile } from '../core/read-text-file.js';
+import { displayPath } from '../core/paths.js';
 import type { DriftEntry } from '../core/drift.js';
 import { diffDeclared } from '../lock/drift.js';
 import { finalizeLock, parseLock, serializeLock } from '../lock/lock-file.js';
@@ -51,7 +52,7 @@ export interface LockResult {
 export async function readExistingLock(path: string): Promise<{ lock: Lock; text: string } | null> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readTextFile(path, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -86,7 +87,9 @@ export async function lockEnvironment(paths: ProjectPaths, deps: LockDeps, optio
 
   const lock = await resolveLock(inputs, current, prev, deps, resolveOptions);
   const text = serializeLock(lock);
-  const written = await writeFileAtomic(paths.lock, text);
+  const written = await writeFileAtomic(paths.lock, text).catch((err: unknown) => {
+    throw describeWriteFailure(err, displayPath(paths.dir, paths.lock));
+  });
   const status = !previous ? 'created' : previous.fingerprint === lock.fingerprint ? 'unchanged' : 'updated';
   return { lock, written, status, ...(previous ? { previousFingerprint: previous.fingerprint } : {}) };
 }

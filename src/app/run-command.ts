@@ -2,8 +2,8 @@
  * `envseal run -- CMD`: runs a command in a container of the image whose fingerprint matches the lock, and
  * writes a run record for every run (also when the command fails, cannot start, or is interrupted).
  */
-import { access, chmod, chown, constants, mkdir } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { access, chmod, chown, constants, mkdir, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Clock, DockerEngine, EngineInfo, GpuRequest, ImageInfo, Logger } from '../core/ports.js';
 import { EnvsealError, checkFailed, describeError, inputError, isEnvsealError } from '../core/errors.js';
@@ -79,19 +79,27 @@ export interface RunOutcome {
   recordPath: string;
 }
 
+/**
+ * `--gpus` as docker run takes it (docker/cli opts/gpus.go): `all`, a count, or `device=ID[,ID…]` (an index
+ * or a GPU UUID). Anything else is refused here, before the engine is asked.
+ */
 export function parseGpus(value: string): GpuRequest {
   if (value === 'all') return { count: -1, capabilities: [['gpu']] };
-  if (/^\d+$/.test(value) && Number(value) > 0) return { count: Number(value), capabilities: [['gpu']] };
-  const ids = value.replace(/^device=/, '').split(',').filter(Boolean);
-  if (!ids.length) throw inputError('run.gpus', `--gpus ${value}: expected all, a count, or device=ID[,ID]`);
+  if (/^\d{1,4}$/.test(value) && Number(value) > 0) return { count: Number(value), capabilities: [['gpu']] };
+  const ids = value.startsWith('device=') ? value.slice('device='.length).split(',') : [];
+  if (!ids.length || !ids.every((id) => /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(id))) {
+    throw inputError('run.gpus', `--gpus ${JSON.stringify(value)}: expected all, a count, or device=ID[,ID]`, {
+      hint: 'e.g. --gpus all, --gpus 2, --gpus device=0,1 or --gpus device=GPU-3a1b…',
+    });
+  }
   return { deviceIds: ids, capabilities: [['gpu']] };
 }
 
 export async function runCommand(paths: ProjectPaths, request: RunRequest, deps: RunDeps): Promise<RunOutcome> {
   if (!request.command.length) throw inputError('run.no-command', 'no command given', { hint: 'envseal run -- python train.py' });
+  const gpus = request.gpus ? parseGpus(request.gpus) : undefined;
   const { lock, text: lockText } = await loadLockFile(paths);
   const digest = lockDigest(lockText);
-  const gpus = request.gpus ? parseGpus(request.gpus) : undefined;
 
   // Everything that can be checked before the command runs is checked first, so a bad flag never costs a run.
   const runsDir = join(paths.dir, RUNS_DIR);
@@ -247,10 +255,27 @@ async function makeWritableFor(dir: string, uid: number, logger: Logger): Promis
   }
 }
 
+/**
+ * Checks that the record directory can be made and written, without creating it: a run that fails before it
+ * starts (engine down, image missing) leaves the project as it was. The record writer creates it.
+ */
 async function ensureWritableDir(dir: string, project: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
-    await access(dir, constants.W_OK);
+    let probe = dir;
+    for (;;) {
+      const info = await stat(probe).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+      if (info) {
+        if (!info.isDirectory()) throw Object.assign(new Error(`${probe} is not a directory`), { code: probe === dir ? 'EEXIST' : 'ENOTDIR' });
+        await access(probe, constants.W_OK);
+        break;
+      }
+      const parent = dirname(probe);
+      if (parent === probe) break;
+      probe = parent;
+    }
   } catch (err) {
     // EEXIST/ENOTDIR from mkdir: a file stands where the directory (or one of its parents) should be, which
     // no permission change fixes.

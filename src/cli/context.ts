@@ -13,7 +13,7 @@ export interface CliIo {
   stderr: Writable & { isTTY?: boolean };
   stdin: Readable & { isTTY?: boolean };
   /** Registers a Ctrl-C (SIGINT/SIGTERM) handler for the duration of a command; returns its remover. */
-  onInterrupt?: (handler: () => void) => () => void;
+  onInterrupt?: (handler: (signal?: NodeJS.Signals) => void) => () => void;
 }
 
 export interface GlobalOptions {

@@ -2,7 +2,7 @@
  * The command-line interface: flag parsing, human and --json output, exit codes. The only place that prints,
  * reads the process environment or decides the exit code; the composition root that builds the adapters.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { EnvsealError, ExitCode, describeError, inputError, internalError, isEnvsealError } from '../core/errors.js';
@@ -58,6 +58,7 @@ Exit codes: 0 ok · 1 a check failed · 2 wrong input · 3 an outside system fai
       interactive: Boolean(io.stderr.isTTY) && !globals.json,
     });
     const dir = resolve(io.cwd, globals.dir ?? '.');
+    if (globals.dir !== undefined) assertProjectDir(dir, globals.dir);
     const at = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
     let templates: { template: string; seedHook: string } | undefined;
     return {
@@ -97,6 +98,13 @@ Exit codes: 0 ok · 1 a check failed · 2 wrong input · 3 an outside system fai
     if (io.env.ENVSEAL_DEBUG && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
     return output.error(bug);
   }
+}
+
+/** `-C` must name an existing directory: every command reads from it, and init writes into it. */
+function assertProjectDir(dir: string, given: string): void {
+  const info = statSync(dir, { throwIfNoEntry: false });
+  if (!info) throw inputError('usage.dir', `-C ${given}: no such directory`, { hint: 'name the project directory (the one holding envseal.yaml)' });
+  if (!info.isDirectory()) throw inputError('usage.dir', `-C ${given}: not a directory`, { hint: 'name the project directory (the one holding envseal.yaml)' });
 }
 
 export { EnvsealError, inputError };

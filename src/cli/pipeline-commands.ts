@@ -2,7 +2,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { ExitCode, inputError } from '../core/errors.js';
+import { ExitCode, inputError, isEnvsealError } from '../core/errors.js';
 import { TOOL_VERSION } from '../core/version.js';
 import type { BuildOutcome } from '../app/build-image.js';
 import type { Lock } from '../lock/schema.js';
@@ -24,15 +24,29 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** The names a POSIX shell (and the spec's `env`) accepts; the engine would pass anything on. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 function parseEnvPairs(pairs: string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw inputError('usage.env', `--env ${pair}: expected NAME=VALUE`);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    const name = pair.slice(0, eq);
+    if (!ENV_NAME.test(name)) {
+      throw inputError('usage.env', `--env ${JSON.stringify(pair)}: ${JSON.stringify(name)} is not a valid environment variable name`, {
+        hint: 'names are letters, digits and "_", not starting with a digit (e.g. -e MY_VAR=value)',
+      });
+    }
+    if (pair.includes('\0')) throw inputError('usage.env', `--env ${name}: the value contains a NUL character`);
+    env[name] = pair.slice(eq + 1);
   }
   return env;
 }
+
+/** The network modes the README documents for build and run; anything else would reach the engine as a network name. */
+const NETWORK_MODES = ['host', 'none', 'default'];
+const networkOption = (description: string, fallback: string) => new Option('--network <mode>', description).choices(NETWORK_MODES).default(fallback);
 
 function parseSeconds(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -42,13 +56,17 @@ function parseSeconds(value: string | undefined, flag: string): number | undefin
 }
 
 /** Aborts on the first Ctrl-C (SIGINT/SIGTERM); a second one is left to the default handler. */
-function interruptSignal(ctx: CommandContext): { signal: AbortSignal; dispose: () => void } {
+function interruptSignal(ctx: CommandContext): { signal: AbortSignal; dispose: () => void; exitCode: () => number | undefined } {
   const controller = new AbortController();
-  const dispose = ctx.io.onInterrupt?.(() => {
+  let received: NodeJS.Signals | undefined;
+  const dispose = ctx.io.onInterrupt?.((name) => {
+    received = name ?? 'SIGINT';
     ctx.out.log('interrupted: stopping (press Ctrl-C again to force)');
     controller.abort();
   });
-  return { signal: controller.signal, dispose: dispose ?? (() => {}) };
+  // The shell's convention (128 + signal number), which `lock` also gets from Node's default handlers.
+  const exitCode = () => (received === undefined ? undefined : received === 'SIGTERM' ? 143 : 130);
+  return { signal: controller.signal, dispose: dispose ?? (() => {}), exitCode };
 }
 
 async function gitRevision(dir: string): Promise<string | null> {
@@ -86,7 +104,7 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
     .addOption(targetOption())
     .option('-t, --tag <tag>', 'tag the image (repeatable; default envseal/<name>:<target>-<fingerprint>)', collect)
     .option('--push', 'push the tags to their registry and report the pushed digest', false)
-    .option('--network <mode>', 'network for RUN steps: host, none or default (the engine default)', 'host')
+    .addOption(networkOption('network for RUN steps: host, none or default (the engine default)', 'host'))
     .option('--no-cache', 'do not use the build cache')
     .option('--platform <os/arch>', 'build for this platform')
     .option('--timeout <seconds>', 'give up after this long')
@@ -94,9 +112,19 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
     .addHelpText('after', '\nExamples:\n  envseal build --target deploy\n  envseal build --target deploy -t 127.0.0.1:5000/iris:1 --push --json')
     .action(async (opts: BuildFlags, cmd: Command) => {
       const ctx = context(cmd);
-      const { signal, dispose } = interruptSignal(ctx);
+      const { signal, dispose, exitCode } = interruptSignal(ctx);
       try {
-        const outcome = await doBuild(ctx, opts, signal);
+        const outcome = await doBuild(ctx, opts, signal).catch((err: unknown) => {
+          // A build stopped by Ctrl-C fails with a cancellation error; the exit code says it was interrupted.
+          const code = exitCode();
+          if (code === undefined) throw err;
+          ctx.out.log(`build interrupted${isEnvsealError(err) ? `: ${err.message}` : ''}`);
+          return code;
+        });
+        if (typeof outcome === 'number') {
+          setExit(outcome);
+          return;
+        }
         ctx.out.json({ ok: true, ...outcome });
         ctx.out.result(
           [
@@ -118,7 +146,7 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
     .option('--image <ref>', 'run this image (it must carry the lock fingerprint)')
     .option('--seed <n>', 'seed for random, NumPy, PyTorch, TensorFlow and PYTHONHASHSEED')
     .option('--gpus <all|N|device=ID,...>', 'GPUs to pass in (fails if the engine has none)')
-    .option('--network <mode>', 'container network: none, host or default', 'none')
+    .addOption(networkOption('container network: none, host or default', 'none'))
     .option('-e, --env <NAME=VALUE>', 'environment variable (repeatable)', collect)
     .option('--input <path>', 'record the content digest of this input (repeatable)', collect)
     .option('--output <path>', 'record the content digest of this output after the run (repeatable)', collect)
@@ -130,6 +158,9 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
     .addHelpText('after', '\nExamples:\n  envseal run --seed 42 --input data/ --output out/ -- python train.py\n  envseal run --target deploy --json -- python train.py')
     .action(async (command: string[], opts: RunFlags, cmd: Command) => {
       const ctx = context(cmd);
+      // Flags are checked before anything is loaded or asked of the engine.
+      const env = parseEnvPairs(opts.env ?? []);
+      const timeoutMs = parseSeconds(opts.timeout, '--timeout');
       const { signal, dispose } = interruptSignal(ctx);
       try {
         const { createDeps, systemClock } = await load.deps();
@@ -155,7 +186,7 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
             ...(seed !== undefined ? { seed } : {}),
             ...(opts.gpus ? { gpus: opts.gpus } : {}),
             network: opts.network,
-            env: parseEnvPairs(opts.env ?? []),
+            env,
             inputs: opts.input ?? [],
             outputs: opts.output ?? [],
             noBuild: !opts.build,
@@ -165,7 +196,7 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
             stdout: ctx.globals.json ? ctx.io.stderr : ctx.io.stdout,
             stderr: ctx.io.stderr,
             signal,
-            ...(opts.timeout ? { timeoutMs: parseSeconds(opts.timeout, '--timeout')! } : {}),
+            ...(timeoutMs ? { timeoutMs } : {}),
             ...(uid !== 0 ? { hostUser: `${uid}:${gid}` } : {}),
           },
           {

@@ -6,6 +6,8 @@
 import { z } from 'zod';
 
 export const sha256DigestSchema = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex>');
+/** Instants are read back (SOURCE_DATE_EPOCH, index upload filters): a lock must not carry a non-date. */
+export const instantSchema = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time like 2026-11-27T12:00:00Z' });
 export const hex64Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits');
 /** Which targets get an entry: deploy (and so dev, which builds on it) or dev only. */
 export const targetListSchema = z.array(z.enum(['deploy', 'dev'])).min(1);

@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isSeq, visit, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { inputError } from '../core/errors.js';
 import { specSchema, type EnvSpec } from './schema.js';
@@ -21,7 +21,7 @@ export function parseSpec(text: string, file = 'envseal.yaml'): EnvSpec {
       hint: 'fix the YAML syntax at the position shown',
     });
   }
-  const raw: unknown = doc.toJS();
+  const raw = toPlainData(doc, file, lineCounter);
   if (raw === null || raw === undefined) {
     throw inputError('spec.empty', `${file} is empty`, { hint: 'run `envseal init` to write a commented spec' });
   }
@@ -32,6 +32,42 @@ export function parseSpec(text: string, file = 'envseal.yaml'): EnvSpec {
     details,
     hint: 'see the spec reference in the README (or schema/envseal.spec.schema.json)',
   });
+}
+
+/** Most aliases `toJS` may expand: a spec needs few, and a nested "billion laughs" document must not exhaust memory. */
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * `toJS` throws (a ReferenceError from the yaml library) for an alias whose anchor is not defined before it,
+ * and for documents whose aliases expand past MAX_ALIAS_COUNT: both are problems in the user's file.
+ */
+function toPlainData(doc: Document, file: string, lines: LineCounter): unknown {
+  const unresolved: string[] = [];
+  const anchors = new Set<string>();
+  // One pass in document order (Alias.resolve would walk the whole document once per alias).
+  visit(doc, {
+    Node(_key, node) {
+      if (!isAlias(node)) {
+        if (node.anchor) anchors.add(node.anchor);
+      } else if (!anchors.has(node.source)) {
+        const where = node.range ? `${file}:${lines.linePos(node.range[0]).line}:${lines.linePos(node.range[0]).col}` : file;
+        unresolved.push(`${where}: alias *${node.source} has no anchor &${node.source} before it`);
+      }
+    },
+  });
+  if (unresolved.length) {
+    throw inputError('spec.syntax', `${file} is not valid YAML`, { details: unresolved, hint: 'define the anchor (&name) before the alias (*name) that uses it' });
+  }
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    if (err instanceof ReferenceError && err.message.startsWith('Excessive alias count')) {
+      throw inputError('spec.aliases', `${file}: YAML aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT} alias uses)`, {
+        hint: 'write the values out, or use fewer nested aliases',
+      });
+    }
+    throw err;
+  }
 }
 
 function describeIssue(

@@ -8,6 +8,7 @@ import { absPathSchema as absPath, relPathSchema as relPath } from '../core/spec
 import { devSpecShape, specShape } from '../ecosystems/registry.js';
 
 export const SPEC_VERSION = 1;
+export const MAX_NAME_LENGTH = 128;
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name');
 
@@ -15,6 +16,8 @@ export const specSchema = z.strictObject({
   version: z.literal(SPEC_VERSION, { error: `must be ${SPEC_VERSION} (the only spec version this envseal reads)` }),
   name: z
     .string()
+    // The name is part of image tags (envseal/<name>:<target>-<fingerprint>; Docker allows 255 characters in all).
+    .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters (it names the image)`)
     .regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lowercase letters, digits, ".", "_" or "-" (it names the image)'),
   /** Base image reference: `name:tag` or `name@sha256:...` (or both). */
   base: z.string().min(1),

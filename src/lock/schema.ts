@@ -13,7 +13,7 @@
  * with its own schemas; the base image and its probe are the ground they share (core/ground.ts).
  */
 import { z } from 'zod';
-import { lockedBaseSchema, sha256DigestSchema, targetProbeSchema } from '../core/ground.js';
+import { instantSchema, lockedBaseSchema, sha256DigestSchema, targetProbeSchema } from '../core/ground.js';
 import { nullableShape } from '../ecosystems/registry.js';
 
 export const LOCK_VERSION = 1;
@@ -45,7 +45,7 @@ export const lockSchema = z.strictObject({
   lockVersion: z.literal(LOCK_VERSION),
   tool: z.strictObject({ name: z.literal('envseal'), version: z.string() }),
   name: z.string(),
-  resolvedAt: z.string(),
+  resolvedAt: instantSchema,
   inputHash: sha256DigestSchema,
   /** Project-relative files that were read to make this lock. */
   inputFiles: z.array(z.string()),

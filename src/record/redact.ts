@@ -8,7 +8,10 @@
  * A word that only *starts* with a secret word does not count, which avoids the usual false positives:
  * KEYBOARD_LAYOUT, TOKENIZERS_PARALLELISM (Hugging Face), GIT_AUTHOR_NAME, PASSES.
  * The plural TOKENS is deliberately not a secret word: MAX_TOKENS / NUM_TOKENS are hyperparameters worth
- * keeping in a record. PWD is not one either: it is the shell's working directory.
+ * keeping in a record.
+ * Two short words count only as whole words, since many words end in them: PASS (DB_PASS, PASS; not BYPASS
+ * or COMPASS) and PWD after another word (MYSQL_PWD, DB_PWD). PWD alone, and OLDPWD, are the shell's working
+ * directories and are kept.
  * Known, accepted over-redaction: SSH_AUTH_SOCK (a socket path), words like HOTKEY that end in KEY.
  *
  * Rule 2, by value. Credentials inside URLs (`scheme://user:password@host`) are masked in every value, since
@@ -35,7 +38,9 @@ const SECRET_WORDS = [
 
 /** True when an environment variable with this name holds a secret under the naming rule above. */
 export function isSecretName(name: string): boolean {
-  return splitNameWords(name).some((word) => SECRET_WORDS.some((secret) => word.endsWith(secret)));
+  const words = splitNameWords(name);
+  if (words.includes('PASS') || (words.length > 1 && words.at(-1) === 'PWD')) return true;
+  return words.some((word) => SECRET_WORDS.some((secret) => word.endsWith(secret)));
 }
 
 /** Splits `myApiKey2` / `MY_API-KEY.2` into upper-case words without trailing digits. */

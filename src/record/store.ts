@@ -1,6 +1,7 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError, inputError, internalError, isEnvsealError } from '../core/errors.js';
+import { readTextFile } from '../core/read-text-file.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { isRunId } from './run-id.js';
@@ -51,8 +52,9 @@ export async function writeRunRecord(dir: string, record: RunRecord): Promise<st
 export async function readRunRecord(path: string): Promise<RunRecord> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readTextFile(path, `run record ${path}`);
   } catch (err) {
+    if (isEnvsealError(err)) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw inputError(code === 'ENOENT' ? 'record.not-found' : 'record.unreadable', `cannot read run record ${path}: ${describeError(err)}`, {
       hint: code === 'ENOENT' ? 'list the recorded runs in .envseal/runs/' : 'make the file readable by the user running envseal',

@@ -155,3 +155,13 @@ describe('pyproject.toml: errors name the file (and line), with a hint', () => {
     );
   });
 });
+
+describe('pyproject.toml: "===" needs a value (issue 14 item 8)', () => {
+  it('refuses "foo===" in dependencies with the line, exit 2', () => {
+    const text = '[project]\nname = "p"\nversion = "1"\ndependencies = [\n  "ok==1.0",\n  "foo===",\n]\n';
+    assert.throws(
+      () => parsePyproject(text, 'pyproject.toml'),
+      (e: EnvsealError) => e.exitCode === 2 && /pyproject\.toml:6: .*invalid requirement "foo===": "===" \(PEP 440 arbitrary equality\) needs a version string/.test(e.message),
+    );
+  });
+});

@@ -238,3 +238,16 @@ describe('requirements files: errors name file:line, with a hint', () => {
     });
   });
 });
+
+describe('requirements files: "===" needs a value (issue 14 item 8)', () => {
+  it('refuses foo=== with file:line, exit 2, and keeps foo===1.0', () => {
+    assert.throws(
+      () => parseRequirementsText('ok==1.0\nfoo===\n', 'requirements.txt'),
+      (e: EnvsealError) =>
+        e.exitCode === 2 && e.message === 'requirements.txt:2: invalid requirement "foo===": "===" (PEP 440 arbitrary equality) needs a version string after it, e.g. ===1.0',
+    );
+    assert.throws(() => parseRequirementsText('foo === ; python_version > "3"\n', 'r.txt'), /r\.txt:1: invalid requirement .*needs a version string/);
+    const [entry] = parseRequirementsText('foo===1.0\n', 'requirements.txt');
+    assert.equal(entry?.kind === 'requirement' && formatRequirement(entry.requirement), 'foo===1.0');
+  });
+});

@@ -32,6 +32,14 @@ describe('isSecretName', () => {
     'my.secret.value',
     'API_KEY_2',
     'TOKEN',
+    // issue 14 item 8: short secret words
+    'PASS',
+    'DB_PASS',
+    'smtp_pass',
+    'MYSQL_PWD',
+    'DB_PWD',
+    'GOOGLE_CREDENTIALS',
+    'NPM_AUTH',
   ];
   const notSecret = [
     'KEYBOARD_LAYOUT',
@@ -52,6 +60,9 @@ describe('isSecretName', () => {
     'NUM_PASSES',
     'KEYRING_PROVIDER',
     'SECRETARY_NAME',
+    'BYPASS_CACHE',
+    'COMPASS_HEADING',
+    'PASSES',
   ];
   for (const name of secret) it(`treats ${name} as secret`, () => assert.equal(isSecretName(name), true));
   for (const name of notSecret) it(`keeps ${name}`, () => assert.equal(isSecretName(name), false));

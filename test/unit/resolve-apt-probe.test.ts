@@ -65,13 +65,18 @@ test('probe output is parsed into the target description', () => {
   assert.match(probeScript('python3'), /EXTERNALLY-MANAGED/);
 });
 
-test('apt lists: comments, several per line, errors with file:line', () => {
-  assert.deepEqual(parseAptList('# tools\ngit curl # fetch\n\npython3-sklearn=1.2.1+dfsg-1\nlibc6:i386\n', 'apt.txt').map((e) => [e.name, e.line]), [
+test('apt lists: comments, one package per line, errors with file:line', () => {
+  assert.deepEqual(parseAptList('# tools\ngit # fetch\n\npython3-sklearn=1.2.1+dfsg-1\nlibc6:i386\n', 'apt.txt').map((e) => [e.name, e.line]), [
     ['git', 2],
-    ['curl', 2],
     ['python3-sklearn=1.2.1+dfsg-1', 4],
     ['libc6:i386', 5],
   ]);
+  // issue 14 item 8: "foo bar" was read as two packages; a package name holds no space (Debian Policy 5.6.1).
+  assert.throws(
+    () => parseAptList('git\nfoo bar\n', 'apt.txt'),
+    (e: any) => e.code === 'manifest.apt.syntax' && e.exitCode === 2 && e.details[0] === 'apt.txt:2: "foo bar" holds more than one word: list one Debian package per line',
+  );
+  assert.throws(() => parseAptList('x\n', 'apt.txt'), (e: any) => e.details[0].startsWith('apt.txt:1: "x" is not a Debian package name'));
   assert.throws(() => parseAptList('ok\nBad_Name\n', 'apt.txt'), (e: any) => e.code === 'manifest.apt.syntax' && e.details[0].startsWith('apt.txt:2: "Bad_Name"'));
 });
 

@@ -1,6 +1,8 @@
 /**
  * apt package lists (`apt.txt`, as repo2docker reads it): one Debian package per line, `#` comments, blank
  * lines ignored. A line may pin a version (`name=version`) or an architecture (`name:arch`).
+ * Names follow Debian Policy 5.6.1 (lowercase letters, digits, `+`, `-`, `.`; at least two characters,
+ * starting with a letter or digit), so a line can hold no space: `foo bar` is an error, not two packages.
  */
 import { inputError } from '../../core/errors.js';
 
@@ -17,9 +19,12 @@ export function parseAptList(text: string, file: string): AptListEntry[] {
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.replace(/(^|\s)#.*$/, '').trim();
     if (!line) return;
-    for (const word of line.split(/\s+/)) {
-      if (PACKAGE.test(word)) out.push({ name: word, line: i + 1 });
-      else problems.push(`${file}:${i + 1}: "${word}" is not a Debian package name (lowercase letters, digits, + - .; optionally :arch and =version)`);
+    if (/\s/.test(line)) {
+      problems.push(`${file}:${i + 1}: "${line}" holds more than one word: list one Debian package per line`);
+    } else if (PACKAGE.test(line)) {
+      out.push({ name: line, line: i + 1 });
+    } else {
+      problems.push(`${file}:${i + 1}: "${line}" is not a Debian package name (lowercase letters, digits, + - .; optionally :arch and =version)`);
     }
   });
   if (problems.length) {

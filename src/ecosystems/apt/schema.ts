@@ -51,7 +51,7 @@ export type LockedAptPackage = z.infer<typeof lockedAptPackageSchema>;
 
 export const aptSectionSchema = z.strictObject({
   /** The dated snapshot archive apt installs from (null: the base image's own sources). */
-  snapshot: z.strictObject({ timestamp: z.string(), url: z.string() }).nullable(),
+  snapshot: z.strictObject({ timestamp: z.string().regex(/^\d{8}T\d{6}Z$/, 'must be a timestamp like 20261127T120000Z'), url: z.string() }).nullable(),
   packages: z.array(lockedAptPackageSchema),
 });
 export type AptSection = z.infer<typeof aptSectionSchema>;

@@ -8,7 +8,7 @@ import type { LoadContext } from '../types.js';
 import { loadRequirementsFile, type PythonRequirement } from './manifests/requirements.js';
 import { parsePyproject, selectPyprojectGroups } from './manifests/pyproject.js';
 import { normalizeName } from './pep/names.js';
-import { formatRequirement, parseRequirement } from './pep/requirement.js';
+import { findRequirementProblem, formatRequirement, parseRequirement } from './pep/requirement.js';
 import type { DeclaredRequirement, PythonDeclared, PythonDevSpec, PythonSpec } from './schema.js';
 
 export const DEFAULT_INDEX = 'https://pypi.org/simple';
@@ -72,6 +72,8 @@ function addInline(acc: Collected, specFile: string, texts: string[], listedAt: 
     let req;
     try {
       req = parseRequirement(text);
+      const problem = findRequirementProblem(req);
+      if (problem) throw new Error(problem);
     } catch (err) {
       throw inputError('spec.invalid', `${specFile}: ${listedAt}.${i}: invalid requirement "${text}": ${describeError(err)}`);
     }

@@ -3,7 +3,7 @@
  * and its lock section. Strict: unknown keys and wrong types are errors.
  */
 import { z } from 'zod';
-import { hex64Schema, targetListSchema } from '../../core/ground.js';
+import { hex64Schema, instantSchema, targetListSchema } from '../../core/ground.js';
 import { httpUrlSchema, relPathSchema } from '../../core/spec-values.js';
 
 const pyprojectRef = z.union([
@@ -68,7 +68,7 @@ export const pythonDeclaredSchema = z.strictObject({
   systemSitePackages: z.boolean(),
   /** Normalised project name → the only index it is taken from. */
   packageIndexes: z.record(z.string(), z.string()),
-  excludeNewer: z.string().optional(),
+  excludeNewer: instantSchema.optional(),
   requirements: z.array(declaredRequirementSchema),
   /** Resolver options that change the answer (pre-releases, only-binary, ...). */
   options: z.record(z.string(), z.union([z.string(), z.boolean(), z.array(z.string())])),
@@ -102,7 +102,7 @@ export const pythonSectionSchema = z.strictObject({
   systemSitePackages: z.boolean(),
   indexes: z.array(z.string()),
   /** Files uploaded after this instant were ignored (from the spec or `lock --exclude-newer`). */
-  excludeNewer: z.string().optional(),
+  excludeNewer: instantSchema.optional(),
   packages: z.array(lockedPythonPackageSchema),
 });
 export type PythonSection = z.infer<typeof pythonSectionSchema>;

@@ -11,7 +11,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { type EnvsealError, inputError } from '../../../core/errors.js';
 import { andMarkers, formatMarker } from '../pep/marker.js';
 import { isValidName, normalizeName } from '../pep/names.js';
-import { type Requirement, tryParseRequirement } from '../pep/requirement.js';
+import { findRequirementProblem, type Requirement, tryParseRequirement } from '../pep/requirement.js';
 import { formatSpecifierSet, tryParseSpecifierSet } from '../pep/specifier.js';
 import type { PythonRequirement } from './requirements.js';
 
@@ -137,6 +137,8 @@ function readRequirementArray(
         'requirements look like requests>=2.31, uvicorn[standard]==0.30.1 or numpy<2; python_version < "3.12" (PEP 508)',
       );
     }
+    const problem = findRequirementProblem(parsed.requirement);
+    if (problem) throw invalid(file, line, `${where}[${i}]: invalid requirement ${JSON.stringify(item)}: ${problem}`, 'requirements look like requests>=2.31 or numpy==1.26.4 (PEP 508)');
     if (parsed.requirement.url !== undefined) {
       throw inputError(
         'manifest.direct-url',

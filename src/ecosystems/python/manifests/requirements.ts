@@ -22,7 +22,7 @@
 import { posix } from 'node:path';
 import { type EnvsealError, describeError, inputError, isEnvsealError } from '../../../core/errors.js';
 import { normalizeName } from '../pep/names.js';
-import { type Requirement, tryParseRequirement } from '../pep/requirement.js';
+import { findRequirementProblem, type Requirement, tryParseRequirement } from '../pep/requirement.js';
 import { PY_WHITESPACE, stripPythonWhitespace } from '../pep/version.js';
 
 /** A requirement as declared in a manifest, with where it was declared. */
@@ -323,6 +323,8 @@ function parseRequirementLine(args: string, file: string, line: number): Require
   if (!URL_LIKE.test(args) && ARCHIVE.test(args.split(/[;\s[]/)[0]!)) rejectLocalPath(args, file, line);
   const parsed = tryParseRequirement(args);
   if (parsed.ok) {
+    const problem = findRequirementProblem(parsed.requirement);
+    if (problem) throw syntaxError(file, line, `invalid requirement "${args}": ${problem}`, 'requirements look like requests>=2.31 or numpy==1.26.4 (PEP 508)');
     if (parsed.requirement.url !== undefined) {
       throw inputError(
         'manifest.direct-url',

@@ -189,6 +189,17 @@ export function tryParseRequirement(text: string): RequirementParseResult {
   return { ok: true, requirement };
 }
 
+/**
+ * What makes a requirement that parses (as `packaging` parses it) unfit to declare, or null. `packaging`
+ * accepts `===` with an empty string, which matches no version at all: `foo===` is a typo, not a pin.
+ */
+export function findRequirementProblem(req: Requirement): string | null {
+  if (req.specifier && parseSpecifierSet(req.specifier).specifiers.some((s) => s.operator === '===' && s.version === '')) {
+    return '"===" (PEP 440 arbitrary equality) needs a version string after it, e.g. ===1.0';
+  }
+  return null;
+}
+
 /** Parses a requirement; throws `pep508.requirement.invalid` (exit 2) naming the column and the problem. */
 export function parseRequirement(text: string): Requirement {
   const result = tryParseRequirement(text);
