@@ -656,12 +656,11 @@ class PythonProvider implements SolverProvider {
     }
     // Shortest chain to every node, breadth first; ties broken by the chain text so the output is stable.
     const chain = new Map<string, string>();
-    let frontier: string[] = [];
     for (const edge of children.get(ROOT) ?? []) {
       const text = `${edge.meta.source ?? 'requirements'} > ${edge.id}`;
       if (!chain.has(edge.id) || text < chain.get(edge.id)!) chain.set(edge.id, text);
     }
-    frontier = [...chain.keys()];
+    let frontier = [...chain.keys()];
     while (frontier.length > 0) {
       const next = new Map<string, string>();
       for (const node of frontier) {
