@@ -120,13 +120,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   const rendered = await renderFromLock(paths, deps);
   const { lock } = rendered;
   const digest = lockDigest(rendered.lockText);
-  const dockerfilePath = join(paths.dir, request.dockerfile ?? DEFAULT_DOCKERFILE);
-  const onDisk = await readFile(dockerfilePath, 'utf8').catch(() => null);
-  if (onDisk !== null && onDisk !== rendered.text) {
-    throw checkFailed('dockerfile.stale', `${toRel(paths.dir, dockerfilePath)} is not what ${toRel(paths.dir, paths.lock)} renders`, {
-      hint: 'run `envseal generate` (the Dockerfile is generated from the lock; edit envseal.yaml or the templates instead)',
-    });
-  }
+  await assertDockerfileCurrent(paths, join(paths.dir, request.dockerfile ?? DEFAULT_DOCKERFILE), rendered.text);
 
   // Both targets need the deploy copy paths: the classic builder builds the deploy stage before dev.
   const sourceDigest = await computeSourceDigest(paths.dir, lock.targets.deploy.copy);
@@ -138,19 +132,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     mtime: epoch,
   });
 
-  let steps = 0;
-  const onEvent = (event: BuildEvent) => {
-    if (event.kind === 'step') {
-      steps = event.totalSteps ?? steps;
-      const elapsed = ((deps.clock.now().getTime() - started) / 1000).toFixed(1);
-      const text = event.text.replace(/\s+/g, ' ');
-      deps.logger.progress(`[${request.target}] step ${event.step}/${event.totalSteps} ${elapsed}s  ${text.length > 110 ? `${text.slice(0, 109)}…` : text}`);
-    } else if (event.kind === 'output' && request.verbose) {
-      deps.logger.info(event.text.replace(/\n$/, ''));
-    } else if (event.kind === 'warning') {
-      deps.logger.warn(event.text);
-    }
-  };
+  const progress = buildProgress(request, deps, started);
 
   const reproducible = request.reproducible ?? true;
   if (reproducible && !deps.normalize) {
@@ -170,7 +152,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
       ...(request.target === 'deploy' && deps.revision ? { buildArgs: { [REVISION_ARG]: deps.revision } } : {}),
       ...(request.timeoutMs ? { timeoutMs: request.timeoutMs } : {}),
       ...(request.signal ? { signal: request.signal } : {}),
-      onEvent,
+      onEvent: progress.onEvent,
     });
   } finally {
     context.stream.destroy();
@@ -206,14 +188,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   assertImageMatchesLock(info, lock, digest, request.target);
   if (!diffIds.length) diffIds = info.layers;
 
-  const pushed: { tag: string; digest: string }[] = [];
-  if (request.push) {
-    for (const tag of tags) {
-      deps.logger.progress(`pushing ${tag}`);
-      const { digest: pushedDigest } = await deps.engine.pushImage(tag, request.signal ? { signal: request.signal } : {});
-      pushed.push({ tag, digest: pushedDigest });
-    }
-  }
+  const pushed = request.push ? await pushTags(tags, deps, request.signal) : [];
 
   const outcome: BuildOutcome = {
     imageId,
@@ -226,10 +201,48 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     pushed,
     durationMs: deps.clock.now().getTime() - started,
     timings: { buildMs: builtAt - started, normalizeMs },
-    steps,
+    steps: progress.steps(),
   };
   if (request.writeRecord !== false) await writeBuildRecord(paths, outcome, deps.clock);
   return outcome;
+}
+
+/** A Dockerfile already on disk must be what the lock renders: the build uses the rendered text, and they must agree. */
+async function assertDockerfileCurrent(paths: ProjectPaths, dockerfilePath: string, rendered: string): Promise<void> {
+  const onDisk = await readFile(dockerfilePath, 'utf8').catch(() => null);
+  if (onDisk !== null && onDisk !== rendered) {
+    throw checkFailed('dockerfile.stale', `${toRel(paths.dir, dockerfilePath)} is not what ${toRel(paths.dir, paths.lock)} renders`, {
+      hint: 'run `envseal generate` (the Dockerfile is generated from the lock; edit envseal.yaml or the templates instead)',
+    });
+  }
+}
+
+/** Logs build steps (and, verbose, their output) and counts the steps the builder reported. */
+function buildProgress(request: BuildRequest, deps: BuildDeps, started: number): { onEvent: (event: BuildEvent) => void; steps: () => number } {
+  let steps = 0;
+  const onEvent = (event: BuildEvent) => {
+    if (event.kind === 'step') {
+      steps = event.totalSteps ?? steps;
+      const elapsed = ((deps.clock.now().getTime() - started) / 1000).toFixed(1);
+      const text = event.text.replace(/\s+/g, ' ');
+      deps.logger.progress(`[${request.target}] step ${event.step}/${event.totalSteps} ${elapsed}s  ${text.length > 110 ? `${text.slice(0, 109)}…` : text}`);
+    } else if (event.kind === 'output' && request.verbose) {
+      deps.logger.info(event.text.replace(/\n$/, ''));
+    } else if (event.kind === 'warning') {
+      deps.logger.warn(event.text);
+    }
+  };
+  return { onEvent, steps: () => steps };
+}
+
+async function pushTags(tags: string[], deps: BuildDeps, signal: AbortSignal | undefined): Promise<{ tag: string; digest: string }[]> {
+  const pushed: { tag: string; digest: string }[] = [];
+  for (const tag of tags) {
+    deps.logger.progress(`pushing ${tag}`);
+    const { digest } = await deps.engine.pushImage(tag, signal ? { signal } : {});
+    pushed.push({ tag, digest });
+  }
+  return pushed;
 }
 
 /** The image must carry the lock's fingerprint: anything else means the Dockerfile or the image is not ours. */

@@ -123,20 +123,8 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
   const git = await deps.captureGit(paths.dir);
   const host = await deps.captureHost(engineInfo);
 
-  const binds: { source: string; target: string; readOnly?: boolean }[] = [];
   const workdir = lock.workdir;
-  if (request.target === 'dev') {
-    binds.push({ source: paths.dir, target: workdir });
-  } else {
-    // The deploy image has the project baked in: only the named inputs (read-only) and outputs are mounted.
-    for (const i of inputs) binds.push({ source: join(paths.dir, i.path), target: `${workdir}/${i.path}`, readOnly: true });
-    for (const o of outputPaths) {
-      const dir = join(paths.dir, o);
-      await mkdir(dir, { recursive: true });
-      await makeWritableFor(dir, lock.targets.deploy.uid, deps.logger);
-      binds.push({ source: dir, target: `${workdir}/${o}` });
-    }
-  }
+  const binds = await containerBinds(paths.dir, lock, request.target, inputs, outputPaths, deps.logger);
 
   const startedAt = deps.clock.now();
   let exitCode: number | null = null;
@@ -206,6 +194,31 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
   }
   const code = interrupted === 'signal' ? 130 : interrupted === 'timeout' ? 124 : (exitCode ?? 1);
   return { exitCode: code, record, recordPath };
+}
+
+/**
+ * What the container mounts: the dev target the whole project at the workdir; the deploy image has the project
+ * baked in, so only the named inputs (read-only) and outputs (created, writable for the image's user).
+ */
+async function containerBinds(
+  projectDir: string,
+  lock: Lock,
+  target: TargetName,
+  inputs: { path: string }[],
+  outputPaths: string[],
+  logger: Logger,
+): Promise<{ source: string; target: string; readOnly?: boolean }[]> {
+  const workdir = lock.workdir;
+  if (target === 'dev') return [{ source: projectDir, target: workdir }];
+  const binds: { source: string; target: string; readOnly?: boolean }[] = [];
+  for (const i of inputs) binds.push({ source: join(projectDir, i.path), target: `${workdir}/${i.path}`, readOnly: true });
+  for (const o of outputPaths) {
+    const dir = join(projectDir, o);
+    await mkdir(dir, { recursive: true });
+    await makeWritableFor(dir, lock.targets.deploy.uid, logger);
+    binds.push({ source: dir, target: `${workdir}/${o}` });
+  }
+  return binds;
 }
 
 /** The lock's pins for one target, as plain maps (what a run record keeps for `envseal diff`). */

@@ -22,6 +22,14 @@ function parseInstant(value: string): string {
 }
 
 export function registerCommands(program: Command, context: ContextOf, setExit: SetExit): void {
+  registerInit(program, context);
+  registerLock(program, context);
+  registerFingerprint(program, context);
+  registerGenerate(program, context);
+  registerPipelineCommands(program, context, setExit);
+}
+
+function registerInit(program: Command, context: ContextOf): void {
   program
     .command('init')
     .description('detect manifests and write a commented envseal.yaml')
@@ -45,7 +53,9 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
       for (const u of Object.values(detected).flatMap((f) => f.unused ?? [])) ctx.out.log(`not used: ${u.file} (${u.why}); \`envseal lock\` refuses until it is read or listed under ignore:`);
       ctx.out.log('next: `envseal lock`');
     });
+}
 
+function registerLock(program: Command, context: ContextOf): void {
   program
     .command('lock')
     .description('resolve the spec and manifests to exact pins in envseal.lock')
@@ -96,7 +106,9 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
       if (!result.written) ctx.out.result(`${lockRel} is up to date (fingerprint ${lock.fingerprint})`);
       else ctx.out.result(`${result.status === 'created' ? 'wrote' : 'updated'} ${lockRel}: ${lock.base.pinned}, ${counts}\nfingerprint ${lock.fingerprint}`);
     });
+}
 
+function registerFingerprint(program: Command, context: ContextOf): void {
   program
     .command('fingerprint')
     .description("print the lock's environment fingerprint")
@@ -117,7 +129,9 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
       });
       ctx.out.result(lock.fingerprint);
     });
+}
 
+function registerGenerate(program: Command, context: ContextOf): void {
   program
     .command('generate')
     .description('render envseal.Dockerfile from the lock')
@@ -139,6 +153,4 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
       ctx.out.json({ ok: true, dockerfile: rel, written, fingerprint: rendered.lock.fingerprint });
       ctx.out.result(written ? `wrote ${rel} (fingerprint ${rendered.lock.fingerprint})` : `${rel} is up to date`);
     });
-
-  registerPipelineCommands(program, context, setExit);
 }

@@ -76,28 +76,36 @@ async function gitRevision(dir: string): Promise<string | null> {
 }
 
 export function registerPipelineCommands(program: Command, context: ContextOf, setExit: SetExit): void {
-  const doBuild = async (ctx: CommandContext, opts: BuildFlags, signal: AbortSignal): Promise<BuildOutcome> => {
-    const { createDeps } = await load.deps();
-    const { buildImage } = await import('../app/build-image.js');
-    const deps = createDeps(ctx);
-    return buildImage(
-      ctx.paths,
-      {
-        target: opts.target,
-        tags: opts.tag ?? [],
-        push: opts.push,
-        network: opts.network,
-        noCache: !opts.cache,
-        ...(opts.platform ? { platform: opts.platform } : {}),
-        ...(opts.timeout ? { timeoutMs: parseSeconds(opts.timeout, '--timeout')! } : {}),
-        reproducible: opts.reproducible,
-        signal,
-        verbose: ctx.globals.verbose,
-      },
-      { ...deps, ...ctx.templates(), toolVersion: TOOL_VERSION, revision: await gitRevision(ctx.paths.dir) },
-    );
-  };
+  registerBuild(program, context, setExit);
+  registerRun(program, context, setExit);
+  registerVerify(program, context, setExit);
+  registerDiff(program, context, setExit);
+}
 
+/** Builds an image with the build command's flags (also what `run` does when the image is missing). */
+async function doBuild(ctx: CommandContext, opts: BuildFlags, signal: AbortSignal): Promise<BuildOutcome> {
+  const { createDeps } = await load.deps();
+  const { buildImage } = await import('../app/build-image.js');
+  const deps = createDeps(ctx);
+  return buildImage(
+    ctx.paths,
+    {
+      target: opts.target,
+      tags: opts.tag ?? [],
+      push: opts.push,
+      network: opts.network,
+      noCache: !opts.cache,
+      ...(opts.platform ? { platform: opts.platform } : {}),
+      ...(opts.timeout ? { timeoutMs: parseSeconds(opts.timeout, '--timeout')! } : {}),
+      reproducible: opts.reproducible,
+      signal,
+      verbose: ctx.globals.verbose,
+    },
+    { ...deps, ...ctx.templates(), toolVersion: TOOL_VERSION, revision: await gitRevision(ctx.paths.dir) },
+  );
+}
+
+function registerBuild(program: Command, context: ContextOf, setExit: SetExit): void {
   program
     .command('build')
     .description('build the dev or deploy image from the lock through the Docker Engine API')
@@ -138,7 +146,9 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
         dispose();
       }
     });
+}
 
+function registerRun(program: Command, context: ContextOf, setExit: SetExit): void {
   program
     .command('run')
     .description('run a command in the locked image and write a run record')
@@ -157,70 +167,76 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
     .argument('<command...>', 'the command and its arguments, after --')
     .addHelpText('after', '\nExamples:\n  envseal run --seed 42 --input data/ --output out/ -- python train.py\n  envseal run --target deploy --json -- python train.py')
     .action(async (command: string[], opts: RunFlags, cmd: Command) => {
-      const ctx = context(cmd);
-      // Flags are checked before anything is loaded or asked of the engine.
-      const env = parseEnvPairs(opts.env ?? []);
-      const timeoutMs = parseSeconds(opts.timeout, '--timeout');
-      const { signal, dispose } = interruptSignal(ctx);
-      try {
-        const { createDeps, systemClock } = await load.deps();
-        const { runCommand } = await import('../app/run-command.js');
-        const { captureGitState } = await load.git();
-        const { captureHostFacts } = await import('../record/host.js');
-        const { createRunIdGenerator } = await import('../record/run-id.js');
-        const deps = createDeps(ctx);
-        let seed: number | undefined;
-        if (opts.seed !== undefined) {
-          if (!/^\d+$/.test(opts.seed) || Number(opts.seed) > 2 ** 32 - 1) throw inputError('usage.seed', `--seed ${opts.seed}: expected an integer from 0 to 4294967295`);
-          seed = Number(opts.seed);
-        }
-        const stdin = ctx.io.stdin;
-        const attachStdin = opts.interactive || !stdin.isTTY;
-        const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-        const gid = typeof process.getgid === 'function' ? process.getgid() : 0;
-        const outcome = await runCommand(
-          ctx.paths,
-          {
-            target: opts.target,
-            ...(opts.image ? { image: opts.image } : {}),
-            ...(seed !== undefined ? { seed } : {}),
-            ...(opts.gpus ? { gpus: opts.gpus } : {}),
-            network: opts.network,
-            env,
-            inputs: opts.input ?? [],
-            outputs: opts.output ?? [],
-            noBuild: !opts.build,
-            command,
-            ...(attachStdin ? { stdin } : {}),
-            tty: opts.tty,
-            stdout: ctx.globals.json ? ctx.io.stderr : ctx.io.stdout,
-            stderr: ctx.io.stderr,
-            signal,
-            ...(timeoutMs ? { timeoutMs } : {}),
-            ...(uid !== 0 ? { hostUser: `${uid}:${gid}` } : {}),
-          },
-          {
-            engine: deps.engine,
-            clock: deps.clock,
-            logger: ctx.out.logger,
-            toolVersion: TOOL_VERSION,
-            newRunId: createRunIdGenerator({ clock: systemClock, randomBytes }),
-            newSeed: () => randomInt(0, 2 ** 31),
-            captureGit: async (dir) => captureGitState(dir),
-            captureHost: async (engine) => captureHostFacts(engine ? { engine } : {}),
-            build: async (target: TargetName) =>
-              doBuild(ctx, { target, push: false, network: 'host', cache: true, reproducible: true }, signal),
-          },
-        );
-        const rel = outcome.recordPath.startsWith(ctx.paths.dir) ? outcome.recordPath.slice(ctx.paths.dir.length + 1) : outcome.recordPath;
-        ctx.out.json({ ok: outcome.exitCode === 0, exitCode: outcome.exitCode, runId: outcome.record.runId, record: rel, fingerprint: outcome.record.environment.fingerprint, seed: outcome.record.seed });
-        ctx.out.log(`run ${outcome.record.runId}: exit ${outcome.exitCode}${outcome.record.outcome.interrupted ? ' (interrupted)' : ''}, record ${rel}`);
-        setExit(outcome.exitCode);
-      } finally {
-        dispose();
-      }
+      setExit(await runAction(context(cmd), command, opts));
     });
+}
 
+/** `envseal run`: runs the command, writes the run record and returns the command's exit code. */
+async function runAction(ctx: CommandContext, command: string[], opts: RunFlags): Promise<number> {
+  // Flags are checked before anything is loaded or asked of the engine.
+  const env = parseEnvPairs(opts.env ?? []);
+  const timeoutMs = parseSeconds(opts.timeout, '--timeout');
+  const { signal, dispose } = interruptSignal(ctx);
+  try {
+    const { createDeps, systemClock } = await load.deps();
+    const { runCommand } = await import('../app/run-command.js');
+    const { captureGitState } = await load.git();
+    const { captureHostFacts } = await import('../record/host.js');
+    const { createRunIdGenerator } = await import('../record/run-id.js');
+    const deps = createDeps(ctx);
+    let seed: number | undefined;
+    if (opts.seed !== undefined) {
+      if (!/^\d+$/.test(opts.seed) || Number(opts.seed) > 2 ** 32 - 1) throw inputError('usage.seed', `--seed ${opts.seed}: expected an integer from 0 to 4294967295`);
+      seed = Number(opts.seed);
+    }
+    const stdin = ctx.io.stdin;
+    const attachStdin = opts.interactive || !stdin.isTTY;
+    const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+    const gid = typeof process.getgid === 'function' ? process.getgid() : 0;
+    const outcome = await runCommand(
+      ctx.paths,
+      {
+        target: opts.target,
+        ...(opts.image ? { image: opts.image } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+        ...(opts.gpus ? { gpus: opts.gpus } : {}),
+        network: opts.network,
+        env,
+        inputs: opts.input ?? [],
+        outputs: opts.output ?? [],
+        noBuild: !opts.build,
+        command,
+        ...(attachStdin ? { stdin } : {}),
+        tty: opts.tty,
+        stdout: ctx.globals.json ? ctx.io.stderr : ctx.io.stdout,
+        stderr: ctx.io.stderr,
+        signal,
+        ...(timeoutMs ? { timeoutMs } : {}),
+        ...(uid !== 0 ? { hostUser: `${uid}:${gid}` } : {}),
+      },
+      {
+        engine: deps.engine,
+        clock: deps.clock,
+        logger: ctx.out.logger,
+        toolVersion: TOOL_VERSION,
+        newRunId: createRunIdGenerator({ clock: systemClock, randomBytes }),
+        newSeed: () => randomInt(0, 2 ** 31),
+        captureGit: async (dir) => captureGitState(dir),
+        captureHost: async (engine) => captureHostFacts(engine ? { engine } : {}),
+        build: async (target: TargetName) =>
+          doBuild(ctx, { target, push: false, network: 'host', cache: true, reproducible: true }, signal),
+      },
+    );
+    const rel = outcome.recordPath.startsWith(ctx.paths.dir) ? outcome.recordPath.slice(ctx.paths.dir.length + 1) : outcome.recordPath;
+    ctx.out.json({ ok: outcome.exitCode === 0, exitCode: outcome.exitCode, runId: outcome.record.runId, record: rel, fingerprint: outcome.record.environment.fingerprint, seed: outcome.record.seed });
+    ctx.out.log(`run ${outcome.record.runId}: exit ${outcome.exitCode}${outcome.record.outcome.interrupted ? ' (interrupted)' : ''}, record ${rel}`);
+    return outcome.exitCode;
+  } finally {
+    dispose();
+  }
+}
+
+function registerVerify(program: Command, context: ContextOf, setExit: SetExit): void {
   program
     .command('verify')
     .description('CI: lock fresh, Dockerfile up to date, image and record match the lock')
@@ -270,7 +286,9 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
       ctx.out.result(lines.join('\n'));
       if (!report.ok) setExit(ExitCode.CheckFailed);
     });
+}
 
+function registerDiff(program: Command, context: ContextOf, setExit: SetExit): void {
   program
     .command('diff')
     .description('what changed between two environments (locks, run records or images)')

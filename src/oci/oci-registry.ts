@@ -23,27 +23,25 @@ import type { DockerConfig, RegistryCredentials } from './docker-config.js';
 import { emptyDockerConfig, findCredentialHelper, findRegistryCredentials } from './docker-config.js';
 import type { HttpRequest, HttpResponse, RequestContext } from '../http/http.js';
 import { HttpClient, describeStatus, isLoopbackHost } from '../http/http.js';
-import { DOCKER_HUB, formatImageRef, isSha256Digest } from '../core/image-ref.js';
+import { DOCKER_HUB, isSha256Digest } from '../core/image-ref.js';
 import type { AuthChallenge } from './www-authenticate.js';
 import { AuthenticateHeaderError, findChallenge, parseWwwAuthenticate } from './www-authenticate.js';
+import { formatPlatform, listPlatforms, normalisePlatform, platformMatches, selectPlatformManifest } from './platform.js';
+import {
+  INDEX_TYPES,
+  MANIFEST_ACCEPT,
+  MANIFEST_TYPES,
+  contentType,
+  describeRef,
+  describeRegistryError,
+  manifestMediaType,
+  parseImageManifest,
+  parseIndex,
+  parseJson,
+  refData,
+  registryErrorCodes,
+} from './registry-documents.js';
 
-export const MediaTypes = {
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-} as const;
-
-/** Every manifest type we understand, sent on each manifest request (index types first). */
-export const MANIFEST_ACCEPT = [
-  MediaTypes.ociIndex,
-  MediaTypes.dockerManifestList,
-  MediaTypes.dockerManifest,
-  MediaTypes.ociManifest,
-].join(', ');
-
-const INDEX_TYPES = new Set<string>([MediaTypes.ociIndex, MediaTypes.dockerManifestList]);
-const MANIFEST_TYPES = new Set<string>([MediaTypes.dockerManifest, MediaTypes.ociManifest]);
 const IMAGE_CONFIG_TYPES = new Set([
   'application/vnd.docker.container.image.v1+json',
   'application/vnd.oci.image.config.v1+json',
@@ -67,14 +65,6 @@ export interface HttpOciRegistryOptions {
   clock?: Clock;
   /** First backoff delay in ms (default 500). */
   baseDelayMs?: number;
-}
-
-/** One entry of an index's `manifests` array (only the fields used). */
-export interface IndexEntry {
-  mediaType?: string;
-  digest: string;
-  platform?: Platform;
-  annotations?: Record<string, string>;
 }
 
 interface ManifestResult {
@@ -486,205 +476,9 @@ class RepositorySession {
   }
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Platforms
-
-/**
- * Docker's platform normalisation (containerd platforms.Normalize): uname-style architecture names to
- * Go's, and the default variants dropped (`arm64` is `v8` unless said otherwise, `amd64` is `v1`).
- */
-export function normalisePlatform(platform: Platform): Platform {
-  const os = platform.os.toLowerCase();
-  let architecture = platform.architecture.toLowerCase();
-  let variant = platform.variant?.toLowerCase() || undefined;
-  switch (architecture) {
-    case 'x86_64':
-    case 'x86-64':
-      architecture = 'amd64';
-      break;
-    case 'aarch64':
-      architecture = 'arm64';
-      break;
-    case 'armhf':
-      architecture = 'arm';
-      variant ??= 'v7';
-      break;
-    case 'armel':
-      architecture = 'arm';
-      variant ??= 'v6';
-      break;
-    case 'i386':
-    case 'i686':
-      architecture = '386';
-      break;
-  }
-  if (architecture === 'arm64' && variant === 'v8') variant = undefined;
-  if (architecture === 'amd64' && variant === 'v1') variant = undefined;
-  if (architecture === 'arm' && variant !== undefined && /^\d+$/.test(variant)) variant = `v${variant}`;
-  return variant === undefined ? { os, architecture } : { os, architecture, variant };
-}
-
-export function formatPlatform(platform: Platform): string {
-  return `${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''}`;
-}
-
-/**
- * Picks the index entry for a platform (go-containerregistry's matchesPlatform rules): os and
- * architecture must be equal; the variant is compared only when one is asked for, and otherwise an entry
- * without a variant is preferred. Entries without a platform count as linux/amd64; BuildKit attestation
- * manifests (`unknown/unknown`) are never picked. The first of equally good entries wins (image-index.md).
- */
-export function selectPlatformManifest(entries: IndexEntry[], platform: Platform): IndexEntry | undefined {
-  const want = normalisePlatform(platform);
-  let fallback: IndexEntry | undefined;
-  for (const entry of entries) {
-    if (isAttestation(entry)) continue;
-    const have = entryPlatform(entry);
-    if (have.os !== want.os || have.architecture !== want.architecture) continue;
-    if (want.variant !== undefined) {
-      if (have.variant === want.variant) return entry;
-      continue;
-    }
-    if (have.variant === undefined) return entry;
-    fallback ??= entry;
-  }
-  return fallback;
-}
-
-/** The platforms an index offers, in index order, without duplicates and attestations ("linux/arm64"). */
-export function listPlatforms(entries: IndexEntry[]): string[] {
-  const seen: string[] = [];
-  for (const entry of entries) {
-    if (isAttestation(entry)) continue;
-    const text = formatPlatform(entryPlatform(entry));
-    if (!seen.includes(text)) seen.push(text);
-  }
-  return seen;
-}
-
-function entryPlatform(entry: IndexEntry): Platform {
-  return normalisePlatform(entry.platform ?? { os: 'linux', architecture: 'amd64' });
-}
-
-function isAttestation(entry: IndexEntry): boolean {
-  if (entry.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest') return true;
-  return entry.platform?.os === 'unknown' && entry.platform.architecture === 'unknown';
-}
-
-function platformMatches(have: Platform, want: Platform): boolean {
-  if (have.os !== want.os || have.architecture !== want.architecture) return false;
-  return want.variant === undefined || have.variant === want.variant;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Foreign JSON, parsed permissively (only the fields used)
-
 /** The registry API host for a registry name: Docker Hub's API lives on registry-1.docker.io. */
 export function registryApiHost(registry: string): string {
   return registry === DOCKER_HUB ? DOCKER_HUB_API_HOST : registry;
-}
-
-function parseIndex(body: Buffer, ref: ImageRef, digest: string): IndexEntry[] {
-  const raw = parseJson(body, ref, `index ${digest}`);
-  if (!Array.isArray(raw.manifests)) throw malformed(ref, `index ${digest} has no "manifests" array`);
-  return raw.manifests.map((item: unknown, i: number) => {
-    if (!isObject(item) || typeof item.digest !== 'string' || !isSha256Digest(item.digest)) {
-      throw malformed(ref, `index ${digest}: manifests[${i}] has no valid sha256 digest`);
-    }
-    const entry: IndexEntry = { digest: item.digest };
-    if (typeof item.mediaType === 'string') entry.mediaType = item.mediaType;
-    const p = item.platform;
-    if (isObject(p) && typeof p.os === 'string' && typeof p.architecture === 'string') {
-      entry.platform = { os: p.os, architecture: p.architecture };
-      if (typeof p.variant === 'string' && p.variant !== '') entry.platform.variant = p.variant;
-    }
-    if (isObject(item.annotations)) {
-      entry.annotations = Object.fromEntries(
-        Object.entries(item.annotations).filter((kv): kv is [string, string] => typeof kv[1] === 'string'),
-      );
-    }
-    return entry;
-  });
-}
-
-function parseImageManifest(body: Buffer, ref: ImageRef, digest: string): { digest: string; mediaType?: string } {
-  const raw = parseJson(body, ref, `manifest ${digest}`);
-  if (Array.isArray(raw.manifests)) throw malformed(ref, `manifest ${digest} is an index where an image manifest was expected`);
-  const config = raw.config;
-  if (!isObject(config) || typeof config.digest !== 'string' || !isSha256Digest(config.digest)) {
-    throw malformed(ref, `manifest ${digest} has no config with a sha256 digest`);
-  }
-  return typeof config.mediaType === 'string' ? { digest: config.digest, mediaType: config.mediaType } : { digest: config.digest };
-}
-
-/**
- * The media type of a fetched manifest: Content-Type when it names a manifest type, else the body's
- * `mediaType`, else its shape (image-spec: `manifests` ⇒ index, `config` ⇒ manifest).
- */
-function manifestMediaType(res: HttpResponse, ref: ImageRef, reference: string): string {
-  const header = contentType(res.headers);
-  if (header && (INDEX_TYPES.has(header) || MANIFEST_TYPES.has(header))) return header;
-  const raw = parseJson(res.body, ref, `manifest ${reference}`);
-  const declared = typeof raw.mediaType === 'string' ? raw.mediaType : undefined;
-  if (declared && (INDEX_TYPES.has(declared) || MANIFEST_TYPES.has(declared))) return declared;
-  const schema1 = declared?.includes('manifest.v1') || header?.includes('manifest.v1') || raw.schemaVersion === 1;
-  if (schema1) {
-    throw externalError(
-      'registry.unsupported',
-      `registry ${ref.registry} served a Docker schema 1 manifest for ${describeRef(ref)}; envseal needs schema 2 or OCI`,
-      { hint: 'push the image again with a current Docker (schema 1 is deprecated)', data: refData(ref) },
-    );
-  }
-  if (declared === undefined && Array.isArray(raw.manifests)) return MediaTypes.ociIndex;
-  if (declared === undefined && isObject(raw.config)) return MediaTypes.ociManifest;
-  throw externalError(
-    'registry.unsupported',
-    `registry ${ref.registry} served ${describeRef(ref)} as ${declared ?? header ?? 'an unknown type'}, which is not an image manifest or index`,
-    { data: refData(ref) },
-  );
-}
-
-function parseJson(body: Buffer, ref: ImageRef, what: string): Record<string, unknown> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw malformed(ref, `${what} is not valid JSON`, err);
-  }
-  if (!isObject(raw)) throw malformed(ref, `${what} is not a JSON object`);
-  return raw;
-}
-
-function malformed(ref: ImageRef, why: string, cause?: unknown): EnvsealError {
-  return externalError('registry.protocol', `registry ${ref.registry}: ${why} (resolving ${describeRef(ref)})`, {
-    data: refData(ref),
-    cause,
-  });
-}
-
-/** OCI distribution spec error body: `{"errors":[{"code","message","detail"}]}`. */
-function registryErrorCodes(res: HttpResponse): string[] {
-  return registryErrors(res).map((e) => e.code);
-}
-
-function registryErrors(res: HttpResponse): { code: string; message?: string }[] {
-  if (res.body.length === 0) return [];
-  try {
-    const raw: unknown = JSON.parse(res.body.toString('utf8'));
-    if (!isObject(raw) || !Array.isArray(raw.errors)) return [];
-    return raw.errors
-      .filter((e: unknown): e is Record<string, unknown> => isObject(e) && typeof e.code === 'string')
-      .map((e) => (typeof e.message === 'string' ? { code: e.code as string, message: e.message } : { code: e.code as string }));
-  } catch {
-    return [];
-  }
-}
-
-/** "MANIFEST_UNKNOWN: manifest unknown" from an error body, else "HTTP 404 Not Found". */
-function describeRegistryError(res: HttpResponse): string {
-  const errors = registryErrors(res);
-  if (errors.length) return errors.map((e) => (e.message ? `${e.code}: ${e.message}` : e.code)).join('; ');
-  return describeStatus(res.status, res.statusText, res.body);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -711,29 +505,6 @@ function sha256Digest(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-function contentType(headers: Headers): string | undefined {
-  const value = headers.get('content-type');
-  if (!value) return undefined;
-  return value.split(';')[0]?.trim().toLowerCase() || undefined;
-}
-
 function isSuccess(status: number): boolean {
   return status >= 200 && status < 300;
-}
-
-function describeRef(ref: ImageRef): string {
-  return ref.original || formatImageRef(ref);
-}
-
-function refData(ref: ImageRef): Record<string, unknown> {
-  return {
-    registry: ref.registry,
-    repository: ref.repository,
-    ...(ref.tag !== undefined ? { tag: ref.tag } : {}),
-    ...(ref.digest !== undefined ? { digest: ref.digest } : {}),
-  };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

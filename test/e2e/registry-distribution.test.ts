@@ -15,7 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import { EnvsealError } from '../../src/core/errors.js';
 import { loadDockerConfig } from '../../src/oci/docker-config.js';
 import { formatPinnedImageRef, parseImageRef } from '../../src/core/image-ref.js';
-import { HttpOciRegistry, MANIFEST_ACCEPT } from '../../src/oci/oci-registry.js';
+import { HttpOciRegistry } from '../../src/oci/oci-registry.js';
+import { MANIFEST_ACCEPT } from '../../src/oci/registry-documents.js';
 import { LAB_BASE_IMAGE, LAB_REGISTRY_URL, requireLab, type LabStatus } from '../lab/lab.js';
 import {
   OCI_INDEX,

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DROPPED_CONFIG_FIELDS, DROPPED_RUNTIME_CONFIG_FIELDS, formatEpoch, rewriteImageConfig } from '../../src/image/normalize/normalize-image.js';
+import { DROPPED_CONFIG_FIELDS, DROPPED_RUNTIME_CONFIG_FIELDS, formatEpoch, rewriteImageConfig } from '../../src/image/normalize/config-rewrite.js';
 import { isEnvsealError } from '../../src/core/errors.js';
 
 const EPOCH = 1_700_000_000;

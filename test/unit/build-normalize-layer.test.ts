@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { planLayerRewrite, rewriteLayerFile } from '../../src/image/normalize/normalize-image.js';
+import { planLayerRewrite, rewriteLayerFile } from '../../src/image/normalize/layer-rewrite.js';
 import { scanRawTarFile, type RawTarEntry } from '../../src/tar/raw-reader.js';
 import { layerTar, makeTempRoot, readLayer, sha256, type EntrySpec, type ReadEntry } from './build-normalize-fixture.js';
 

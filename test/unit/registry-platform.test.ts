@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { IndexEntry } from '../../src/oci/oci-registry.js';
-import { formatPlatform, listPlatforms, normalisePlatform, registryApiHost, selectPlatformManifest } from '../../src/oci/oci-registry.js';
+import type { IndexEntry } from '../../src/oci/platform.js';
+import { formatPlatform, listPlatforms, normalisePlatform, selectPlatformManifest } from '../../src/oci/platform.js';
+import { registryApiHost } from '../../src/oci/oci-registry.js';
 
 const d = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 

@@ -7,39 +7,19 @@
  * mtime into the layers, in readdir order. This module exports the built image, rewrites each layer and
  * the config into a canonical form, loads the result and tags it.
  *
- * Layer rules (each layer is spooled to disk; bodies are copied from the spool by offset, so memory grows
- * with the number of entries, never with their size):
- *  - entries sorted by path, byte-wise, compared without a leading "./" or "/" and without a trailing "/"
- *    (so a directory comes before its contents and "./etc" sorts with "etc"); names are kept as stored,
- *    byte for byte (non-UTF-8 names included);
- *  - mtime clamped: `min(mtime, SOURCE_DATE_EPOCH)`, the rule of reproducible-builds.org's SOURCE_DATE_EPOCH
- *    spec and BuildKit's `rewrite-timestamp`: whatever the build created or touched gets the epoch, older
- *    timestamps (packages' own, the base image's) stay, so tools that compare mtimes still see the order;
- *  - uname/gname cleared (they are looked up on the build host; uid/gid are what extraction uses); mode
- *    (as stored, type bits included), uid, gid, link targets, device numbers kept;
- *  - pax records kept (xattrs such as `SCHILY.xattr.security.capability`), except access/change/creation
- *    times and star's device/inode/link-count records (`atime`, `ctime`, `LIBARCHIVE.creationtime`,
- *    `SCHILY.dev`, `SCHILY.ino`, `SCHILY.nlink`), which describe the build host's file system;
- *  - hard links: within a group of names for one file, the first name in sort order carries the body and
- *    every other name is a link to it, so the target always precedes its links and the choice does not
- *    depend on the order the engine walked the directory in. Each name keeps its own header metadata;
- *    a link to a file outside the layer is kept as it is;
- *  - whiteouts (`.wh.<name>`, `.wh..wh..opq`, OCI image-spec layer.md) are ordinary entries here: kept;
- *  - an entry stored twice under one path keeps only its last copy (what extraction would leave).
+ * Layer rules are in layer-rewrite.ts, config rules in config-rewrite.ts.
  * The config is serialised as canonical JSON (sorted keys, no whitespace): the bytes are the image ID.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DockerEngine, Logger } from '../../core/ports.js';
 import { silentLogger } from '../../core/ports.js';
 import { describeError, externalError, inputError, internalError, isEnvsealError, type EnvsealError } from '../../core/errors.js';
-import { canonicalJsonCompact } from '../../core/canonical-json.js';
 import { readImageArchive, writeImageArchive, type SpooledLayer } from './image-archive.js';
-import { describeRawName, TAR_END_OF_ARCHIVE, tarPaddingOf, type RawPaxRecord, type RawTarHeader } from '../../tar/header.js';
-import { encodeRawTarHeader } from '../../tar/raw-encoder.js';
-import { scanRawTarFile, type RawTarEntry } from '../../tar/raw-reader.js';
+import { checkEpoch, rewriteImageConfig } from './config-rewrite.js';
+import { rewriteLayerFile } from './layer-rewrite.js';
 
 export interface NormalizeImageOptions {
   /** Seconds since the Unix epoch (from the lock, never the clock). */
@@ -123,32 +103,7 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
 
     const exportedAt = performance.now();
     stage = 'rewrite';
-    const output: { diffId: string; file: string; size: number }[] = [];
-    const done = new Map<SpooledLayer, { diffId: string; file: string; size: number }>();
-    let entries = 0;
-    let preserved = 0;
-    for (const [index, layer] of archive.layers.entries()) {
-      signal?.throwIfAborted();
-      let result = done.get(layer);
-      if (!result) {
-        if (!layer.file) throw internalError('normalize.layer-missing', `layer ${index + 1} of ${imageRef} was not spooled`);
-        if (preserve.has(layer.diffId)) {
-          result = { diffId: layer.diffId, file: layer.file, size: layer.size };
-          preserved += 1;
-        } else {
-          logger.progress(`normalising ${imageRef}: layer ${index + 1}/${archive.layers.length} (${formatBytes(layer.size)})`);
-          const file = join(dir, `normalized-${String(index + 1).padStart(4, '0')}.tar`);
-          const rewritten = await rewriteLayerFile(layer.file, file, { sourceDateEpoch: epoch, ...(signal ? { signal } : {}) }).catch((err: unknown) => {
-            throw isEnvsealError(err) && err.code.startsWith('tar.') ? unreadableLayer(imageRef, index, err) : err;
-          });
-          await rm(layer.file, { force: true });
-          entries += rewritten.entries;
-          result = { diffId: rewritten.diffId, file, size: rewritten.size };
-        }
-        done.set(layer, result);
-      }
-      output.push(result);
-    }
+    const { output, entries, preserved } = await rewriteLayers(archive.layers, { imageRef, dir, epoch, preserve, logger, ...(signal ? { signal } : {}) });
     const diffIds = output.map((l) => l.diffId);
     const config = rewriteImageConfig(archive.config, { sourceDateEpoch: epoch, diffIds });
     const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
@@ -163,28 +118,8 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
       logger.debug(`normalise: the engine already has ${configDigest}`);
     } else {
       logger.progress(`normalising ${imageRef}: loading ${configDigest.slice(0, 19)}`);
-      const written = await writeImageArchive(config, output);
-      let reported: string[];
-      try {
-        reported = await Promise.all([engine.loadImage(written.stream, signal ? { signal } : {}), written.done]).then(([ids]) => ids);
-      } catch (err) {
-        written.stream.destroy();
-        await written.done.catch(() => {});
-        throw err;
-      }
+      loadedId = await loadArchive(engine, config, configDigest, output, signal);
       loadedByUs = true;
-      // The classic store names the image by its config digest; the containerd image store (Engine ≥ 25
-      // with containerd snapshotters) by the manifest digest (moby/moby#48401). Both are fixed by our bytes.
-      const accepted = new Set([configDigest, written.manifestDigest]);
-      const match = reported.find((id) => accepted.has(id));
-      if (!match) {
-        await removeQuietly(engine, configDigest);
-        throw externalError('normalize.load-mismatch', `the engine loaded ${reported.join(', ')} instead of the normalised image ${configDigest}`, {
-          hint: 'the engine rewrote the image on load (an image store envseal does not know?); build with --no-reproducible and report this',
-          data: { expected: configDigest, reported },
-        });
-      }
-      loadedId = match;
     }
     const loaded = await engine.inspectImage(loadedId);
     if (!loaded || !isSameList(loaded.layers, diffIds)) {
@@ -219,14 +154,70 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
   }
 }
 
-function checkEpoch(epoch: number): number {
-  // Year 9999 is the last instant RFC 3339 timestamps (config `created`) can carry.
-  if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > 253402300799) {
-    throw inputError('normalize.epoch', `SOURCE_DATE_EPOCH must be whole seconds between 0 and 253402300799, got ${epoch}`, {
-      hint: 'the epoch comes from the lock: run `envseal lock` again',
+interface OutputLayer {
+  diffId: string;
+  file: string;
+  size: number;
+}
+
+/** Rewrites every layer not in `preserve` into `dir` (a layer listed twice is rewritten once). */
+async function rewriteLayers(
+  layers: readonly SpooledLayer[],
+  ctx: { imageRef: string; dir: string; epoch: number; preserve: ReadonlySet<string>; logger: Logger; signal?: AbortSignal },
+): Promise<{ output: OutputLayer[]; entries: number; preserved: number }> {
+  const { imageRef, dir, epoch, preserve, logger, signal } = ctx;
+  const output: OutputLayer[] = [];
+  const done = new Map<SpooledLayer, OutputLayer>();
+  let entries = 0;
+  let preserved = 0;
+  for (const [index, layer] of layers.entries()) {
+    signal?.throwIfAborted();
+    let result = done.get(layer);
+    if (!result) {
+      if (!layer.file) throw internalError('normalize.layer-missing', `layer ${index + 1} of ${imageRef} was not spooled`);
+      if (preserve.has(layer.diffId)) {
+        result = { diffId: layer.diffId, file: layer.file, size: layer.size };
+        preserved += 1;
+      } else {
+        logger.progress(`normalising ${imageRef}: layer ${index + 1}/${layers.length} (${formatBytes(layer.size)})`);
+        const file = join(dir, `normalized-${String(index + 1).padStart(4, '0')}.tar`);
+        const rewritten = await rewriteLayerFile(layer.file, file, { sourceDateEpoch: epoch, ...(signal ? { signal } : {}) }).catch((err: unknown) => {
+          throw isEnvsealError(err) && err.code.startsWith('tar.') ? unreadableLayer(imageRef, index, err) : err;
+        });
+        await rm(layer.file, { force: true });
+        entries += rewritten.entries;
+        result = { diffId: rewritten.diffId, file, size: rewritten.size };
+      }
+      done.set(layer, result);
+    }
+    output.push(result);
+  }
+  return { output, entries, preserved };
+}
+
+/** Loads the normalised image into the engine; returns the ID the engine gives it (checked against our bytes). */
+async function loadArchive(engine: DockerEngine, config: Buffer, configDigest: string, output: OutputLayer[], signal: AbortSignal | undefined): Promise<string> {
+  const written = await writeImageArchive(config, output);
+  let reported: string[];
+  try {
+    reported = await Promise.all([engine.loadImage(written.stream, signal ? { signal } : {}), written.done]).then(([ids]) => ids);
+  } catch (err) {
+    written.stream.destroy();
+    await written.done.catch(() => {});
+    throw err;
+  }
+  // The classic store names the image by its config digest; the containerd image store (Engine ≥ 25
+  // with containerd snapshotters) by the manifest digest (moby/moby#48401). Both are fixed by our bytes.
+  const accepted = new Set([configDigest, written.manifestDigest]);
+  const match = reported.find((id) => accepted.has(id));
+  if (!match) {
+    await removeQuietly(engine, configDigest);
+    throw externalError('normalize.load-mismatch', `the engine loaded ${reported.join(', ')} instead of the normalised image ${configDigest}`, {
+      hint: 'the engine rewrote the image on load (an image store envseal does not know?); build with --no-reproducible and report this',
+      data: { expected: configDigest, reported },
     });
   }
-  return epoch;
+  return match;
 }
 
 /** Tags the image; on a failure, puts the tags already moved back where they were (or removes them). */
@@ -355,322 +346,4 @@ function classifyError(
     });
   }
   return err;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Layers
-
-/** pax records that describe the build host's file system rather than the file (see the module comment). */
-const VOLATILE_PAX_KEYS = new Set(['atime', 'ctime', 'LIBARCHIVE.creationtime', 'SCHILY.dev', 'SCHILY.ino', 'SCHILY.nlink']);
-
-export interface PlannedEntry {
-  header: RawTarHeader;
-  /** Where the body is in the input layer (`header.size` bytes). */
-  bodyOffset: number;
-}
-
-/** The sort key of a name: without leading "./" or "/" and trailing "/", as latin1 (one char per byte). */
-function toEntryKey(name: Buffer): string {
-  let start = 0;
-  let end = name.length;
-  for (;;) {
-    if (name[start] === 0x2f) start += 1;
-    else if (name[start] === 0x2e && name[start + 1] === 0x2f) start += 2;
-    else break;
-  }
-  while (end > start && name[end - 1] === 0x2f) end -= 1;
-  if (end - start === 1 && name[start] === 0x2e) return '';
-  return name.toString('latin1', start, end);
-}
-
-/** Byte-wise order of two latin1 keys (latin1 maps bytes to code units 0-255 one to one). */
-function compareKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * Decides the rewritten layer (pure): which entries, in which order, with which headers, and where each
- * body comes from. `entries` are in archive order, as the scan found them.
- */
-export function planLayerRewrite(entries: readonly RawTarEntry[], sourceDateEpoch: number): PlannedEntry[] {
-  // An entry stored twice under one path: the last copy is what extraction leaves.
-  const lastIndex = new Map<string, number>();
-  entries.forEach((entry, index) => lastIndex.set(toEntryKey(entry.header.name), index));
-  const live = entries
-    .map((entry, index) => ({ key: toEntryKey(entry.header.name), index, header: entry.header, bodyOffset: entry.offset }))
-    .filter((entry) => lastIndex.get(entry.key) === entry.index);
-  const byKey = new Map(live.map((entry) => [entry.key, entry]));
-
-  // Hard-link groups: every link resolved to the one entry that carries the data (its root).
-  const groups = new Map<(typeof live)[number], (typeof live)[number][]>();
-  for (const entry of live) {
-    if (entry.header.type !== 'link') continue;
-    let target = byKey.get(toEntryKey(entry.header.linkname!));
-    for (let hops = 0; target && target.header.type === 'link' && hops < live.length; hops++) {
-      target = byKey.get(toEntryKey(target.header.linkname!));
-    }
-    if (!target || target.header.type === 'link') continue; // target outside this layer: keep the link as it is
-    const members = groups.get(target) ?? [target];
-    members.push(entry);
-    groups.set(target, members);
-  }
-  const planned = new Map(live.map((entry) => [entry, { header: { ...entry.header }, bodyOffset: entry.bodyOffset }]));
-  for (const [root, members] of groups) {
-    members.sort((a, b) => compareKeys(a.key, b.key));
-    const carrier = members[0]!;
-    const carrierHeader = planned.get(carrier)!.header;
-    if (carrier !== root) {
-      Object.assign(carrierHeader, {
-        type: root.header.type,
-        size: root.header.size,
-        devmajor: root.header.devmajor,
-        devminor: root.header.devminor,
-      });
-      if (root.header.linkname) carrierHeader.linkname = root.header.linkname;
-      else delete carrierHeader.linkname;
-      planned.get(carrier)!.bodyOffset = root.bodyOffset;
-    }
-    for (const member of members.slice(1)) {
-      Object.assign(planned.get(member)!.header, { type: 'link', size: 0, linkname: carrier.header.name, devmajor: 0, devminor: 0 });
-    }
-  }
-
-  live.sort((a, b) => compareKeys(a.key, b.key));
-  return live.map((entry) => {
-    const plan = planned.get(entry)!;
-    plan.header = normalizeHeader(plan.header, sourceDateEpoch);
-    return plan;
-  });
-}
-
-function normalizeHeader(header: RawTarHeader, sourceDateEpoch: number): RawTarHeader {
-  const pax: RawPaxRecord[] = header.pax
-    .filter((record) => !VOLATILE_PAX_KEYS.has(record.key))
-    .sort((a, b) => compareKeys(a.key, b.key));
-  const out: RawTarHeader = {
-    name: header.name,
-    type: header.type,
-    size: header.size,
-    mode: header.mode,
-    mtime: Math.min(header.mtime, sourceDateEpoch),
-    uid: header.uid,
-    gid: header.gid,
-    uname: '',
-    gname: '',
-    devmajor: header.type === 'character-device' || header.type === 'block-device' ? header.devmajor : 0,
-    devminor: header.type === 'character-device' || header.type === 'block-device' ? header.devminor : 0,
-    pax,
-  };
-  if ((header.type === 'link' || header.type === 'symlink') && header.linkname) out.linkname = header.linkname;
-  return out;
-}
-
-export interface RewriteLayerResult {
-  /** `sha256:` of the rewritten (uncompressed) layer: its diff_id. */
-  diffId: string;
-  size: number;
-  entries: number;
-}
-
-/** Output is written in blocks of this size (also the largest single read from the input). */
-const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
-
-/**
- * Rewrites the layer tar at `input` into `output` (which must not exist) following the rules in the module
- * comment. Reads the headers first (bodies are skipped by offset), then writes the entries in their new
- * order, copying each body from `input`.
- */
-export async function rewriteLayerFile(input: string, output: string, options: { sourceDateEpoch: number; signal?: AbortSignal }): Promise<RewriteLayerResult> {
-  const scanned: RawTarEntry[] = [];
-  await scanRawTarFile(input, (entry) => {
-    scanned.push(entry);
-  });
-  options.signal?.throwIfAborted();
-  const plan = planLayerRewrite(scanned, options.sourceDateEpoch);
-  scanned.length = 0;
-
-  const handle = await open(input, 'r');
-  const source = new WindowReader(handle);
-  let sink: LayerSink | undefined;
-  try {
-    sink = await LayerSink.create(output);
-    for (const [index, entry] of plan.entries()) {
-      if (index % 256 === 0) options.signal?.throwIfAborted();
-      await sink.write(encodeRawTarHeader(entry.header));
-      if (entry.header.size > 0) {
-        await sink.copyFrom(source, entry.bodyOffset, entry.header.size, entry.header.name);
-        await sink.write(Buffer.alloc(tarPaddingOf(entry.header.size)));
-      }
-    }
-    await sink.write(TAR_END_OF_ARCHIVE);
-    const { digest, size } = await sink.close();
-    return { diffId: `sha256:${digest}`, size, entries: plan.length };
-  } catch (err) {
-    await sink?.abort();
-    throw err;
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Bodies up to this size are read through a shared window. */
-const SMALL_BODY_BYTES = 64 * 1024;
-
-function layerEndsEarly(name: Buffer): Error {
-  return inputError('tar.corrupt', `cannot read the body of ${describeRawName(name)}: the layer ends early`);
-}
-
-/** Reads a file through a 1 MiB window. */
-class WindowReader {
-  private readonly window = Buffer.allocUnsafe(1024 * 1024);
-  private start = 0;
-  private length = 0;
-
-  constructor(readonly handle: FileHandle) {}
-
-  /** `size` (≤ the window) bytes at `offset`; valid until the next call. */
-  async slice(offset: number, size: number, name: Buffer): Promise<Buffer> {
-    if (offset < this.start || offset + size > this.start + this.length) {
-      this.start = offset;
-      this.length = 0;
-      while (this.length < size) {
-        const { bytesRead } = await this.handle.read(this.window, this.length, this.window.length - this.length, offset + this.length);
-        if (bytesRead === 0) throw layerEndsEarly(name);
-        this.length += bytesRead;
-      }
-    }
-    return this.window.subarray(offset - this.start, offset - this.start + size);
-  }
-}
-
-/** A file written in large blocks, hashed on the way. */
-class LayerSink {
-  private readonly hash = createHash('sha256');
-  private readonly buffer = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
-  private fill = 0;
-  private written = 0;
-
-  private constructor(
-    private readonly handle: FileHandle,
-    private readonly path: string,
-  ) {}
-
-  static async create(path: string): Promise<LayerSink> {
-    return new LayerSink(await open(path, 'wx'), path);
-  }
-
-  async write(bytes: Buffer): Promise<void> {
-    let at = 0;
-    while (at < bytes.length) {
-      const part = Math.min(bytes.length - at, this.buffer.length - this.fill);
-      bytes.copy(this.buffer, this.fill, at, at + part);
-      this.fill += part;
-      at += part;
-      if (this.fill === this.buffer.length) await this.flush();
-    }
-  }
-
-  /**
-   * Copies `size` bytes at `offset` of `source` into the write buffer. Small bodies go through `window`
-   * (neighbouring small files are read with one call); large ones are read straight into the buffer.
-   */
-  async copyFrom(source: WindowReader, offset: number, size: number, name: Buffer): Promise<void> {
-    if (size <= SMALL_BODY_BYTES) {
-      await this.write(await source.slice(offset, size, name));
-      return;
-    }
-    let left = size;
-    let position = offset;
-    while (left > 0) {
-      const want = Math.min(left, this.buffer.length - this.fill);
-      const { bytesRead } = await source.handle.read(this.buffer, this.fill, want, position);
-      if (bytesRead === 0) throw layerEndsEarly(name);
-      this.fill += bytesRead;
-      position += bytesRead;
-      left -= bytesRead;
-      if (this.fill === this.buffer.length) await this.flush();
-    }
-  }
-
-  private async flush(): Promise<void> {
-    if (!this.fill) return;
-    const chunk = this.buffer.subarray(0, this.fill);
-    this.hash.update(chunk);
-    let at = 0;
-    while (at < chunk.length) {
-      const { bytesWritten } = await this.handle.write(chunk, at, chunk.length - at, this.written + at);
-      at += bytesWritten;
-    }
-    this.written += chunk.length;
-    this.fill = 0;
-  }
-
-  async close(): Promise<{ digest: string; size: number }> {
-    await this.flush();
-    await this.handle.close();
-    return { digest: this.hash.digest('hex'), size: this.written };
-  }
-
-  async abort(): Promise<void> {
-    await this.handle.close().catch(() => {});
-    await rm(this.path, { force: true });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Config
-
-/**
- * Top-level config fields dropped, and why. All are written by the classic builder and describe the build,
- * not the image; none is read when a container starts (image-spec config.md does not define them; Docker
- * ≥ 25 with BuildKit no longer writes them).
- */
-export const DROPPED_CONFIG_FIELDS: Readonly<Record<string, string>> = {
-  container: 'ID of the container that ran the last build step: random on every build',
-  container_config: "that build container's settings (its Cmd is the last step, its Hostname the container ID)",
-  docker_version: 'version of the engine that built the image: the same lock would give other IDs on other engines',
-};
-
-/** Fields of `config` (the runtime settings) dropped, and why. */
-export const DROPPED_RUNTIME_CONFIG_FIELDS: Readonly<Record<string, string>> = {
-  Image: 'ID of the intermediate image the last step started from; it contains earlier steps\' timestamps and is never used at run time',
-};
-
-/** RFC 3339 UTC without fractional seconds, e.g. 2023-11-14T22:13:20Z (what BuildKit writes for SOURCE_DATE_EPOCH). */
-export function formatEpoch(sourceDateEpoch: number): string {
-  return new Date(sourceDateEpoch * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/**
- * Rewrites an image config (pure): `created` and every `history[].created` set to the epoch, the fields in
- * DROPPED_CONFIG_FIELDS / DROPPED_RUNTIME_CONFIG_FIELDS removed, `rootfs.diff_ids` replaced, and the result
- * serialised as canonical JSON (sorted keys, no whitespace). Everything else is kept as it is.
- */
-export function rewriteImageConfig(config: Buffer | string, options: { sourceDateEpoch: number; diffIds: readonly string[] }): Buffer {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(typeof config === 'string' ? config : config.toString('utf8'));
-  } catch (err) {
-    throw externalError('normalize.config', `the image config is not JSON: ${describeError(err)}`, { hint: 'export the image again' });
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw externalError('normalize.config', 'the image config is not a JSON object', { hint: 'export the image again' });
-  }
-  const out: Record<string, unknown> = { ...(parsed as Record<string, unknown>) };
-  const created = formatEpoch(checkEpoch(options.sourceDateEpoch));
-  for (const field of Object.keys(DROPPED_CONFIG_FIELDS)) delete out[field];
-  out.created = created;
-  if (typeof out.config === 'object' && out.config !== null && !Array.isArray(out.config)) {
-    const runtime: Record<string, unknown> = { ...(out.config as Record<string, unknown>) };
-    for (const field of Object.keys(DROPPED_RUNTIME_CONFIG_FIELDS)) delete runtime[field];
-    out.config = runtime;
-  }
-  if (Array.isArray(out.history)) {
-    out.history = out.history.map((entry: unknown) =>
-      typeof entry === 'object' && entry !== null && !Array.isArray(entry) && 'created' in entry ? { ...entry, created } : entry,
-    );
-  }
-  const rootfs = typeof out.rootfs === 'object' && out.rootfs !== null ? (out.rootfs as Record<string, unknown>) : {};
-  out.rootfs = { ...rootfs, type: 'layers', diff_ids: [...options.diffIds] };
-  return Buffer.from(canonicalJsonCompact(out), 'utf8');
 }

@@ -127,8 +127,14 @@ function parseCentralDirectory(cd: Buffer, expected: number): ZipEntry[] {
       const size = extra.readUInt16LE(e + 2);
       if (id === 0x0001) {
         let q = e + 4;
-        if (uncompressedSize === U32_MAX && q + 8 <= e + 4 + size) (uncompressedSize = readUint64(extra, q)), (q += 8);
-        if (compressedSize === U32_MAX && q + 8 <= e + 4 + size) (compressedSize = readUint64(extra, q)), (q += 8);
+        if (uncompressedSize === U32_MAX && q + 8 <= e + 4 + size) {
+          uncompressedSize = readUint64(extra, q);
+          q += 8;
+        }
+        if (compressedSize === U32_MAX && q + 8 <= e + 4 + size) {
+          compressedSize = readUint64(extra, q);
+          q += 8;
+        }
         if (localHeaderOffset === U32_MAX && q + 8 <= e + 4 + size) localHeaderOffset = readUint64(extra, q);
       }
       e += 4 + size;

@@ -162,19 +162,7 @@ function readRequirementArray(
  * the dependencies are computed at build time, and `manifest.direct-url` for URL requirements.
  */
 export function parsePyproject(text: string, file: string): PyprojectManifest {
-  let doc: Record<string, unknown>;
-  try {
-    doc = parseToml(text) as Record<string, unknown>;
-  } catch (err) {
-    if (err instanceof TomlError) {
-      const reason = err.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      throw inputError('manifest.pyproject.syntax', `${file}:${err.line}:${err.column}: invalid TOML: ${reason}`, {
-        hint: 'fix the TOML syntax (https://toml.io/en/v1.0.0)',
-        details: err.codeblock.split('\n').filter((l) => l !== ''),
-      });
-    }
-    throw err;
-  }
+  const doc = parseTomlDocument(text, file);
   const locator = new SourceLocator(text);
 
   const project = doc.project;
@@ -192,25 +180,7 @@ export function parsePyproject(text: string, file: string): PyprojectManifest {
   }
   if (!isTable(project)) throw invalid(file, null, `"project" must be a table, not ${describeType(project)}`);
 
-  const dynamic: string[] = [];
-  if (project.dynamic !== undefined) {
-    const at = locator.findProjectKey('dynamic');
-    if (!Array.isArray(project.dynamic) || project.dynamic.some((d) => typeof d !== 'string')) {
-      throw invalid(file, locator.line(at), 'project.dynamic must be an array of field names');
-    }
-    dynamic.push(...(project.dynamic as string[]));
-    if (dynamic.includes('dependencies')) {
-      throw inputError(
-        'manifest.pyproject.dynamic',
-        `${file}:${locator.line(at)}: project.dynamic lists "dependencies": they are computed by the build backend, so there is nothing static to lock`,
-        {
-          hint:
-            'list the dependencies under [project] dependencies, or write them to a requirements file ' +
-            '(e.g. from `pip-compile` or your build tool) and list that under python.requirements',
-        },
-      );
-    }
-  }
+  const dynamic = readDynamic(project, file, locator);
 
   const manifest: PyprojectManifest = {
     file,
@@ -265,52 +235,98 @@ export function parsePyproject(text: string, file: string): PyprojectManifest {
 
   const optional = project['optional-dependencies'];
   if (optional !== undefined) {
-    const tableAt = locator.findProjectKey('optional-dependencies');
-    if (!isTable(optional)) {
-      throw invalid(
-        file,
-        locator.line(tableAt),
-        `project.optional-dependencies must be a table of arrays, not ${describeType(optional)}`,
-      );
+    manifest.optionalDependencies = readOptionalDependencies(optional, dynamic, file, locator);
+  }
+  return manifest;
+}
+
+function parseTomlDocument(text: string, file: string): Record<string, unknown> {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const reason = err.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      throw inputError('manifest.pyproject.syntax', `${file}:${err.line}:${err.column}: invalid TOML: ${reason}`, {
+        hint: 'fix the TOML syntax (https://toml.io/en/v1.0.0)',
+        details: err.codeblock.split('\n').filter((l) => l !== ''),
+      });
     }
-    if (dynamic.includes('optional-dependencies')) {
-      throw invalid(
-        file,
-        locator.line(tableAt),
-        'project.optional-dependencies is both listed in project.dynamic and given statically',
-      );
+    throw err;
+  }
+}
+
+/** project.dynamic: the fields the build backend computes (an error when that includes the dependencies). */
+function readDynamic(project: Record<string, unknown>, file: string, locator: SourceLocator): string[] {
+  const dynamic: string[] = [];
+  if (project.dynamic !== undefined) {
+    const at = locator.findProjectKey('dynamic');
+    if (!Array.isArray(project.dynamic) || project.dynamic.some((d) => typeof d !== 'string')) {
+      throw invalid(file, locator.line(at), 'project.dynamic must be an array of field names');
     }
-    const written = new Map<string, string>();
-    for (const [group, value] of Object.entries(optional)) {
-      const groupAt = locator.findGroupKey(group, tableAt ?? 0);
-      if (!isValidName(group)) {
-        throw invalid(
-          file,
-          locator.line(groupAt),
-          `optional dependency group ${JSON.stringify(group)} is not a valid extra name`,
-        );
-      }
-      const key = normalizeName(group);
-      const earlier = written.get(key);
-      if (earlier !== undefined) {
-        throw invalid(
-          file,
-          locator.line(groupAt),
-          `optional dependency groups ${JSON.stringify(earlier)} and ${JSON.stringify(group)} are the same group: both normalise to "${key}" (PEP 685)`,
-          'merge them into one group',
-        );
-      }
-      written.set(key, group);
-      manifest.optionalDependencies[key] = readRequirementArray(
-        value,
-        `project.optional-dependencies.${group}`,
-        file,
-        locator,
-        groupAt ?? tableAt,
+    dynamic.push(...(project.dynamic as string[]));
+    if (dynamic.includes('dependencies')) {
+      throw inputError(
+        'manifest.pyproject.dynamic',
+        `${file}:${locator.line(at)}: project.dynamic lists "dependencies": they are computed by the build backend, so there is nothing static to lock`,
+        {
+          hint:
+            'list the dependencies under [project] dependencies, or write them to a requirements file ' +
+            '(e.g. from `pip-compile` or your build tool) and list that under python.requirements',
+        },
       );
     }
   }
-  return manifest;
+  return dynamic;
+}
+
+/** project.optional-dependencies: extras by normalised name (PEP 685), each a list of requirements. */
+function readOptionalDependencies(optional: unknown, dynamic: string[], file: string, locator: SourceLocator): Record<string, PythonRequirement[]> {
+  const tableAt = locator.findProjectKey('optional-dependencies');
+  if (!isTable(optional)) {
+    throw invalid(
+      file,
+      locator.line(tableAt),
+      `project.optional-dependencies must be a table of arrays, not ${describeType(optional)}`,
+    );
+  }
+  if (dynamic.includes('optional-dependencies')) {
+    throw invalid(
+      file,
+      locator.line(tableAt),
+      'project.optional-dependencies is both listed in project.dynamic and given statically',
+    );
+  }
+  const groups: Record<string, PythonRequirement[]> = {};
+  const written = new Map<string, string>();
+  for (const [group, value] of Object.entries(optional)) {
+    const groupAt = locator.findGroupKey(group, tableAt ?? 0);
+    if (!isValidName(group)) {
+      throw invalid(
+        file,
+        locator.line(groupAt),
+        `optional dependency group ${JSON.stringify(group)} is not a valid extra name`,
+      );
+    }
+    const key = normalizeName(group);
+    const earlier = written.get(key);
+    if (earlier !== undefined) {
+      throw invalid(
+        file,
+        locator.line(groupAt),
+        `optional dependency groups ${JSON.stringify(earlier)} and ${JSON.stringify(group)} are the same group: both normalise to "${key}" (PEP 685)`,
+        'merge them into one group',
+      );
+    }
+    written.set(key, group);
+    groups[key] = readRequirementArray(
+      value,
+      `project.optional-dependencies.${group}`,
+      file,
+      locator,
+      groupAt ?? tableAt,
+    );
+  }
+  return groups;
 }
 
 function withMarker(req: PythonRequirement, outer: Requirement): PythonRequirement {

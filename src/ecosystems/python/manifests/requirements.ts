@@ -23,7 +23,7 @@ import { posix } from 'node:path';
 import { type EnvsealError, describeError, inputError, isEnvsealError } from '../../../core/errors.js';
 import { normalizeName } from '../pep/names.js';
 import { findRequirementProblem, type Requirement, tryParseRequirement } from '../pep/requirement.js';
-import { PY_WHITESPACE, stripPythonWhitespace } from '../pep/version.js';
+import { ENV_VAR, parseHash, parseOptionWords, splitArgsAndOptions, splitLogicalLines, splitShellWords, syntaxError } from './requirements-syntax.js';
 
 /** A requirement as declared in a manifest, with where it was declared. */
 export interface PythonRequirement {
@@ -85,217 +85,12 @@ type RecordedOption =
   | 'only-binary'
   | 'no-binary';
 
-const FORMAT_HINT = 'see https://pip.pypa.io/en/stable/reference/requirements-file-format/';
 const INDEX_HINT =
   'publish the package to a package index (a local one is enough: envseal reads any PEP 503 index) and ' +
   'require it by name and version, or pin the released version from an index (e.g. name==1.2.3)';
 
-function syntaxError(file: string, line: number, what: string, hint = FORMAT_HINT): EnvsealError {
-  return inputError('manifest.requirements.syntax', `${file}:${line}: ${what}`, { hint });
-}
-
 function unsupported(file: string, line: number, what: string, hint: string): EnvsealError {
   return inputError('manifest.requirements.unsupported', `${file}:${line}: ${what}`, { hint });
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Logical lines (pip's req_file.py: preprocess = join_lines, ignore_comments, expand_env_variables)
-
-// Python's str.splitlines() boundaries.
-const LINE_BREAK = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/;
-/** `(^|\s+)#.*$`: a comment starts at a `#` at the start of the line or after whitespace. */
-const COMMENT = new RegExp(`(?:^|[${PY_WHITESPACE}]+)#.*$`, 's');
-const COMMENT_AT_START = new RegExp(`^(?:[${PY_WHITESPACE}]+)?#`);
-const ENV_VAR = /\$\{([A-Z0-9_]+)\}/;
-
-interface LogicalLine {
-  line: number;
-  text: string;
-}
-
-function splitLogicalLines(text: string): LogicalLine[] {
-  const physical = text.replace(/^\ufeff/, '').split(LINE_BREAK);
-  const joined: LogicalLine[] = [];
-  let pending: string[] = [];
-  let pendingLine = 0;
-  physical.forEach((raw, i) => {
-    const lineNo = i + 1;
-    const isComment = COMMENT_AT_START.test(raw);
-    if (!raw.endsWith('\\') || isComment) {
-      // A comment line ends a continuation; the leading space keeps it recognisable as a comment.
-      const piece = isComment ? ` ${raw}` : raw;
-      if (pending.length > 0) {
-        joined.push({ line: pendingLine, text: pending.join('') + piece });
-        pending = [];
-      } else {
-        joined.push({ line: lineNo, text: piece });
-      }
-    } else {
-      if (pending.length === 0) pendingLine = lineNo;
-      pending.push(raw.replace(/^\\+|\\+$/g, ''));
-    }
-  });
-  if (pending.length > 0) joined.push({ line: pendingLine, text: pending.join('') });
-  return joined
-    .map((l) => ({ line: l.line, text: stripPythonWhitespace(l.text.replace(COMMENT, '')) }))
-    .filter((l) => l.text !== '');
-}
-
-/**
- * pip's `break_args_options`: the requirement is every space-separated token before the first one that
- * starts with `-`; the rest are options (split with shlex).
- */
-function splitArgsAndOptions(text: string): { args: string; options: string } {
-  const tokens = text.split(' ');
-  const index = tokens.findIndex((t) => t.startsWith('-'));
-  if (index === -1) return { args: text, options: '' };
-  return { args: tokens.slice(0, index).join(' '), options: tokens.slice(index).join(' ') };
-}
-
-/** POSIX shell word splitting (Python's `shlex.split`), used by pip for the options part of a line. */
-function splitShellWords(text: string): string[] | null {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (ch === "'") {
-      const end = text.indexOf("'", i + 1);
-      if (end === -1) return null;
-      word += text.slice(i + 1, end);
-      inWord = true;
-      i = end;
-    } else if (ch === '"') {
-      let j = i + 1;
-      for (; j < text.length && text[j] !== '"'; j++) {
-        // Inside double quotes a backslash only escapes `"` and itself (shlex in POSIX mode).
-        if (text[j] === '\\' && j + 1 < text.length && (text[j + 1] === '"' || text[j + 1] === '\\')) j++;
-        word += text[j];
-      }
-      if (j >= text.length) return null;
-      inWord = true;
-      i = j;
-    } else if (ch === '\\') {
-      if (i + 1 < text.length) word += text[++i];
-      inWord = true;
-    } else if (' \t\r\n'.includes(ch)) {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-    } else {
-      word += ch;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(word);
-  return words;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Options
-
-interface OptionSpec {
-  name: string;
-  takesValue: boolean;
-}
-
-/** pip's requirements-file options (`req_file.SUPPORTED_OPTIONS` and `SUPPORTED_OPTIONS_REQ`), long names. */
-const OPTIONS: Record<string, OptionSpec> = {
-  '--index-url': { name: 'index-url', takesValue: true },
-  '--extra-index-url': { name: 'extra-index-url', takesValue: true },
-  '--no-index': { name: 'no-index', takesValue: false },
-  '--constraint': { name: 'constraint', takesValue: true },
-  '--requirement': { name: 'requirement', takesValue: true },
-  '--editable': { name: 'editable', takesValue: true },
-  '--find-links': { name: 'find-links', takesValue: true },
-  '--no-binary': { name: 'no-binary', takesValue: true },
-  '--only-binary': { name: 'only-binary', takesValue: true },
-  '--prefer-binary': { name: 'prefer-binary', takesValue: false },
-  '--require-hashes': { name: 'require-hashes', takesValue: false },
-  '--pre': { name: 'pre', takesValue: false },
-  '--trusted-host': { name: 'trusted-host', takesValue: true },
-  '--use-feature': { name: 'use-feature', takesValue: true },
-  '--hash': { name: 'hash', takesValue: true },
-  '--global-option': { name: 'global-option', takesValue: true },
-  '--config-settings': { name: 'config-settings', takesValue: true },
-};
-
-const SHORT_OPTIONS: Record<string, string> = {
-  '-i': '--index-url',
-  '-c': '--constraint',
-  '-r': '--requirement',
-  '-e': '--editable',
-  '-f': '--find-links',
-};
-
-interface ParsedOption {
-  name: string;
-  /** How it was written, for messages. */
-  written: string;
-  value?: string;
-}
-
-function parseOptionWords(words: string[], file: string, line: number): ParsedOption[] {
-  const out: ParsedOption[] = [];
-  for (let i = 0; i < words.length; i++) {
-    const word = words[i]!;
-    let long: string;
-    let flag: string;
-    let value: string | undefined;
-    if (word.startsWith('--')) {
-      const eq = word.indexOf('=');
-      long = eq === -1 ? word : word.slice(0, eq);
-      flag = long;
-      if (eq !== -1) value = word.slice(eq + 1);
-    } else if (word.startsWith('-') && word.length >= 2) {
-      flag = word.slice(0, 2);
-      const mapped = SHORT_OPTIONS[flag];
-      if (!mapped) {
-        throw syntaxError(file, line, `unknown option ${word.slice(0, 2)}`, `${knownOptionsHint()}; ${FORMAT_HINT}`);
-      }
-      long = mapped;
-      if (word.length > 2) value = word.slice(2);
-    } else {
-      throw syntaxError(
-        file,
-        line,
-        `unexpected ${JSON.stringify(word)} after the options; a requirement must come before its options`,
-      );
-    }
-    const spec = OPTIONS[long];
-    if (!spec) throw syntaxError(file, line, `unknown option ${long}`, `${knownOptionsHint()}; ${FORMAT_HINT}`);
-    if (spec.takesValue) {
-      if (value === undefined) {
-        value = words[++i];
-        if (value === undefined) throw syntaxError(file, line, `option ${flag} needs a value`);
-      }
-    } else if (value !== undefined) {
-      throw syntaxError(file, line, `option ${long} takes no value`);
-    }
-    out.push({ name: spec.name, written: flag, ...(value !== undefined ? { value } : {}) });
-  }
-  return out;
-}
-
-function knownOptionsHint(): string {
-  return `options pip allows in requirements files: ${Object.keys(OPTIONS).join(', ')} (short: -i, -c, -r, -e, -f)`;
-}
-
-const HASH_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
-
-function parseHash(value: string, file: string, line: number): string {
-  const m = /^([A-Za-z0-9]+):([0-9A-Fa-f]+)$/.exec(value);
-  const algorithm = m?.[1]?.toLowerCase();
-  const length = algorithm ? HASH_LENGTHS[algorithm] : undefined;
-  if (!m || !algorithm || length === undefined || m[2]!.length !== length) {
-    throw syntaxError(
-      file,
-      line,
-      `invalid --hash ${JSON.stringify(value)}`,
-      'hashes look like --hash=sha256:<64 hex digits> (pip accepts sha256, sha384 and sha512)',
-    );
-  }
-  return `${algorithm}:${m[2]!.toLowerCase()}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -498,21 +293,47 @@ function isMissingFile(err: unknown): boolean {
  * reader resolves them against). Include cycles are errors.
  */
 export async function loadRequirementsFile(path: string, readFile: ReadFile): Promise<RequirementsFile> {
-  const result: RequirementsFile = { requirements: [], constraints: [], extraIndexUrls: [], options: {}, files: [] };
-  const texts = new Map<string, string>();
-  const declaredLines = new Set<string>();
-  const onlyBinary = new Set<string>();
-  const noBinary = new Set<string>();
-  let formatControlUsed = false;
-  const trustedHosts: string[] = [];
-  const findLinks: string[] = [];
+  const loader = new RequirementsLoader(readFile);
+  await loader.visit(posix.normalize(path), false, []);
+  return loader.finish();
+}
 
-  const read = async (file: string, includedFrom: { file: string; line: number; written: string } | null) => {
-    const cached = texts.get(file);
+interface IncludedFrom {
+  file: string;
+  line: number;
+  written: string;
+}
+
+/** The state of one loadRequirementsFile call: the files read so far and the options folded so far. */
+class RequirementsLoader {
+  private readonly result: RequirementsFile = { requirements: [], constraints: [], extraIndexUrls: [], options: {}, files: [] };
+  private readonly texts = new Map<string, string>();
+  private readonly declaredLines = new Set<string>();
+  private readonly onlyBinary = new Set<string>();
+  private readonly noBinary = new Set<string>();
+  private formatControlUsed = false;
+  private readonly trustedHosts: string[] = [];
+  private readonly findLinks: string[] = [];
+
+  constructor(private readonly readFile: ReadFile) {}
+
+  finish(): RequirementsFile {
+    const { result } = this;
+    if (this.formatControlUsed) {
+      if (this.onlyBinary.size > 0) result.options.onlyBinary = [...this.onlyBinary].sort();
+      if (this.noBinary.size > 0) result.options.noBinary = [...this.noBinary].sort();
+    }
+    if (this.trustedHosts.length > 0) result.options.trustedHosts = this.trustedHosts;
+    if (this.findLinks.length > 0) result.options.findLinks = this.findLinks;
+    return result;
+  }
+
+  private async read(file: string, includedFrom: IncludedFrom | null): Promise<string> {
+    const cached = this.texts.get(file);
     if (cached !== undefined) return cached;
     let text: string;
     try {
-      text = await readFile(file);
+      text = await this.readFile(file);
     } catch (err) {
       if (includedFrom && isMissingFile(err)) {
         throw inputError(
@@ -531,116 +352,114 @@ export async function loadRequirementsFile(path: string, readFile: ReadFile): Pr
         cause: err,
       });
     }
-    texts.set(file, text);
-    result.files.push(file);
+    this.texts.set(file, text);
+    this.result.files.push(file);
     return text;
-  };
+  }
 
-  const visit = async (
-    file: string,
-    constraint: boolean,
-    stack: { file: string; line: number; written: string }[],
-  ): Promise<void> => {
+  async visit(file: string, constraint: boolean, stack: IncludedFrom[]): Promise<void> {
     const includedFrom = stack.length > 0 ? stack[stack.length - 1]! : null;
-    const text = await read(file, includedFrom);
+    const text = await this.read(file, includedFrom);
     for (const entry of parseRequirementsText(text, file)) {
       switch (entry.kind) {
-        case 'requirement': {
-          const declared: PythonRequirement = {
-            requirement: entry.requirement,
-            hashes: entry.hashes,
-            source: { file, line: entry.line },
-          };
-          // A file reached twice through different includes declares its lines once.
-          const key = `${constraint ? 'c' : 'r'}:${file}:${entry.line}`;
-          if (declaredLines.has(key)) break;
-          declaredLines.add(key);
-          if (constraint) {
-            // pip's check_invalid_constraint_type: a constraint only narrows versions of a named project.
-            if (entry.requirement.extras.length > 0) {
-              throw syntaxError(
-                file,
-                entry.line,
-                `constraint "${entry.requirement.name}[${entry.requirement.extras.join(',')}]" has extras; constraints cannot have extras`,
-                'write the constraint without extras (e.g. name==1.2.3); put the extras on the requirement instead',
-              );
-            }
-            result.constraints.push(declared);
-          } else {
-            result.requirements.push(declared);
-          }
+        case 'requirement':
+          this.addRequirement(entry, file, constraint);
           break;
-        }
-        case 'include': {
-          const target = posix.normalize(posix.join(posix.dirname(file), entry.path));
-          const written = `${entry.constraint ? '-c' : '-r'} ${entry.path}`;
-          const chain = [...stack.map((s) => s.file), file];
-          if (chain.includes(target)) {
-            const steps = [...stack, { file, line: entry.line, written }]
-              .map((s) => `${s.file}:${s.line} (${s.written})`)
-              .join(' → ');
-            throw inputError('manifest.requirements.cycle', `${file}:${entry.line}: include cycle: ${steps} → ${target}`, {
-              hint: 'remove one of the -r/-c lines so that no file includes itself, directly or through others',
-            });
-          }
-          await visit(target, entry.constraint, [...stack, { file, line: entry.line, written }]);
+        case 'include':
+          await this.include(entry, file, stack);
           break;
-        }
         case 'option':
-          switch (entry.option) {
-            // The index list follows pip's handle_option_line: --no-index empties it for good, -i replaces
-            // the whole list (extra index URLs given before it are dropped), --extra-index-url appends.
-            case 'index-url':
-              if (!result.options.noIndex) {
-                result.indexUrl = entry.value!;
-                result.extraIndexUrls = [];
-              }
-              break;
-            case 'extra-index-url':
-              if (!result.options.noIndex && !result.extraIndexUrls.includes(entry.value!)) {
-                result.extraIndexUrls.push(entry.value!);
-              }
-              break;
-            case 'no-index':
-              result.options.noIndex = true;
-              delete result.indexUrl;
-              result.extraIndexUrls = [];
-              break;
-            case 'pre':
-              result.options.pre = true;
-              break;
-            case 'prefer-binary':
-              result.options.preferBinary = true;
-              break;
-            case 'require-hashes':
-              result.options.requireHashes = true;
-              break;
-            case 'only-binary':
-              formatControlUsed = true;
-              applyFormatControl(entry.value!, onlyBinary, noBinary);
-              break;
-            case 'no-binary':
-              formatControlUsed = true;
-              applyFormatControl(entry.value!, noBinary, onlyBinary);
-              break;
-            case 'trusted-host':
-              if (!trustedHosts.includes(entry.value!)) trustedHosts.push(entry.value!);
-              break;
-            case 'find-links':
-              if (!findLinks.includes(entry.value!)) findLinks.push(entry.value!);
-              break;
-          }
+          this.applyOption(entry);
           break;
       }
     }
-  };
-
-  await visit(posix.normalize(path), false, []);
-  if (formatControlUsed) {
-    if (onlyBinary.size > 0) result.options.onlyBinary = [...onlyBinary].sort();
-    if (noBinary.size > 0) result.options.noBinary = [...noBinary].sort();
   }
-  if (trustedHosts.length > 0) result.options.trustedHosts = trustedHosts;
-  if (findLinks.length > 0) result.options.findLinks = findLinks;
-  return result;
+
+  private addRequirement(entry: Extract<RequirementsEntry, { kind: 'requirement' }>, file: string, constraint: boolean): void {
+    const declared: PythonRequirement = {
+      requirement: entry.requirement,
+      hashes: entry.hashes,
+      source: { file, line: entry.line },
+    };
+    // A file reached twice through different includes declares its lines once.
+    const key = `${constraint ? 'c' : 'r'}:${file}:${entry.line}`;
+    if (this.declaredLines.has(key)) return;
+    this.declaredLines.add(key);
+    if (!constraint) {
+      this.result.requirements.push(declared);
+      return;
+    }
+    // pip's check_invalid_constraint_type: a constraint only narrows versions of a named project.
+    if (entry.requirement.extras.length > 0) {
+      throw syntaxError(
+        file,
+        entry.line,
+        `constraint "${entry.requirement.name}[${entry.requirement.extras.join(',')}]" has extras; constraints cannot have extras`,
+        'write the constraint without extras (e.g. name==1.2.3); put the extras on the requirement instead',
+      );
+    }
+    this.result.constraints.push(declared);
+  }
+
+  private async include(entry: Extract<RequirementsEntry, { kind: 'include' }>, file: string, stack: IncludedFrom[]): Promise<void> {
+    const target = posix.normalize(posix.join(posix.dirname(file), entry.path));
+    const written = `${entry.constraint ? '-c' : '-r'} ${entry.path}`;
+    const chain = [...stack.map((s) => s.file), file];
+    if (chain.includes(target)) {
+      const steps = [...stack, { file, line: entry.line, written }]
+        .map((s) => `${s.file}:${s.line} (${s.written})`)
+        .join(' → ');
+      throw inputError('manifest.requirements.cycle', `${file}:${entry.line}: include cycle: ${steps} → ${target}`, {
+        hint: 'remove one of the -r/-c lines so that no file includes itself, directly or through others',
+      });
+    }
+    await this.visit(target, entry.constraint, [...stack, { file, line: entry.line, written }]);
+  }
+
+  private applyOption(entry: Extract<RequirementsEntry, { kind: 'option' }>): void {
+    const { result } = this;
+    switch (entry.option) {
+      // The index list follows pip's handle_option_line: --no-index empties it for good, -i replaces
+      // the whole list (extra index URLs given before it are dropped), --extra-index-url appends.
+      case 'index-url':
+        if (!result.options.noIndex) {
+          result.indexUrl = entry.value!;
+          result.extraIndexUrls = [];
+        }
+        break;
+      case 'extra-index-url':
+        if (!result.options.noIndex && !result.extraIndexUrls.includes(entry.value!)) {
+          result.extraIndexUrls.push(entry.value!);
+        }
+        break;
+      case 'no-index':
+        result.options.noIndex = true;
+        delete result.indexUrl;
+        result.extraIndexUrls = [];
+        break;
+      case 'pre':
+        result.options.pre = true;
+        break;
+      case 'prefer-binary':
+        result.options.preferBinary = true;
+        break;
+      case 'require-hashes':
+        result.options.requireHashes = true;
+        break;
+      case 'only-binary':
+        this.formatControlUsed = true;
+        applyFormatControl(entry.value!, this.onlyBinary, this.noBinary);
+        break;
+      case 'no-binary':
+        this.formatControlUsed = true;
+        applyFormatControl(entry.value!, this.noBinary, this.onlyBinary);
+        break;
+      case 'trusted-host':
+        if (!this.trustedHosts.includes(entry.value!)) this.trustedHosts.push(entry.value!);
+        break;
+      case 'find-links':
+        if (!this.findLinks.includes(entry.value!)) this.findLinks.push(entry.value!);
+        break;
+    }
+  }
 }

@@ -3,6 +3,7 @@
  * (ranges, extras, markers, constraints, optional --hash allow-lists) into a complete, hash-pinned closure for
  * the TARGET interpreter (from the target probe), never for the host.
  */
+import type { Logger, PackageIndex } from '../../../core/ports.js';
 import type { TargetProbe } from '../../../core/ground.js';
 import type { DeclaredRequirement, LockedPythonPackage } from '../schema.js';
 
@@ -32,4 +33,11 @@ export interface ResolvePythonRequest {
 export interface ResolvePythonResult {
   /** Every package of the closure with its chosen file, index, via chains and targets. */
   packages: LockedPythonPackage[];
+}
+
+export interface ResolvePythonDeps {
+  index: PackageIndex;
+  logger?: Logger;
+  /** Most index lookups fetched ahead at once (default 16). */
+  concurrency?: number;
 }
