@@ -11,7 +11,6 @@ export const instantSchema = z.iso.datetime({ offset: true, error: 'must be an I
 export const hex64Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits');
 /** Which targets get an entry: deploy (and so dev, which builds on it) or dev only. */
 export const targetListSchema = z.array(z.enum(['deploy', 'dev'])).min(1);
-export type TargetList = z.infer<typeof targetListSchema>;
 
 export const lockedBaseSchema = z.strictObject({
   /** As written in the spec. */

@@ -11,12 +11,9 @@ import { SEED_HOOK_ASSET } from '../ecosystems/python/dockerfile.js';
 import { continued, dockerfileQuote, execForm, shellQuote } from '../core/dockerfile-quote.js';
 import { renderTemplate } from './template.js';
 import {
-  DEFAULT_DOCKERFILE,
-  DEFAULT_VENV,
   LABEL_FINGERPRINT,
   LABEL_LOCK_DIGEST,
   LABEL_TARGET,
-  LABEL_VERSION,
   LOCK_PATH_IN_IMAGE,
   REVISION_ARG,
   type TargetName,

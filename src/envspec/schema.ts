@@ -64,4 +64,3 @@ export const specSchema = z.strictObject({
 });
 
 export type EnvSpec = z.infer<typeof specSchema>;
-export type EnvSpecInput = z.input<typeof specSchema>;

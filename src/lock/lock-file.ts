@@ -14,7 +14,6 @@ export function finalizeLock(lock: LockWithoutFingerprint): Lock {
   const declared: Record<string, unknown> = { ...lock.declared };
   const sections: Record<string, unknown> = {};
   for (const wing of WINGS) {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const w = wing as AnyEcosystem;
     const d = lock.declared[wing.id];
     const s = lock[wing.id];

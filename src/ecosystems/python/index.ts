@@ -3,6 +3,7 @@
  * PubGrub resolver against PEP 503/691 indexes for the base image's interpreter, installed hash-checked by pip.
  */
 import { inputError } from '../../core/errors.js';
+import { DEFAULT_VENV } from '../../core/image-contract.js';
 import { compareText, sortedUnique } from '../../core/order.js';
 import { defineEcosystem } from '../types.js';
 import { pythonDrift } from './drift.js';
@@ -14,8 +15,6 @@ import { resolvePython } from './resolver/resolve-python.js';
 import { pythonDeclaredSchema, pythonDevSpecSchema, pythonSectionSchema, pythonSpecSchema, type PythonDeclared, type PythonSection } from './schema.js';
 import type { ResolveContext } from '../types.js';
 
-/** Where the venv goes when the lock uses one. */
-export const VENV_PATH = '/opt/envseal/venv';
 
 export const pythonWing = defineEcosystem({
   id: 'python',
@@ -83,7 +82,7 @@ async function resolvePythonSection(declared: PythonDeclared, _state: undefined,
   );
   return {
     interpreter: declared.interpreter,
-    venv: venv ? VENV_PATH : null,
+    venv: venv ? DEFAULT_VENV : null,
     systemSitePackages: declared.systemSitePackages,
     indexes: declared.indexes,
     ...(excludeNewer ? { excludeNewer } : {}),
