@@ -16,6 +16,7 @@ import { formatRequirement, parseRequirement } from '../ecosystems/python/pep/re
 import { parseSpec } from '../envspec/load-spec.js';
 import type { EnvSpec } from '../envspec/schema.js';
 import { digestOf } from '../core/canonical-json.js';
+import { CredentialStore, maskUrlCredentials, splitUrlCredentials } from '../core/url-credentials.js';
 
 export const DEFAULT_INDEX = 'https://pypi.org/simple';
 
@@ -36,6 +37,11 @@ export interface LoadedInputs {
   files: string[];
   /** The parsed npm manifests, when the spec has an `npm` section. */
   npm?: NpmManifest;
+  /**
+   * Credentials found as userinfo in index URLs (envseal.yaml, requirements files). `declared` holds the URLs
+   * without them, so the lock and its input hash are the same with or without credentials.
+   */
+  credentials: CredentialStore;
 }
 
 export type ReadText = (absPath: string) => Promise<string>;
@@ -47,6 +53,7 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText)
   const specText = await readRequired(read, paths.spec, specRel, 'the env spec', 'run `envseal init` to create one');
   const spec = parseSpec(specText, specRel);
   const files = new Set<string>([specRel]);
+  const credentials = new CredentialStore();
   const readManifest = async (rel: string, listedAt: string) => {
     files.add(rel);
     return readRequired(read, join(paths.dir, rel), rel, `listed in ${specRel} ${listedAt}`);
@@ -123,8 +130,8 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText)
     inline(devPython?.packages ?? [], 'targets.dev.python.packages', ['dev']);
 
     const packageIndexes: Record<string, string> = {};
-    for (const [name, url] of Object.entries(py?.packageIndexes ?? {})) packageIndexes[normalizeName(name)] = url.replace(/\/+$/, '');
-    const primary = dedupe([...(py?.index ? [py.index] : []), ...fileIndexes, ...(py?.extraIndexes ?? [])]);
+    for (const [name, url] of Object.entries(py?.packageIndexes ?? {})) packageIndexes[normalizeName(name)] = credentials.addFromUrl(url).replace(/\/+$/, '');
+    const primary = dedupe([...(py?.index ? [py.index] : []), ...fileIndexes, ...(py?.extraIndexes ?? [])].map((u) => credentials.addFromUrl(u)));
     // Pinned indexes go last: they serve only their own projects, but pip in the image must be able to reach them.
     const indexes = dedupe([...(primary.length ? primary : [DEFAULT_INDEX]), ...Object.values(packageIndexes)]);
     declared.python = {
@@ -151,6 +158,11 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText)
     };
     await addApt(spec.apt, 'apt', ['deploy', 'dev']);
     await addApt(devApt, 'targets.dev.apt', ['dev']);
+    if (spec.apt?.snapshotUrl && splitUrlCredentials(spec.apt.snapshotUrl).credentials) {
+      throw inputError('spec.credentials', `${specRel}: apt.snapshotUrl: ${maskUrlCredentials(spec.apt.snapshotUrl)} carries credentials, which would be written into the lock and the Dockerfile`, {
+        hint: 'use a snapshot mirror that needs no credentials (apt reads the URL inside the image)',
+      });
+    }
     declared.apt = {
       installRecommends: spec.apt?.installRecommends ?? false,
       snapshot: spec.apt?.snapshot ?? false,
@@ -180,7 +192,7 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText)
     declared.npm = { dir, target: spec.npm.target, packageJsonSha256: npm.packageJsonSha256, lockfileSha256: npm.lockfileSha256 };
   }
 
-  return { spec, declared, inputHash: computeInputHash(declared), files: [...files], ...(npmManifest ? { npm: npmManifest } : {}) };
+  return { spec, declared, inputHash: computeInputHash(declared), files: [...files], ...(npmManifest ? { npm: npmManifest } : {}), credentials };
 }
 
 /** Declared inputs with every list in canonical order, so equal inputs compare (and hash) equal. */

@@ -21,6 +21,7 @@ import { resolveApt } from '../ecosystems/apt/resolve-apt.js';
 import { resolvePython } from '../ecosystems/python/resolver/resolve-python.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { canonicalJsonCompact } from '../core/canonical-json.js';
+import { maskUrlCredentials, type CredentialStore } from '../core/url-credentials.js';
 import { loadInputs, normalizeDeclared, toRel, type LoadedInputs, type ProjectPaths } from './load-inputs.js';
 
 export interface LockDeps {
@@ -30,6 +31,8 @@ export interface LockDeps {
   clock: Clock;
   logger: Logger;
   toolVersion: string;
+  /** The store `index` authenticates from: the inputs' inline credentials are added to it. */
+  indexCredentials?: CredentialStore;
 }
 
 export interface LockOptions {
@@ -63,6 +66,7 @@ export async function readExistingLock(path: string): Promise<{ lock: Lock; text
 
 export async function lockEnvironment(paths: ProjectPaths, deps: LockDeps, options: LockOptions = {}): Promise<LockResult> {
   const inputs = await loadInputs(paths);
+  deps.indexCredentials?.addAll(inputs.credentials);
   let previous: Lock | null = null;
   try {
     previous = (await readExistingLock(paths.lock))?.lock ?? null;
@@ -281,7 +285,7 @@ export function rejectUnsupportedOptions(options: Record<string, unknown>): void
     });
   }
   if (Array.isArray(options.findLinks) && options.findLinks.length) {
-    throw inputError('python.unsupported-option', `--find-links ${options.findLinks.join(' ')} is not supported`, {
+    throw inputError('python.unsupported-option', `--find-links ${maskUrlCredentials(options.findLinks.join(' '))} is not supported`, {
       hint: 'serve the files from a PEP 503 index (any static file server with a simple/ layout works) and use --index-url',
     });
   }

@@ -8,6 +8,7 @@ import type { Lock, LockedAptPackage, LockedPythonPackage } from '../lock/schema
 import { snapshotSources, writeSourcesScript } from '../ecosystems/apt/apt-sources.js';
 import { continued, dockerfileQuote, execForm, shellQuote } from '../core/dockerfile-quote.js';
 import { renderTemplate } from './template.js';
+import { splitUrlCredentials } from '../core/url-credentials.js';
 import {
   DEFAULT_DOCKERFILE,
   DEFAULT_VENV,
@@ -141,21 +142,36 @@ function renderPythonSetup(lock: Lock): string {
   return `RUN command -v python >/dev/null 2>&1 || ln -s "$(command -v ${shellQuote(py.interpreter)})" /usr/local/bin/python`;
 }
 
+/**
+ * The build arg index credentials arrive in: a netrc text, which pip reads (through requests) from the file
+ * `NETRC` names. A predefined proxy arg because it is the only kind of build arg both the classic builder and
+ * BuildKit keep out of `docker history`, the image config and the build cache key without an `ARG` line (an
+ * `ARG` would record its value on every RUN line in the history); pip never uses an FTP proxy. See
+ * docs/credentials.md for why not a BuildKit secret.
+ */
+export const INDEX_CREDENTIALS_ARG = 'FTP_PROXY';
+const NETRC_IN_BUILD = '/tmp/envseal-netrc';
+
 function renderPip(lock: Lock, packages: LockedPythonPackage[]): string {
   const py = lock.python!;
-  const [first, ...extra] = py.indexes;
+  // A lock written before credentials were kept out of it may still hold userinfo: never copy it here.
+  const [first, ...extra] = py.indexes.map((u) => splitUrlCredentials(u).url);
   const indexArgs = [first ? `--index-url ${shellQuote(first)}` : '--no-index', ...extra.map((u) => `--extra-index-url ${shellQuote(u)}`)];
   const python = py.venv ? 'python' : shellQuote(py.interpreter);
   const breakSystem = !py.venv && lock.target.python?.externallyManaged ? ' --break-system-packages' : '';
   const onlyBinary = packages.every((p) => p.file.filename.endsWith('.whl')) ? ' --only-binary :all:' : '';
   const lines = packages.map((p) => shellQuote(`${p.name}==${p.version} --hash=sha256:${p.file.sha256}`));
+  const arg = INDEX_CREDENTIALS_ARG;
   return [
+    `# Index credentials, if needed: netrc text in build arg ${arg}, used and removed in this step (docs/credentials.md).`,
     continued('RUN printf \'%s\\n\'', lines) + ' \\',
     '      > /tmp/envseal-requirements.txt \\',
+    ` && netrc="\${${arg}:-\${${arg.toLowerCase()}:-}}" && unset ${arg} ${arg.toLowerCase()} \\`,
+    ` && if [ -n "$netrc" ]; then (umask 077 && printf '%s\\n' "$netrc" > ${NETRC_IN_BUILD}) && export NETRC=${NETRC_IN_BUILD}; fi \\`,
     ` && ${python} -m pip install --no-input --no-deps --require-hashes${onlyBinary}${breakSystem} \\`,
     `      ${indexArgs.join(' ')} \\`,
-    '      -r /tmp/envseal-requirements.txt \\',
-    ' && rm -f /tmp/envseal-requirements.txt',
+    '      -r /tmp/envseal-requirements.txt; \\',
+    `    status=$?; rm -f ${NETRC_IN_BUILD} /tmp/envseal-requirements.txt; exit $status`,
   ].join('\n');
 }
 

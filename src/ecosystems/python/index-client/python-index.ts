@@ -27,6 +27,7 @@ import { describeError, externalError, inputError } from '../../../core/errors.j
 import { fetchWithCache, HttpCache, type CachedResponse } from '../../../http/http-cache.js';
 import { HttpClient, describeStatus, type HttpClientOptions, type RequestContext } from '../../../http/http.js';
 import { createNodeFetch } from '../../../http/node-http-fetch.js';
+import type { CredentialStore } from '../../../core/url-credentials.js';
 import { ArchiveError, readSdistPkgInfo, readWheelMetadata, type ByteSource } from './python-archive.js';
 
 /** PEP 691: JSON preferred, HTML accepted (PEP 503 indexes answer text/html whatever we ask). */
@@ -43,6 +44,8 @@ export interface PythonIndexClientOptions {
   concurrency?: number;
   /** Largest file downloaded whole to read its metadata when ranges are not available (default 64 MiB). */
   maxDownloadBytes?: number;
+  /** Index credentials, sent to the origins they belong to (never part of a URL envseal writes). */
+  credentials?: CredentialStore;
   /** Passed to the `HttpClient` (retries, timeouts, sleep; `fetch` defaults to `createNodeFetch`). */
   http?: Omit<HttpClientOptions, 'logger' | 'clock' | 'maxBodyBytes'>;
 }
@@ -99,6 +102,7 @@ export class PythonIndexClient implements PackageIndex {
       logger: this.logger,
       clock: this.clock,
       maxBodyBytes: this.maxDownloadBytes,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
     });
     this.cache = options.cacheDir ? new HttpCache({ dir: options.cacheDir, clock: this.clock, logger: this.logger }) : undefined;
     this.limiter = new Limiter(concurrency);
