@@ -163,7 +163,13 @@ export class PythonIndexClient implements PackageIndex {
     if (res.status === 404) return null;
     if (res.status !== 200) {
       throw externalError('index.protocol', `package index ${describeIndex(index)} answered ${describeStatus(res.status, '', res.body)} for ${url}`, {
-        hint: res.status === 401 || res.status === 403 ? 'the index needs credentials envseal does not have' : `check the index URL ${index}`,
+        hint:
+          res.status === 401
+            ? 'the index needs credentials envseal does not have (or refused the ones given): put them in the index URL ' +
+              '(https://user:token@host/simple) or in netrc (NETRC or ~/.netrc); see docs/credentials.md'
+            : res.status === 403
+              ? 'the index refused access: check the credentials and that they may read this project'
+              : `check the index URL ${index}`,
         data: { index, project, status: res.status },
       });
     }
