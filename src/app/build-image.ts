@@ -9,14 +9,15 @@ import type { BuildEvent, Clock, DockerEngine, ImageInfo, Logger } from '../core
 import { checkFailed, externalError, inputError, internalError } from '../core/errors.js';
 import { createBuildContext } from '../image/context/context.js';
 import { sourceDateEpoch } from '../dockerfile/render-dockerfile.js';
-import { DEFAULT_DOCKERFILE, LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, REVISION_ARG, type TargetName } from '../core/image-contract.js';
+import { DEFAULT_DOCKERFILE, INDEX_CREDENTIALS_ARG, LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, REVISION_ARG, type TargetName } from '../core/image-contract.js';
+import { CredentialStore, maskUrlCredentials } from '../core/url-credentials.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { digestPath } from '../record/data-digest.js';
 import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
-import { toRel, type ProjectPaths } from './load-inputs.js';
+import { loadInputs, toRel, type ProjectPaths } from './load-inputs.js';
 
 /** Path of the Dockerfile inside the build context. */
 const CONTEXT_DOCKERFILE = DEFAULT_DOCKERFILE;
@@ -25,6 +26,8 @@ export interface BuildDeps extends GenerateDeps {
   engine: DockerEngine;
   logger: Logger;
   clock: Clock;
+  /** Index credentials known outside the project (netrc); the spec's inline ones are added at build time. */
+  indexCredentials?: CredentialStore;
   /** Git commit of the project, for the deploy image's revision label (null when unknown). */
   revision: string | null;
   /** Post-build normalisation (issue: reproducible images); absent = not available. */
@@ -115,6 +118,35 @@ async function assertCopyInsideProject(dir: string, entry: string): Promise<void
   }
 }
 
+/** Build args: the deploy revision label, and the netrc text for the lock's indexes when it has any. */
+async function buildArgsFor(paths: ProjectPaths, lock: Lock, target: TargetName, deps: BuildDeps): Promise<Record<string, string>> {
+  const buildArgs: Record<string, string> = {};
+  if (target === 'deploy' && deps.revision) buildArgs[REVISION_ARG] = deps.revision;
+  const netrc = await collectIndexNetrc(paths, lock, deps);
+  if (netrc) buildArgs[INDEX_CREDENTIALS_ARG] = netrc;
+  return buildArgs;
+}
+
+/**
+ * The netrc text for the lock's indexes, passed to the build in a build arg the image never keeps (see
+ * core/image-contract.ts). Sources, first match wins: userinfo in envseal.yaml / requirements files (read again
+ * here, since the lock keeps none), userinfo left in an older lock, then `deps.indexCredentials` (netrc).
+ * Inputs that cannot be read now only cost their credentials: `lock` is where they are checked.
+ */
+async function collectIndexNetrc(paths: ProjectPaths, lock: Lock, deps: BuildDeps): Promise<string> {
+  const indexes = lock.python?.indexes ?? [];
+  if (!indexes.length || !lock.python?.packages.length) return '';
+  const store = new CredentialStore();
+  try {
+    store.addAll((await loadInputs(paths)).credentials);
+  } catch (err) {
+    deps.logger.debug(`index credentials: could not read the inputs (${maskUrlCredentials((err as Error).message)}); using netrc only`);
+  }
+  for (const url of indexes) store.addFromUrl(url);
+  if (deps.indexCredentials) store.addAll(deps.indexCredentials);
+  return store.toNetrc(indexes);
+}
+
 export async function buildImage(paths: ProjectPaths, request: BuildRequest, deps: BuildDeps): Promise<BuildOutcome> {
   const started = deps.clock.now().getTime();
   const rendered = await renderFromLock(paths, deps);
@@ -133,6 +165,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   });
 
   const progress = buildProgress(request, deps, started);
+  const buildArgs = await buildArgsFor(paths, lock, request.target, deps);
 
   const reproducible = request.reproducible ?? true;
   if (reproducible && !deps.normalize) {
@@ -149,7 +182,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
       networkMode: request.network ?? 'host',
       noCache: request.noCache ?? false,
       ...(request.platform ? { platform: request.platform } : {}),
-      ...(request.target === 'deploy' && deps.revision ? { buildArgs: { [REVISION_ARG]: deps.revision } } : {}),
+      ...(Object.keys(buildArgs).length ? { buildArgs } : {}),
       ...(request.timeoutMs ? { timeoutMs: request.timeoutMs } : {}),
       ...(request.signal ? { signal: request.signal } : {}),
       onEvent: progress.onEvent,

@@ -8,6 +8,7 @@ import { toRel } from '../core/paths.js';
 import { describeError, inputError } from '../core/errors.js';
 import { digestOf } from '../core/canonical-json.js';
 import { readTextFile } from '../core/read-text-file.js';
+import { CredentialStore } from '../core/url-credentials.js';
 import type { DeclaredInputs } from '../lock/schema.js';
 import { WINGS, type WingId } from '../ecosystems/registry.js';
 import type { AnyEcosystem, LoadContext } from '../ecosystems/types.js';
@@ -31,6 +32,11 @@ export interface LoadedInputs {
   files: string[];
   /** What each wing's `load` keeps for `resolve` besides its declared inputs (e.g. the parsed npm lockfile). */
   states: Partial<Record<WingId, unknown>>;
+  /**
+   * Credentials found as userinfo in index URLs (envseal.yaml, requirements files). `declared` holds the URLs
+   * without them, so the lock and its input hash are the same with or without credentials.
+   */
+  credentials: CredentialStore;
 }
 
 export type ReadText = (absPath: string) => Promise<string>;
@@ -40,15 +46,21 @@ const readText: ReadText = (p) => readTextFile(p, 'the file');
 /** Names of the regular files at the top of the project directory. */
 export type ListFiles = (dir: string) => Promise<string[]>;
 
-const listFiles: ListFiles = async (dir) => (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+const listFiles: ListFiles = async (dir) => {
+  // A project directory that cannot be listed has no files to refuse; reading the spec reports the real problem.
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
+};
 
 export async function loadInputs(paths: ProjectPaths, read: ReadText = readText, list: ListFiles = listFiles): Promise<LoadedInputs> {
   const specRel = toRel(paths.dir, paths.spec);
   const specText = await readRequired(read, paths.spec, specRel, 'the env spec', 'run `envseal init` to create one');
   const spec = parseSpec(specText, specRel);
   const files = new Set<string>([specRel]);
+  const credentials = new CredentialStore();
   const ctx: LoadContext = {
     specFile: specRel,
+    credentials,
     async readManifest(rel, listedAt) {
       files.add(rel);
       return readRequired(read, join(paths.dir, rel), rel, `listed in ${specRel} ${listedAt}`);
@@ -91,7 +103,7 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText,
     },
   } as DeclaredInputs;
   refuseUnusedInputs(await list(paths.dir), spec.ignore, files, specRel);
-  return { spec, declared, inputHash: computeInputHash(declared), files: [...files], states };
+  return { spec, declared, inputHash: computeInputHash(declared), files: [...files], states, credentials };
 }
 
 /**

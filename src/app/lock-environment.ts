@@ -20,6 +20,7 @@ import { resolveBase } from '../ecosystems/base/resolve-base.js';
 import { probeTarget } from '../ecosystems/base/probe-target.js';
 import { WINGS, type WingId } from '../ecosystems/registry.js';
 import type { AnyEcosystem, ResolveOptions } from '../ecosystems/types.js';
+import type { CredentialStore } from '../core/url-credentials.js';
 import { loadInputs, normalizeDeclared, toRel, type LoadedInputs, type ProjectPaths } from './load-inputs.js';
 
 export interface LockDeps {
@@ -29,6 +30,8 @@ export interface LockDeps {
   clock: Clock;
   logger: Logger;
   toolVersion: string;
+  /** The store `index` authenticates from: the inputs' inline credentials are added to it. */
+  indexCredentials?: CredentialStore;
 }
 
 export interface LockOptions {
@@ -62,6 +65,7 @@ export async function readExistingLock(path: string): Promise<{ lock: Lock; text
 
 export async function lockEnvironment(paths: ProjectPaths, deps: LockDeps, options: LockOptions = {}): Promise<LockResult> {
   const inputs = await loadInputs(paths);
+  deps.indexCredentials?.addAll(inputs.credentials);
   let previous: Lock | null = null;
   try {
     previous = (await readExistingLock(paths.lock))?.lock ?? null;

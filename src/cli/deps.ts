@@ -3,6 +3,7 @@
  * use cases receive the ports. Constructing an adapter connects to nothing, so a command that never talks
  * to Docker or a registry never does.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { dockerConnectionFromEnv } from '../engines/docker/connection.js';
 import { HttpOciRegistry } from '../oci/oci-registry.js';
 import { findRegistryCredentials, loadDockerConfig, type DockerConfig } from '../oci/docker-config.js';
 import { PythonIndexClient } from '../ecosystems/python/index-client/python-index.js';
+import { CredentialStore } from '../core/url-credentials.js';
 import type { BuildDeps } from '../app/build-image.js';
 import type { CommandContext } from './context.js';
 
@@ -22,6 +24,8 @@ export interface Deps {
   clock: Clock;
   logger: Logger;
   normalize: NonNullable<BuildDeps['normalize']>;
+  /** Index credentials: from netrc here; `lock` and `build` add the spec's inline ones. */
+  indexCredentials: CredentialStore;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -51,7 +55,8 @@ export function createDeps(ctx: CommandContext): Deps {
     logger,
     authFor: async (host) => findRegistryCredentials(await config(), host),
   });
-  const index = new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger });
+  const indexCredentials = loadNetrcCredentials(env, logger);
+  const index = new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger, credentials: indexCredentials });
   const normalize: Deps['normalize'] = async (imageId, options) => {
     const { normalizeImage } = await import('../image/normalize/normalize-image.js');
     const workDir = await mkdtemp(join(env.TMPDIR ?? tmpdir(), 'envseal-normalize-'));
@@ -64,5 +69,25 @@ export function createDeps(ctx: CommandContext): Deps {
       await rm(workDir, { recursive: true, force: true });
     }
   };
-  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize };
+  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials };
+}
+
+/** pip's convention (through requests): the netrc file `NETRC` names, else ~/.netrc. A missing file is no error. */
+export function netrcPath(env: NodeJS.ProcessEnv): string {
+  return env.NETRC ?? join(env.HOME ?? homedir(), '.netrc');
+}
+
+function loadNetrcCredentials(env: NodeJS.ProcessEnv, logger: Logger): CredentialStore {
+  const store = new CredentialStore();
+  const path = netrcPath(env);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') logger.warn(`cannot read ${path} (${code ?? String(err)}); index credentials from it are not used`);
+    return store;
+  }
+  store.addNetrc(text);
+  return store;
 }

@@ -1,10 +1,12 @@
 /**
  * Everything the CLI prints goes through here. Results go to stdout (human text, or one JSON document with
- * --json); logs, progress and errors go to stderr, so `--json` output can be piped as-is.
+ * --json); logs, progress and errors go to stderr, so `--json` output can be piped as-is. Credentials inside
+ * URLs are masked in everything printed: the code below keeps them out of messages, this is the backstop.
  */
 import type { Writable } from 'node:stream';
 import type { Logger } from '../core/ports.js';
 import { EnvsealError, ExitCode } from '../core/errors.js';
+import { maskUrlCredentials } from '../core/url-credentials.js';
 
 export interface OutputOptions {
   json: boolean;
@@ -25,6 +27,14 @@ export class Output {
 
   constructor(readonly options: OutputOptions) {}
 
+  private out(text: string): void {
+    this.options.stdout.write(maskUrlCredentials(text));
+  }
+
+  private err(text: string): void {
+    this.options.stderr.write(maskUrlCredentials(text));
+  }
+
   paint(color: Color, text: string): string {
     return this.options.color ? `\u001b[${codes[color]}m${text}\u001b[0m` : text;
   }
@@ -33,12 +43,12 @@ export class Output {
   result(text: string): void {
     if (this.options.json) return;
     this.clearProgress();
-    this.options.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    this.out(text.endsWith('\n') ? text : `${text}\n`);
   }
 
   json(value: unknown): void {
     if (!this.options.json) return;
-    this.options.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    this.out(`${JSON.stringify(value, null, 2)}\n`);
   }
 
   readonly logger: Logger = {
@@ -53,7 +63,7 @@ export class Output {
   log(message: string, force = false): void {
     if (this.options.quiet && !force) return;
     this.clearProgress();
-    this.options.stderr.write(`${message}\n`);
+    this.err(`${message}\n`);
   }
 
   progress(message: string): void {
@@ -61,16 +71,16 @@ export class Output {
     if (this.options.interactive) {
       const width = 160;
       const line = message.length > width ? `${message.slice(0, width - 1)}…` : message;
-      this.options.stderr.write(`\r\u001b[2K${this.paint('dim', line)}`);
+      this.err(`\r\u001b[2K${this.paint('dim', line)}`);
       this.progressShown = true;
     } else {
-      this.options.stderr.write(`${message}\n`);
+      this.err(`${message}\n`);
     }
   }
 
   clearProgress(): void {
     if (this.progressShown) {
-      this.options.stderr.write('\r\u001b[2K');
+      this.err('\r\u001b[2K');
       this.progressShown = false;
     }
   }
@@ -79,13 +89,13 @@ export class Output {
   error(err: EnvsealError): number {
     this.clearProgress();
     if (this.options.json) {
-      this.options.stdout.write(`${JSON.stringify({ ok: false, error: err.toJSON() }, null, 2)}\n`);
+      this.out(`${JSON.stringify({ ok: false, error: err.toJSON() }, null, 2)}\n`);
     }
     const label = err.exitCode === ExitCode.CheckFailed ? this.paint('yellow', 'check failed:') : this.paint('red', 'error:');
     const lines = [`envseal: ${label} ${err.message}`];
     for (const d of err.details) lines.push(`  ${d}`);
     if (err.hint) lines.push(`${this.paint('cyan', 'hint:')} ${err.hint}`);
-    this.options.stderr.write(`${lines.join('\n')}\n`);
+    this.err(`${lines.join('\n')}\n`);
     return err.exitCode;
   }
 }

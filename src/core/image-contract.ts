@@ -7,7 +7,6 @@
 export const LABEL_FINGERPRINT = 'dev.envseal.fingerprint';
 export const LABEL_LOCK_DIGEST = 'dev.envseal.lock-digest';
 export const LABEL_TARGET = 'dev.envseal.target';
-export const LABEL_VERSION = 'dev.envseal.version';
 /** Where the Dockerfile copies the lock inside the image. */
 export const LOCK_PATH_IN_IMAGE = '/etc/envseal/lock.json';
 /** Where `envseal generate` writes, and what build/verify compare with. */
@@ -16,6 +15,15 @@ export const DEFAULT_DOCKERFILE = 'envseal.Dockerfile';
 export const DEFAULT_VENV = '/opt/envseal/venv';
 /** Build argument `envseal build` sets to the git commit; plain `docker build` leaves it empty. */
 export const REVISION_ARG = 'ENVSEAL_REVISION';
+
+/**
+ * The build arg index credentials arrive in: a netrc text, which pip reads (through requests) from the file
+ * `NETRC` names. A predefined proxy arg because it is the only kind of build arg both the classic builder and
+ * BuildKit keep out of `docker history`, the image config and the build cache key without an `ARG` line (an
+ * `ARG` would record its value on every RUN line in the history); pip never uses an FTP proxy. See
+ * docs/credentials.md for why not a BuildKit secret.
+ */
+export const INDEX_CREDENTIALS_ARG = 'FTP_PROXY';
 
 /** The stages every generated Dockerfile has, in order. */
 export const TARGET_NAMES = ['dev', 'deploy'] as const;

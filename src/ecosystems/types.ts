@@ -12,6 +12,7 @@ import type { Clock, DockerEngine, Logger, PackageIndex } from '../core/ports.js
 import type { DriftEntry } from '../core/drift.js';
 import type { Ground } from '../core/ground.js';
 import type { TargetName } from '../core/image-contract.js';
+import type { CredentialStore } from '../core/url-credentials.js';
 
 /** What `load` may read: manifests named by the spec (missing ones are input errors) and optional files. */
 export interface LoadContext {
@@ -21,6 +22,8 @@ export interface LoadContext {
   readManifest(rel: string, listedAt: string): Promise<string>;
   /** Reads a project file that may be absent (null); records it as an input file when present. */
   readOptional(rel: string): Promise<string | null>;
+  /** Where userinfo found in URLs goes: declared inputs keep URLs without it (see core/url-credentials.ts). */
+  credentials: CredentialStore;
 }
 
 /** How `lock` was asked to resolve. */

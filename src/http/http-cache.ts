@@ -23,10 +23,11 @@
  */
 import { createHash, hash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Clock, Logger } from '../core/ports.js';
 import { silentLogger } from '../core/ports.js';
+import { splitUrlCredentials } from '../core/url-credentials.js';
 import type { HttpClient, HttpRequest, HttpResponse, RequestContext } from './http.js';
 
 /** Response headers worth keeping: what freshness, validation and content parsing need. */
@@ -56,15 +57,24 @@ interface StoredMeta {
 }
 
 export interface HttpCacheOptions {
-  /** The directory entries live in (created on first write). */
+  /**
+   * The directory entries live in (created on first write). Private: the directories are made 0700 and the
+   * files 0600, since answers from an index that needs credentials are as private as the credentials.
+   */
   dir: string;
   clock: Clock;
   logger?: Logger;
 }
 
-/** The cache key: a digest of the method, the URL (without fragment) and the headers the answer depends on. */
+/**
+ * The cache key: a digest of the method, the URL (without fragment and without userinfo) and the headers the
+ * answer depends on. Userinfo is left out so that no key is a function of a password (a digest of a URL whose
+ * only unknown is a short password can be brute-forced), and so that the same index with or without inline
+ * credentials shares entries: the cache is private to the user (RFC 9111 §3.5 lets a private cache store
+ * answers to authenticated requests).
+ */
 export function cacheKey(url: string, varyOn: Record<string, string> = {}): string {
-  const u = new URL(url);
+  const u = new URL(splitUrlCredentials(url).url);
   u.hash = '';
   const headerPart = Object.entries(varyOn)
     .map(([k, v]) => `${k.toLowerCase()}:${v}`)
@@ -199,8 +209,8 @@ export class HttpCache {
   async put(key: string, entry: CachedResponse): Promise<void> {
     const meta: StoredMeta = {
       version: 2,
-      url: entry.url,
-      finalUrl: entry.finalUrl,
+      url: splitUrlCredentials(entry.url).url,
+      finalUrl: splitUrlCredentials(entry.finalUrl).url,
       status: entry.status,
       headers: entry.headers,
       storedAt: entry.storedAt,
@@ -219,7 +229,7 @@ export class HttpCache {
     const dir = dirname(path);
     let made = this.madeDirs.get(dir);
     if (!made) {
-      made = mkdir(dir, { recursive: true });
+      made = makePrivateDir(this.dir).then(() => makePrivateDir(dir));
       this.madeDirs.set(dir, made);
     }
     const job = made
@@ -257,11 +267,21 @@ function readOrUndefined(path: string): Buffer | undefined {
   }
 }
 
+/**
+ * mkdir -p with mode 0700, and 0700 on the directory itself when it already existed (made by an older envseal
+ * with the umask's mode). Parents above it are the user's business (e.g. ~/.cache).
+ */
+async function makePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
 /** Temp file + rename: readers see the old entry or the new one, never half of one (no fsync, see above). */
 async function writeReplacing(path: string, data: Uint8Array): Promise<void> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(tmp, data);
+    // The mode applies when the file is created (the temp file always is); the umask can only narrow it.
+    await writeFile(tmp, data, { mode: 0o600 });
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);

@@ -12,6 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock, Logger } from '../core/ports.js';
 import { silentLogger } from '../core/ports.js';
 import { describeError, externalError, internalError, isEnvsealError } from '../core/errors.js';
+import { basicAuthorization, CredentialStore, splitUrlCredentials } from '../core/url-credentials.js';
 
 export interface HttpClientOptions {
   fetch?: typeof fetch;
@@ -31,6 +32,8 @@ export interface HttpClientOptions {
   maxRetryAfterMs?: number;
   /** Responses larger than this are refused (default 32 MiB). */
   maxBodyBytes?: number;
+  /** Credentials sent as `Authorization: Basic` to the origins they belong to (see core/url-credentials.ts). */
+  credentials?: CredentialStore;
 }
 
 export interface HttpRequest {
@@ -85,12 +88,14 @@ export class HttpClient {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly policy: typeof DEFAULTS;
+  private readonly credentials: CredentialStore;
 
   constructor(options: HttpClientOptions = {}) {
     this.fetchImpl = options.fetch ?? globalThis.fetch;
     this.sleep = options.sleep ?? ((ms) => delay(ms));
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? { now: () => new Date() };
+    this.credentials = options.credentials ?? new CredentialStore();
     this.policy = {
       retries: options.retries ?? DEFAULTS.retries,
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
@@ -107,11 +112,19 @@ export class HttpClient {
   /** Sends a request, retrying transient failures; see the module comment for the policy. */
   async request(request: HttpRequest, context: RequestContext): Promise<HttpResponse> {
     const method = request.method ?? 'GET';
+    // Userinfo never travels in the URL: it would end up in log lines, errors and cache entries. It becomes an
+    // Authorization header (unless the caller set one), as do credentials stored for the URL's origin.
+    const { url: cleanUrl, credentials: inUrl } = splitUrlCredentials(request.url);
     let url: URL;
     try {
-      url = new URL(request.url);
+      url = new URL(cleanUrl);
     } catch (err) {
-      throw internalError('http.url', `invalid URL ${JSON.stringify(request.url)}`, { cause: err });
+      throw internalError('http.url', `invalid URL ${JSON.stringify(cleanUrl)}`, { cause: err });
+    }
+    const credentials = inUrl ?? this.credentials.forUrl(url.href);
+    const hasAuthorization = Object.keys(request.headers ?? {}).some((k) => k.toLowerCase() === 'authorization');
+    if (credentials && !hasAuthorization) {
+      request = { ...request, headers: { ...request.headers, Authorization: basicAuthorization(credentials) } };
     }
     const attempts = this.policy.retries + 1;
     let failure: AttemptFailure | undefined;

@@ -121,7 +121,10 @@ export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch {
           method = 'GET';
           body = undefined;
         }
-        url = new URL(location, url);
+        const next = new URL(location, url);
+        // Fetch standard (HTTP-redirect fetch, step 13): credentials are not sent to another origin.
+        if (next.origin !== url.origin) delete headers.authorization;
+        url = next;
         continue;
       }
       const nullBody = answer.status === 204 || answer.status === 304 || method === 'HEAD';

@@ -18,7 +18,9 @@
  * DATABASE_URL, PIP_INDEX_URL or HTTPS_PROXY carry them under innocent names. The user part is masked too,
  * because tokens are often passed as the user name (`https://<token>@host`).
  */
-export const REDACTED = '<redacted>';
+import { maskUrlCredentials, REDACTED } from '../core/url-credentials.js';
+
+export { maskUrlCredentials, REDACTED };
 
 const SECRET_WORDS = [
   'TOKEN',
@@ -50,14 +52,6 @@ export function splitNameWords(name: string): string[] {
     .split(/[^A-Za-z0-9]+/)
     .map((word) => word.replace(/[0-9]+$/, '').toUpperCase())
     .filter((word) => word.length > 0);
-}
-
-/** Masks `user:password@` in every URL inside `value` (scheme://userinfo@host…). */
-export function maskUrlCredentials(value: string): string {
-  // RFC 3986 §3.2.1: userinfo precedes '@' in the authority, which starts after "scheme://" and cannot
-  // contain '/', '?', '#' or whitespace.
-  // Greedy up to the last '@' of the authority, so an unencoded '@' inside a password does not leak its tail.
-  return value.replace(/\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#\s]+@/g, `$1${REDACTED}@`);
 }
 
 /** Returns a copy of `env` with secret values replaced, keys in sorted order. */

@@ -4,6 +4,7 @@
  * dated snapshot archive).
  */
 import { inputError } from '../../core/errors.js';
+import { maskUrlCredentials, splitUrlCredentials } from '../../core/url-credentials.js';
 import { continued, shellQuote } from '../../core/dockerfile-quote.js';
 import { DriftCollector, type DriftEntry } from '../../core/drift.js';
 import type { Ground } from '../../core/ground.js';
@@ -80,6 +81,11 @@ async function loadApt(spec: AptSpec | undefined, dev: AptDevSpec | undefined, c
   };
   await add(spec, 'apt', ['deploy', 'dev']);
   await add(dev, 'targets.dev.apt', ['dev']);
+  if (spec?.snapshotUrl && splitUrlCredentials(spec.snapshotUrl).credentials) {
+    throw inputError('spec.credentials', `${ctx.specFile}: apt.snapshotUrl: ${maskUrlCredentials(spec.snapshotUrl)} carries credentials, which would be written into the lock and the Dockerfile`, {
+      hint: 'use a snapshot mirror that needs no credentials (apt reads the URL inside the image)',
+    });
+  }
   return {
     installRecommends: spec?.installRecommends ?? false,
     snapshot: spec?.snapshot ?? false,

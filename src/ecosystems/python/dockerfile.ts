@@ -4,6 +4,8 @@
  */
 import { internalError } from '../../core/errors.js';
 import { continued, dockerfileQuote, shellQuote } from '../../core/dockerfile-quote.js';
+import { INDEX_CREDENTIALS_ARG } from '../../core/image-contract.js';
+import { splitUrlCredentials } from '../../core/url-credentials.js';
 import type { DockerfileSection, RenderContext } from '../types.js';
 import type { LockedPythonPackage, PythonSection } from './schema.js';
 
@@ -48,20 +50,27 @@ function renderSetup(py: PythonSection, ctx: RenderContext): string {
   return `RUN command -v python >/dev/null 2>&1 || ln -s "$(command -v ${shellQuote(py.interpreter)})" /usr/local/bin/python`;
 }
 
+const NETRC_IN_BUILD = '/tmp/envseal-netrc';
+
 function renderPip(py: PythonSection, ctx: RenderContext, packages: LockedPythonPackage[]): string {
-  const [first, ...extra] = py.indexes;
+  // A lock written before credentials were kept out of it may still hold userinfo: never copy it here.
+  const [first, ...extra] = py.indexes.map((u) => splitUrlCredentials(u).url);
   const indexArgs = [first ? `--index-url ${shellQuote(first)}` : '--no-index', ...extra.map((u) => `--extra-index-url ${shellQuote(u)}`)];
   const python = py.venv ? 'python' : shellQuote(py.interpreter);
   const breakSystem = !py.venv && ctx.target.python?.externallyManaged ? ' --break-system-packages' : '';
   const onlyBinary = packages.every((p) => p.file.filename.endsWith('.whl')) ? ' --only-binary :all:' : '';
   const lines = packages.map((p) => shellQuote(`${p.name}==${p.version} --hash=sha256:${p.file.sha256}`));
+  const arg = INDEX_CREDENTIALS_ARG;
   return [
+    `# Index credentials, if needed: netrc text in build arg ${arg}, used and removed in this step (docs/credentials.md).`,
     continued('RUN printf \'%s\\n\'', lines) + ' \\',
     '      > /tmp/envseal-requirements.txt \\',
+    ` && netrc="\${${arg}:-\${${arg.toLowerCase()}:-}}" && unset ${arg} ${arg.toLowerCase()} \\`,
+    ` && if [ -n "$netrc" ]; then (umask 077 && printf '%s\\n' "$netrc" > ${NETRC_IN_BUILD}) && export NETRC=${NETRC_IN_BUILD}; fi \\`,
     ` && ${python} -m pip install --no-input --no-deps --require-hashes${onlyBinary}${breakSystem} \\`,
     `      ${indexArgs.join(' ')} \\`,
-    '      -r /tmp/envseal-requirements.txt \\',
-    ' && rm -f /tmp/envseal-requirements.txt',
+    '      -r /tmp/envseal-requirements.txt; \\',
+    `    status=$?; rm -f ${NETRC_IN_BUILD} /tmp/envseal-requirements.txt; exit $status`,
   ].join('\n');
 }
 

@@ -3,6 +3,7 @@
  * PubGrub resolver against PEP 503/691 indexes for the base image's interpreter, installed hash-checked by pip.
  */
 import { inputError } from '../../core/errors.js';
+import { maskUrlCredentials } from '../../core/url-credentials.js';
 import { DEFAULT_VENV } from '../../core/image-contract.js';
 import { compareText, sortedUnique } from '../../core/order.js';
 import { defineEcosystem } from '../types.js';
@@ -98,7 +99,7 @@ export function rejectUnsupportedOptions(options: Record<string, unknown>): void
     });
   }
   if (Array.isArray(options.findLinks) && options.findLinks.length) {
-    throw inputError('python.unsupported-option', `--find-links ${options.findLinks.join(' ')} is not supported`, {
+    throw inputError('python.unsupported-option', `--find-links ${maskUrlCredentials(options.findLinks.join(' '))} is not supported`, {
       hint: 'serve the files from a PEP 503 index (any static file server with a simple/ layout works) and use --index-url',
     });
   }

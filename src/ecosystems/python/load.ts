@@ -38,8 +38,8 @@ export async function loadPython(py: PythonSpec | undefined, dev: PythonDevSpec 
   addInline(acc, ctx.specFile, dev?.packages ?? [], 'targets.dev.python.packages', DEV);
 
   const packageIndexes: Record<string, string> = {};
-  for (const [name, url] of Object.entries(py?.packageIndexes ?? {})) packageIndexes[normalizeName(name)] = url.replace(/\/+$/, '');
-  const primary = dedupeUrls([...(py?.index ? [py.index] : []), ...acc.fileIndexes, ...(py?.extraIndexes ?? [])]);
+  for (const [name, url] of Object.entries(py?.packageIndexes ?? {})) packageIndexes[normalizeName(name)] = ctx.credentials.addFromUrl(url).replace(/\/+$/, '');
+  const primary = dedupeUrls([...(py?.index ? [py.index] : []), ...acc.fileIndexes, ...(py?.extraIndexes ?? [])].map((u) => ctx.credentials.addFromUrl(u)));
   // Pinned indexes go last: they serve only their own projects, but pip in the image must be able to reach them.
   const indexes = dedupeUrls([...(primary.length ? primary : [DEFAULT_INDEX]), ...Object.values(packageIndexes)]);
   return {

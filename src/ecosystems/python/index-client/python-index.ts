@@ -27,6 +27,7 @@ import { describeError, externalError, inputError } from '../../../core/errors.j
 import { fetchWithCache, HttpCache, type CachedResponse } from '../../../http/http-cache.js';
 import { HttpClient, describeStatus, type HttpClientOptions, type RequestContext } from '../../../http/http.js';
 import { createNodeFetch } from '../../../http/node-http-fetch.js';
+import type { CredentialStore } from '../../../core/url-credentials.js';
 import { ArchiveError, readSdistPkgInfo, readWheelMetadata, type ByteSource } from './python-archive.js';
 
 /** PEP 691: JSON preferred, HTML accepted (PEP 503 indexes answer text/html whatever we ask). */
@@ -43,6 +44,8 @@ export interface PythonIndexClientOptions {
   concurrency?: number;
   /** Largest file downloaded whole to read its metadata when ranges are not available (default 64 MiB). */
   maxDownloadBytes?: number;
+  /** Index credentials, sent to the origins they belong to (never part of a URL envseal writes). */
+  credentials?: CredentialStore;
   /** Passed to the `HttpClient` (retries, timeouts, sleep; `fetch` defaults to `createNodeFetch`). */
   http?: Omit<HttpClientOptions, 'logger' | 'clock' | 'maxBodyBytes'>;
 }
@@ -99,6 +102,7 @@ export class PythonIndexClient implements PackageIndex {
       logger: this.logger,
       clock: this.clock,
       maxBodyBytes: this.maxDownloadBytes,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
     });
     this.cache = options.cacheDir ? new HttpCache({ dir: options.cacheDir, clock: this.clock, logger: this.logger }) : undefined;
     this.limiter = new Limiter(concurrency);
@@ -159,7 +163,13 @@ export class PythonIndexClient implements PackageIndex {
     if (res.status === 404) return null;
     if (res.status !== 200) {
       throw externalError('index.protocol', `package index ${describeIndex(index)} answered ${describeStatus(res.status, '', res.body)} for ${url}`, {
-        hint: res.status === 401 || res.status === 403 ? 'the index needs credentials envseal does not have' : `check the index URL ${index}`,
+        hint:
+          res.status === 401
+            ? 'the index needs credentials envseal does not have (or refused the ones given): put them in the index URL ' +
+              '(https://user:token@host/simple) or in netrc (NETRC or ~/.netrc); see docs/credentials.md'
+            : res.status === 403
+              ? 'the index refused access: check the credentials and that they may read this project'
+              : `check the index URL ${index}`,
         data: { index, project, status: res.status },
       });
     }
