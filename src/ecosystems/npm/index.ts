@@ -16,6 +16,11 @@ const npmSpecSchema = z.strictObject({
   dir: relPathSchema.default('.'),
   /** Where the npm packages are installed inside the image. */
   target: absPathSchema.default('/opt/envseal/npm'),
+  /**
+   * `npm ci --ignore-scripts`: no lifecycle scripts run at install, neither the dependencies' (native builds,
+   * downloads) nor the project's own (`prepare`, which usually needs devDependencies the image omits).
+   */
+  ignoreScripts: z.boolean().default(false),
 });
 
 const npmDeclaredSchema = z.strictObject({
@@ -23,6 +28,8 @@ const npmDeclaredSchema = z.strictObject({
   target: z.string(),
   packageJsonSha256: hex64Schema,
   lockfileSha256: hex64Schema,
+  /** Present only when true, so that locks written before the option existed keep their input hash. */
+  ignoreScripts: z.literal(true).optional(),
 });
 type NpmDeclared = z.infer<typeof npmDeclaredSchema>;
 
@@ -33,7 +40,17 @@ const npmSectionSchema = z.strictObject({
   lockfileVersion: z.number().int(),
   sha256: hex64Schema,
   packages: z.number().int(),
+  /** Present only when true (the fingerprint of every other lock stays what it was). */
+  ignoreScripts: z.literal(true).optional(),
 });
+
+const NPM_CI = 'npm ci --omit=dev --no-audit --no-fund && npm cache clean --force';
+/**
+ * With `ignoreScripts`. `--logs-max=0` as well: npm otherwise leaves a debug log named by the clock in
+ * /root/.npm/_logs, so two builds of the same lock differ (measured: the npm layer was the only difference).
+ * NPM_CI has the same flaw; it keeps its bytes so that existing projects' Dockerfiles do not change.
+ */
+const NPM_CI_NO_SCRIPTS = 'npm ci --omit=dev --ignore-scripts --no-audit --no-fund --logs-max=0 && npm cache clean --force --logs-max=0';
 
 export const npmWing = defineEcosystem({
   id: 'npm',
@@ -58,7 +75,14 @@ export const npmWing = defineEcosystem({
     if (!spec) return null;
     const dir = spec.dir.replace(/\/+$/, '') || '.';
     const manifest = await loadNpm(dir, ctx);
-    return { declared: { dir, target: spec.target, packageJsonSha256: manifest.packageJsonSha256, lockfileSha256: manifest.lockfileSha256 }, state: manifest };
+    const declared: NpmDeclared = {
+      dir,
+      target: spec.target,
+      packageJsonSha256: manifest.packageJsonSha256,
+      lockfileSha256: manifest.lockfileSha256,
+      ...(spec.ignoreScripts ? { ignoreScripts: true as const } : {}),
+    };
+    return { declared, state: manifest };
   },
   normalizeDeclared: (npm) => npm,
   canonicalDeclared: (npm) => npm,
@@ -70,15 +94,17 @@ export const npmWing = defineEcosystem({
       lockfileVersion: manifest.lockfileVersion,
       sha256: manifest.lockfileSha256,
       packages: manifest.packages,
+      ...(declared.ignoreScripts ? { ignoreScripts: true as const } : {}),
     };
   },
   canonicalize: (npm) => npm,
-  fingerprint: (npm) => ({ sha256: npm.sha256, target: npm.target }),
+  // Whether install scripts ran changes what is installed: covered, and only when set (older locks unchanged).
+  fingerprint: (npm) => ({ sha256: npm.sha256, target: npm.target, ...(npm.ignoreScripts ? { ignoreScripts: true } : {}) }),
   render(npm) {
     const dir = npm.dir === '.' ? '' : `${npm.dir.replace(/\/+$/, '')}/`;
     const install = [
       `COPY ${dir}package.json ${dir}${npm.lockfile} ${npm.target}/`,
-      `RUN cd ${shellQuote(npm.target)} && npm ci --omit=dev --no-audit --no-fund && npm cache clean --force`,
+      `RUN cd ${shellQuote(npm.target)} && ${npm.ignoreScripts ? NPM_CI_NO_SCRIPTS : NPM_CI}`,
     ].join('\n');
     return { deps: `# npm: \`npm ci\` from the lockfile whose sha256 is in the lock.\n${install}` };
   },
@@ -108,6 +134,7 @@ function npmDrift(na: NpmDeclared | null, nb: NpmDeclared | null, specFile: stri
   }
   out.scalar('npm.dir', na.dir, nb.dir);
   out.scalar('npm.target', na.target, nb.target);
+  out.scalar('npm.ignoreScripts', na.ignoreScripts ?? false, nb.ignoreScripts ?? false);
   const dir = nb.dir === '.' ? '' : `${nb.dir}/`;
   out.scalar('content', na.packageJsonSha256, nb.packageJsonSha256, `${dir}package.json`);
   out.scalar('content', na.lockfileSha256, nb.lockfileSha256, `${dir}package-lock.json`);
