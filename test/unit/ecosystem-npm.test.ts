@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { npmWing } from '../../src/ecosystems/npm/index.js';
 import type { LoadContext, RenderContext } from '../../src/ecosystems/types.js';
+import { CredentialStore } from '../../src/core/url-credentials.js';
 
 const PACKAGE_JSON = JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { semver: '^7.0.0' } });
 const LOCKFILE = JSON.stringify({
@@ -19,6 +20,7 @@ const ctx: LoadContext = {
   specFile: 'envseal.yaml',
   readManifest: async (rel) => (rel.endsWith('package.json') ? PACKAGE_JSON : LOCKFILE),
   readOptional: async (rel) => (rel.endsWith('package-lock.json') ? LOCKFILE : null),
+  credentials: new CredentialStore(),
 };
 
 async function lockSection(spec: Record<string, unknown>) {
