@@ -58,6 +58,7 @@ export function createDeps(ctx: CommandContext): Deps {
     logger,
     authFor: async (host) => findRegistryCredentials(await config(), host),
     timeoutMs: deadlines.engineMs,
+    streamIdleTimeoutMs: deadlines.streamIdleMs,
   });
   const indexCredentials = loadNetrcCredentials(env, logger);
   const index = new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger, credentials: indexCredentials, http });
