@@ -24,6 +24,8 @@ export interface GlobalOptions {
   quiet: boolean;
   verbose: boolean;
   color: boolean;
+  /** Seconds, as typed: see deadlines.ts. */
+  timeout?: string;
 }
 
 export interface CommandContext {

@@ -16,6 +16,7 @@ import { PythonIndexClient } from '../ecosystems/python/index-client/python-inde
 import { CredentialStore } from '../core/url-credentials.js';
 import type { BuildDeps } from '../app/build-image.js';
 import type { CommandContext } from './context.js';
+import { readDeadlines } from './deadlines.js';
 
 export interface Deps {
   registry: ImageRegistry;
@@ -41,12 +42,14 @@ export function cacheDir(env: NodeJS.ProcessEnv): string {
 export function createDeps(ctx: CommandContext): Deps {
   const env = ctx.io.env;
   const logger = ctx.out.logger;
+  const deadlines = readDeadlines(ctx.globals.timeout, env);
+  const http = { timeoutMs: deadlines.httpMs, deadlineMs: deadlines.httpMs };
   let dockerConfig: Promise<DockerConfig> | undefined;
   const config = () => (dockerConfig ??= loadDockerConfig(dockerConfigPath(env)));
   let registry: HttpOciRegistry | undefined;
   const lazyRegistry: ImageRegistry = {
     resolveImage: async (ref, platform) => {
-      registry ??= new HttpOciRegistry({ dockerConfig: await config(), logger, clock: systemClock });
+      registry ??= new HttpOciRegistry({ dockerConfig: await config(), logger, clock: systemClock, ...http });
       return registry.resolveImage(ref, platform);
     },
   };
@@ -54,9 +57,11 @@ export function createDeps(ctx: CommandContext): Deps {
     ...dockerConnectionFromEnv(env),
     logger,
     authFor: async (host) => findRegistryCredentials(await config(), host),
+    timeoutMs: deadlines.engineMs,
+    streamIdleTimeoutMs: deadlines.streamIdleMs,
   });
   const indexCredentials = loadNetrcCredentials(env, logger);
-  const index = new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger, credentials: indexCredentials });
+  const index = new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger, credentials: indexCredentials, http });
   const normalize: Deps['normalize'] = async (imageId, options) => {
     const { normalizeImage } = await import('../image/normalize/normalize-image.js');
     const workDir = await mkdtemp(join(env.TMPDIR ?? tmpdir(), 'envseal-normalize-'));

@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { EnvsealError, ExitCode, describeError, inputError, internalError, isEnvsealError } from '../core/errors.js';
 import { TEMPLATES_DIR, TOOL_VERSION } from '../core/version.js';
 import { Output } from './output.js';
+import { parseDeadlineSeconds } from './deadlines.js';
 import { registerCommands } from './commands.js';
 import type { CliIo, CommandContext, GlobalOptions } from './context.js';
 
@@ -23,6 +24,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option('--json', 'machine-readable result on stdout (logs stay on stderr)', false)
     .option('-q, --quiet', 'only errors and results', false)
     .option('-v, --verbose', 'more detail (e.g. build output as it scrolls)', false)
+    .addOption(
+      new Option(
+        '--timeout <seconds>',
+        'deadline for each package-index, registry and Docker engine call, and for a build that prints nothing ' +
+          '(default: 60 s per call, 600 s of build silence; also ENVSEAL_HTTP_TIMEOUT, ENVSEAL_ENGINE_TIMEOUT, ENVSEAL_BUILD_IDLE_TIMEOUT)',
+      ).argParser((value: string) => (parseDeadlineSeconds(value, '--timeout'), value)),
+    )
     .addOption(new Option('--no-color', 'no ANSI colours (also: NO_COLOR=1)'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()

@@ -96,7 +96,7 @@ async function doBuild(ctx: CommandContext, opts: BuildFlags, signal: AbortSigna
       network: opts.network,
       noCache: !opts.cache,
       ...(opts.platform ? { platform: opts.platform } : {}),
-      ...(opts.timeout ? { timeoutMs: parseSeconds(opts.timeout, '--timeout')! } : {}),
+      ...(opts.timeLimit ? { timeoutMs: parseSeconds(opts.timeLimit, '--time-limit')! } : {}),
       reproducible: opts.reproducible,
       signal,
       verbose: ctx.globals.verbose,
@@ -115,7 +115,7 @@ function registerBuild(program: Command, context: ContextOf, setExit: SetExit): 
     .addOption(networkOption('network for RUN steps: host, none or default (the engine default)', 'host'))
     .option('--no-cache', 'do not use the build cache')
     .option('--platform <os/arch>', 'build for this platform')
-    .option('--timeout <seconds>', 'give up after this long')
+    .option('--time-limit <seconds>', 'give up when the whole build takes longer than this (see also the global --timeout)')
     .option('--no-reproducible', 'skip the normalisation that makes the image ID reproducible')
     .addHelpText('after', '\nExamples:\n  envseal build --target deploy\n  envseal build --target deploy -t 127.0.0.1:5000/iris:1 --push --json')
     .action(async (opts: BuildFlags, cmd: Command) => {
@@ -163,7 +163,7 @@ function registerRun(program: Command, context: ContextOf, setExit: SetExit): vo
     .option('--no-build', 'fail instead of building a missing image')
     .option('-i, --interactive', 'attach stdin even when it is a terminal', false)
     .option('--tty', 'allocate a terminal', false)
-    .option('--timeout <seconds>', 'stop the command after this long')
+    .option('--time-limit <seconds>', 'stop the command after this long (exit 124)')
     .argument('<command...>', 'the command and its arguments, after --')
     .addHelpText('after', '\nExamples:\n  envseal run --seed 42 --input data/ --output out/ -- python train.py\n  envseal run --target deploy --json -- python train.py')
     .action(async (command: string[], opts: RunFlags, cmd: Command) => {
@@ -175,7 +175,7 @@ function registerRun(program: Command, context: ContextOf, setExit: SetExit): vo
 async function runAction(ctx: CommandContext, command: string[], opts: RunFlags): Promise<number> {
   // Flags are checked before anything is loaded or asked of the engine.
   const env = parseEnvPairs(opts.env ?? []);
-  const timeoutMs = parseSeconds(opts.timeout, '--timeout');
+  const timeoutMs = parseSeconds(opts.timeLimit, '--time-limit');
   const { signal, dispose } = interruptSignal(ctx);
   try {
     const { createDeps, systemClock } = await load.deps();
@@ -315,7 +315,7 @@ interface BuildFlags {
   network: string;
   cache: boolean;
   platform?: string;
-  timeout?: string;
+  timeLimit?: string;
   reproducible: boolean;
 }
 
@@ -331,5 +331,5 @@ interface RunFlags {
   build: boolean;
   interactive: boolean;
   tty: boolean;
-  timeout?: string;
+  timeLimit?: string;
 }

@@ -1,7 +1,8 @@
 /**
  * A small HTTP client over an injected `fetch`, shared by the registry and package-index clients. It
  * owns the transport policy the project promises for every outside service:
- *   - a timeout on every attempt (covering the body, not only the headers),
+ *   - a timeout on every attempt (covering the body, not only the headers), and optionally a deadline for
+ *     the whole request, retries and waits included (`deadlineMs`): a hung server fails within it,
  *   - retries with exponential backoff for network errors, timeouts, 408, 429 and 5xx (not 501/505,
  *     which no retry can fix), honouring `Retry-After` (RFC 9110 §10.2.3) up to a limit,
  *   - an EnvsealError (exit 3) naming the service and the last failure when the retries run out.
@@ -20,6 +21,14 @@ export interface HttpClientOptions {
   retries?: number;
   /** Per-attempt timeout in ms, body included (default 30 s). */
   timeoutMs?: number;
+  /**
+   * Time for the whole request in ms: every attempt, its body and the waits between attempts (default: no
+   * limit beyond the attempts' own). An attempt gets at most what is left; a retry that would start after the
+   * deadline is not made.
+   */
+  deadlineMs?: number;
+  /** Monotonic milliseconds for the deadline (default performance.now); tests inject one. */
+  monotonicNow?: () => number;
   /** Waits between attempts; tests inject one that returns at once and records the delays. */
   sleep?: (ms: number) => Promise<void>;
   logger?: Logger;
@@ -89,6 +98,8 @@ export class HttpClient {
   private readonly clock: Clock;
   private readonly policy: typeof DEFAULTS;
   private readonly credentials: CredentialStore;
+  private readonly deadlineMs: number | undefined;
+  private readonly monotonicNow: () => number;
 
   constructor(options: HttpClientOptions = {}) {
     this.fetchImpl = options.fetch ?? globalThis.fetch;
@@ -104,6 +115,11 @@ export class HttpClient {
       maxRetryAfterMs: options.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     };
+    this.deadlineMs = options.deadlineMs;
+    this.monotonicNow = options.monotonicNow ?? (() => performance.now());
+    if (this.deadlineMs !== undefined && !(this.deadlineMs > 0)) {
+      throw internalError('http.options', `deadlineMs must be positive, got ${this.deadlineMs}`);
+    }
     if (!Number.isInteger(this.policy.retries) || this.policy.retries < 0) {
       throw internalError('http.options', `retries must be a non-negative integer, got ${this.policy.retries}`);
     }
@@ -127,9 +143,11 @@ export class HttpClient {
       request = { ...request, headers: { ...request.headers, Authorization: basicAuthorization(credentials) } };
     }
     const attempts = this.policy.retries + 1;
+    const endsAt = this.deadlineMs === undefined ? Infinity : this.monotonicNow() + this.deadlineMs;
     let failure: AttemptFailure | undefined;
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
-      const outcome = await this.attempt(method, url, request, context, attempt);
+      const budget = Math.min(this.policy.timeoutMs, Math.max(1, Math.ceil(endsAt - this.monotonicNow())));
+      const outcome = await this.attempt(method, url, request, context, attempt, budget);
       if ('response' in outcome) return outcome.response;
       failure = outcome.failure;
       if (attempt === attempts) break;
@@ -146,6 +164,12 @@ export class HttpClient {
         }
         wait = failure.retryAfterMs;
       }
+      if (this.monotonicNow() + wait >= endsAt) {
+        throw this.unreachable(method, url, context, attempt, {
+          ...failure,
+          description: `${failure.description}; no time left for another attempt within the deadline of ${formatSeconds(this.deadlineMs!)}`,
+        }, true);
+      }
       this.logger.warn(
         `${context.target}: ${method} ${url.href} failed (${failure.description}); ` +
           `retrying in ${formatSeconds(wait)} (attempt ${attempt + 1} of ${attempts})`,
@@ -161,8 +185,9 @@ export class HttpClient {
     request: HttpRequest,
     context: RequestContext,
     attempt: number,
+    timeoutMs: number,
   ): Promise<{ response: HttpResponse } | { failure: AttemptFailure }> {
-    const signal = AbortSignal.timeout(this.policy.timeoutMs);
+    const signal = AbortSignal.timeout(timeoutMs);
     let res: Response;
     let body: Buffer;
     try {
@@ -178,7 +203,7 @@ export class HttpClient {
       // Our own refusal (body too large) is final; everything else thrown here is the transport failing.
       if (isEnvsealError(err)) throw err;
       const description = signal.aborted
-        ? `timed out after ${formatSeconds(this.policy.timeoutMs)}`
+        ? `timed out after ${formatSeconds(timeoutMs)}`
         : describeNetworkError(err);
       this.logger.debug(`${method} ${url.href} → ${description}`);
       return { failure: { description } };
@@ -218,8 +243,9 @@ export class HttpClient {
     return Buffer.concat(chunks);
   }
 
-  private unreachable(method: string, url: URL, context: RequestContext, attempts: number, failure: AttemptFailure) {
+  private unreachable(method: string, url: URL, context: RequestContext, attempts: number, failure: AttemptFailure, outOfTime = false) {
     const hints: string[] = [];
+    if (outOfTime || /timed out/.test(failure.description)) hints.push('a longer deadline may help: --timeout <seconds> or ENVSEAL_HTTP_TIMEOUT');
     if (failure.status === 429) hints.push(`${context.target} is limiting the request rate; wait a while and try again`);
     if (context.hint) hints.push(context.hint);
     return externalError(

@@ -59,6 +59,8 @@ export interface HttpOciRegistryOptions {
   dockerConfig?: DockerConfig;
   retries?: number;
   timeoutMs?: number;
+  /** Time for one request with its retries (see HttpClientOptions.deadlineMs). */
+  deadlineMs?: number;
   sleep?: (ms: number) => Promise<void>;
   logger?: Logger;
   /** For token lifetimes and HTTP-date `Retry-After`; defaults to the system clock. */
@@ -94,6 +96,7 @@ export class HttpOciRegistry implements ImageRegistry {
         fetch: options.fetch,
         retries: options.retries,
         timeoutMs: options.timeoutMs,
+        deadlineMs: options.deadlineMs,
         sleep: options.sleep,
         logger,
         clock,

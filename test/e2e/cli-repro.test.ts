@@ -135,3 +135,65 @@ describe('verify --rebuild', { concurrency: false }, () => {
     assert.match(rebuild.summary, /a clean rebuild gives image sha256:/);
   });
 });
+
+/**
+ * The dev target runs pip again after the seed hook is in place, so every Python start there imports the hook
+ * through its .pth file. A pyc written by such an implicit import is timestamp-based (flags 0 in its header,
+ * the source mtime inside): it made two clean builds of one lock give two image IDs (issue 14, item 2).
+ */
+describe('dev target: clean builds of one lock', { concurrency: false }, () => {
+  let project: TempProject;
+  let env: Record<string, string>;
+  const built: string[] = [];
+
+  before(async () => {
+    await requireLab();
+    await requireLabIndex();
+    const spec = SMALL_SPEC.replace('targets:\n', 'targets:\n  dev:\n    python:\n      packages: ["seal-plot>=0.1"]\n');
+    project = await makeTempProject({ 'envseal.yaml': spec, 'app.py': 'import seal_metrics\n', 'conf/settings.txt': 'x\n' });
+    env = { ENVSEAL_CACHE_DIR: project.path('.cache') };
+    const lock = await runEnvseal(['lock'], { cwd: project.dir, env });
+    assert.equal(lock.code, 0, lock.stderr);
+  });
+  after(async () => {
+    if (built.length) await dockerCli(['rmi', '-f', ...new Set(built)]);
+    await project?.cleanup();
+  });
+
+  const build = async () => {
+    const res = await runEnvseal(['build', '--target', 'dev', '--no-cache', '--json'], { cwd: project.dir, env, timeoutMs: 20 * 60_000 });
+    assert.equal(res.code, 0, res.stderr.slice(-3000));
+    const out = JSON.parse(res.stdout);
+    built.push(out.imageId, ...out.tags);
+    return out as { imageId: string; tags: string[]; diffIds: string[] };
+  };
+
+  test('two --no-cache builds give one image ID, and every pyc in the environment is checked-hash', async () => {
+    const first = await build();
+    // pyc timestamps are whole seconds: make sure the second build writes its files in another second.
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = await build();
+    assert.equal(second.imageId, first.imageId, `two clean builds differ: envseal diff ${first.imageId} ${second.imageId}`);
+
+    // The pyc header (PEP 552): magic (4 bytes), then a little-endian flags word; 3 = hash-based and checked.
+    const script = [
+      'import os, sys, struct, sysconfig',
+      'roots = {sys.prefix, sysconfig.get_paths()["purelib"]}',
+      'seen = 0; bad = []',
+      'for root in roots:',
+      '    for d, _, files in os.walk(root):',
+      '        for f in files:',
+      '            if f.endswith(".pyc"):',
+      '                p = os.path.join(d, f); seen += 1',
+      '                flags = struct.unpack("<I", open(p, "rb").read(8)[4:8])[0]',
+      '                if flags != 3: bad.append("%s flags=%d" % (p, flags))',
+      'print(seen); print("\\n".join(sorted(set(bad))))',
+    ].join('\n');
+    const run = await dockerCli(['run', '--rm', '--network', 'none', '-e', 'PYTHONDONTWRITEBYTECODE=1', first.imageId, 'python', '-c', script]);
+    assert.equal(run.code, 0, run.stderr);
+    const [count, ...bad] = run.stdout.trim().split('\n');
+    assert.ok(Number(count) > 0, `no pyc found: ${run.stdout}`);
+    assert.deepEqual(bad.filter(Boolean), [], 'pycs that are not checked-hash');
+    assert.match((await dockerCli(['run', '--rm', '--network', 'none', '-e', 'PYTHONDONTWRITEBYTECODE=1', first.imageId, 'sh', '-c', 'ls "$(python -c "import sysconfig; print(sysconfig.get_paths()[\'purelib\'])")/__pycache__"'])).stdout, /envseal_seed\./);
+  });
+});

@@ -72,6 +72,12 @@ before(async () => {
         const scenario = BUILD_SCENARIOS[url.searchParams.get('t') ?? ''];
         if (scenario) return void scenario(res);
       }
+      const silentPull = url.pathname === '/images/create' && url.searchParams.get('fromImage') === 'silent';
+      if (silentPull || url.pathname === '/images/silent/get') {
+        // Starts answering, then says nothing more (a stuck pull or export); other pulls get the 404 below.
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        return void res.write(silentPull ? '{"status":"Pulling from x"}\n' : 'partial tar');
+      }
       if (url.pathname.endsWith('/push')) {
         writeLines(res, ['{"status":"The push refers to repository [reg.example/x]"}', '{"status":"Pushed","progressDetail":{},"id":"abc"}']);
         return void res.end();
@@ -150,6 +156,30 @@ describe('DockerodeEngine against a misbehaving engine', () => {
       buildError('build.timeout', /^build stopped after 300 ms at step 1\/1 \(RUN sleep infinity\)$/),
     );
     assert.ok(Date.now() - started < 5000);
+  });
+
+  it('cancels a build that sends nothing for the silence limit (exit 3), naming the step', async () => {
+    const quiet = new DockerodeEngine({ socketPath, streamIdleTimeoutMs: 300 });
+    const started = Date.now();
+    await assert.rejects(
+      quiet.build(context(), { dockerfile: 'Dockerfile', tags: ['hang'] }),
+      buildError('build.timeout', /^build cancelled: the Docker engine at .* sent nothing for 300 ms at step 1\/1 \(RUN sleep infinity\)$/),
+    );
+    assert.ok(Date.now() - started < 3000);
+  });
+
+  it('cancels a pull that goes silent, and an export whose body stops', async () => {
+    const quiet = new DockerodeEngine({ socketPath, streamIdleTimeoutMs: 300 });
+    await assert.rejects(quiet.pullImage('silent:1'), buildError('docker.timeout', /^Docker engine: pull silent:1 sent nothing for 300 ms; cancelled$/));
+    const exported = await quiet.exportImage('silent');
+    const chunks: Buffer[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of exported) chunks.push(chunk as Buffer);
+      })(),
+      buildError('docker.timeout', /^Docker engine: export image silent sent nothing for 300 ms$/),
+    );
+    assert.equal(Buffer.concat(chunks).toString(), 'partial tar');
   });
 
   it('aborts a build on the signal', async () => {

@@ -82,7 +82,7 @@ const command = fc.oneof(
         flag('--network', pick('none', 'host', 'weird', '')),
         flag('-e', pick('A=1', 'A B=x', '=x', 'X', '1X=y', 'OK=a=b')),
         flag('--seed', pick('42', '-1', '4294967296', 'x')),
-        flag('--timeout', pick('10', '0', '-5', 'soon')),
+        flag('--time-limit', pick('10', '0', '-5', 'soon')),
         flag('--target', pick('dev', 'deploy', 'prod')),
         flag('--input', pathValue),
         flag('--output', pick('out', '../escape', '/abs')),
@@ -96,7 +96,7 @@ const command = fc.oneof(
       fc.oneof(
         flag('--network', pick('host', 'none', 'weird')),
         flag('--target', pick('dev', 'deploy', 'prod')),
-        flag('--timeout', pick('10', '0', 'x')),
+        flag('--time-limit', pick('10', '0', 'x')),
         flag('-t', pick('ok:1', 'Bad Tag', '')),
       ),
       { maxLength: 2 },

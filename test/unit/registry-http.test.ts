@@ -105,6 +105,53 @@ describe('HttpClient', () => {
     assert.equal(calls, 2);
   });
 
+  it('a hung server fails within the request deadline: no retry starts after it, retries included', async () => {
+    let calls = 0;
+    const hang = (async (_input: string | URL | Request, init?: RequestInit) => {
+      calls += 1;
+      const signal = init?.signal as AbortSignal;
+      return new Promise<Response>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    }) as typeof fetch;
+    const client = new HttpClient({ fetch: hang, retries: 3, timeoutMs: 10_000, deadlineMs: 300, baseDelayMs: 50 });
+    const keepAlive = setInterval(() => {}, 1000);
+    const started = performance.now();
+    try {
+      await assert.rejects(client.request({ url: 'http://x.test/' }, context), (err: unknown) => {
+        assert.ok(err instanceof EnvsealError);
+        assert.equal(err.exitCode, 3);
+        assert.match(err.message, /failed once; last error: timed out after 300 ms; no time left for another attempt within the deadline of 300 ms/);
+        assert.match(err.hint ?? '', /--timeout/);
+        return true;
+      });
+    } finally {
+      clearInterval(keepAlive);
+    }
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 280 && elapsed < 1500, `took ${elapsed} ms`);
+    assert.equal(calls, 1);
+  });
+
+  it('5xx answers are retried while the deadline leaves time for the backoff, then it gives up', async () => {
+    const { fetchImpl, calls } = scriptedFetch([() => new Response('busy', { status: 503 })]);
+    let t = 0;
+    const sleeps: number[] = [];
+    const client = new HttpClient({
+      fetch: fetchImpl,
+      retries: 10,
+      baseDelayMs: 100,
+      deadlineMs: 1000,
+      monotonicNow: () => t,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        t += ms;
+      },
+    });
+    await assert.rejects(client.request({ url: 'http://x.test/' }, context), /failed 4 times; last error: HTTP 503: busy; no time left/);
+    // 100 + 200 + 400 = 700 ms waited; the next wait (800 ms) would end past the 1000 ms deadline.
+    assert.deepEqual(sleeps, [100, 200, 400]);
+    assert.equal(calls.length, 4);
+  });
+
   it('honours Retry-After (seconds and HTTP-date) on 429', async () => {
     const { fetchImpl } = scriptedFetch([
       () => new Response('slow down', { status: 429, headers: { 'Retry-After': '3' } }),

@@ -84,6 +84,10 @@ function renderSeedHook(py: PythonSection, hook: string): string {
     ` && mkdir -p "$site" \\`,
     continued(' && printf \'%s\\n\'', lines) + ' \\',
     '      > "$site/envseal_seed.py" \\',
-    ` && echo 'import envseal_seed' > "$site/envseal-seed.pth"`,
+    ` && echo 'import envseal_seed' > "$site/envseal-seed.pth" \\`,
+    // Compiled now, hash-checked: otherwise the first later Python start (pip in the dev stage) imports it
+    // through the .pth and writes a timestamp pyc holding the build's clock, so clean builds differ. -B: this
+    // very start imports it too; -f: compileall would otherwise keep that timestamp pyc as up to date.
+    ` && ${python} -B -m compileall -f -q --invalidation-mode checked-hash "$site/envseal_seed.py"`,
   ].join('\n');
 }

@@ -12,9 +12,10 @@ import type { Readable } from 'node:stream';
 import type { BuildOptions, BuildResult, EngineBuilder } from '../../core/ports.js';
 import { EnvsealError, describeError, externalError } from '../../core/errors.js';
 import { BuildStreamInterpreter, describeBuildFailure } from './stream.js';
-import { DockerConnection, StreamAborted, asError, httpFailureOf, readJsonLines } from './connection.js';
+import { DockerConnection, StreamAborted, TIMEOUT_HINT, asError, httpFailureOf, readJsonLines } from './connection.js';
+import { IdleWatchdog, formatDuration } from './deadline.js';
 
-type StopReason = 'signal' | 'timeout';
+type StopReason = 'signal' | 'timeout' | 'idle';
 
 export class DockerBuilder implements EngineBuilder {
   constructor(private readonly connection: DockerConnection) {}
@@ -24,6 +25,12 @@ export class DockerBuilder implements EngineBuilder {
     const interpreter = new BuildStreamInterpreter(options.onEvent);
     const controller = new AbortController();
     let stopReason: StopReason | undefined;
+    // Silence on both sides (the context upload stalled, no answer line) for the idle limit cancels the build:
+    // an engine that takes the connection and never answers must not hold `build` forever.
+    const idle = new IdleWatchdog(this.connection.streamIdleMs, () => {
+      stopReason ??= 'idle';
+      controller.abort();
+    });
     const onAbort = () => {
       stopReason ??= 'signal';
       controller.abort();
@@ -40,10 +47,11 @@ export class DockerBuilder implements EngineBuilder {
     context.on('error', (err) => {
       contextError ??= err;
     });
+    const upload = idle.watch(context);
     // A broken context stream is the real cause of whatever the engine then says; a stop is ours.
     const explain = (err: unknown, streaming: boolean): unknown => {
       if (contextError !== undefined) return asError(contextError);
-      if (stopReason || (streaming && err instanceof StreamAborted)) return buildStopped(stopReason ?? 'signal', options, interpreter);
+      if (stopReason || (streaming && err instanceof StreamAborted)) return this.stopped(stopReason ?? 'signal', options, interpreter);
       return streaming ? this.connectionBroke(err, interpreter) : rejection(err);
     };
 
@@ -54,7 +62,7 @@ export class DockerBuilder implements EngineBuilder {
           method: 'POST',
           path: '/build',
           query: buildQuery(options),
-          file: context,
+          file: upload,
           stream: true,
           ok: [200],
           signal: controller.signal,
@@ -64,6 +72,8 @@ export class DockerBuilder implements EngineBuilder {
       } catch (err) {
         throw explain(err, false);
       }
+      idle.touch();
+      response.on('data', idle.touch);
       try {
         await readJsonLines(response, (line) => interpreter.acceptLine(line), controller.signal);
       } catch (err) {
@@ -75,8 +85,21 @@ export class DockerBuilder implements EngineBuilder {
       throw err;
     } finally {
       if (timer) clearTimeout(timer);
+      idle.stop();
       options.signal?.removeEventListener('abort', onAbort);
+      if (!upload.destroyed && !upload.readableEnded) upload.destroy();
     }
+  }
+
+  private stopped(reason: StopReason, options: BuildOptions, interpreter: BuildStreamInterpreter): EnvsealError {
+    if (reason !== 'idle') return buildStopped(reason, options, interpreter);
+    const step = interpreter.currentStep();
+    const at = step ? ` at step ${step.step}/${step.totalSteps} (${step.instruction})` : '';
+    const silence = formatDuration(this.connection.streamIdleMs);
+    return externalError('build.timeout', `build cancelled: the Docker engine at ${this.connection.endpoint} sent nothing for ${silence}${at}`, {
+      hint: `the engine or a build step is stuck; ${TIMEOUT_HINT}`,
+      details: interpreter.currentStepOutput(),
+    });
   }
 
   private connectionBroke(err: unknown, interpreter: BuildStreamInterpreter): EnvsealError {

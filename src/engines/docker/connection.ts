@@ -19,6 +19,7 @@ import type Docker from 'dockerode';
 import type { EngineInfo, Logger } from '../../core/ports.js';
 import { describeError, externalError, inputError, isEnvsealError } from '../../core/errors.js';
 import { JsonLineSplitter } from './stream.js';
+import { formatDuration } from './deadline.js';
 
 const loadCjs = createRequire(import.meta.url);
 
@@ -33,12 +34,20 @@ export interface DockerConnectionOptions {
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
   /** Timeout of short API calls (inspect, tag, create, start...). Default 60 s. Builds and runs have their own. */
   timeoutMs?: number;
+  /**
+   * Longest silence of a long-lived stream (build, pull, push, load, export) before it is cancelled: no byte
+   * of the upload taken and none of the answer received for this long. Default 10 minutes.
+   */
+  streamIdleTimeoutMs?: number;
 }
 
 type EngineAddress = Pick<DockerConnectionOptions, 'socketPath' | 'host' | 'port' | 'tls'>;
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_STREAM_IDLE_MS = 600_000;
+/** Hint of every deadline error of the engine. */
+export const TIMEOUT_HINT = 'a longer deadline: --timeout <seconds> or ENVSEAL_ENGINE_TIMEOUT';
 const START_HINT = 'start it (e.g. `dockerd` / `systemctl start docker`, or `bash .ci/lab-up` in this repo) or set DOCKER_HOST';
 
 /**
@@ -127,12 +136,15 @@ export class DockerConnection {
   /** Where the engine is, for messages: the socket path or `http(s)://host:port`. */
   readonly endpoint: string;
   readonly logger: Logger;
+  /** See DockerConnectionOptions.streamIdleTimeoutMs. */
+  readonly streamIdleMs: number;
   private client: Docker | undefined;
   private readonly options: Docker.DockerOptions;
   private readonly timeoutMs: number;
 
   constructor(options: DockerConnectionOptions, logger: Logger) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.streamIdleMs = options.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_MS;
     this.logger = logger;
     // docker-modem merges DOCKER_HOST/DOCKER_CERT_PATH from the environment into its defaults; every field is
     // set here explicitly (undefined included) so that only what the caller passed decides the connection.
@@ -227,8 +239,8 @@ export class DockerConnection {
         else (result as Readable).once('close', () => spec.signal?.removeEventListener('abort', onCallerAbort));
         if (err) {
           if (abortReason === 'timeout') {
-            return reject(externalError('docker.timeout', `Docker engine: ${spec.action} timed out after ${timeoutMs} ms`, {
-              hint: 'the engine is slow or stuck; check it (`docker info`) and try again',
+            return reject(externalError('docker.timeout', `Docker engine at ${this.endpoint}: ${spec.action} got no answer in ${formatDuration(timeoutMs!)}`, {
+              hint: `the engine is slow or stuck; check it (\`docker info\`) and try again; ${TIMEOUT_HINT}`,
             }));
           }
           if (abortReason) return reject(externalError('docker.aborted', `Docker engine: ${spec.action} was cancelled`));
@@ -293,17 +305,33 @@ export class StreamAborted extends Error {
   }
 }
 
+/** readJsonLines stopped because the stream sent nothing for its idle limit. */
+export class StreamIdle extends Error {
+  constructor(readonly idleMs: number) {
+    super(`no data for ${idleMs} ms`);
+  }
+}
+
 /**
  * Reads a JSON-lines response to its end, handing each line over. Rejects on a socket error, on a close
- * without a proper end, and (with StreamAborted) when the signal fires; the response is destroyed then.
+ * without a proper end, (with StreamAborted) when the signal fires and (with StreamIdle) when nothing arrives
+ * for `idleMs`; the response is destroyed then.
  */
-export function readJsonLines(response: Readable, onLine: (line: string) => void, signal: AbortSignal | undefined): Promise<void> {
+export function readJsonLines(response: Readable, onLine: (line: string) => void, signal: AbortSignal | undefined, idleMs?: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const splitter = new JsonLineSplitter();
     let settled = false;
+    let idleTimer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      if (idleMs === undefined) return;
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => settle(new StreamIdle(idleMs)), idleMs);
+    };
+    arm();
     const settle = (err?: unknown) => {
       if (settled) return;
       settled = true;
+      clearTimeout(idleTimer);
       signal?.removeEventListener('abort', onAbort);
       if (err !== undefined) {
         response.destroy();
@@ -322,7 +350,10 @@ export function readJsonLines(response: Readable, onLine: (line: string) => void
         settle(err);
       }
     };
-    response.on('data', (chunk: Buffer) => handle(splitter.push(chunk)));
+    response.on('data', (chunk: Buffer) => {
+      arm();
+      handle(splitter.push(chunk));
+    });
     response.on('end', () => {
       handle(splitter.end());
       settle();

@@ -12,6 +12,8 @@ import { findLoadedImages, findPushedDigest, ProgressStreamCollector, type Progr
 import {
   DockerConnection,
   StreamAborted,
+  StreamIdle,
+  TIMEOUT_HINT,
   asError,
   assertReference,
   httpFailureOf,
@@ -20,6 +22,7 @@ import {
   type HttpFailure,
   type RequestSpec,
 } from './connection.js';
+import { formatDuration, guardIdle } from './deadline.js';
 
 export interface RegistryCredentials {
   username: string;
@@ -178,7 +181,11 @@ export class DockerImages implements EngineImages {
   async exportImage(ref: string): Promise<Readable> {
     assertReference(ref);
     try {
-      return await this.connection.request<IncomingMessage>({ method: 'GET', path: `/images/${ref}/get`, stream: true, ok: [200], action: `export image ${ref}` });
+      const response = await this.connection.request<IncomingMessage>({ method: 'GET', path: `/images/${ref}/get`, stream: true, ok: [200], action: `export image ${ref}` });
+      const idleMs = this.connection.streamIdleMs;
+      return guardIdle(response, idleMs, () =>
+        externalError('docker.timeout', `Docker engine: export image ${ref} sent nothing for ${formatDuration(idleMs)}`, { hint: TIMEOUT_HINT }),
+      );
     } catch (err) {
       throw this.mapImageError(err, ref);
     }
@@ -224,7 +231,8 @@ export class DockerImages implements EngineImages {
   ): Promise<ProgressStreamSummary> {
     let response: IncomingMessage;
     try {
-      response = await this.connection.request<IncomingMessage>(spec);
+      // The answer may start only once the engine has done some work (load reads the whole tar first).
+      response = await this.connection.request<IncomingMessage>({ ...spec, timeoutMs: spec.timeoutMs === null ? this.connection.streamIdleMs : spec.timeoutMs });
     } catch (err) {
       const failure = httpFailureOf(err);
       if (failure) throw onHttpFailure(failure.message, failure.statusCode);
@@ -233,9 +241,12 @@ export class DockerImages implements EngineImages {
     const logger = this.connection.logger;
     const collector = new ProgressStreamCollector((status) => logger.progress(status));
     try {
-      await readJsonLines(response, (line) => collector.acceptLine(line), spec.signal);
+      await readJsonLines(response, (line) => collector.acceptLine(line), spec.signal, this.connection.streamIdleMs);
     } catch (err) {
       if (err instanceof StreamAborted) throw externalError('docker.aborted', `Docker engine: ${spec.action} was cancelled`);
+      if (err instanceof StreamIdle) {
+        throw externalError('docker.timeout', `Docker engine: ${spec.action} sent nothing for ${formatDuration(err.idleMs)}; cancelled`, { hint: TIMEOUT_HINT });
+      }
       throw externalError('docker.stream-broken', `${spec.action}: the connection to the Docker engine at ${this.connection.endpoint} broke: ${describeError(err)}`, {
         hint: 'check that the engine is still running, then try again',
         cause: err,
