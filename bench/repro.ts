@@ -71,7 +71,9 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`  distinct image IDs: envseal ${distinctOurs} of ${N} (goal 1), plain docker build ${distinctTheirs} of ${N}`);
     console.log(`  build (median): envseal ${secs(median(ours.map((o) => o.buildMs)))}, docker ${secs(median(theirs.map((t) => t.ms)))}`);
-    console.log(`  normalisation (median): ${secs(median(ours.map((o) => o.normalizeMs)))} = ${(median(share) * 100).toFixed(1)}% of the build time (goal < 15%)`);
+    console.log(
+      `  normalisation (median): ${secs(median(ours.map((o) => o.normalizeMs)))} = ${(median(share) * 100).toFixed(1)}% of the build time (goal < 15%)`,
+    );
   } finally {
     if (created.length) spawnSync('docker', ['rmi', '-f', ...created], { encoding: 'utf8' });
     rmSync(dir, { recursive: true, force: true });

@@ -65,7 +65,12 @@ function computeMedian(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function runTimed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd = ROOT): { ms: number; code: number; stdout: string; stderr: string } {
+function runTimed(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = ROOT,
+): { ms: number; code: number; stdout: string; stderr: string } {
   const start = performance.now();
   const res = spawnSync(command, args, { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return { ms: performance.now() - start, code: res.status ?? 1, stdout: res.stdout, stderr: res.stderr };
@@ -88,9 +93,26 @@ async function startServer(latencyMs: number): Promise<{ served: Served; stop():
 
 function buildPipArgs(served: Served, cache: string | null): string[] {
   return [
-    'run', '--rm', '--network', 'host', ...(cache ? ['-v', `${cache}:/pipcache`] : []), LAB_LOCAL_BASE_IMAGE,
-    'python3', '-m', 'pip', 'install', '--dry-run', '--ignore-installed', '--report', '-', '--quiet', '--disable-pip-version-check',
-    ...(cache ? ['--cache-dir', '/pipcache'] : ['--no-cache-dir']), '--index-url', served.htmlUrl, ...served.requirements,
+    'run',
+    '--rm',
+    '--network',
+    'host',
+    ...(cache ? ['-v', `${cache}:/pipcache`] : []),
+    LAB_LOCAL_BASE_IMAGE,
+    'python3',
+    '-m',
+    'pip',
+    'install',
+    '--dry-run',
+    '--ignore-installed',
+    '--report',
+    '-',
+    '--quiet',
+    '--disable-pip-version-check',
+    ...(cache ? ['--cache-dir', '/pipcache'] : ['--no-cache-dir']),
+    '--index-url',
+    served.htmlUrl,
+    ...served.requirements,
   ];
 }
 
@@ -108,7 +130,10 @@ async function runScenario(latencyMs: number, work: string, viaCli: boolean): Pr
     const dir = join(work, `latency-${latencyMs}`);
     const project = join(dir, 'project');
     mkdirSync(project, { recursive: true });
-    writeFileSync(join(project, 'envseal.yaml'), `version: 1\nname: bench\nbase: ${LAB_BASE_IMAGE}\npython:\n  index: ${served.url}\n  requirements: [requirements.txt]\n`);
+    writeFileSync(
+      join(project, 'envseal.yaml'),
+      `version: 1\nname: bench\nbase: ${LAB_BASE_IMAGE}\npython:\n  index: ${served.url}\n  requirements: [requirements.txt]\n`,
+    );
     // A first lock with one small requirement pins the base and probes the target; every timed run starts
     // from that lock with the full requirements, so it resolves the Python closure and nothing else.
     writeFileSync(join(project, 'requirements.txt'), 'six\n');
@@ -139,7 +164,9 @@ async function runScenario(latencyMs: number, work: string, viaCli: boolean): Pr
       copyFileSync(tinyLock, join(project, 'envseal.lock'));
       const res = runTimed(process.execPath, [ENVSEAL, 'lock'], { ...process.env, ENVSEAL_CACHE_DIR: cacheDir }, project);
       if (res.code !== 0) fail('envseal lock', res);
-      const lock = JSON.parse(readFileSync(join(project, 'envseal.lock'), 'utf8')) as { python: { packages: { name: string; version: string; file: { filename: string } }[] } };
+      const lock = JSON.parse(readFileSync(join(project, 'envseal.lock'), 'utf8')) as {
+        python: { packages: { name: string; version: string; file: { filename: string } }[] };
+      };
       return { ms: res.ms, closure: lock.python.packages.map((p) => `${p.name}==${p.version} ${p.file.filename}`).sort() };
     };
 
@@ -178,9 +205,19 @@ async function runScenario(latencyMs: number, work: string, viaCli: boolean): Pr
 
 function report(latencyMs: number, served: Served, t: Timings, viaCli: boolean): void {
   const s = (ms: number) => (ms / 1000).toFixed(2);
-  const row = (label: string, values: number[]) => console.log(`    ${label.padEnd(34)} ${values.map(s).join('  ').padEnd(RUNS * 6 + 2)} median ${s(computeMedian(values))} s`);
+  const row = (label: string, values: number[]) =>
+    console.log(
+      `    ${label.padEnd(34)} ${values
+        .map(s)
+        .join('  ')
+        .padEnd(RUNS * 6 + 2)} median ${s(computeMedian(values))} s`,
+    );
   const mode = viaCli ? 'CLI' : 'library';
-  console.log(latencyMs === 0 ? '\n  index on loopback, answering at once:' : `\n  index on loopback, answering every request after ${latencyMs} ms (like an index across a network):`);
+  console.log(
+    latencyMs === 0
+      ? '\n  index on loopback, answering at once:'
+      : `\n  index on loopback, answering every request after ${latencyMs} ms (like an index across a network):`,
+  );
   row('pip cold (--no-cache-dir)', t.pipCold);
   row('pip warm (--cache-dir, filled)', t.pipWarm);
   row(`envseal cold (${mode}, empty cache)`, t.cold);

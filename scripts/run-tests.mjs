@@ -52,18 +52,21 @@ function ensureLab() {
 }
 
 let failed = false;
-for (const [group, list, concurrency] of [['unit', unit, 2], ['e2e', e2e, 1]]) {
+for (const [group, list, concurrency] of [
+  ['unit', unit, 2],
+  ['e2e', e2e, 1],
+]) {
   if (!list.length) continue;
   if (group === 'e2e' && !ensureLab()) {
     failed = true;
     continue;
   }
   console.log(`\n# envseal ${group} tests: ${list.length} files`);
-  const res = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...list],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, ENVSEAL_TEST_GROUP: group } },
-  );
+  const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...list], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ENVSEAL_TEST_GROUP: group },
+  });
   if (res.status !== 0) failed = true;
 }
 process.exit(failed ? 1 : 0);

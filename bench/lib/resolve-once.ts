@@ -24,7 +24,13 @@ const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const result = await resolvePython(
   {
-    requirements: job.requirements.map((requirement) => ({ requirement, hashes: [], source: 'requirements.txt', kind: 'requirement', targets: ['deploy', 'dev'] })),
+    requirements: job.requirements.map((requirement) => ({
+      requirement,
+      hashes: [],
+      source: 'requirements.txt',
+      kind: 'requirement',
+      targets: ['deploy', 'dev'],
+    })),
     indexes: [job.indexUrl],
     target: job.target,
     options: {},

@@ -21,7 +21,9 @@ const latencyMs = latencyAt >= 0 ? Number(args[latencyAt + 1]) : 0;
 const server = await startIndex({ projects: index.projects });
 if (latencyMs > 0) server.setFault({ delayMs: latencyMs });
 const html = await startHtmlView(server.url);
-process.stdout.write(`${JSON.stringify({ url: server.url, htmlUrl: html.url, projects: Object.keys(index.projects).length, files: index.fileCount, requirements: index.requirements })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ url: server.url, htmlUrl: html.url, projects: Object.keys(index.projects).length, files: index.fileCount, requirements: index.requirements })}\n`,
+);
 
 const stop = () => {
   void Promise.all([html.close(), server.close()]).finally(() => process.exit(0));

@@ -54,7 +54,10 @@ interface Loaded {
 
 async function loadView(cwd: string, arg: string, deps: { engine: () => DockerEngine }): Promise<Loaded> {
   const path = resolve(cwd, arg);
-  const isFile = await stat(path).then((s) => s.isFile(), () => false);
+  const isFile = await stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
   if (isFile) {
     const text = await readTextFile(path, arg);
     let raw: unknown;
@@ -70,11 +73,21 @@ async function loadView(cwd: string, arg: string, deps: { engine: () => DockerEn
     if (raw && typeof raw === 'object' && 'recordVersion' in raw) {
       const record = parseRunRecord(text, arg);
       return {
-        view: { label: arg, kind: 'record', fingerprint: record.environment.fingerprint, base: record.environment.base, python: record.environment.python, apt: record.environment.apt, env: record.environment.env },
+        view: {
+          label: arg,
+          kind: 'record',
+          fingerprint: record.environment.fingerprint,
+          base: record.environment.base,
+          python: record.environment.python,
+          apt: record.environment.apt,
+          env: record.environment.env,
+        },
         target: record.target,
       };
     }
-    throw inputError('diff.unknown-file', `${arg} is neither an envseal lock nor a run record`, { hint: 'pass envseal.lock files, .envseal/runs/*.json records or image references' });
+    throw inputError('diff.unknown-file', `${arg} is neither an envseal lock nor a run record`, {
+      hint: 'pass envseal.lock files, .envseal/runs/*.json records or image references',
+    });
   }
   if (/^[./]/.test(arg) || arg.endsWith('.lock') || arg.endsWith('.json')) {
     throw inputError('diff.not-found', `${arg}: no such file`);

@@ -11,7 +11,6 @@ import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 import { displayPath } from '../core/paths.js';
 
-
 export interface GenerateDeps {
   template: string;
   seedHook: string;
@@ -49,11 +48,7 @@ export async function renderFromLock(paths: ProjectPaths, deps: GenerateDeps): P
   return { lock, lockText, text };
 }
 
-export async function generateDockerfile(
-  paths: ProjectPaths,
-  output: string,
-  deps: GenerateDeps,
-): Promise<{ written: boolean; rendered: RenderedDockerfile }> {
+export async function generateDockerfile(paths: ProjectPaths, output: string, deps: GenerateDeps): Promise<{ written: boolean; rendered: RenderedDockerfile }> {
   const rendered = await renderFromLock(paths, deps);
   const written = await writeFileAtomic(output, rendered.text).catch((err: unknown) => {
     throw describeWriteFailure(err, displayPath(paths.dir, output));

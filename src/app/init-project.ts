@@ -78,7 +78,10 @@ export async function initProject(
   options: { base?: string; name?: string; force?: boolean },
 ): Promise<{ text: string; detected: DetectedManifests }> {
   const rel = toRel(paths.dir, paths.spec);
-  const exists = await stat(paths.spec).then(() => true, () => false);
+  const exists = await stat(paths.spec).then(
+    () => true,
+    () => false,
+  );
   if (exists && !options.force) {
     throw inputError('init.exists', `${rel} already exists`, { hint: 'pass --force to overwrite it' });
   }
@@ -104,6 +107,10 @@ export async function initProject(
 }
 
 function sanitizeName(name: string): string {
-  const s = name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, MAX_NAME_LENGTH);
+  const s = name
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, MAX_NAME_LENGTH);
   return s || 'project';
 }

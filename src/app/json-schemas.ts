@@ -17,8 +17,26 @@ export function generateJsonSchemas(): Record<string, string> {
     return canonicalJson({ ...json, $id: `${BASE}/${file}`, title, description });
   };
   return {
-    'envseal.spec.schema.json': make(specSchema, 'envseal.spec.schema.json', 'envseal.yaml', 'The envseal env spec (version 1): what a project declares about its environment.', 'input'),
-    'envseal.lock.schema.json': make(lockSchema, 'envseal.lock.schema.json', 'envseal.lock', 'The envseal lock (lockVersion 1): the declared inputs and the resolved environment with its fingerprint.', 'output'),
-    'run-record.schema.json': make(runRecordSchema, 'run-record.schema.json', 'envseal run record', 'One envseal run (recordVersion 1): .envseal/runs/<run-id>.json.', 'output'),
+    'envseal.spec.schema.json': make(
+      specSchema,
+      'envseal.spec.schema.json',
+      'envseal.yaml',
+      'The envseal env spec (version 1): what a project declares about its environment.',
+      'input',
+    ),
+    'envseal.lock.schema.json': make(
+      lockSchema,
+      'envseal.lock.schema.json',
+      'envseal.lock',
+      'The envseal lock (lockVersion 1): the declared inputs and the resolved environment with its fingerprint.',
+      'output',
+    ),
+    'run-record.schema.json': make(
+      runRecordSchema,
+      'run-record.schema.json',
+      'envseal run record',
+      'One envseal run (recordVersion 1): .envseal/runs/<run-id>.json.',
+      'output',
+    ),
   };
 }

@@ -49,7 +49,10 @@ export type ListFiles = (dir: string) => Promise<string[]>;
 const listFiles: ListFiles = async (dir) => {
   // A project directory that cannot be listed has no files to refuse; reading the spec reports the real problem.
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
+    .sort();
 };
 
 export async function loadInputs(paths: ProjectPaths, read: ReadText = readText, list: ListFiles = listFiles): Promise<LoadedInputs> {
@@ -116,10 +119,14 @@ function refuseUnusedInputs(projectFiles: string[], ignore: string[], read: Set<
     .flatMap((w) => w.init(projectFiles).unused ?? [])
     .filter((u) => !read.has(u.file) && !ignore.includes(u.file));
   if (!unused.length) return;
-  throw inputError('input.unused', `${unused.length} project file${unused.length === 1 ? '' : 's'} envseal recognises would be ignored: ${unused.map((u) => u.file).join(', ')}`, {
-    details: unused.map((u) => `${u.file}: ${u.why}`),
-    hint: `if ${unused.length === 1 ? 'it is not an input' : 'they are not inputs'} of this environment, list ${unused.length === 1 ? 'it' : 'them'} under \`ignore:\` in ${specRel}; otherwise express the dependencies in a form envseal reads (requirements.txt, pyproject.toml)`,
-  });
+  throw inputError(
+    'input.unused',
+    `${unused.length} project file${unused.length === 1 ? '' : 's'} envseal recognises would be ignored: ${unused.map((u) => u.file).join(', ')}`,
+    {
+      details: unused.map((u) => `${u.file}: ${u.why}`),
+      hint: `if ${unused.length === 1 ? 'it is not an input' : 'they are not inputs'} of this environment, list ${unused.length === 1 ? 'it' : 'them'} under \`ignore:\` in ${specRel}; otherwise express the dependencies in a form envseal reads (requirements.txt, pyproject.toml)`,
+    },
+  );
 }
 
 /** Declared inputs with every list in canonical order, so equal inputs compare (and hash) equal. */

@@ -146,7 +146,10 @@ async function resolveLock(
     lockVersion: LOCK_VERSION,
     tool: { name: 'envseal', version: deps.toolVersion },
     name: spec.name,
-    resolvedAt: deps.clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    resolvedAt: deps.clock
+      .now()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z'),
     inputHash: inputs.inputHash,
     inputFiles: inputs.files,
     declared,
@@ -173,9 +176,13 @@ function refuseEmpty(inputs: LoadedInputs, sections: Record<string, unknown>): v
   if (!manifests.length) return;
   const pinned = (WINGS as readonly AnyEcosystem[]).reduce((n, w) => n + (sections[w.id] ? w.count(sections[w.id], 'dev') : 0), 0);
   if (pinned > 0) return;
-  throw inputError('lock.empty', `${manifests.join(', ')} ${manifests.length === 1 ? 'was' : 'were'} read but declare no packages: the lock would pin nothing`, {
-    hint: 'check that the manifests list the dependencies (and that the spec names the right files), or remove them from the spec',
-  });
+  throw inputError(
+    'lock.empty',
+    `${manifests.join(', ')} ${manifests.length === 1 ? 'was' : 'were'} read but declare no packages: the lock would pin nothing`,
+    {
+      hint: 'check that the manifests list the dependencies (and that the spec names the right files), or remove them from the spec',
+    },
+  );
 }
 
 async function ensureImage(deps: LockDeps, ref: string, platform: string): Promise<void> {
@@ -194,9 +201,12 @@ export async function checkLock(paths: ProjectPaths): Promise<{ lock: Lock; drif
   const { lock } = existing;
   if (lock.inputHash === inputs.inputHash) return { lock, drift: [], inputs };
   const drift = diffDeclared(lock.declared, inputs.declared, toRel(paths.dir, paths.spec));
-  return { lock, drift: drift.length ? drift : [{ file: toRel(paths.dir, paths.spec), kind: 'changed', subject: 'inputs', before: lock.inputHash, after: inputs.inputHash }], inputs };
+  return {
+    lock,
+    drift: drift.length ? drift : [{ file: toRel(paths.dir, paths.spec), kind: 'changed', subject: 'inputs', before: lock.inputHash, after: inputs.inputHash }],
+    inputs,
+  };
 }
-
 
 function pathLabel(path: string): string {
   return path.split('/').pop() ?? path;

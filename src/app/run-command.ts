@@ -105,7 +105,8 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
   const runsDir = join(paths.dir, RUNS_DIR);
   await ensureWritableDir(runsDir, paths.dir);
   const inputs: { path: string; content: DataDigest }[] = [];
-  for (const p of request.inputs) inputs.push({ path: projectRelative(paths.dir, p, '--input'), content: await digestPath(resolve(paths.dir, p), { role: 'input' }) });
+  for (const p of request.inputs)
+    inputs.push({ path: projectRelative(paths.dir, p, '--input'), content: await digestPath(resolve(paths.dir, p), { role: 'input' }) });
   const outputPaths = request.outputs.map((p) => projectRelative(paths.dir, p, '--output'));
 
   const engineInfo = await deps.engine.info();

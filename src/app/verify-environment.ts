@@ -91,7 +91,10 @@ async function verifyImage(ref: string, lock: Lock, digest: string, deps: Verify
           name: 'image-label',
           ok: false,
           summary: `${ref} carries fingerprint ${label ?? '(none)'}, the lock has ${lock.fingerprint}`,
-          details: info.labels[LABEL_LOCK_DIGEST] && info.labels[LABEL_LOCK_DIGEST] !== digest ? [`lock digest label ${info.labels[LABEL_LOCK_DIGEST]} ≠ ${digest}`] : [],
+          details:
+            info.labels[LABEL_LOCK_DIGEST] && info.labels[LABEL_LOCK_DIGEST] !== digest
+              ? [`lock digest label ${info.labels[LABEL_LOCK_DIGEST]} ≠ ${digest}`]
+              : [],
           fix: `rebuild it from this lock: \`envseal build --target ${target}\``,
         },
   );
@@ -134,7 +137,8 @@ async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetN
   if (withBase.length) {
     if (!(await deps.engine.inspectImage(lock.base.pinned))) await deps.engine.pullImage(lock.base.pinned, { platform: lock.base.platform });
     const script = marked(withBase.map((c) => ({ id: c.id, script: c.contents.baseScript!(c.section) })));
-    baseStdout = (await captureContainerOutput(deps.engine, { image: lock.base.pinned, cmd: ['/bin/sh', '-c', script], networkMode: 'none', user: '0' })).stdout;
+    baseStdout = (await captureContainerOutput(deps.engine, { image: lock.base.pinned, cmd: ['/bin/sh', '-c', script], networkMode: 'none', user: '0' }))
+      .stdout;
   }
   return checked.flatMap((c) => c.contents.compare(c.section, target, outputOf(run.stdout, c.id), c.contents.baseScript ? outputOf(baseStdout, c.id) : null));
 }
@@ -149,7 +153,9 @@ async function verifyRecord(file: string, paths: ProjectPaths, lock: Lock, deps:
   try {
     const info = await deps.engine.inspectImage(record.image.id);
     if (info && info.labels[LABEL_FINGERPRINT] !== record.environment.fingerprint) {
-      details.push(`image ${record.image.id} now carries fingerprint ${info.labels[LABEL_FINGERPRINT] ?? '(none)'}, the record says ${record.environment.fingerprint}`);
+      details.push(
+        `image ${record.image.id} now carries fingerprint ${info.labels[LABEL_FINGERPRINT] ?? '(none)'}, the record says ${record.environment.fingerprint}`,
+      );
     }
   } catch (err) {
     // The image is optional evidence; an unreachable engine must not hide the fingerprint result.
@@ -157,6 +163,12 @@ async function verifyRecord(file: string, paths: ProjectPaths, lock: Lock, deps:
     deps.logger.warn(`could not inspect the record's image: ${err.message}`);
   }
   return details.length
-    ? { name: 'record', ok: false, summary: `${rel} was not made with this lock`, details, fix: 'rerun the experiment with the current lock (`envseal run`), or check out the lock the record was made with' }
+    ? {
+        name: 'record',
+        ok: false,
+        summary: `${rel} was not made with this lock`,
+        details,
+        fix: 'rerun the experiment with the current lock (`envseal run`), or check out the lock the record was made with',
+      }
     : { name: 'record', ok: true, summary: `${rel} was made with this lock (run ${record.runId})`, details: [] };
 }

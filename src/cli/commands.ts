@@ -50,7 +50,8 @@ function registerInit(program: Command, context: ContextOf): void {
       ctx.out.result(`wrote ${rel}`);
       const found = Object.values(detected).flatMap((f) => f.found);
       ctx.out.log(found.length ? `uses: ${found.join(', ')}` : 'no manifests found: add requirements or apt packages to the spec');
-      for (const u of Object.values(detected).flatMap((f) => f.unused ?? [])) ctx.out.log(`not used: ${u.file} (${u.why}); \`envseal lock\` refuses until it is read or listed under ignore:`);
+      for (const u of Object.values(detected).flatMap((f) => f.unused ?? []))
+        ctx.out.log(`not used: ${u.file} (${u.why}); \`envseal lock\` refuses until it is read or listed under ignore:`);
       ctx.out.log('next: `envseal lock`');
     });
 }
@@ -85,11 +86,15 @@ function registerLock(program: Command, context: ContextOf): void {
       }
       const { createDeps } = await import('./deps.js');
       const deps = createDeps(ctx);
-      const result = await lockEnvironment(ctx.paths, { ...deps, toolVersion: TOOL_VERSION }, {
-        upgrade: opts.upgrade,
-        ...(opts.upgradePackage ? { upgradePackages: opts.upgradePackage } : {}),
-        ...(opts.excludeNewer !== undefined ? { excludeNewer: parseInstant(opts.excludeNewer) } : {}),
-      });
+      const result = await lockEnvironment(
+        ctx.paths,
+        { ...deps, toolVersion: TOOL_VERSION },
+        {
+          upgrade: opts.upgrade,
+          ...(opts.upgradePackage ? { upgradePackages: opts.upgradePackage } : {}),
+          ...(opts.excludeNewer !== undefined ? { excludeNewer: parseInstant(opts.excludeNewer) } : {}),
+        },
+      );
       const { lock } = result;
       ctx.out.json({
         ok: true,

@@ -165,7 +165,10 @@ function registerRun(program: Command, context: ContextOf, setExit: SetExit): vo
     .option('--tty', 'allocate a terminal', false)
     .option('--time-limit <seconds>', 'stop the command after this long (exit 124)')
     .argument('<command...>', 'the command and its arguments, after --')
-    .addHelpText('after', '\nExamples:\n  envseal run --seed 42 --input data/ --output out/ -- python train.py\n  envseal run --target deploy --json -- python train.py')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  envseal run --seed 42 --input data/ --output out/ -- python train.py\n  envseal run --target deploy --json -- python train.py',
+    )
     .action(async (command: string[], opts: RunFlags, cmd: Command) => {
       setExit(await runAction(context(cmd), command, opts));
     });
@@ -186,7 +189,8 @@ async function runAction(ctx: CommandContext, command: string[], opts: RunFlags)
     const deps = createDeps(ctx);
     let seed: number | undefined;
     if (opts.seed !== undefined) {
-      if (!/^\d+$/.test(opts.seed) || Number(opts.seed) > 2 ** 32 - 1) throw inputError('usage.seed', `--seed ${opts.seed}: expected an integer from 0 to 4294967295`);
+      if (!/^\d+$/.test(opts.seed) || Number(opts.seed) > 2 ** 32 - 1)
+        throw inputError('usage.seed', `--seed ${opts.seed}: expected an integer from 0 to 4294967295`);
       seed = Number(opts.seed);
     }
     const stdin = ctx.io.stdin;
@@ -223,12 +227,18 @@ async function runAction(ctx: CommandContext, command: string[], opts: RunFlags)
         newSeed: () => randomInt(0, 2 ** 31),
         captureGit: async (dir) => captureGitState(dir),
         captureHost: async (engine) => captureHostFacts(engine ? { engine } : {}),
-        build: async (target: TargetName) =>
-          doBuild(ctx, { target, push: false, network: 'host', cache: true, reproducible: true }, signal),
+        build: async (target: TargetName) => doBuild(ctx, { target, push: false, network: 'host', cache: true, reproducible: true }, signal),
       },
     );
     const rel = outcome.recordPath.startsWith(ctx.paths.dir) ? outcome.recordPath.slice(ctx.paths.dir.length + 1) : outcome.recordPath;
-    ctx.out.json({ ok: outcome.exitCode === 0, exitCode: outcome.exitCode, runId: outcome.record.runId, record: rel, fingerprint: outcome.record.environment.fingerprint, seed: outcome.record.seed });
+    ctx.out.json({
+      ok: outcome.exitCode === 0,
+      exitCode: outcome.exitCode,
+      runId: outcome.record.runId,
+      record: rel,
+      fingerprint: outcome.record.environment.fingerprint,
+      seed: outcome.record.seed,
+    });
     ctx.out.log(`run ${outcome.record.runId}: exit ${outcome.exitCode}${outcome.record.outcome.interrupted ? ' (interrupted)' : ''}, record ${rel}`);
     return outcome.exitCode;
   } finally {
@@ -243,9 +253,12 @@ function registerVerify(program: Command, context: ContextOf, setExit: SetExit):
     .option('--image <ref>', 'check this image: fingerprint label and installed packages')
     .option('--record <file>', 'check this run record was made with this lock')
     .option('--dockerfile <file>', 'the generated Dockerfile to check', 'envseal.Dockerfile')
-    .option('--rebuild', 'build again from the lock with no cache and compare image ID and layers (with --image or the lock\'s image)', false)
+    .option('--rebuild', "build again from the lock with no cache and compare image ID and layers (with --image or the lock's image)", false)
     .addOption(new Option('--target <target>', 'target to rebuild when no --image is given').choices(['dev', 'deploy']))
-    .addHelpText('after', '\nExamples:\n  envseal verify\n  envseal verify --image envseal/iris:deploy-1a2b3c4d5e6f --json\n  envseal verify --record .envseal/runs/20261127T225501.123Z-7ZKQ3M9X2D4F8H1J.json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  envseal verify\n  envseal verify --image envseal/iris:deploy-1a2b3c4d5e6f --json\n  envseal verify --record .envseal/runs/20261127T225501.123Z-7ZKQ3M9X2D4F8H1J.json',
+    )
     .action(async (opts: { image?: string; record?: string; dockerfile: string; rebuild: boolean; target?: TargetName }, cmd: Command) => {
       const ctx = context(cmd);
       const { createDeps } = await load.deps();
@@ -265,7 +278,12 @@ function registerVerify(program: Command, context: ContextOf, setExit: SetExit):
             ...(opts.rebuild
               ? {
                   extra: async (lock: Lock) => [
-                    await checkRebuild(ctx.paths, lock, { ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target } : {}), signal }, buildDeps),
+                    await checkRebuild(
+                      ctx.paths,
+                      lock,
+                      { ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target } : {}), signal },
+                      buildDeps,
+                    ),
                   ],
                 }
               : {}),
@@ -282,7 +300,9 @@ function registerVerify(program: Command, context: ContextOf, setExit: SetExit):
         for (const d of c.details) lines.push(`       ${d}`);
         if (!c.ok && c.fix) lines.push(`       fix: ${c.fix}`);
       }
-      lines.push(report.ok ? `all ${report.checks.length} checks passed` : `${report.checks.filter((c) => !c.ok).length} of ${report.checks.length} checks failed`);
+      lines.push(
+        report.ok ? `all ${report.checks.length} checks passed` : `${report.checks.filter((c) => !c.ok).length} of ${report.checks.length} checks failed`,
+      );
       ctx.out.result(lines.join('\n'));
       if (!report.ok) setExit(ExitCode.CheckFailed);
     });
@@ -294,7 +314,10 @@ function registerDiff(program: Command, context: ContextOf, setExit: SetExit): v
     .description('what changed between two environments (locks, run records or images)')
     .argument('<a>', 'lock file, run record or image reference')
     .argument('<b>', 'lock file, run record or image reference')
-    .addHelpText('after', '\nExamples:\n  envseal diff old/envseal.lock envseal.lock\n  envseal diff .envseal/runs/A.json .envseal/runs/B.json\n  envseal diff envseal/iris:dev-1a2b3c envseal/iris:dev-4d5e6f')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  envseal diff old/envseal.lock envseal.lock\n  envseal diff .envseal/runs/A.json .envseal/runs/B.json\n  envseal diff envseal/iris:dev-1a2b3c envseal/iris:dev-4d5e6f',
+    )
     .action(async (a: string, b: string, _opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
       const { createDeps } = await load.deps();
@@ -302,7 +325,14 @@ function registerDiff(program: Command, context: ContextOf, setExit: SetExit): v
       const { formatEnvironmentDiff } = await import('../app/environment-diff.js');
       let deps: ReturnType<typeof createDeps> | undefined;
       const result = await diffTwo(ctx.io.cwd, a, b, { engine: () => (deps ??= createDeps(ctx)).engine });
-      ctx.out.json({ ok: result.diff.identical, identical: result.diff.identical, a: result.a, b: result.b, diff: result.diff, ...(result.files ? { files: result.files } : {}) });
+      ctx.out.json({
+        ok: result.diff.identical,
+        identical: result.diff.identical,
+        a: result.a,
+        b: result.b,
+        diff: result.diff,
+        ...(result.files ? { files: result.files } : {}),
+      });
       ctx.out.result([...formatEnvironmentDiff(result.diff, result.a, result.b), ...(result.files ?? [])].join('\n'));
       if (!result.diff.identical) setExit(ExitCode.CheckFailed);
     });

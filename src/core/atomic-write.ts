@@ -8,11 +8,7 @@ import { describeError, externalError, inputError, type EnvsealError } from './e
  * renamed over the target. A crash or Ctrl-C at any point leaves either the old file or the new one, never a
  * half-written file. Returns false (and writes nothing) when the file already holds exactly these bytes.
  */
-export async function writeFileAtomic(
-  path: string,
-  content: string | Uint8Array,
-  options: { mode?: number; mkdir?: boolean } = {},
-): Promise<boolean> {
+export async function writeFileAtomic(path: string, content: string | Uint8Array, options: { mode?: number; mkdir?: boolean } = {}): Promise<boolean> {
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content);
   // Only a regular file of the same size can hold the same bytes; never read a device such as /dev/zero.
   const info = await stat(path).catch(() => undefined);

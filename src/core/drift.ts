@@ -36,7 +36,13 @@ export class DriftCollector {
   record(prefix: string, a: Record<string, string>, b: Record<string, string>, file = this.specFile): void {
     for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
       if (a[k] === b[k]) continue;
-      this.entries.push({ file, kind: a[k] === undefined ? 'added' : b[k] === undefined ? 'removed' : 'changed', subject: `${prefix}.${k}`, before: a[k], after: b[k] });
+      this.entries.push({
+        file,
+        kind: a[k] === undefined ? 'added' : b[k] === undefined ? 'removed' : 'changed',
+        subject: `${prefix}.${k}`,
+        before: a[k],
+        after: b[k],
+      });
     }
   }
 

@@ -86,8 +86,7 @@ export function parseImageRef(text: string, options: { addDefaultTag?: boolean }
   checkRepositoryPath(path, fail);
 
   const normalisedRegistry = registry === undefined ? DOCKER_HUB : normaliseRegistryHost(registry);
-  const repository =
-    normalisedRegistry === DOCKER_HUB && !path.includes('/') ? `${OFFICIAL_PREFIX}${path}` : path;
+  const repository = normalisedRegistry === DOCKER_HUB && !path.includes('/') ? `${OFFICIAL_PREFIX}${path}` : path;
 
   const ref: ImageRef = { registry: normalisedRegistry, repository, original: text };
   if (tag !== undefined) ref.tag = tag;
@@ -192,10 +191,7 @@ export function formatImageName(ref: Pick<ImageRef, 'registry' | 'repository'>):
  * Formats a reference: `name[:tag][@digest]`. By default the name is Docker's familiar short form
  * (`python:3.11`); `fullyQualified` spells out the registry and `library/` (`docker.io/library/python:3.11`).
  */
-export function formatImageRef(
-  ref: Pick<ImageRef, 'registry' | 'repository' | 'tag' | 'digest'>,
-  options: { fullyQualified?: boolean } = {},
-): string {
+export function formatImageRef(ref: Pick<ImageRef, 'registry' | 'repository' | 'tag' | 'digest'>, options: { fullyQualified?: boolean } = {}): string {
   const name = options.fullyQualified ? `${ref.registry}/${ref.repository}` : formatImageName(ref);
   return `${name}${ref.tag !== undefined ? `:${ref.tag}` : ''}${ref.digest !== undefined ? `@${ref.digest}` : ''}`;
 }

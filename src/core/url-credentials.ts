@@ -94,7 +94,8 @@ export class CredentialStore {
    * host envseal talks to, which is more than a user who wrote it for one tool meant.
    */
   addNetrc(text: string): void {
-    for (const [host, credentials] of parseNetrc(text)) if (host !== '' && !this.byHost.has(host.toLowerCase())) this.byHost.set(host.toLowerCase(), credentials);
+    for (const [host, credentials] of parseNetrc(text))
+      if (host !== '' && !this.byHost.has(host.toLowerCase())) this.byHost.set(host.toLowerCase(), credentials);
   }
 
   forUrl(url: string): UrlCredentials | undefined {
@@ -117,7 +118,8 @@ export class CredentialStore {
       const credentials = this.forUrl(url);
       if (!credentials) continue;
       const host = new URL(splitUrlCredentials(url).url).hostname.replace(/^\[|\]$/g, '');
-      if (!lines.has(host)) lines.set(host, `machine ${netrcToken(host)} login ${netrcToken(credentials.username)} password ${netrcToken(credentials.password)}`);
+      if (!lines.has(host))
+        lines.set(host, `machine ${netrcToken(host)} login ${netrcToken(credentials.username)} password ${netrcToken(credentials.password)}`);
     }
     return [...lines.values()].map((l) => `${l}\n`).join('');
   }

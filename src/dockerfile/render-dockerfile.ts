@@ -10,15 +10,7 @@ import type { AnyEcosystem } from '../ecosystems/types.js';
 import { SEED_HOOK_ASSET } from '../ecosystems/python/dockerfile.js';
 import { continued, dockerfileQuote, execForm, shellQuote } from '../core/dockerfile-quote.js';
 import { renderTemplate } from './template.js';
-import {
-  LABEL_FINGERPRINT,
-  LABEL_LOCK_DIGEST,
-  LABEL_TARGET,
-  LOCK_PATH_IN_IMAGE,
-  REVISION_ARG,
-  type TargetName,
-} from '../core/image-contract.js';
-
+import { LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, LABEL_TARGET, LOCK_PATH_IN_IMAGE, REVISION_ARG, type TargetName } from '../core/image-contract.js';
 
 export interface RenderOptions {
   template: string;
@@ -86,7 +78,11 @@ function renderHeader(lock: Lock, options: RenderOptions): string {
 function renderEnv(env: Record<string, string>, target: TargetName): string {
   const keys = Object.keys(env).sort();
   if (!keys.length) return '';
-  return continued('ENV', keys.map((k) => `${k}=${dockerfileQuote(env[k]!, `env ${k} (${target})`)}`), '    ').replace(/^ENV \\\n {4}/, 'ENV ');
+  return continued(
+    'ENV',
+    keys.map((k) => `${k}=${dockerfileQuote(env[k]!, `env ${k} (${target})`)}`),
+    '    ',
+  ).replace(/^ENV \\\n {4}/, 'ENV ');
 }
 
 function renderProvenance(lock: Lock, options: RenderOptions, target: TargetName): string {
@@ -99,11 +95,7 @@ function renderProvenance(lock: Lock, options: RenderOptions, target: TargetName
     [LABEL_LOCK_DIGEST, options.lockDigest],
     [LABEL_TARGET, target],
   ];
-  const lines = [
-    `COPY ${options.lockPath} ${LOCK_PATH_IN_IMAGE}`,
-    `ENV ENVSEAL_FINGERPRINT=${lock.fingerprint} \\`,
-    `    ENVSEAL_TARGET=${target}`,
-  ];
+  const lines = [`COPY ${options.lockPath} ${LOCK_PATH_IN_IMAGE}`, `ENV ENVSEAL_FINGERPRINT=${lock.fingerprint} \\`, `    ENVSEAL_TARGET=${target}`];
   if (target === 'deploy') {
     lines.push(`ARG ${REVISION_ARG}=`);
     labels.push(['org.opencontainers.image.revision', `\${${REVISION_ARG}}`]);

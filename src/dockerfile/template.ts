@@ -33,7 +33,10 @@ export function renderTemplate(template: string, values: TemplateValues, templat
     if (hadPlaceholder && rendered.trim() === '') continue;
     out.push(rendered);
   }
-  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trim()}\n`;
+  return `${out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim()}\n`;
 }
 
 function indentBlock(value: string, indent: string): string {

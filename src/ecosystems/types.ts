@@ -100,7 +100,14 @@ export interface ContentsCheck<Section> {
   compare(section: Section, target: TargetName, observed: string | null, base: string | null): string[];
 }
 
-export interface Ecosystem<Id extends string, Spec extends z.ZodType, DevSpec extends z.ZodType | null, Declared extends z.ZodType, Section extends z.ZodType, State> {
+export interface Ecosystem<
+  Id extends string,
+  Spec extends z.ZodType,
+  DevSpec extends z.ZodType | null,
+  Declared extends z.ZodType,
+  Section extends z.ZodType,
+  State,
+> {
   /** The key of its section in envseal.yaml, in the lock's `declared` and in the lock. */
   readonly id: Id;
   /** One line for `--help`, docs and messages, e.g. "Python packages (pip)". */
@@ -154,8 +161,13 @@ export interface Ecosystem<Id extends string, Spec extends z.ZodType, DevSpec ex
 export type AnyEcosystem = Ecosystem<string, z.ZodType, z.ZodType | null, z.ZodType, z.ZodType, any>;
 
 /** Identity with inference: `export const pythonWing = defineEcosystem({ ... })` keeps every type precise. */
-export function defineEcosystem<Id extends string, Spec extends z.ZodType, DevSpec extends z.ZodType | null, Declared extends z.ZodType, Section extends z.ZodType, State>(
-  wing: Ecosystem<Id, Spec, DevSpec, Declared, Section, State>,
-): Ecosystem<Id, Spec, DevSpec, Declared, Section, State> {
+export function defineEcosystem<
+  Id extends string,
+  Spec extends z.ZodType,
+  DevSpec extends z.ZodType | null,
+  Declared extends z.ZodType,
+  Section extends z.ZodType,
+  State,
+>(wing: Ecosystem<Id, Spec, DevSpec, Declared, Section, State>): Ecosystem<Id, Spec, DevSpec, Declared, Section, State> {
   return wing;
 }

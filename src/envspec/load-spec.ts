@@ -56,7 +56,10 @@ function toPlainData(doc: Document, file: string, lines: LineCounter): unknown {
     },
   });
   if (unresolved.length) {
-    throw inputError('spec.syntax', `${file} is not valid YAML`, { details: unresolved, hint: 'define the anchor (&name) before the alias (*name) that uses it' });
+    throw inputError('spec.syntax', `${file} is not valid YAML`, {
+      details: unresolved,
+      hint: 'define the anchor (&name) before the alias (*name) that uses it',
+    });
   }
   try {
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -70,13 +73,7 @@ function toPlainData(doc: Document, file: string, lines: LineCounter): unknown {
   }
 }
 
-function describeIssue(
-  issue: z.core.$ZodIssue,
-  file: string,
-  raw: unknown,
-  root: YamlNode | null,
-  lines: LineCounter,
-): string[] {
+function describeIssue(issue: z.core.$ZodIssue, file: string, raw: unknown, root: YamlNode | null, lines: LineCounter): string[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
       const path = [...issue.path, key];

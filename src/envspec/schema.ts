@@ -28,7 +28,12 @@ export const specSchema = z.strictObject({
   workdir: absPath.default('/workspace'),
   env: z.record(envName, z.string()).default({}),
   /** Default seed for `envseal run` (else a fresh one per run, recorded). */
-  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .optional(),
   ...specShape(),
   /**
    * Project files envseal recognises but must not treat as inputs of this environment (e.g. a uv.lock kept for

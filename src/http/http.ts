@@ -165,10 +165,17 @@ export class HttpClient {
         wait = failure.retryAfterMs;
       }
       if (this.monotonicNow() + wait >= endsAt) {
-        throw this.unreachable(method, url, context, attempt, {
-          ...failure,
-          description: `${failure.description}; no time left for another attempt within the deadline of ${formatSeconds(this.deadlineMs!)}`,
-        }, true);
+        throw this.unreachable(
+          method,
+          url,
+          context,
+          attempt,
+          {
+            ...failure,
+            description: `${failure.description}; no time left for another attempt within the deadline of ${formatSeconds(this.deadlineMs!)}`,
+          },
+          true,
+        );
       }
       this.logger.warn(
         `${context.target}: ${method} ${url.href} failed (${failure.description}); ` +
@@ -202,9 +209,7 @@ export class HttpClient {
     } catch (err) {
       // Our own refusal (body too large) is final; everything else thrown here is the transport failing.
       if (isEnvsealError(err)) throw err;
-      const description = signal.aborted
-        ? `timed out after ${formatSeconds(timeoutMs)}`
-        : describeNetworkError(err);
+      const description = signal.aborted ? `timed out after ${formatSeconds(timeoutMs)}` : describeNetworkError(err);
       this.logger.debug(`${method} ${url.href} → ${description}`);
       return { failure: { description } };
     }
@@ -222,11 +227,9 @@ export class HttpClient {
 
   private async readBody(res: Response, method: string, url: URL, context: RequestContext, limit: number): Promise<Buffer> {
     const tooLarge = () =>
-      externalError(
-        `${context.codePrefix}.protocol`,
-        `${context.target} sent more than ${limit} bytes for ${method} ${url.href}; refusing to read it`,
-        { data: context.data },
-      );
+      externalError(`${context.codePrefix}.protocol`, `${context.target} sent more than ${limit} bytes for ${method} ${url.href}; refusing to read it`, {
+        data: context.data,
+      });
     const declared = Number(res.headers.get('content-length'));
     if (Number.isFinite(declared) && declared > limit) {
       await res.body?.cancel().catch(() => {});

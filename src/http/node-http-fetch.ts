@@ -56,7 +56,11 @@ function toHeaderRecord(headers: RequestInit['headers']): Record<string, string>
   const out: Record<string, string> = {};
   if (!headers) return out;
   const entries: [string, string][] =
-    headers instanceof Headers ? [...headers.entries()] : Array.isArray(headers) ? (headers as [string, string][]) : Object.entries(headers as Record<string, string>);
+    headers instanceof Headers
+      ? [...headers.entries()]
+      : Array.isArray(headers)
+        ? (headers as [string, string][])
+        : Object.entries(headers as Record<string, string>);
   for (const [k, v] of entries) out[k.toLowerCase()] = String(v);
   return out;
 }

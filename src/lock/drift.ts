@@ -27,4 +27,3 @@ export function diffDeclared(before: DeclaredInputs, after: DeclaredInputs, spec
   }
   return out.entries;
 }
-

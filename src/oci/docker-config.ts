@@ -106,11 +106,7 @@ export function parseDockerConfig(text: string, source = 'Docker config'): Docke
   return config;
 }
 
-function parseAuthEntry(
-  server: string,
-  value: Record<string, unknown>,
-  invalid: (why: string) => Error,
-): DockerAuthEntry {
+function parseAuthEntry(server: string, value: Record<string, unknown>, invalid: (why: string) => Error): DockerAuthEntry {
   const entry: DockerAuthEntry = { server };
   if (value.auth !== undefined && value.auth !== '') {
     if (typeof value.auth !== 'string') throw invalid(`auths.${server}.auth must be a string`);

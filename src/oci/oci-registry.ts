@@ -42,10 +42,7 @@ import {
   registryErrorCodes,
 } from './registry-documents.js';
 
-const IMAGE_CONFIG_TYPES = new Set([
-  'application/vnd.docker.container.image.v1+json',
-  'application/vnd.oci.image.config.v1+json',
-]);
+const IMAGE_CONFIG_TYPES = new Set(['application/vnd.docker.container.image.v1+json', 'application/vnd.oci.image.config.v1+json']);
 /** Docker Hub's API host; `docker.io` itself serves no registry API. */
 const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 /** Docker token spec: `expires_in` defaults to 60 s; containers/image also uses 60 s as the floor. */
@@ -378,11 +375,9 @@ class RepositorySession {
       realmUrl = new URL(realm);
       if (realmUrl.protocol !== 'https:' && realmUrl.protocol !== 'http:') throw new Error('not http(s)');
     } catch {
-      throw externalError(
-        'registry.protocol',
-        `registry ${this.ref.registry} sent a Bearer challenge with an unusable realm ${JSON.stringify(realm ?? '')}`,
-        { data: refData(this.ref) },
-      );
+      throw externalError('registry.protocol', `registry ${this.ref.registry} sent a Bearer challenge with an unusable realm ${JSON.stringify(realm ?? '')}`, {
+        data: refData(this.ref),
+      });
     }
     if (credentials && realmUrl.protocol === 'http:' && !isLoopbackHost(realmUrl.host)) {
       throw externalError(

@@ -17,12 +17,7 @@ export const MediaTypes = {
 } as const;
 
 /** Every manifest type we understand, sent on each manifest request (index types first). */
-export const MANIFEST_ACCEPT = [
-  MediaTypes.ociIndex,
-  MediaTypes.dockerManifestList,
-  MediaTypes.dockerManifest,
-  MediaTypes.ociManifest,
-].join(', ');
+export const MANIFEST_ACCEPT = [MediaTypes.ociIndex, MediaTypes.dockerManifestList, MediaTypes.dockerManifest, MediaTypes.ociManifest].join(', ');
 
 export const INDEX_TYPES = new Set<string>([MediaTypes.ociIndex, MediaTypes.dockerManifestList]);
 export const MANIFEST_TYPES = new Set<string>([MediaTypes.dockerManifest, MediaTypes.ociManifest]);
@@ -42,9 +37,7 @@ export function parseIndex(body: Buffer, ref: ImageRef, digest: string): IndexEn
       if (typeof p.variant === 'string' && p.variant !== '') entry.platform.variant = p.variant;
     }
     if (isObject(item.annotations)) {
-      entry.annotations = Object.fromEntries(
-        Object.entries(item.annotations).filter((kv): kv is [string, string] => typeof kv[1] === 'string'),
-      );
+      entry.annotations = Object.fromEntries(Object.entries(item.annotations).filter((kv): kv is [string, string] => typeof kv[1] === 'string'));
     }
     return entry;
   });

@@ -46,9 +46,7 @@ export interface GitState {
 
 export type GitUnavailableReason = 'not-a-repository' | 'git-not-installed';
 
-export type GitCapture =
-  | { state: GitState; unavailable: null }
-  | { state: null; unavailable: { reason: GitUnavailableReason; message: string } };
+export type GitCapture = { state: GitState; unavailable: null } | { state: null; unavailable: { reason: GitUnavailableReason; message: string } };
 
 /**
  * Runs `git <args>` in `cwd`. Resolves null when git is not installed.
@@ -221,7 +219,10 @@ function hasGitAncestor(dir: string): boolean {
 }
 
 function splitNul(buffer: Buffer): string[] {
-  return buffer.toString('utf8').split('\0').filter((s) => s.length > 0);
+  return buffer
+    .toString('utf8')
+    .split('\0')
+    .filter((s) => s.length > 0);
 }
 
 function gitFailed(dir: string, args: string[], result: ProcessResult) {

@@ -133,9 +133,7 @@ export function hashHostname(hostname: string): string {
  * loaded, hung, unexpected output) → `[]` plus the error text, so the record shows that GPUs may be present
  * but could not be listed instead of silently claiming there are none.
  */
-export async function queryGpus(
-  runNvidiaSmi: (args: string[]) => Promise<ProcessResult | null>,
-): Promise<{ gpus: GpuFacts[]; error: string | null }> {
+export async function queryGpus(runNvidiaSmi: (args: string[]) => Promise<ProcessResult | null>): Promise<{ gpus: GpuFacts[]; error: string | null }> {
   let result: ProcessResult | null;
   try {
     result = await runNvidiaSmi(NVIDIA_SMI_ARGS);

@@ -33,7 +33,10 @@ const dataDigestSchema = z.strictObject({
 });
 
 const gitStateSchema = z.strictObject({
-  commit: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a full SHA-1 or SHA-256 object name').nullable(),
+  commit: z
+    .string()
+    .regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a full SHA-1 or SHA-256 object name')
+    .nullable(),
   branch: z.string().min(1).nullable(),
   dirty: z.boolean(),
   diffDigest: sha256Digest.nullable(),
@@ -130,9 +133,7 @@ export const runRecordSchema = z
       baseDigest: sha256Digest,
     }),
     git: gitStateSchema.nullable(),
-    gitUnavailable: z
-      .strictObject({ reason: z.enum(['not-a-repository', 'git-not-installed']), message: z.string() })
-      .nullable(),
+    gitUnavailable: z.strictObject({ reason: z.enum(['not-a-repository', 'git-not-installed']), message: z.string() }).nullable(),
     inputs: z.array(z.strictObject({ path: z.string().min(1), content: dataDigestSchema })),
     /** `content: null`: the command did not produce this output. */
     outputs: z.array(z.strictObject({ path: z.string().min(1), content: dataDigestSchema.nullable() })),

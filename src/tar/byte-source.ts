@@ -182,4 +182,3 @@ export class FileByteSource implements ByteSource {
     this.offset = this.size;
   }
 }
-

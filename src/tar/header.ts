@@ -7,14 +7,7 @@
  */
 import { describeError, inputError } from '../core/errors.js';
 
-export type TarEntryType =
-  | 'file'
-  | 'directory'
-  | 'symlink'
-  | 'link'
-  | 'character-device'
-  | 'block-device'
-  | 'fifo';
+export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
 
 /** A pax record kept as raw bytes (xattr values are binary). */
 export interface RawPaxRecord {
@@ -116,7 +109,7 @@ function measureUtf8Sequence(buf: Buffer, at: number): number {
 }
 
 export function isValidUtf8(buf: Buffer): boolean {
-  for (let at = 0; at < buf.length; ) {
+  for (let at = 0; at < buf.length;) {
     const length = measureUtf8Sequence(buf, at);
     if (!length) return false;
     at += length;

@@ -60,7 +60,10 @@ export function encodeRawTarHeader(header: RawTarHeader): Buffer {
   if (!Number.isSafeInteger(header.mode) || header.mode < 0 || header.mode > OCTAL_8_MAX) {
     throw internalError('tar.number', `mode of ${describeRawName(header.name)} does not fit a tar header: ${header.mode}`);
   }
-  for (const [what, value] of [['devmajor', header.devmajor], ['devminor', header.devminor]] as const) {
+  for (const [what, value] of [
+    ['devmajor', header.devmajor],
+    ['devminor', header.devminor],
+  ] as const) {
     if (!Number.isSafeInteger(value) || value < 0 || value > OCTAL_8_MAX) {
       throw internalError('tar.number', `${what} of ${describeRawName(header.name)} does not fit a tar header: ${value}`);
     }
@@ -101,7 +104,8 @@ function collectExtraPaxRecords(header: RawTarHeader): Map<string, Buffer> {
     if (RAW_DERIVED_PAX_KEYS.has(key)) {
       throw internalError('tar.pax-key', `pax record "${key}" of ${describeRawName(header.name)} is derived from the header; set the field instead`);
     }
-    if (!key || key.includes('=') || /[\0\n]|[^\0-\xff]/.test(key)) throw internalError('tar.pax-key', `invalid pax key "${key}" (keys are latin1 byte strings)`);
+    if (!key || key.includes('=') || /[\0\n]|[^\0-\xff]/.test(key))
+      throw internalError('tar.pax-key', `invalid pax key "${key}" (keys are latin1 byte strings)`);
     records.set(key, value);
   }
   return records;
@@ -217,4 +221,3 @@ function isAsciiWithoutNul(buf: Buffer): boolean {
   for (const b of buf) if (b === 0 || b >= 0x80) return false;
   return true;
 }
-

@@ -308,9 +308,13 @@ function parseTypeFlag(flag: number, block: Buffer): TarEntryType {
     case '6':
       return 'fifo';
     default:
-      throw inputError('tar.unsupported', `cannot read the tar archive: entry ${describeRawName(readName(block))} has type '${String.fromCharCode(flag)}' (0x${flag.toString(16)}), which Docker cannot extract either`, {
-        hint: 'rebuild the layer with a POSIX (pax) or GNU tar without sparse or multi-volume entries',
-      });
+      throw inputError(
+        'tar.unsupported',
+        `cannot read the tar archive: entry ${describeRawName(readName(block))} has type '${String.fromCharCode(flag)}' (0x${flag.toString(16)}), which Docker cannot extract either`,
+        {
+          hint: 'rebuild the layer with a POSIX (pax) or GNU tar without sparse or multi-volume entries',
+        },
+      );
   }
 }
 
@@ -327,7 +331,11 @@ function readNumber(block: Buffer, offset: number, length: number, what: string)
     }
     return Number(value);
   }
-  const text = slice.toString('latin1').replace(/[\0 ]+$/g, '').replace(/^[ \0]+/, '').replace(/\0.*$/s, '');
+  const text = slice
+    .toString('latin1')
+    .replace(/[\0 ]+$/g, '')
+    .replace(/^[ \0]+/, '')
+    .replace(/\0.*$/s, '');
   if (!text) return 0;
   if (!/^[0-7]+$/.test(text)) throw inputError('tar.corrupt', `cannot read the tar archive: the ${what} field "${text}" is not an octal number`);
   return parseInt(text, 8);

@@ -239,7 +239,7 @@ function bodySize(body: TarBody | undefined): number {
   throw internalError('tar.size', 'a stream body needs an explicit header size');
 }
 
-function waitForDrain(sink: ReturnType<tarStream.Pack["entry"]>): Promise<void> {
+function waitForDrain(sink: ReturnType<tarStream.Pack['entry']>): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     // A sink destroyed meanwhile has already emitted 'close': do not wait for events that will not come.
     if (sink.destroying) return reject(new Error('the tar stream was closed before the entry was written'));

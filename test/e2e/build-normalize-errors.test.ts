@@ -90,8 +90,15 @@ describe('normalizeImage failures (real engine)', () => {
     const target = `envseal-test/disk-full-rewrite:${suffix}`;
     const stages: string[] = [];
     const logger: Logger = { info() {}, warn() {}, debug() {}, progress: (m) => stages.push(m) };
-    await expectError(normalizeImage(engine, LAB_LOCAL_BASE_IMAGE, { sourceDateEpoch: EPOCH, tags: [target], workDir: disk, logger }), 'normalize.disk-full', /no space left/);
-    assert.ok(stages.some((m) => /layer 1\/\d+/.test(m)), `the failure came while rewriting: ${stages.join(' | ')}`);
+    await expectError(
+      normalizeImage(engine, LAB_LOCAL_BASE_IMAGE, { sourceDateEpoch: EPOCH, tags: [target], workDir: disk, logger }),
+      'normalize.disk-full',
+      /no space left/,
+    );
+    assert.ok(
+      stages.some((m) => /layer 1\/\d+/.test(m)),
+      `the failure came while rewriting: ${stages.join(' | ')}`,
+    );
     assert.ok(!stages.some((m) => /loading/.test(m)), 'nothing was loaded');
     assert.equal(await engine.inspectImage(target), null);
     assert.deepEqual(readdirSync(disk), []);
@@ -109,7 +116,11 @@ describe('normalizeImage failures (real engine)', () => {
         if (m.includes('spooling')) controller.abort(new Error('SIGINT'));
       },
     };
-    await expectError(normalizeImage(engine, LAB_LOCAL_BASE_IMAGE, { sourceDateEpoch: EPOCH, tags: [target], workDir, signal: controller.signal, logger }), 'normalize.aborted', /was cancelled; nothing was tagged/);
+    await expectError(
+      normalizeImage(engine, LAB_LOCAL_BASE_IMAGE, { sourceDateEpoch: EPOCH, tags: [target], workDir, signal: controller.signal, logger }),
+      'normalize.aborted',
+      /was cancelled; nothing was tagged/,
+    );
     assert.equal(await engine.inspectImage(target), null);
     assert.deepEqual(readdirSync(workDir), []);
   });

@@ -65,7 +65,12 @@ async function buildRaw(dir: string, name: string): Promise<string> {
 
 async function normalize(ref: string, name: string, preserveLayers?: string[]): Promise<{ result: NormalizeImageResult; tag: string }> {
   const target = tag(name);
-  const result = await normalizeImage(engine, ref, { sourceDateEpoch: EPOCH, tags: [target], workDir: join(work, 'normalize'), ...(preserveLayers ? { preserveLayers } : {}) });
+  const result = await normalizeImage(engine, ref, {
+    sourceDateEpoch: EPOCH,
+    tags: [target],
+    workDir: join(work, 'normalize'),
+    ...(preserveLayers ? { preserveLayers } : {}),
+  });
   return { result, tag: target };
 }
 
@@ -150,7 +155,11 @@ describe('reproducible images through normalisation (real engine)', () => {
     const p2 = await normalize(state.rawB, 'preserve-b', base.layers);
     assert.equal(p1.result.imageId, p2.result.imageId);
     assert.deepEqual(p1.result.diffIds.slice(0, base.layers.length), base.layers, 'the base layers are shared with the base image');
-    assert.deepEqual(p1.result.diffIds.slice(base.layers.length), state.a.result.diffIds.slice(base.layers.length), 'the build layers are rewritten the same way');
+    assert.deepEqual(
+      p1.result.diffIds.slice(base.layers.length),
+      state.a.result.diffIds.slice(base.layers.length),
+      'the build layers are rewritten the same way',
+    );
     assert.equal(p1.result.stats.preservedLayers, base.layers.length);
   });
 
@@ -163,21 +172,33 @@ describe('reproducible images through normalisation (real engine)', () => {
     const diff = await diffImages(engine, state.a.tag, changed.tag, { workDir: join(work, 'diff') });
     assert.equal(diff.identical, false);
     // The classic builder names the COPY source by a hash of its content in the history.
-    assert.deepEqual(diff.config.map((c) => c.path), ['history[2].created_by']);
+    assert.deepEqual(
+      diff.config.map((c) => c.path),
+      ['history[2].created_by'],
+    );
     assert.match(diff.config[0]!.a!, /COPY dir:\w+ in \/app/);
     const copyLayer = diff.layers.find((l) => l.label.startsWith('COPY'));
     assert.ok(copyLayer, `a COPY layer differs: ${JSON.stringify(diff.layers.map((l) => l.label))}`);
-    assert.deepEqual(copyLayer.files.map((f) => [f.path, f.kind]), [['app/pkg/mod.py', 'content']]);
+    assert.deepEqual(
+      copyLayer.files.map((f) => [f.path, f.kind]),
+      [['app/pkg/mod.py', 'content']],
+    );
     const runLayer = diff.layers.find((l) => l.label.startsWith('RUN'));
     assert.ok(runLayer, 'the RUN layer differs too');
     // The .pyc of the changed file, and mod.py itself: linking it from /data copied it up into this layer.
-    assert.deepEqual(runLayer.files.map((f) => [f.path, f.kind]), [
-      ['app/pkg/__pycache__/mod.cpython-311.pyc', 'content'],
-      ['app/pkg/mod.py', 'content'],
-    ]);
+    assert.deepEqual(
+      runLayer.files.map((f) => [f.path, f.kind]),
+      [
+        ['app/pkg/__pycache__/mod.cpython-311.pyc', 'content'],
+        ['app/pkg/mod.py', 'content'],
+      ],
+    );
 
     const lines = explainImageDiff(diff);
-    assert.ok(lines.some((l) => /^layer \d+\/\d+ \(COPY .*\): app\/pkg\/mod\.py: content sha256:\w{12} → sha256:\w{12}$/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /^layer \d+\/\d+ \(COPY .*\): app\/pkg\/mod\.py: content sha256:\w{12} → sha256:\w{12}$/.test(l)),
+      lines.join('\n'),
+    );
   });
 
   it('diffImages explains two raw builds: timestamps in the config and mtimes in the layer', async () => {
@@ -189,7 +210,10 @@ describe('reproducible images through normalisation (real engine)', () => {
     assert.ok(runLayer);
     const fifo = runLayer.files.find((f) => f.path === 'data/fifo');
     assert.ok(fifo, 'the FIFO made in the RUN step differs');
-    assert.deepEqual(fifo.changes.map((c) => c.field), ['mtime']);
+    assert.deepEqual(
+      fifo.changes.map((c) => c.field),
+      ['mtime'],
+    );
     assert.ok(Number(fifo.changes[0]!.b) > Number(fifo.changes[0]!.a));
     assert.ok(explainImageDiff(diff).some((l) => /: data\/fifo: mtime \d+ → \d+$/.test(l)));
   });

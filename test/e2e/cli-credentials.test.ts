@@ -52,7 +52,11 @@ describe('index credentials stay out of every artefact (issue 14.1)', { timeout:
   before(async () => {
     await requireLab();
     const files = buildFixtureFiles({ hostWheelsDir: null }).filter((f) => f.filename.startsWith('tinyconfig-1.1.0'));
-    index = await startBasicAuthIndex({ projects: { tinyconfig: files.map((f) => ({ filename: f.filename, bytes: f.bytes })) }, username: USER, password: PASSWORD });
+    index = await startBasicAuthIndex({
+      projects: { tinyconfig: files.map((f) => ({ filename: f.filename, bytes: f.bytes })) },
+      username: USER,
+      password: PASSWORD,
+    });
     const authedUrl = index.url.replace('http://', `http://${USER}:${encodeURIComponent(PASSWORD)}@`);
     project = await makeTempProject({
       'envseal.yaml': `version: 1\nname: ${NAME}\nbase: ${LAB_BASE_IMAGE}\npython:\n  packages: ["tinyconfig==1.1.0"]\n  index: ${authedUrl}\n`,
@@ -68,7 +72,10 @@ describe('index credentials stay out of every artefact (issue 14.1)', { timeout:
   test('lock, generate, build and run with credentials in envseal.yaml: the password is nowhere', async () => {
     const locked = await envseal(['lock']);
     assert.equal(locked.code, 0, locked.stderr);
-    assert.ok(index.requests.some((r) => r.auth === 'ok' && !r.userAgent?.startsWith('pip/')), 'envseal authenticated to the index');
+    assert.ok(
+      index.requests.some((r) => r.auth === 'ok' && !r.userAgent?.startsWith('pip/')),
+      'envseal authenticated to the index',
+    );
     assert.ok(!index.requests.some((r) => r.auth === 'wrong'), 'no request carried wrong credentials');
 
     const generated = await envseal(['generate']);
@@ -91,7 +98,10 @@ describe('index credentials stay out of every artefact (issue 14.1)', { timeout:
     const outcome = JSON.parse(built.stdout);
     for (const t of outcome.tags) tags.add(t);
     const pipRequests = index.requests.slice(before).filter((r) => r.userAgent?.startsWith('pip/'));
-    assert.ok(pipRequests.some((r) => r.auth === 'ok' && r.path.endsWith('.whl')), 'pip in the build downloaded the wheel with the credentials');
+    assert.ok(
+      pipRequests.some((r) => r.auth === 'ok' && r.path.endsWith('.whl')),
+      'pip in the build downloaded the wheel with the credentials',
+    );
 
     const history = await dockerCli(['history', '--no-trunc', '--format', '{{.CreatedBy}}', outcome.imageId], { check: true });
     assertNoSecret(history.stdout, 'docker history');
@@ -100,7 +110,10 @@ describe('index credentials stay out of every artefact (issue 14.1)', { timeout:
     const inspect = await dockerCli(['image', 'inspect', outcome.imageId], { check: true });
     assertNoSecret(inspect.stdout, 'docker image inspect');
     // The layers themselves: the netrc written during the pip step is gone from the image.
-    const probe = await dockerCli(['run', '--rm', '--network', 'none', '--entrypoint', 'sh', outcome.imageId, '-c', 'ls /tmp; cat /tmp/envseal-netrc 2>/dev/null; env'], { check: true });
+    const probe = await dockerCli(
+      ['run', '--rm', '--network', 'none', '--entrypoint', 'sh', outcome.imageId, '-c', 'ls /tmp; cat /tmp/envseal-netrc 2>/dev/null; env'],
+      { check: true },
+    );
     assertNoSecret(probe.stdout, 'the image filesystem and environment');
     assert.ok(!probe.stdout.includes('envseal-netrc'), 'no netrc left in /tmp');
 
@@ -118,7 +131,10 @@ describe('index credentials stay out of every artefact (issue 14.1)', { timeout:
   test('the HTTP cache holds no credential and is private: files 0600, directories 0700', async () => {
     const cache = project.path('.cache');
     const files = await listFiles(cache);
-    assert.ok(files.some((f) => f.includes('/entries/')), 'the lock filled the cache');
+    assert.ok(
+      files.some((f) => f.includes('/entries/')),
+      'the lock filled the cache',
+    );
     for (const file of files) {
       assertNoSecret(file, 'a cache path');
       const info = await stat(file);
@@ -131,7 +147,10 @@ describe('index credentials stay out of every artefact (issue 14.1)', { timeout:
   });
 
   test('the same lock without credentials in envseal.yaml (from netrc instead): lock --check finds no drift', async () => {
-    await writeFile(project.path('envseal.yaml'), `version: 1\nname: ${NAME}\nbase: ${LAB_BASE_IMAGE}\npython:\n  packages: ["tinyconfig==1.1.0"]\n  index: ${index.url}\n`);
+    await writeFile(
+      project.path('envseal.yaml'),
+      `version: 1\nname: ${NAME}\nbase: ${LAB_BASE_IMAGE}\npython:\n  packages: ["tinyconfig==1.1.0"]\n  index: ${index.url}\n`,
+    );
     const netrc = project.path('netrc');
     await writeFile(netrc, `machine 127.0.0.1 login ${USER} password ${PASSWORD}\n`, { mode: 0o600 });
     const check = await envseal(['lock', '--check'], { NETRC: netrc });
@@ -150,6 +169,10 @@ describe('index credentials stay out of every artefact (issue 14.1)', { timeout:
     const res = await envseal(['--lock', 'nocreds.lock', 'lock'], { ENVSEAL_CACHE_DIR: project.path('.cache3') });
     assert.equal(res.code, 3, res.stderr);
     assert.match(res.stderr, /401/);
-    assert.match(res.stderr, /^hint: the index needs credentials .*in the index URL .*or in netrc \(NETRC or ~\/\.netrc\)/m, 'the hint says where credentials go');
+    assert.match(
+      res.stderr,
+      /^hint: the index needs credentials .*in the index URL .*or in netrc \(NETRC or ~\/\.netrc\)/m,
+      'the hint says where credentials go',
+    );
   });
 });

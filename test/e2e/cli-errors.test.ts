@@ -183,7 +183,12 @@ describe('issue 2 bad input: clear errors, right exit codes, the lock untouched'
     const res = await runAndKeepLock(project, ['lock']);
     const elapsed = Date.now() - started;
     assert.equal(res.code, 3, res.stderr);
-    assert.match(res.stderr, new RegExp(`envseal: error: registry 127\\.0\\.0\\.1:${port} is unreachable: HEAD http://127\\.0\\.0\\.1:${port}/v2/python/manifests/bookworm failed 4 times`));
+    assert.match(
+      res.stderr,
+      new RegExp(
+        `envseal: error: registry 127\\.0\\.0\\.1:${port} is unreachable: HEAD http://127\\.0\\.0\\.1:${port}/v2/python/manifests/bookworm failed 4 times`,
+      ),
+    );
     assert.match(res.stderr, /ECONNREFUSED/);
     assert.equal(res.stderr.match(/retrying in/g)?.length, 3, 'three retries, each announced');
     assert.match(res.stderr, /hint: check that 127\.0\.0\.1:\d+ is reachable/);
@@ -202,7 +207,12 @@ describe('issue 2 bad input: clear errors, right exit codes, the lock untouched'
       const listing = (await readdir(project.dir)).sort();
       const res = await runEnvseal(['lock', '--json'], { cwd: project.dir, env: { ENVSEAL_CACHE_DIR: cacheDir.dir }, timeoutMs: 60_000 });
       assert.equal(res.code, 3, res.stderr);
-      assert.match(res.stderr, new RegExp(`registry ${host} is unreachable: HEAD ${server.origin}/v2/python/manifests/bookworm failed 4 times; last error: HTTP 500 Internal Server Error`));
+      assert.match(
+        res.stderr,
+        new RegExp(
+          `registry ${host} is unreachable: HEAD ${server.origin}/v2/python/manifests/bookworm failed 4 times; last error: HTTP 500 Internal Server Error`,
+        ),
+      );
       assert.equal(res.stderr.match(/retrying in/g)?.length, 3, 'three retries, each announced');
       assert.equal(server.requests.length, 4, `4 attempts: ${server.requests.join(', ')}`);
       const out = JSON.parse(res.stdout);
@@ -221,7 +231,10 @@ describe('issue 2 bad input: clear errors, right exit codes, the lock untouched'
     const project = await brokenProject({ 'requirements.txt': `${REQUIREMENTS}no-such-project-e2e==1.0\n` });
     const res = await runAndKeepLock(project, ['lock']);
     assert.equal(res.code, 2, res.stderr);
-    assert.match(res.stderr, /requirements\.txt requires no-such-project-e2e==1\.0 \(no index has a project named no-such-project-e2e; asked http:\/\/127\.0\.0\.1:5080\/simple\)/);
+    assert.match(
+      res.stderr,
+      /requirements\.txt requires no-such-project-e2e==1\.0 \(no index has a project named no-such-project-e2e; asked http:\/\/127\.0\.0\.1:5080\/simple\)/,
+    );
     assert.match(res.stderr, /hint: check the spelling of the project name/);
   });
 
@@ -257,9 +270,15 @@ describe('issue 2 bad input: clear errors, right exit codes, the lock untouched'
       });
       const res = await runAndKeepLock(project, ['lock']);
       assert.equal(res.code, 2, res.stderr);
-      assert.match(res.stderr, new RegExp(`the index ${server.origin}/simple gives no sha256 for tinyconfig-1\\.1\\.0-py3-none-any\\.whl, so it cannot be pinned`));
+      assert.match(
+        res.stderr,
+        new RegExp(`the index ${server.origin}/simple gives no sha256 for tinyconfig-1\\.1\\.0-py3-none-any\\.whl, so it cannot be pinned`),
+      );
       assert.match(res.stderr, /hint: use an index that publishes sha256 digests/);
-      assert.ok(server.requests.some((r) => r.startsWith('GET /simple/tinyconfig/')), server.requests.join(', '));
+      assert.ok(
+        server.requests.some((r) => r.startsWith('GET /simple/tinyconfig/')),
+        server.requests.join(', '),
+      );
     } finally {
       await server.close();
     }

@@ -19,7 +19,10 @@ describe('issue 14: an interrupted build exits 130 (SIGINT) / 143 (SIGTERM)', ()
     for (const p of projects) await p.cleanup();
   });
 
-  for (const [signal, expected] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, expected] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     it(`${signal} → exit ${expected}, with a message, within seconds`, async () => {
       const project = await makeTempProject({
         'envseal.yaml': 'version: 1\nname: iris\nbase: 127.0.0.1:5000/python:bookworm\n',
@@ -39,7 +42,13 @@ describe('issue 14: an interrupted build exits 130 (SIGINT) / 143 (SIGTERM)', ()
       try {
         const child = spawn(process.execPath, [ENVSEAL_BIN, 'build'], {
           cwd: project.dir,
-          env: { PATH: process.env.PATH, HOME: project.dir, NO_COLOR: '1', DOCKER_HOST: `unix://${socketPath}`, ENVSEAL_CACHE_DIR: join(project.dir, '.cache') },
+          env: {
+            PATH: process.env.PATH,
+            HOME: project.dir,
+            NO_COLOR: '1',
+            DOCKER_HOST: `unix://${socketPath}`,
+            ENVSEAL_CACHE_DIR: join(project.dir, '.cache'),
+          },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let stderr = '';

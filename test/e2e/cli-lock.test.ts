@@ -143,7 +143,16 @@ describe('envseal lock / generate on a real engine, registry and index', { concu
       const seen = JSON.parse(run.stdout);
       assert.equal(seen.python, '/opt/envseal/venv/bin/python', 'python on PATH is the venv interpreter');
       assert.deepEqual(seen.dists, want(target));
-      const jq = await dockerCli(['run', '--rm', '--network', 'none', tag, 'sh', '-c', 'jq --version && echo "$GREETING" && cat /etc/envseal/lock.json | head -c 1']);
+      const jq = await dockerCli([
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        tag,
+        'sh',
+        '-c',
+        'jq --version && echo "$GREETING" && cat /etc/envseal/lock.json | head -c 1',
+      ]);
       assert.equal(jq.code, 0, jq.stderr);
       assert.match(jq.stdout, /^jq-1\.\d/);
       assert.match(jq.stdout, /hello world/);
@@ -191,7 +200,11 @@ describe('envseal lock / generate on a real engine, registry and index', { concu
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+    );
   }
   return value;
 }

@@ -162,7 +162,10 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
     assert.match(deploy.tags[0]!, new RegExp(`^envseal/${NAME}:deploy-${fp12}-[0-9a-f]{8}$`), 'deploy tags carry the source digest');
     assert.notEqual(deploy.imageId, dev.imageId);
 
-    for (const [built, target] of [[dev, 'dev'], [deploy, 'deploy']] as const) {
+    for (const [built, target] of [
+      [dev, 'dev'],
+      [deploy, 'deploy'],
+    ] as const) {
       const info = await inspectImage(built.tags[0]!);
       assert.equal(info.Id, built.imageId);
       assert.equal(info.Config.Labels['dev.envseal.fingerprint'], lock.fingerprint, `${target}: fingerprint label == lock fingerprint`);
@@ -198,7 +201,10 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
 
     const [a, b] = [await readRecord(seededRecords[0]!), await readRecord(seededRecords[1]!)];
     const image = await inspectImage(dev.tags[0]!);
-    for (const [record, rel] of [[a, seededRecords[0]], [b, seededRecords[1]]] as const) {
+    for (const [record, rel] of [
+      [a, seededRecords[0]],
+      [b, seededRecords[1]],
+    ] as const) {
       assert.equal(rel, `.envseal/runs/${record.runId}.json`);
       assert.equal(record.recordVersion, 1);
       assert.equal(record.environment.fingerprint, lock.fingerprint);
@@ -265,7 +271,22 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
   });
 
   test('run --target deploy: the baked-in project, the same seeded result, as the non-root deploy user', async () => {
-    const res = await envseal(['run', '--target', 'deploy', '--seed', '1234', '--input', 'data', '--output', 'out-deploy', '--json', '--', 'python', 'train.py', 'out-deploy']);
+    const res = await envseal([
+      'run',
+      '--target',
+      'deploy',
+      '--seed',
+      '1234',
+      '--input',
+      'data',
+      '--output',
+      'out-deploy',
+      '--json',
+      '--',
+      'python',
+      'train.py',
+      'out-deploy',
+    ]);
     assert.equal(res.code, 0, res.stderr);
     const record = await readRecord(JSON.parse(res.stdout).record);
     assert.equal(record.target, 'deploy');
@@ -311,13 +332,16 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
     const report = JSON.parse(json.stdout);
     assert.equal(report.ok, true);
     assert.equal(report.fingerprint, lock.fingerprint);
-    assert.deepEqual(report.checks.map((c: Json) => [c.name, c.ok]), [
-      ['lock-fresh', true],
-      ['dockerfile', true],
-      ['image-label', true],
-      ['image-contents', true],
-      ['record', true],
-    ]);
+    assert.deepEqual(
+      report.checks.map((c: Json) => [c.name, c.ok]),
+      [
+        ['lock-fresh', true],
+        ['dockerfile', true],
+        ['image-label', true],
+        ['image-contents', true],
+        ['record', true],
+      ],
+    );
   });
 
   test('verify fails (exit 1) after a requirement changes, and says which', async () => {
@@ -329,7 +353,10 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
       assert.equal(report.ok, false);
       const fresh = report.checks.find((c: Json) => c.name === 'lock-fresh');
       assert.equal(fresh.ok, false);
-      assert.ok(fresh.details.some((d: string) => /requirements\.txt: changed requirement seal-metrics: seal-metrics==1\.1\.0 → seal-metrics==1\.0\.0/.test(d)), fresh.details.join('\n'));
+      assert.ok(
+        fresh.details.some((d: string) => /requirements\.txt: changed requirement seal-metrics: seal-metrics==1\.1\.0 → seal-metrics==1\.0\.0/.test(d)),
+        fresh.details.join('\n'),
+      );
       assert.match(fresh.fix, /envseal lock/);
       const human = await envseal(['verify']);
       assert.equal(human.code, 1);
@@ -351,7 +378,10 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
       assert.match(checks['image-label'].summary, new RegExp(`${tag} carries fingerprint \\(none\\), the lock has ${lock.fingerprint}`));
       assert.match(checks['image-label'].fix, /envseal build --target dev/);
       assert.equal(checks['image-contents'].ok, false);
-      assert.ok(checks['image-contents'].details.some((d: string) => /seal-metrics/.test(d)), checks['image-contents'].details.join('\n'));
+      assert.ok(
+        checks['image-contents'].details.some((d: string) => /seal-metrics/.test(d)),
+        checks['image-contents'].details.join('\n'),
+      );
     } finally {
       await dockerCli(['tag', dev.imageId, tag], { check: true });
     }
@@ -370,7 +400,16 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
       assert.notEqual(otherLock.fingerprint, lock.fingerprint);
       const otherTag = `envseal/${NAME}:dev-${otherLock.fingerprint.slice(7, 19)}`;
       tags.add(otherTag);
-      const res = await envseal(['run', '--seed', '1234', '--json', '--', 'python', '-c', 'import seal_metrics, os; print(seal_metrics.__version__, os.environ["GREETING"])']);
+      const res = await envseal([
+        'run',
+        '--seed',
+        '1234',
+        '--json',
+        '--',
+        'python',
+        '-c',
+        'import seal_metrics, os; print(seal_metrics.__version__, os.environ["GREETING"])',
+      ]);
       assert.equal(res.code, 0, res.stderr);
       assert.match(res.stderr, new RegExp(`image ${otherTag} is missing: building it`));
       assert.match(res.stderr, /1\.0\.0 bonjour/);
@@ -436,7 +475,14 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
   test('Ctrl-C: the container is stopped and removed, exit 130, the record is marked interrupted', async () => {
     const child = spawn(process.execPath, [ENVSEAL_BIN, 'run', '--', 'sleep', '60'], {
       cwd: project.dir,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', LANG: 'C.UTF-8', ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}), ...env },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NO_COLOR: '1',
+        LANG: 'C.UTF-8',
+        ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+        ...env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const stderr: Buffer[] = [];
@@ -449,7 +495,15 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
       // Wait for the container: it carries the run ID label and this project's fingerprint.
       const deadline = Date.now() + 60_000;
       while (!runId && Date.now() < deadline) {
-        const ps = await dockerCli(['ps', '--filter', `label=dev.envseal.fingerprint=${lock.fingerprint}`, '--filter', 'label=dev.envseal.run-id', '--format', '{{.Label "dev.envseal.run-id"}}']);
+        const ps = await dockerCli([
+          'ps',
+          '--filter',
+          `label=dev.envseal.fingerprint=${lock.fingerprint}`,
+          '--filter',
+          'label=dev.envseal.run-id',
+          '--format',
+          '{{.Label "dev.envseal.run-id"}}',
+        ]);
         runId = ps.stdout.trim().split('\n')[0] ?? '';
         if (!runId) await delay(200);
       }
@@ -493,7 +547,11 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
       tags.add(`envseal/failing-run-e2e:dev-${fp12}`);
       const res = await runEnvseal(['build', '--no-cache'], opts);
       assert.equal(res.code, 3, res.stderr);
-      assert.match(res.stderr, /^envseal: error: build failed at step \d+\/\d+ \(RUN printf .*\): The command '\/bin\/sh -c printf .*python -m pip install .*' returned a non-zero code: 1$/m, 'the failing instruction');
+      assert.match(
+        res.stderr,
+        /^envseal: error: build failed at step \d+\/\d+ \(RUN printf .*\): The command '\/bin\/sh -c printf .*python -m pip install .*' returned a non-zero code: 1$/m,
+        'the failing instruction',
+      );
       assert.match(res.stderr, /^ {2}WARNING: Retrying .*Connection refused/m, 'the output of the step');
       assert.match(res.stderr, /^ {2}ERROR: No matching distribution found for tinyconfig==1\.1\.0$/m, 'down to its last line');
       assert.match(res.stderr, /^hint: the last output lines of the failing step are listed/m);

@@ -111,7 +111,14 @@ describe('verify --rebuild', { concurrency: false }, () => {
     const res = await runEnvseal(['verify', '--rebuild', '--target', 'deploy', '--json'], { cwd: project.dir, env });
     assert.equal(res.code, 0, res.stdout + res.stderr.slice(-2000));
     const report = JSON.parse(res.stdout);
-    assert.deepEqual(report.checks.map((c: any) => [c.name, c.ok]), [['lock-fresh', true], ['dockerfile', true], ['rebuild', true]]);
+    assert.deepEqual(
+      report.checks.map((c: any) => [c.name, c.ok]),
+      [
+        ['lock-fresh', true],
+        ['dockerfile', true],
+        ['rebuild', true],
+      ],
+    );
   });
 
   test('one changed byte in one source file: another image ID, and verify --rebuild names the file', async () => {
@@ -194,6 +201,22 @@ describe('dev target: clean builds of one lock', { concurrency: false }, () => {
     const [count, ...bad] = run.stdout.trim().split('\n');
     assert.ok(Number(count) > 0, `no pyc found: ${run.stdout}`);
     assert.deepEqual(bad.filter(Boolean), [], 'pycs that are not checked-hash');
-    assert.match((await dockerCli(['run', '--rm', '--network', 'none', '-e', 'PYTHONDONTWRITEBYTECODE=1', first.imageId, 'sh', '-c', 'ls "$(python -c "import sysconfig; print(sysconfig.get_paths()[\'purelib\'])")/__pycache__"'])).stdout, /envseal_seed\./);
+    assert.match(
+      (
+        await dockerCli([
+          'run',
+          '--rm',
+          '--network',
+          'none',
+          '-e',
+          'PYTHONDONTWRITEBYTECODE=1',
+          first.imageId,
+          'sh',
+          '-c',
+          'ls "$(python -c "import sysconfig; print(sysconfig.get_paths()[\'purelib\'])")/__pycache__"',
+        ])
+      ).stdout,
+      /envseal_seed\./,
+    );
   });
 });

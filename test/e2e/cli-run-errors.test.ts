@@ -62,7 +62,11 @@ describe('issue 4 bad input: clear errors, right exit codes, nothing half-writte
 
   test('Docker engine not running: run, build and verify --image exit 3 and say how to start it; no record', async () => {
     const before = await recordFiles();
-    for (const args of [['run', '--', 'true'], ['build', '--target', 'dev'], ['verify', '--image', devTag]]) {
+    for (const args of [
+      ['run', '--', 'true'],
+      ['build', '--target', 'dev'],
+      ['verify', '--image', devTag],
+    ]) {
       const res = await envseal(args, { DOCKER_HOST: NO_ENGINE });
       assert.equal(res.code, 3, `${args.join(' ')}: ${res.stderr}`);
       assert.match(res.stderr, /envseal: error: cannot reach the Docker engine at \/tmp\/nonexistent\.sock/, args.join(' '));
@@ -75,7 +79,9 @@ describe('issue 4 bad input: clear errors, right exit codes, nothing half-writte
     const before = await recordFiles();
     const res = await envseal(['run', '--target', 'deploy', '--no-build', '--', 'python', 'main.py']);
     assert.equal(res.code, 2, res.stderr);
-    const m = new RegExp(`envseal: error: image (envseal/${NAME}:deploy-${fingerprint.slice(7, 19)}-[0-9a-f]{8}) does not exist \\(and --no-build was given\\)`).exec(res.stderr);
+    const m = new RegExp(
+      `envseal: error: image (envseal/${NAME}:deploy-${fingerprint.slice(7, 19)}-[0-9a-f]{8}) does not exist \\(and --no-build was given\\)`,
+    ).exec(res.stderr);
     assert.ok(m, res.stderr);
     assert.match(res.stderr, /hint: build it with `envseal build --target deploy`/);
     assert.notEqual((await dockerCli(['image', 'inspect', m[1]!])).code, 0, 'the image was not built');
@@ -89,7 +95,10 @@ describe('issue 4 bad input: clear errors, right exit codes, nothing half-writte
 
   test('unknown target: run and build exit 2 naming the choices', async () => {
     const before = await recordFiles();
-    for (const args of [['run', '--target', 'prod', '--', 'true'], ['build', '--target', 'prod']]) {
+    for (const args of [
+      ['run', '--target', 'prod', '--', 'true'],
+      ['build', '--target', 'prod'],
+    ]) {
       const res = await envseal(args);
       assert.equal(res.code, 2, res.stderr);
       assert.match(res.stderr, /error: option '--target <target>' argument 'prod' is invalid\. Allowed choices are dev, deploy\./);
@@ -113,7 +122,11 @@ describe('issue 4 bad input: clear errors, right exit codes, nothing half-writte
     assert.ok(recordLine, out.error.details.join('\n'));
     const rel = recordLine.slice('run record: '.length);
     const added = (await recordFiles()).filter((f) => !before.includes(f));
-    assert.deepEqual(added.map((f) => `.envseal/runs/${f}`), [rel], 'exactly one new record, the one named');
+    assert.deepEqual(
+      added.map((f) => `.envseal/runs/${f}`),
+      [rel],
+      'exactly one new record, the one named',
+    );
     const record: Json = JSON.parse(await readFile(project.path(rel), 'utf8'));
     assert.equal(record.outcome.exitCode, null);
     assert.equal(record.outcome.interrupted, false);
@@ -129,8 +142,17 @@ describe('issue 4 bad input: clear errors, right exit codes, nothing half-writte
   test('unwritable record dir (a file in its place): exit 2 before the command runs, nothing written', async () => {
     // As root, permissions do not stop a write; a file standing where the directory (or its parent) should be does.
     const lockBytes = await readFile(project.path('envseal.lock'));
-    for (const [blocker, content] of [['.envseal/runs', 'not a directory\n'], ['.envseal', 'not a directory either\n']] as const) {
-      const other = await makeTempProject({ 'envseal.yaml': SPEC, 'requirements.txt': 'tinyconfig==1.1.0\n', 'main.py': 'print("main")\n', 'envseal.lock': lockBytes, [blocker]: content });
+    for (const [blocker, content] of [
+      ['.envseal/runs', 'not a directory\n'],
+      ['.envseal', 'not a directory either\n'],
+    ] as const) {
+      const other = await makeTempProject({
+        'envseal.yaml': SPEC,
+        'requirements.txt': 'tinyconfig==1.1.0\n',
+        'main.py': 'print("main")\n',
+        'envseal.lock': lockBytes,
+        [blocker]: content,
+      });
       others.push(other);
       const listing = (await readdir(other.dir)).sort();
       const res = await envseal(['run', '--', 'sh', '-c', 'touch ran-marker'], {}, other.dir);

@@ -89,7 +89,10 @@ after(async () => {
 async function listImage(image: string): Promise<string[]> {
   const result = await engine.captureContainerOutput(image, ['sh', '-c', LIST], { networkMode: 'none' });
   assert.equal(result.exitCode, 0, result.stderr);
-  return result.stdout.trim().split('\n').map((line) => line.replace(/^\.\//, ''));
+  return result.stdout
+    .trim()
+    .split('\n')
+    .map((line) => line.replace(/^\.\//, ''));
 }
 
 describe('build context vs docker build', () => {
@@ -105,7 +108,11 @@ describe('build context vs docker build', () => {
       assert.fail(`docker build with the docker CLI failed (is the docker client installed? run \`bash .ci/lab-up\`): ${(err as Error).message}`);
     }
     images.push(cliImage);
-    const ours = await engine.build(createBuildContext({ dir: work, defaultExcludes: false }).stream, { dockerfile: 'Dockerfile', tags: [], networkMode: 'none' });
+    const ours = await engine.build(createBuildContext({ dir: work, defaultExcludes: false }).stream, {
+      dockerfile: 'Dockerfile',
+      tags: [],
+      networkMode: 'none',
+    });
     images.push(ours.imageId);
 
     const cliFiles = await listImage(cliImage);
@@ -148,7 +155,10 @@ describe('build context vs docker build', () => {
     const walked: string[] = [];
     for await (const entry of walkBuildContext({ dir: work, defaultExcludes: false })) if (entry.kind !== 'directory') walked.push(entry.path);
     const expected = [...cliFiles.filter((path) => FILES.includes(path)), '.dockerignore', 'Dockerfile'];
-    assert.deepEqual(walked, expected.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+    assert.deepEqual(
+      walked,
+      expected.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+    );
   });
 
   it('with the defaults, leaves out .env, .git and node_modules as well', async () => {

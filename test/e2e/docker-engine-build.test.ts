@@ -78,7 +78,10 @@ describe('DockerodeEngine.build', () => {
         [5, 5, 'LABEL org.envseal.test=yes'],
       ],
     );
-    assert.ok(events.some((e) => e.kind === 'output' && e.text === 'hi envseal'), 'the build arg reached RUN');
+    assert.ok(
+      events.some((e) => e.kind === 'output' && e.text === 'hi envseal'),
+      'the build arg reached RUN',
+    );
     assert.ok(result.log.includes('to-stderr'), 'stderr of RUN is in the log, without colour codes');
     assert.ok((await context.done).files >= 2);
 
@@ -114,7 +117,10 @@ describe('DockerodeEngine.build', () => {
     });
     assert.match(result.imageId, /^sha256:/);
     const statuses = events.filter((e) => e.kind === 'status').map((e) => e.text);
-    assert.ok(statuses.some((text) => /Digest: sha256:[0-9a-f]{64}/.test(text)), statuses.join(' | '));
+    assert.ok(
+      statuses.some((text) => /Digest: sha256:[0-9a-f]{64}/.test(text)),
+      statuses.join(' | '),
+    );
   });
 
   it('reports a failing RUN with its step, instruction, exit code and last output lines', async () => {
@@ -162,7 +168,12 @@ describe('DockerodeEngine.build', () => {
   it('passes the network mode: a hermetic build cannot reach the registry, a host-network build can', async () => {
     const probe = `import socket; socket.create_connection(("127.0.0.1", 5000), timeout=3); print("reached")`;
     const dir = project('network', { Dockerfile: `FROM ${BASE}\nRUN python3 -c '${probe}'\n` });
-    const host = await engine.build(createBuildContext({ dir }).stream, { dockerfile: 'Dockerfile', tags: [tag('net-host')], networkMode: 'host', noCache: true });
+    const host = await engine.build(createBuildContext({ dir }).stream, {
+      dockerfile: 'Dockerfile',
+      tags: [tag('net-host')],
+      networkMode: 'host',
+      noCache: true,
+    });
     assert.ok(host.log.includes('reached'));
     await assert.rejects(
       engine.build(createBuildContext({ dir }).stream, { dockerfile: 'Dockerfile', tags: [tag('net-none')], networkMode: 'none', noCache: true }),
@@ -208,14 +219,23 @@ describe('DockerodeEngine.build', () => {
   it('stops a build that exceeds its timeout', async () => {
     const dir = project('timeout', { Dockerfile: `FROM ${BASE}\nRUN sleep 120\n` });
     await assert.rejects(
-      engine.build(createBuildContext({ dir }).stream, { dockerfile: 'Dockerfile', tags: [tag('timeout')], networkMode: 'none', noCache: true, timeoutMs: 3000 }),
+      engine.build(createBuildContext({ dir }).stream, {
+        dockerfile: 'Dockerfile',
+        tags: [tag('timeout')],
+        networkMode: 'none',
+        noCache: true,
+        timeoutMs: 3000,
+      }),
       (err: unknown) => err instanceof EnvsealError && err.code === 'build.timeout' && err.exitCode === 3 && /after 3000 ms at step 2\/2/.test(err.message),
     );
   });
 
   it('fails when the context cannot be read, with the context error', async () => {
     const context = createBuildContext({ dir: join(work, 'does-not-exist') });
-    await assert.rejects(engine.build(context.stream, { dockerfile: 'Dockerfile', tags: [tag('nocontext')] }), (err: unknown) => err instanceof EnvsealError && err.code === 'build.context-missing');
+    await assert.rejects(
+      engine.build(context.stream, { dockerfile: 'Dockerfile', tags: [tag('nocontext')] }),
+      (err: unknown) => err instanceof EnvsealError && err.code === 'build.context-missing',
+    );
   });
 });
 

@@ -43,7 +43,9 @@ before(async () => {
     assert.fail(`the Docker engine is not reachable (${(err as Error).message}): run \`bash .ci/lab-up\` first`);
   }
   if (!(await engine.inspectImage(BASE))) assert.fail(`the base image ${BASE} is missing: run \`bash .ci/lab-up\` first`);
-  const ping = await fetch(`http://${REGISTRY}/v2/`).catch((err: unknown) => assert.fail(`the registry at ${REGISTRY} is not reachable (${String(err)}): run \`bash .ci/lab-up\` first`));
+  const ping = await fetch(`http://${REGISTRY}/v2/`).catch((err: unknown) =>
+    assert.fail(`the registry at ${REGISTRY} is not reachable (${String(err)}): run \`bash .ci/lab-up\` first`),
+  );
   assert.equal(ping.status, 200);
   // A one-layer image from scratch: quick to export, load and push.
   writeFileSync(join(work, 'hello.txt'), `hello ${suffix}\n`);
@@ -52,7 +54,12 @@ before(async () => {
 });
 
 after(async () => {
-  for (const ref of [TINY, `${REGISTRY}/envseal-test/push:${suffix}`, `${REGISTRY}/envseal-test/tagged:${suffix}`, `127.0.0.1:5999/envseal-test/unreachable:${suffix}`]) {
+  for (const ref of [
+    TINY,
+    `${REGISTRY}/envseal-test/push:${suffix}`,
+    `${REGISTRY}/envseal-test/tagged:${suffix}`,
+    `127.0.0.1:5999/envseal-test/unreachable:${suffix}`,
+  ]) {
     await engine.removeImage(ref, { force: true }).catch(() => {});
   }
   rmSync(work, { recursive: true, force: true });
@@ -145,7 +152,10 @@ describe('DockerodeEngine images', () => {
   it('reports a push to an unreachable registry as docker.push-failed', async () => {
     const ref = `127.0.0.1:5999/envseal-test/unreachable:${suffix}`;
     await engine.tagImage(tinyId, ref);
-    await assert.rejects(engine.pushImage(ref), isError('docker.push-failed', 3, /pushing 127\.0\.0\.1:5999\/envseal-test\/unreachable:[0-9a-f]+ failed: .*(connection refused|connect)/));
+    await assert.rejects(
+      engine.pushImage(ref),
+      isError('docker.push-failed', 3, /pushing 127\.0\.0\.1:5999\/envseal-test\/unreachable:[0-9a-f]+ failed: .*(connection refused|connect)/),
+    );
   });
 
   it('reports pushing an image that does not exist as docker.image-missing', async () => {

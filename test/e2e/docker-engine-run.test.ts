@@ -103,22 +103,31 @@ describe('DockerodeEngine.runContainer', () => {
 
   it('passes TTY output through unchanged', async () => {
     const out = collector();
-    const result = await engine.runContainer({ image: BASE, cmd: ['sh', '-c', 'test -t 1 && echo is-a-tty'], tty: true, networkMode: 'none', stdout: out.stream });
+    const result = await engine.runContainer({
+      image: BASE,
+      cmd: ['sh', '-c', 'test -t 1 && echo is-a-tty'],
+      tty: true,
+      networkMode: 'none',
+      stdout: out.stream,
+    });
     assert.equal(result.exitCode, 0);
     assert.equal(out.text(), 'is-a-tty\r\n');
   });
 
   it('reports a command that is not in the image as run.command-not-found (exit 2), and removes the container', async () => {
+    await assert.rejects(engine.runContainer({ image: BASE, cmd: ['train-model', '--epochs', '3'], networkMode: 'none' }), (err: unknown) => {
+      isError('run.command-not-found', 2, /^command not found in image local\/python:bookworm: train-model$/)(err);
+      assert.match((err as EnvsealError).hint ?? '', /PATH/);
+      return true;
+    });
     await assert.rejects(
-      engine.runContainer({ image: BASE, cmd: ['train-model', '--epochs', '3'], networkMode: 'none' }),
-      (err: unknown) => {
-        isError('run.command-not-found', 2, /^command not found in image local\/python:bookworm: train-model$/)(err);
-        assert.match((err as EnvsealError).hint ?? '', /PATH/);
-        return true;
-      },
+      engine.runContainer({ image: BASE, cmd: ['/opt/missing/bin/tool'], networkMode: 'none' }),
+      isError('run.command-not-found', 2, /\/opt\/missing\/bin\/tool/),
     );
-    await assert.rejects(engine.runContainer({ image: BASE, cmd: ['/opt/missing/bin/tool'], networkMode: 'none' }), isError('run.command-not-found', 2, /\/opt\/missing\/bin\/tool/));
-    await assert.rejects(engine.runContainer({ image: BASE, cmd: ['/etc/passwd'], networkMode: 'none' }), isError('run.command-not-executable', 2, /\/etc\/passwd/));
+    await assert.rejects(
+      engine.runContainer({ image: BASE, cmd: ['/etc/passwd'], networkMode: 'none' }),
+      isError('run.command-not-executable', 2, /\/etc\/passwd/),
+    );
   });
 
   it('reports a GPU request on an engine without a GPU runtime as run.no-gpu (exit 3)', async () => {
@@ -126,10 +135,7 @@ describe('DockerodeEngine.runContainer', () => {
       engine.runContainer({ image: BASE, cmd: ['nvidia-smi'], gpus: { count: -1 }, networkMode: 'none' }),
       isError('run.no-gpu', 3, /GPUs were requested.*could not select device driver "" with capabilities: \[\[gpu\]\]/),
     );
-    await assert.rejects(
-      engine.runContainer({ image: BASE, cmd: ['true'], gpus: { deviceIds: ['0'] }, networkMode: 'none' }),
-      isError('run.no-gpu', 3),
-    );
+    await assert.rejects(engine.runContainer({ image: BASE, cmd: ['true'], gpus: { deviceIds: ['0'] }, networkMode: 'none' }), isError('run.no-gpu', 3));
   });
 
   it('reports a missing image as docker.image-missing with a hint to build it', async () => {
@@ -205,7 +211,11 @@ describe('DockerodeEngine.runContainer', () => {
   });
 
   it('captures output as strings (what the target probe uses)', async () => {
-    const result = await engine.captureContainerOutput(BASE, ['python3', '-c', 'import sys, platform; print(platform.python_version()); print("warn", file=sys.stderr)'], { networkMode: 'none' });
+    const result = await engine.captureContainerOutput(
+      BASE,
+      ['python3', '-c', 'import sys, platform; print(platform.python_version()); print("warn", file=sys.stderr)'],
+      { networkMode: 'none' },
+    );
     assert.equal(result.exitCode, 0);
     assert.match(result.stdout, /^3\.\d+\.\d+\n$/);
     assert.equal(result.stderr, 'warn\n');

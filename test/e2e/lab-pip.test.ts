@@ -38,9 +38,21 @@ interface PipReport {
 function runInImage(script: string, input?: string) {
   return dockerCli(
     [
-      'run', '--rm', '-i', '--network', 'host',
-      '-e', 'PIP_DISABLE_PIP_VERSION_CHECK=1', '-e', 'PIP_NO_CACHE_DIR=1', '-e', 'PIP_NO_INPUT=1',
-      LAB_LOCAL_BASE_IMAGE, 'sh', '-c', script,
+      'run',
+      '--rm',
+      '-i',
+      '--network',
+      'host',
+      '-e',
+      'PIP_DISABLE_PIP_VERSION_CHECK=1',
+      '-e',
+      'PIP_NO_CACHE_DIR=1',
+      '-e',
+      'PIP_NO_INPUT=1',
+      LAB_LOCAL_BASE_IMAGE,
+      'sh',
+      '-c',
+      script,
     ],
     { input: input ?? '', timeoutMs: 180_000 },
   );
@@ -48,10 +60,7 @@ function runInImage(script: string, input?: string) {
 
 function summarize(report: PipReport): Record<string, { version: string; sha256: string | undefined; requested: boolean }> {
   return Object.fromEntries(
-    report.install.map((i) => [
-      i.metadata.name,
-      { version: i.metadata.version, sha256: i.download_info.archive_info.hashes?.sha256, requested: i.requested },
-    ]),
+    report.install.map((i) => [i.metadata.name, { version: i.metadata.version, sha256: i.download_info.archive_info.hashes?.sha256, requested: i.requested }]),
   );
 }
 
@@ -114,9 +123,7 @@ describe('lab index + wheels with real pip in the lab image', () => {
   it('pip retries an index that fails twice with 503 and then answers', async () => {
     index.requests.length = 0;
     index.setFault({ path: /^\/simple\/gamma\/$/, status: 503, times: 2 });
-    const res = await runInImage(
-      `python3 -m pip install --dry-run --ignore-installed --no-deps --quiet --report - --index-url ${index.url} gamma`,
-    );
+    const res = await runInImage(`python3 -m pip install --dry-run --ignore-installed --no-deps --quiet --report - --index-url ${index.url} gamma`);
     assert.equal(res.code, 0, res.stderr);
     assert.equal(summarize(JSON.parse(res.stdout) as PipReport).gamma?.version, '0.3');
     assert.deepEqual(
@@ -128,9 +135,7 @@ describe('lab index + wheels with real pip in the lab image', () => {
   it('through an HTML-only index pip 23 reads PEP 658 metadata files (data-dist-info-metadata)', async () => {
     const htmlIndex = await startIndex({ projects, formats: ['html'] });
     try {
-      const res = await runInImage(
-        `python3 -m pip install --dry-run --ignore-installed --quiet --report - --index-url ${htmlIndex.url} gamma`,
-      );
+      const res = await runInImage(`python3 -m pip install --dry-run --ignore-installed --quiet --report - --index-url ${htmlIndex.url} gamma`);
       assert.equal(res.code, 0, res.stderr);
       assert.equal(summarize(JSON.parse(res.stdout) as PipReport).alpha?.version, '1.0');
       const metadataFetches = htmlIndex.requests.filter((r) => r.path.endsWith('.metadata')).map((r) => `${r.status} ${r.path}`);
@@ -181,7 +186,10 @@ print(json.dumps({
   "members": sorted(m.name for m in t.getmembers()),
 }))
 `;
-    const res = await runInImage(`python3 -c '${script.replace(/'/g, `'"'"'`)}'`, JSON.stringify({ wheel: wheel.bytes.toString('base64'), sdist: sdist.bytes.toString('base64') }));
+    const res = await runInImage(
+      `python3 -c '${script.replace(/'/g, `'"'"'`)}'`,
+      JSON.stringify({ wheel: wheel.bytes.toString('base64'), sdist: sdist.bytes.toString('base64') }),
+    );
     assert.equal(res.code, 0, res.stderr);
     const out = JSON.parse(res.stdout) as Record<string, unknown>;
     assert.deepEqual(out, {

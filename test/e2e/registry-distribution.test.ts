@@ -187,7 +187,11 @@ describe('a registry with htpasswd basic auth, holding a multi-platform index', 
       configDigest: arm.config.digest,
       isIndex: true,
     });
-    const byDigest = await registry.resolveImage(parseImageRef(`${server.host}/team/multi@${indexDigest}`), { os: 'linux', architecture: 'arm64', variant: 'v8' });
+    const byDigest = await registry.resolveImage(parseImageRef(`${server.host}/team/multi@${indexDigest}`), {
+      os: 'linux',
+      architecture: 'arm64',
+      variant: 'v8',
+    });
     assert.equal(byDigest.digest, indexDigest);
     assert.equal(byDigest.platformDigest, arm.manifest.digest);
 
@@ -220,7 +224,10 @@ describe('a registry with htpasswd basic auth, holding a multi-platform index', 
     await assert.rejects(
       registry.resolveImage(parseImageRef(`${server.host}/team/multi:v1`), { os: 'linux', architecture: 'amd64' }),
       expectError('registry.auth', 3, (err) => {
-        assert.match(err.message, new RegExp(`registry ${server.host} refused access for ${server.host}/team/multi:v1 \\(user "envseal"; UNAUTHORIZED: authentication required\\)`));
+        assert.match(
+          err.message,
+          new RegExp(`registry ${server.host} refused access for ${server.host}/team/multi:v1 \\(user "envseal"; UNAUTHORIZED: authentication required\\)`),
+        );
         assert.match(err.hint ?? '', new RegExp(`check the credentials stored for ${server.host} in ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
       }),
     );

@@ -50,11 +50,7 @@ export interface TestImage {
  * One single-layer image for a platform. The layer is a real (uncompressed) tar holding one file whose
  * content is `seed`, so each platform gets its own layer, config and manifest digest.
  */
-export function buildTestImage(
-  platform: { os: string; architecture: string; variant?: string },
-  seed: string,
-  mediaType: string = OCI_MANIFEST,
-): TestImage {
+export function buildTestImage(platform: { os: string; architecture: string; variant?: string }, seed: string, mediaType: string = OCI_MANIFEST): TestImage {
   const layerBytes = writeTar([{ name: 'etc/envseal-test-image', data: `${seed}\n` }]);
   const layer = { digest: sha256(layerBytes), bytes: layerBytes };
   const configJson = {

@@ -227,11 +227,7 @@ describe('digests', () => {
     assert.equal(resolved.digest, image.manifest.digest);
     assert.equal(resolved.mediaType, DOCKER_MANIFEST);
     assert.equal(resolved.configDigest, image.config.digest);
-    assert.deepEqual(fake.apiCalls(), [
-      'HEAD /v2/app/manifests/v1',
-      'GET /v2/app/manifests/v1',
-      `GET /v2/app/blobs/${image.config.digest}`,
-    ]);
+    assert.deepEqual(fake.apiCalls(), ['HEAD /v2/app/manifests/v1', 'GET /v2/app/manifests/v1', `GET /v2/app/blobs/${image.config.digest}`]);
   });
 
   it('keeps a reference given by digest after checking that it exists', async () => {
@@ -435,7 +431,10 @@ describe('retries', () => {
     await assert.rejects(
       registry.resolveImage(parseImageRef(`127.0.0.1:${port}/app:v1`), amd64),
       expectError('registry.unreachable', 3, (err) => {
-        assert.match(err.message, new RegExp(`registry 127.0.0.1:${port} is unreachable: .*failed 2 times; last error: connect ECONNREFUSED 127.0.0.1:${port}`));
+        assert.match(
+          err.message,
+          new RegExp(`registry 127.0.0.1:${port} is unreachable: .*failed 2 times; last error: connect ECONNREFUSED 127.0.0.1:${port}`),
+        );
       }),
     );
     assert.deepEqual(sleeps, [500]);

@@ -85,7 +85,10 @@ describe('PythonIndexClient on a PEP 691 index', () => {
     assert.equal(ranged.text, big.metadata);
     const rangeRequests = index.requests.slice(before658);
     assert.ok(rangeRequests.length >= 1 && rangeRequests.length <= 2, `${rangeRequests.length} requests`);
-    assert.ok(rangeRequests.every((r) => r.range !== undefined && r.status === 206), 'only partial answers were needed');
+    assert.ok(
+      rangeRequests.every((r) => r.range !== undefined && r.status === 206),
+      'only partial answers were needed',
+    );
 
     const pkgInfo = await client.getCoreMetadata(project, file(sdist.filename));
     assert.equal(pkgInfo.source, 'sdist');
@@ -97,18 +100,30 @@ describe('PythonIndexClient on a PEP 691 index', () => {
     const clock = { now: () => new Date(now) };
     const cold = new PythonIndexClient({ cacheDir, clock, http: noWait });
     const project = (await cold.getProject(index.url, 'seal-utils'))!;
-    await cold.getCoreMetadata(project, project.files.find((f) => f.filename === big.filename)!);
+    await cold.getCoreMetadata(
+      project,
+      project.files.find((f) => f.filename === big.filename)!,
+    );
     await cold.flush();
     assert.ok(cold.stats.requests >= 2);
 
     const requestsBefore = index.requests.length;
     const warm = new PythonIndexClient({ cacheDir, clock, http: noWait });
     const again = (await warm.getProject(index.url, 'seal-utils'))!;
-    await warm.getCoreMetadata(again, again.files.find((f) => f.filename === big.filename)!);
-    await warm.getCoreMetadata(again, again.files.find((f) => f.filename === withMeta.filename)!);
+    await warm.getCoreMetadata(
+      again,
+      again.files.find((f) => f.filename === big.filename)!,
+    );
+    await warm.getCoreMetadata(
+      again,
+      again.files.find((f) => f.filename === withMeta.filename)!,
+    );
     await warm.flush();
     // The first client never fetched this PEP 658 file, so exactly one request is allowed.
-    assert.deepEqual(index.requests.slice(requestsBefore).map((r) => r.path), [`/files/seal-utils/${withMeta.filename}.metadata`]);
+    assert.deepEqual(
+      index.requests.slice(requestsBefore).map((r) => r.path),
+      [`/files/seal-utils/${withMeta.filename}.metadata`],
+    );
     assert.equal(warm.stats.requests, 1);
 
     now += 11 * 60_000; // past the page's max-age=600
@@ -159,7 +174,9 @@ describe('PythonIndexClient on a PEP 503 HTML-only index', () => {
     server = createServer((req, res) => {
       if (req.url === '/simple/tinyconfig/') {
         res.setHeader('Content-Type', 'text/html');
-        res.end(`<html><body><a href="../../packages/${wheel.filename}#sha256=${wheel.sha256}" data-requires-python="&gt;=3.8">${wheel.filename}</a></body></html>`);
+        res.end(
+          `<html><body><a href="../../packages/${wheel.filename}#sha256=${wheel.sha256}" data-requires-python="&gt;=3.8">${wheel.filename}</a></body></html>`,
+        );
       } else if (req.url === `/packages/${wheel.filename}`) {
         // No range support: the whole file is the answer.
         res.setHeader('Content-Type', 'application/octet-stream');
@@ -203,7 +220,9 @@ describe('PythonIndexClient on a PEP 503 HTML-only index', () => {
 });
 
 describe('resolvePython against real indexes', () => {
-  const declared = (requirement: string) => [{ requirement, hashes: [], source: 'requirements.txt', kind: 'requirement' as const, targets: ['deploy' as const, 'dev' as const] }];
+  const declared = (requirement: string) => [
+    { requirement, hashes: [], source: 'requirements.txt', kind: 'requirement' as const, targets: ['deploy' as const, 'dev' as const] },
+  ];
 
   it('python.not-found when every index answers 404, naming the indexes asked', async () => {
     const first = await startIndex({ projects: {} });
@@ -211,7 +230,10 @@ describe('resolvePython against real indexes', () => {
     try {
       const client = new PythonIndexClient({ http: noWait });
       await assert.rejects(
-        resolvePython({ requirements: declared('ghost-project>=1'), indexes: [first.url, second.url], target: BOOKWORM_TARGET, options: {} }, { index: client }),
+        resolvePython(
+          { requirements: declared('ghost-project>=1'), indexes: [first.url, second.url], target: BOOKWORM_TARGET, options: {} },
+          { index: client },
+        ),
         (err: unknown) => {
           assert.ok(isEnvsealError(err));
           assert.equal(err.code, 'python.not-found');

@@ -67,11 +67,7 @@ describe('pip oracle: a graph of platform wheels, markers, extras, yanked and pr
       py('fastmath', '1.2', { tag: 'cp311-cp311-manylinux_2_39_x86_64' }),
     ],
     stableabi: [py('stableabi', '3.0', { tag: 'cp38-abi3-manylinux_2_17_x86_64' }), py('stableabi', '3.0', { tag: 'cp312-cp312-manylinux_2_17_x86_64' })],
-    purelib: [
-      ...['1.0', '1.1', '1.2', '1.3', '1.4'].map((v) => py('purelib', v)),
-      py('purelib', '1.5', {}, { yanked: 'broken' }),
-      py('purelib', '2.0b1'),
-    ],
+    purelib: [...['1.0', '1.1', '1.2', '1.3', '1.4'].map((v) => py('purelib', v)), py('purelib', '1.5', {}, { yanked: 'broken' }), py('purelib', '2.0b1')],
     onlypre: [py('onlypre', '0.1a1'), py('onlypre', '0.2b2')],
     newpy: [py('newpy', '1.0'), py('newpy', '2.0', { requiresPython: '>=3.12' }, { requiresPython: null })],
     oldpy: [py('oldpy', '1.0', { requiresPython: '>=3.7' }), py('oldpy', '2.0', { requiresPython: '>=3.12' })],

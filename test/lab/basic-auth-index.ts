@@ -30,11 +30,7 @@ export interface AuthIndex {
   close(): Promise<void>;
 }
 
-export async function startBasicAuthIndex(options: {
-  projects: Record<string, FileSpec[]>;
-  username: string;
-  password: string;
-}): Promise<AuthIndex> {
+export async function startBasicAuthIndex(options: { projects: Record<string, FileSpec[]>; username: string; password: string }): Promise<AuthIndex> {
   const inner = await startIndex({ projects: options.projects, fileUrls: 'relative' });
   const innerUrl = new URL(inner.origin);
   const expected = `Basic ${Buffer.from(`${options.username}:${options.password}`, 'utf8').toString('base64')}`;

@@ -269,12 +269,9 @@ function runCli(argv: string[]): void {
   }
   if (!out) throw new Error('--out <dir> is required');
   const result = writeFixtureIndex(out, { hostWheelsDir });
-  console.log(
-    `fixture index ${out}: ${result.files.length} files, ${result.written.length} written, ${result.removed.length} removed`,
-  );
+  console.log(`fixture index ${out}: ${result.files.length} files, ${result.written.length} written, ${result.removed.length} removed`);
   for (const name of result.files) console.log(`  ${name}${result.written.includes(name) ? ' (written)' : ''}`);
 }
-
 
 if (isMainModule(import.meta.url)) {
   try {

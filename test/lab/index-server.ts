@@ -157,9 +157,15 @@ export async function startIndex(options: StartIndexOptions): Promise<LabIndex> 
     formats: options.formats ?? ['json', 'html'],
     headers: {},
   };
-  return listen(() => catalog, options.host ?? '127.0.0.1', options.port ?? 0, render, (p) => {
-    catalog = buildCatalog(p);
-  });
+  return listen(
+    () => catalog,
+    options.host ?? '127.0.0.1',
+    options.port ?? 0,
+    render,
+    (p) => {
+      catalog = buildCatalog(p);
+    },
+  );
 }
 
 /** Starts an index serving the distribution files in `dir` (re-read when the directory changes). */
@@ -464,10 +470,7 @@ export function escapeHtml(text: string): string {
  * listed first. No Accept header means HTML (every pre-691 client). Wildcards get HTML when it is offered,
  * as PyPI does. Nothing acceptable → null (the caller answers 406).
  */
-export function negotiateContentType(
-  accept: string | undefined,
-  formats: PageFormat[] = ['json', 'html'],
-): { format: PageFormat; contentType: string } | null {
+export function negotiateContentType(accept: string | undefined, formats: PageFormat[] = ['json', 'html']): { format: PageFormat; contentType: string } | null {
   const json = { format: 'json' as const, contentType: JSON_V1 };
   const htmlV1 = { format: 'html' as const, contentType: HTML_V1 };
   const textHtml = { format: 'html' as const, contentType: TEXT_HTML };
@@ -604,9 +607,7 @@ function parseArgs(argv: string[]): { dir: string; port: number; host: string; p
       else out.pidFile = value;
       i++;
     } else {
-      throw new Error(
-        `unknown or incomplete argument ${flag}; usage: index-server.ts --dir <dir> [--port 5080] [--host 127.0.0.1] [--pid-file <file>]`,
-      );
+      throw new Error(`unknown or incomplete argument ${flag}; usage: index-server.ts --dir <dir> [--port 5080] [--host 127.0.0.1] [--pid-file <file>]`);
     }
   }
   if (!out.dir) throw new Error('--dir <dir> is required');
@@ -639,7 +640,6 @@ async function runStandalone(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
-
 
 if (isMainModule(import.meta.url)) {
   runStandalone().catch((err: unknown) => {

@@ -103,11 +103,9 @@ export async function checkLab(): Promise<LabStatus> {
   } catch (err) {
     throw labMissing(`no registry answers at ${LAB_REGISTRY_URL}/v2/`, err);
   }
-  const manifest = await httpRequest(registry, 'HEAD', '/v2/python/manifests/bookworm', { Accept: MANIFEST_ACCEPT }).catch(
-    (err: unknown) => {
-      throw labMissing(`cannot look up ${LAB_BASE_IMAGE}`, err);
-    },
-  );
+  const manifest = await httpRequest(registry, 'HEAD', '/v2/python/manifests/bookworm', { Accept: MANIFEST_ACCEPT }).catch((err: unknown) => {
+    throw labMissing(`cannot look up ${LAB_BASE_IMAGE}`, err);
+  });
   const digest = manifest.headers['docker-content-digest'];
   if (manifest.status !== 200 || typeof digest !== 'string') {
     throw labMissing(`the registry has no ${LAB_BASE_IMAGE} (HEAD manifest answered ${manifest.status})`);

@@ -103,7 +103,7 @@ export function readTar(archive: Uint8Array): TarEntry[] {
   let buf = Buffer.from(archive);
   if (buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipSync(buf);
   const entries: TarEntry[] = [];
-  for (let at = 0; at + 512 <= buf.length; ) {
+  for (let at = 0; at + 512 <= buf.length;) {
     const header = buf.subarray(at, at + 512);
     if (header.every((b) => b === 0)) break;
     const stored = readOctal(header, 148, 8);

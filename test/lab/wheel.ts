@@ -176,17 +176,16 @@ export function buildWheel(spec: WheelSpec): BuiltWheel {
     ...(spec.buildTag !== undefined ? [`Build: ${spec.buildTag}`] : []),
   ].join('\n');
 
-  const files: [string, Buffer][] = Object.entries(spec.files ?? defaultModuleFiles(spec.name, spec.version)).map(
-    ([path, content]) => [path, Buffer.from(content)],
-  );
+  const files: [string, Buffer][] = Object.entries(spec.files ?? defaultModuleFiles(spec.name, spec.version)).map(([path, content]) => [
+    path,
+    Buffer.from(content),
+  ]);
   for (const [path] of files) {
     if (path.startsWith(`${distInfo}/`)) throw new Error(`wheel file ${path} would clash with the generated .dist-info`);
   }
   files.push([`${distInfo}/METADATA`, Buffer.from(metadata)], [`${distInfo}/WHEEL`, Buffer.from(`${wheelText}\n`)]);
   const recordPath = `${distInfo}/RECORD`;
-  const record =
-    files.map(([path, data]) => `${quoteCsvField(path)},${recordHash(data)},${data.length}`).join('\n') +
-    `\n${recordPath},,\n`;
+  const record = files.map(([path, data]) => `${quoteCsvField(path)},${recordHash(data)},${data.length}`).join('\n') + `\n${recordPath},,\n`;
   files.push([recordPath, Buffer.from(record)]);
 
   const bytes = writeZip(

@@ -58,7 +58,10 @@ function fakes(aptVersion = { value: '1.6-1' }) {
   } as unknown as DockerEngine;
   const index = new MemoryIndex({
     [INDEX]: {
-      alpha: [{ version: '1.0.0', deps: ['beta>=1'] }, { version: '1.1.0', deps: ['beta>=1'] }],
+      alpha: [
+        { version: '1.0.0', deps: ['beta>=1'] },
+        { version: '1.1.0', deps: ['beta>=1'] },
+      ],
       beta: [{ version: '1.0.0' }, { version: '2.0.0' }],
       gamma: [{ version: '0.5.0' }],
     },
@@ -83,7 +86,10 @@ test('only what changed is resolved again; an unchanged lock is not rewritten', 
     const first = await lockEnvironment(p.paths, deps);
     assert.equal(first.status, 'created');
     assert.deepEqual(calls, { registry: 1, probe: 1, apt: 1 });
-    assert.deepEqual(first.lock.python!.packages.map((x) => `${x.name}==${x.version}`), ['alpha==1.1.0', 'beta==2.0.0']);
+    assert.deepEqual(
+      first.lock.python!.packages.map((x) => `${x.name}==${x.version}`),
+      ['alpha==1.1.0', 'beta==2.0.0'],
+    );
     const text = await readFile(p.paths.lock, 'utf8');
 
     const again = await lockEnvironment(p.paths, deps);
@@ -102,7 +108,10 @@ test('only what changed is resolved again; an unchanged lock is not rewritten', 
     const py = await lockEnvironment(p.paths, deps);
     assert.equal(py.status, 'updated');
     assert.deepEqual(calls, { registry: 1, probe: 1, apt: 1 }, 'no registry, probe or apt work for a Python change');
-    assert.deepEqual(py.lock.python!.packages.map((x) => x.name), ['alpha', 'beta', 'gamma']);
+    assert.deepEqual(
+      py.lock.python!.packages.map((x) => x.name),
+      ['alpha', 'beta', 'gamma'],
+    );
     assert.deepEqual(py.lock.apt, first.lock.apt);
 
     // An apt change re-resolves apt only.
@@ -157,7 +166,13 @@ test('a failing lock leaves the previous lock byte-identical', async () => {
 });
 
 test('never silently ignore an input: a recognised file envseal does not read is exit 2 until the spec ignores it', async () => {
-  const p = await project({ 'envseal.yaml': SPEC(), 'requirements.txt': 'alpha\n', 'apt.txt': 'jq\n', 'uv.lock': 'version = 1\n', 'environment.yml': 'name: x\n' });
+  const p = await project({
+    'envseal.yaml': SPEC(),
+    'requirements.txt': 'alpha\n',
+    'apt.txt': 'jq\n',
+    'uv.lock': 'version = 1\n',
+    'environment.yml': 'name: x\n',
+  });
   try {
     const { deps } = fakes();
     await assert.rejects(lockEnvironment(p.paths, deps), (err: any) => {

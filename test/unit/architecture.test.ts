@@ -26,7 +26,11 @@ const mentioners = (pkg: string) => files.filter((f) => new RegExp(`['"]${pkg}(/
 
 test('only the Docker adapter loads dockerode: engines/docker/ alone names it, connection.ts alone loads it', () => {
   for (const pkg of ['dockerode', 'docker-modem']) {
-    assert.deepEqual(mentioners(pkg).filter((file) => !file.startsWith('engines/docker/')), [], `${pkg} outside engines/docker/`);
+    assert.deepEqual(
+      mentioners(pkg).filter((file) => !file.startsWith('engines/docker/')),
+      [],
+      `${pkg} outside engines/docker/`,
+    );
   }
   assert.deepEqual(importers('dockerode'), ['engines/docker/connection.ts']);
   assert.deepEqual(importers('docker-modem'), []);

@@ -118,7 +118,17 @@ describe('default excludes', () => {
   });
 
   it('keep everything else', () => {
-    for (const path of ['.envseal/envseal.lock', '.envseal/envseal.Dockerfile', 'environment.yml', 'src/env.py', 'envs/.environment', 'gitignore', '.gitignore', 'pem/readme', 'venv/x']) {
+    for (const path of [
+      '.envseal/envseal.lock',
+      '.envseal/envseal.Dockerfile',
+      'environment.yml',
+      'src/env.py',
+      'envs/.environment',
+      'gitignore',
+      '.gitignore',
+      'pem/readme',
+      'venv/x',
+    ]) {
       assert.equal(filter.excludes(path), false, path);
     }
   });
@@ -181,7 +191,8 @@ describe('parseDockerignore', () => {
   it('rejects a lone "!" with the line number', () => {
     assert.throws(
       () => parseDockerignore('a\n!\n'),
-      (err: unknown) => err instanceof EnvsealError && err.code === 'build.dockerignore-invalid' && err.exitCode === 2 && err.message.includes('.dockerignore:2'),
+      (err: unknown) =>
+        err instanceof EnvsealError && err.code === 'build.dockerignore-invalid' && err.exitCode === 2 && err.message.includes('.dockerignore:2'),
     );
   });
 

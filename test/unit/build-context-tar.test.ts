@@ -50,7 +50,9 @@ async function entriesOf(tar: Buffer): Promise<Entry[]> {
   return entries;
 }
 
-async function buildTar(options: BuildContextOptions): Promise<{ tar: Buffer; sha256: string; entries: Entry[]; names: string[]; summary: Awaited<ReturnType<typeof createBuildContext>['done']> }> {
+async function buildTar(
+  options: BuildContextOptions,
+): Promise<{ tar: Buffer; sha256: string; entries: Entry[]; names: string[]; summary: Awaited<ReturnType<typeof createBuildContext>['done']> }> {
   const context = createBuildContext(options);
   const tar = await readAll(context.stream);
   const summary = await context.done;
@@ -148,7 +150,17 @@ describe('build context contents', () => {
       'src/app/__pycache__/main.cpython-311.pyc': 'x',
     });
     const { names } = await buildTar({ dir });
-    assert.deepEqual(names, ['.dockerignore', 'Dockerfile', 'scripts/', 'scripts/run.sh', 'src/', 'src/app/', 'src/app/__init__.py', 'src/app/main.py', 'src/util.py']);
+    assert.deepEqual(names, [
+      '.dockerignore',
+      'Dockerfile',
+      'scripts/',
+      'scripts/run.sh',
+      'src/',
+      'src/app/',
+      'src/app/__init__.py',
+      'src/app/main.py',
+      'src/util.py',
+    ]);
   });
 
   it('uses the ignoreFile option instead of the file on disk', async () => {
@@ -189,17 +201,30 @@ describe('build context contents', () => {
     assert.equal(byName.get('tools/')?.header.type, 'directory', 'a directory that exists only for generated files gets one');
     assert.equal(byName.get('tools/entry.sh')?.header.mode, 0o755);
     const names = entries.map((e) => e.header.name);
-    assert.deepEqual(names, [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
+    assert.deepEqual(
+      names,
+      [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))),
+    );
   });
 
   it('rejects generated paths that leave the context or collide with a directory', async () => {
     const dir = makeTree(PROJECT);
     for (const path of ['../escape', '/abs', 'dir/', '.']) {
-      await assert.rejects(buildTar({ dir, extraFiles: { [path]: 'x' } }), (err: unknown) => err instanceof EnvsealError && err.code === 'build.context-path' && err.exitCode === 2, path);
+      await assert.rejects(
+        buildTar({ dir, extraFiles: { [path]: 'x' } }),
+        (err: unknown) => err instanceof EnvsealError && err.code === 'build.context-path' && err.exitCode === 2,
+        path,
+      );
     }
     await assert.rejects(buildTar({ dir, extraFiles: { src: 'x' } }), (err: unknown) => err instanceof EnvsealError && err.code === 'build.context-conflict');
-    await assert.rejects(buildTar({ dir, extraFiles: { 'README.md/x': 'x' } }), (err: unknown) => err instanceof EnvsealError && err.code === 'build.context-conflict');
-    await assert.rejects(buildTar({ dir, extraFiles: { 'g/a': 'x', g: 'y' } }), (err: unknown) => err instanceof EnvsealError && err.code === 'build.context-conflict');
+    await assert.rejects(
+      buildTar({ dir, extraFiles: { 'README.md/x': 'x' } }),
+      (err: unknown) => err instanceof EnvsealError && err.code === 'build.context-conflict',
+    );
+    await assert.rejects(
+      buildTar({ dir, extraFiles: { 'g/a': 'x', g: 'y' } }),
+      (err: unknown) => err instanceof EnvsealError && err.code === 'build.context-conflict',
+    );
   });
 
   it('stores symlinks as links, never following them, and reports the ones that leave the context', async () => {
@@ -228,7 +253,13 @@ describe('build context contents', () => {
     const dir = makeTree({ 'a.txt': 'same' });
     linkSync(join(dir, 'a.txt'), join(dir, 'b.txt'));
     const { entries } = await buildTar({ dir });
-    assert.deepEqual(entries.map((e) => [e.header.name, e.header.type, e.content]), [['a.txt', 'file', 'same'], ['b.txt', 'file', 'same']]);
+    assert.deepEqual(
+      entries.map((e) => [e.header.name, e.header.type, e.content]),
+      [
+        ['a.txt', 'file', 'same'],
+        ['b.txt', 'file', 'same'],
+      ],
+    );
   });
 
   it('skips sockets and FIFOs and reports them', async () => {
@@ -240,7 +271,10 @@ describe('build context contents', () => {
   });
 
   it('fails clearly when the directory does not exist or is a file', async () => {
-    await assert.rejects(buildTar({ dir: join(root, 'nope') }), (err: unknown) => err instanceof EnvsealError && err.code === 'build.context-missing' && err.message.includes(join(root, 'nope')));
+    await assert.rejects(
+      buildTar({ dir: join(root, 'nope') }),
+      (err: unknown) => err instanceof EnvsealError && err.code === 'build.context-missing' && err.message.includes(join(root, 'nope')),
+    );
     const dir = makeTree({ f: 'x' });
     await assert.rejects(buildTar({ dir: join(dir, 'f') }), (err: unknown) => err instanceof EnvsealError && err.code === 'build.context-missing');
   });
@@ -288,13 +322,23 @@ describe('unreadable files', () => {
     `;
     const asRoot = process.getuid?.() === 0;
     const command = asRoot ? 'setpriv' : process.execPath;
-    const args = [...(asRoot ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : []), '--import', 'tsx', '--input-type=module', '-e', code];
+    const args = [
+      ...(asRoot ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : []),
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      code,
+    ];
     const result = spawnSync(command, args, { encoding: 'utf8', cwd: join(dirname(script), '..', '..') });
     assert.equal(result.status, 0, result.stderr);
     const reported = JSON.parse(result.stdout.trim().split('\n').pop()!);
     assert.equal(reported.code, 'build.context-unreadable');
     assert.equal(reported.exitCode, 2);
-    assert.match(reported.message, new RegExp(`cannot read ${join(dir, 'private.txt').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} for the build context: .*EACCES`));
+    assert.match(
+      reported.message,
+      new RegExp(`cannot read ${join(dir, 'private.txt').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} for the build context: .*EACCES`),
+    );
     assert.match(reported.hint, /\.dockerignore/);
   });
 });
@@ -307,7 +351,10 @@ describe('tar writer and reader', () => {
     await writer.add({ name: 'dir', type: 'directory', mtime: 5 });
     await writer.add({ name: longName, type: 'file' }, 'long');
     await writer.add({ name: 'ünïcødé/名前.txt', type: 'file', mode: 0o600, uid: 1000, gid: 1000, uname: 'u', gname: 'g' }, Buffer.from('utf'));
-    await writer.add({ name: 'cap', type: 'file', pax: { 'SCHILY.xattr.security.capability': 'AQAAAgAgAAAAAAAAAAAAAAAAAAA=', 'SCHILY.xattr.user.a': '1' } }, '');
+    await writer.add(
+      { name: 'cap', type: 'file', pax: { 'SCHILY.xattr.security.capability': 'AQAAAgAgAAAAAAAAAAAAAAAAAAA=', 'SCHILY.xattr.user.a': '1' } },
+      '',
+    );
     await writer.add({ name: 'hard', type: 'link', linkname: 'cap' });
     await writer.add({ name: 'soft', type: 'symlink', linkname: `${'t/'.repeat(80)}target` });
     await writer.add({ name: 'big', type: 'file', size: 300_000 }, Readable.from([Buffer.alloc(100_000, 1), Buffer.alloc(200_000, 2)]));
@@ -315,7 +362,10 @@ describe('tar writer and reader', () => {
     const tar = await collected;
     assert.equal(writer.bytesWritten, tar.length);
     const entries = await entriesOf(tar);
-    assert.deepEqual(entries.map((e) => e.header.name), ['dir/', longName, 'ünïcødé/名前.txt', 'cap', 'hard', 'soft', 'big']);
+    assert.deepEqual(
+      entries.map((e) => e.header.name),
+      ['dir/', longName, 'ünïcødé/名前.txt', 'cap', 'hard', 'soft', 'big'],
+    );
     assert.equal(entries[0]!.header.mtime, 5);
     assert.equal(entries[1]!.content, 'long');
     assert.deepEqual(
@@ -344,11 +394,17 @@ describe('tar writer and reader', () => {
   });
 
   it('rejects a stream body whose size differs from the header', async () => {
-    for (const [size, body] of [[10, 'short'], [2, 'too long']] as const) {
+    for (const [size, body] of [
+      [10, 'short'],
+      [2, 'too long'],
+    ] as const) {
       const writer = createTarWriter();
       writer.stream.on('error', () => {});
       writer.stream.resume();
-      await assert.rejects(writer.add({ name: 'f', type: 'file', size }, Readable.from([Buffer.from(body)])), (err: unknown) => err instanceof EnvsealError && err.code === 'tar.size-changed');
+      await assert.rejects(
+        writer.add({ name: 'f', type: 'file', size }, Readable.from([Buffer.from(body)])),
+        (err: unknown) => err instanceof EnvsealError && err.code === 'tar.size-changed',
+      );
     }
   });
 

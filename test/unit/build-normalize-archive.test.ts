@@ -21,7 +21,10 @@ after(async () => {
   await temp.cleanup();
 });
 
-const base = layerTar([{ name: 'bin/', type: 'directory' }, { name: 'bin/sh', body: Buffer.alloc(2 * 1024 * 1024, 0x41) }]); // > 1 MiB: streamed
+const base = layerTar([
+  { name: 'bin/', type: 'directory' },
+  { name: 'bin/sh', body: Buffer.alloc(2 * 1024 * 1024, 0x41) },
+]); // > 1 MiB: streamed
 const app = layerTar([{ name: 'app/main.py', body: 'print(1)\n' }]); // small: kept in memory until the manifest is read
 const CONFIG = { architecture: 'amd64', os: 'linux', config: { Cmd: ['python3'] } };
 
@@ -46,7 +49,10 @@ describe('readImageArchive', () => {
     const read = await readImageArchive(Readable.from([archive]), { spoolDir: dir });
     assert.equal(read.format, 'docker-save');
     assert.deepEqual(read.repoTags, ['x:1']);
-    assert.deepEqual(read.layers.map((l) => l.diffId), [sha256(base), sha256(app), sha256(app)]);
+    assert.deepEqual(
+      read.layers.map((l) => l.diffId),
+      [sha256(base), sha256(app), sha256(app)],
+    );
     assert.equal(read.layers[1], read.layers[2], 'the same spooled layer');
     assert.equal(read.configDigest, sha256(configWithLayers(CONFIG, [base, app, app])));
     assert.ok((await readFile(read.layers[0]!.file!)).equals(base));
@@ -71,18 +77,54 @@ describe('readImageArchive', () => {
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.index.v1+json',
         manifests: [
-          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: manifest.length, platform: { os: 'linux', architecture: 'amd64' } },
-          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'9'.repeat(64)}`, size: 1, platform: { os: 'linux', architecture: 'arm64' } },
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: sha256(manifest),
+            size: manifest.length,
+            platform: { os: 'linux', architecture: 'amd64' },
+          },
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: `sha256:${'9'.repeat(64)}`,
+            size: 1,
+            platform: { os: 'linux', architecture: 'arm64' },
+          },
         ],
       }),
     );
-    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha256(inner), size: inner.length, annotations: { 'io.containerd.image.name': 'docker.io/library/x:1' } }] }));
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.index.v1+json',
+            digest: sha256(inner),
+            size: inner.length,
+            annotations: { 'io.containerd.image.name': 'docker.io/library/x:1' },
+          },
+        ],
+      }),
+    );
     const blob = (b: Buffer) => ({ name: `blobs/sha256/${sha256(b).slice(7)}`, body: b });
-    const archive = await tarOf([{ name: 'blobs/' }, { name: 'blobs/sha256/' }, blob(config), blob(gzApp), blob(gzBase), blob(inner), blob(manifest), { name: 'index.json', body: index }, { name: 'oci-layout', body: Buffer.from('{"imageLayoutVersion":"1.0.0"}') }]);
+    const archive = await tarOf([
+      { name: 'blobs/' },
+      { name: 'blobs/sha256/' },
+      blob(config),
+      blob(gzApp),
+      blob(gzBase),
+      blob(inner),
+      blob(manifest),
+      { name: 'index.json', body: index },
+      { name: 'oci-layout', body: Buffer.from('{"imageLayoutVersion":"1.0.0"}') },
+    ]);
     const read = await readImageArchive(Readable.from([archive]), { spoolDir: await temp.fresh() });
     assert.equal(read.format, 'oci-layout');
     assert.deepEqual(read.repoTags, ['docker.io/library/x:1']);
-    assert.deepEqual(read.layers.map((l) => l.diffId), [sha256(base), sha256(app)], 'diff_ids are of the uncompressed tars');
+    assert.deepEqual(
+      read.layers.map((l) => l.diffId),
+      [sha256(base), sha256(app)],
+      'diff_ids are of the uncompressed tars',
+    );
     assert.ok((await readFile(read.layers[0]!.file!)).equals(base));
   });
 
@@ -102,7 +144,11 @@ describe('readImageArchive', () => {
       const bytes = await streamToBuffer(body);
       if (header.type === 'directory') entries.push({ name: header.name });
       else if (header.type === 'symlink') entries.push({ name: header.name, link: header.linkname! });
-      else entries.push({ name: header.name, body: header.name.endsWith('layer.tar') && bytes.length < 1e6 ? layerTar([{ name: 'app/main.py', body: 'print(2)\n' }]) : bytes });
+      else
+        entries.push({
+          name: header.name,
+          body: header.name.endsWith('layer.tar') && bytes.length < 1e6 ? layerTar([{ name: 'app/main.py', body: 'print(2)\n' }]) : bytes,
+        });
     });
     const dir = await temp.fresh();
     await assert.rejects(readImageArchive(Readable.from([await tarOf(entries)]), { spoolDir: dir }), (err: unknown) => {
@@ -115,7 +161,10 @@ describe('readImageArchive', () => {
   });
 
   it('fails with image-archive.invalid when there is no manifest', async () => {
-    await assert.rejects(readImageArchive(Readable.from([await tarOf([{ name: 'x.json', body: Buffer.from('{}') }])]), { spoolDir: await temp.fresh() }), /neither manifest.json nor index.json/);
+    await assert.rejects(
+      readImageArchive(Readable.from([await tarOf([{ name: 'x.json', body: Buffer.from('{}') }])]), { spoolDir: await temp.fresh() }),
+      /neither manifest.json nor index.json/,
+    );
   });
 
   it('stops when the signal fires', async () => {
@@ -152,7 +201,10 @@ describe('writeImageArchive', () => {
     assert.equal(again.format, 'docker-save', 'manifest.json is preferred');
     assert.equal(again.configDigest, first.configDigest);
     assert.deepEqual(again.repoTags, [], 'no tags: the caller tags after checking');
-    assert.deepEqual(again.layers.map((l) => l.diffId), [sha256(base), sha256(app)]);
+    assert.deepEqual(
+      again.layers.map((l) => l.diffId),
+      [sha256(base), sha256(app)],
+    );
   });
 
   it('rejects a digest that is not sha256', async () => {

@@ -34,7 +34,11 @@ function classicConfig(overrides: { created?: string; container?: string; image?
     docker_version: '20.10.24+dfsg1',
     history: [
       { created: '2026-11-27T22:55:02.450060284Z', comment: 'Imported from -' },
-      { created: overrides.stepCreated ?? '2026-11-27T23:02:50.713967536Z', created_by: '/bin/sh -c #(nop)  ENV SOURCE_DATE_EPOCH=1700000000', empty_layer: true },
+      {
+        created: overrides.stepCreated ?? '2026-11-27T23:02:50.713967536Z',
+        created_by: '/bin/sh -c #(nop)  ENV SOURCE_DATE_EPOCH=1700000000',
+        empty_layer: true,
+      },
       { created: overrides.created ?? '2026-11-27T23:02:50.946430589Z', created_by: '/bin/sh -c python3 -m compileall -q /app' },
     ],
     os: 'linux',
@@ -48,12 +52,18 @@ describe('rewriteImageConfig', () => {
   it('sets created and every history created to the epoch, and replaces rootfs.diff_ids', () => {
     const out = JSON.parse(rewrite(classicConfig()).toString()) as Record<string, unknown> & { history: { created: string }[]; rootfs: unknown };
     assert.equal(out.created, '2023-11-14T22:13:20Z');
-    assert.deepEqual(out.history.map((h) => h.created), ['2023-11-14T22:13:20Z', '2023-11-14T22:13:20Z', '2023-11-14T22:13:20Z']);
+    assert.deepEqual(
+      out.history.map((h) => h.created),
+      ['2023-11-14T22:13:20Z', '2023-11-14T22:13:20Z', '2023-11-14T22:13:20Z'],
+    );
     assert.deepEqual(out.rootfs, { type: 'layers', diff_ids: DIFF_IDS });
   });
 
   it('drops the build-host fields and keeps everything else', () => {
-    const out = JSON.parse(rewrite(classicConfig()).toString()) as Record<string, unknown> & { config: Record<string, unknown>; history: Record<string, unknown>[] };
+    const out = JSON.parse(rewrite(classicConfig()).toString()) as Record<string, unknown> & {
+      config: Record<string, unknown>;
+      history: Record<string, unknown>[];
+    };
     for (const field of ['container', 'container_config', 'docker_version']) assert.ok(!(field in out), `${field} is dropped`);
     assert.ok(!('Image' in out.config), 'config.Image is dropped');
     assert.deepEqual(Object.keys(DROPPED_CONFIG_FIELDS).sort(), ['container', 'container_config', 'docker_version']);
@@ -95,10 +105,16 @@ describe('rewriteImageConfig', () => {
   });
 
   it('rejects a config that is not a JSON object, and an epoch that is not whole seconds in range', () => {
-    assert.throws(() => rewriteImageConfig(Buffer.from('not json'), { sourceDateEpoch: EPOCH, diffIds: [] }), (err: unknown) => isEnvsealError(err) && err.code === 'normalize.config' && err.exitCode === 3);
+    assert.throws(
+      () => rewriteImageConfig(Buffer.from('not json'), { sourceDateEpoch: EPOCH, diffIds: [] }),
+      (err: unknown) => isEnvsealError(err) && err.code === 'normalize.config' && err.exitCode === 3,
+    );
     assert.throws(() => rewriteImageConfig(Buffer.from('[1]'), { sourceDateEpoch: EPOCH, diffIds: [] }), /not a JSON object/);
     for (const bad of [-1, 1.5, Number.NaN, 253402300800]) {
-      assert.throws(() => rewriteImageConfig(Buffer.from('{}'), { sourceDateEpoch: bad, diffIds: [] }), (err: unknown) => isEnvsealError(err) && err.code === 'normalize.epoch');
+      assert.throws(
+        () => rewriteImageConfig(Buffer.from('{}'), { sourceDateEpoch: bad, diffIds: [] }),
+        (err: unknown) => isEnvsealError(err) && err.code === 'normalize.epoch',
+      );
     }
   });
 });

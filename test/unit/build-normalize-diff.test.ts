@@ -6,7 +6,16 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { compareConfigs, compareLayerIndexes, diffImages, createEmptyIndex, explainImageDiff, indexLayer, layerLabelsOf, type ImageDiff } from '../../src/image/normalize/image-diff.js';
+import {
+  compareConfigs,
+  compareLayerIndexes,
+  diffImages,
+  createEmptyIndex,
+  explainImageDiff,
+  indexLayer,
+  layerLabelsOf,
+  type ImageDiff,
+} from '../../src/image/normalize/image-diff.js';
 import { isEnvsealError } from '../../src/core/errors.js';
 import { FakeEngine, layerTar, legacySaveArchive, makeTempRoot, sha256, type EntrySpec } from './build-normalize-fixture.js';
 
@@ -50,12 +59,19 @@ describe('compareLayerIndexes', () => {
     assert.deepEqual(byPath.get('usr/lib/python3/foo.pyc')!.changes, [{ field: 'mtime', a: '1700000000', b: '1700000123' }]);
     const tool = byPath.get('usr/bin/tool')!;
     assert.equal(tool.kind, 'content');
-    assert.deepEqual(tool.changes.map((c) => c.field), ['content', 'size', 'mode']);
+    assert.deepEqual(
+      tool.changes.map((c) => c.field),
+      ['content', 'size', 'mode'],
+    );
     assert.deepEqual(tool.changes[2], { field: 'mode', a: '0644', b: '0755' });
     assert.deepEqual(byPath.get('app/link')!.changes, [{ field: 'linkname', a: 'a', b: 'b' }]);
     assert.deepEqual(byPath.get('etc/cap')!.changes, [{ field: 'pax', key: 'SCHILY.xattr.security.capability', a: '0102', b: '(none)' }]);
     assert.deepEqual(byPath.get('caf\\xe9')!.changes, [{ field: 'uid', a: '0', b: '1000' }]);
-    assert.deepEqual(result.files.map((f) => f.path), [...result.files.map((f) => f.path)].sort(), 'in path order');
+    assert.deepEqual(
+      result.files.map((f) => f.path),
+      [...result.files.map((f) => f.path)].sort(),
+      'in path order',
+    );
   });
 
   it('caps the listed files but counts all of them', async () => {
@@ -66,7 +82,10 @@ describe('compareLayerIndexes', () => {
   });
 
   it('says when the files are the same and only the order or the encoding differs', async () => {
-    const files: EntrySpec[] = [{ name: 'a', body: '1' }, { name: 'b', body: '2' }];
+    const files: EntrySpec[] = [
+      { name: 'a', body: '1' },
+      { name: 'b', body: '2' },
+    ];
     assert.equal(compareLayerIndexes(await indexOf(files), await indexOf([...files].reverse()), 10).sameFiles, 'entry-order');
     assert.equal(compareLayerIndexes(await indexOf(files), await indexOf(files), 10).sameFiles, 'encoding');
     assert.equal(compareLayerIndexes(createEmptyIndex(), await indexOf(files), 10).counts.added, 2);
@@ -94,15 +113,32 @@ describe('compareConfigs and layerLabelsOf', () => {
         { created_by: 'RUN /bin/sh -c make # buildkit', comment: 'buildkit.dockerfile.v0' },
       ],
     });
-    assert.deepEqual(labels, ['Imported from -', 'COPY dir:0123abcd in /app', `RUN pip install --no-deps ${'pkg '.repeat(30)}`.slice(0, 59) + '…', 'RUN /bin/sh -c make # buildkit']);
+    assert.deepEqual(labels, [
+      'Imported from -',
+      'COPY dir:0123abcd in /app',
+      `RUN pip install --no-deps ${'pkg '.repeat(30)}`.slice(0, 59) + '…',
+      'RUN /bin/sh -c make # buildkit',
+    ]);
   });
 });
 
 describe('explainImageDiff', () => {
   const diff: ImageDiff = {
     identical: false,
-    a: { ref: 'app:built', imageId: `sha256:${'a'.repeat(64)}`, configDigest: `sha256:${'a'.repeat(64)}`, diffIds: ['sha256:base', `sha256:${'1'.repeat(64)}`], layerLabels: [] },
-    b: { ref: 'app:rebuilt', imageId: `sha256:${'b'.repeat(64)}`, configDigest: `sha256:${'b'.repeat(64)}`, diffIds: ['sha256:base', `sha256:${'2'.repeat(64)}`, `sha256:${'3'.repeat(64)}`], layerLabels: [] },
+    a: {
+      ref: 'app:built',
+      imageId: `sha256:${'a'.repeat(64)}`,
+      configDigest: `sha256:${'a'.repeat(64)}`,
+      diffIds: ['sha256:base', `sha256:${'1'.repeat(64)}`],
+      layerLabels: [],
+    },
+    b: {
+      ref: 'app:rebuilt',
+      imageId: `sha256:${'b'.repeat(64)}`,
+      configDigest: `sha256:${'b'.repeat(64)}`,
+      diffIds: ['sha256:base', `sha256:${'2'.repeat(64)}`, `sha256:${'3'.repeat(64)}`],
+      layerLabels: [],
+    },
     config: [{ path: 'created', a: '"2023-11-14T22:13:20Z"', b: '"2023-11-15T00:00:00Z"' }],
     layers: [
       {
@@ -113,7 +149,14 @@ describe('explainImageDiff', () => {
         counts: { added: 1, removed: 0, content: 1, metadata: 2 },
         files: [
           { path: 'usr/lib/python3/dist-packages/foo.pyc', kind: 'metadata', changes: [{ field: 'mtime', a: '1700000000', b: '1700000123' }] },
-          { path: 'usr/bin/tool', kind: 'content', changes: [{ field: 'content', a: 'c'.repeat(64), b: 'd'.repeat(64) }, { field: 'mode', a: '0644', b: '0755' }] },
+          {
+            path: 'usr/bin/tool',
+            kind: 'content',
+            changes: [
+              { field: 'content', a: 'c'.repeat(64), b: 'd'.repeat(64) },
+              { field: 'mode', a: '0644', b: '0755' },
+            ],
+          },
           { path: 'app/new.py', kind: 'added', changes: [] },
           { path: 'etc/x', kind: 'metadata', changes: [{ field: 'pax', key: 'SCHILY.xattr.security.capability', a: '01', b: '(none)' }] },
         ],
@@ -155,11 +198,17 @@ describe('diffImages', () => {
     engine.images.get('two:1')!.info.layers = [sha256(base), sha256(appTwo)];
     const result = await diffImages(engine, 'one:1', 'two:1', { workDir: await temp.fresh() });
     assert.equal(result.identical, false);
-    assert.deepEqual(result.config.map((c) => c.path), ['created']);
+    assert.deepEqual(
+      result.config.map((c) => c.path),
+      ['created'],
+    );
     assert.equal(result.layers.length, 1);
     assert.equal(result.layers[0]!.index, 1);
     assert.equal(result.layers[0]!.label, 'RUN python3 -m compileall /app');
-    assert.deepEqual(result.layers[0]!.files.map((f) => [f.path, f.kind]), [['app/m.py', 'content']]);
+    assert.deepEqual(
+      result.layers[0]!.files.map((f) => [f.path, f.kind]),
+      [['app/m.py', 'content']],
+    );
     assert.ok(explainImageDiff(result).some((line) => line.includes('app/m.py: content')));
   });
 
@@ -169,6 +218,9 @@ describe('diffImages', () => {
     const same = await diffImages(engine, 'one:1', 'one:1', { workDir: await temp.fresh() });
     assert.equal(same.identical, true);
     assert.ok(!engine.calls.some((c) => c.startsWith('export')));
-    await assert.rejects(diffImages(engine, 'one:1', 'nope:1', { workDir: await temp.fresh() }), (err: unknown) => isEnvsealError(err) && err.code === 'diff.image-missing' && err.exitCode === 2);
+    await assert.rejects(
+      diffImages(engine, 'one:1', 'nope:1', { workDir: await temp.fresh() }),
+      (err: unknown) => isEnvsealError(err) && err.code === 'diff.image-missing' && err.exitCode === 2,
+    );
   });
 });

@@ -138,7 +138,9 @@ export async function legacySaveArchive(spec: ImageSpec): Promise<Buffer> {
   const seen = new Map<string, string>();
   const layerPaths: string[] = [];
   spec.layers.forEach((layer, i) => {
-    const v1 = createHash('sha256').update(`v1-${i}-${sha256(layer)}`).digest('hex');
+    const v1 = createHash('sha256')
+      .update(`v1-${i}-${sha256(layer)}`)
+      .digest('hex');
     entries.push({ name: `${v1}/` }, { name: `${v1}/VERSION`, body: Buffer.from('1.0') }, { name: `${v1}/json`, body: Buffer.from('{}') });
     const digest = sha256(layer);
     if (seen.has(digest)) entries.push({ name: `${v1}/layer.tar`, link: `../${seen.get(digest)}/layer.tar` });
@@ -150,7 +152,10 @@ export async function legacySaveArchive(spec: ImageSpec): Promise<Buffer> {
   });
   entries.push({ name: `${configHex}.json`, body: config });
   entries.sort((a, b) => (a.name < b.name ? -1 : 1));
-  entries.push({ name: 'manifest.json', body: Buffer.from(JSON.stringify([{ Config: `${configHex}.json`, RepoTags: spec.repoTags ?? null, Layers: layerPaths }])) });
+  entries.push({
+    name: 'manifest.json',
+    body: Buffer.from(JSON.stringify([{ Config: `${configHex}.json`, RepoTags: spec.repoTags ?? null, Layers: layerPaths }])),
+  });
   entries.push({ name: 'repositories', body: Buffer.from('{}') });
   const done = (async () => {
     for (const e of entries) {

@@ -94,7 +94,10 @@ describe('normalizeImage', () => {
     // What was loaded: the rewritten config (its bytes are the ID) and layers whose digests are the diff_ids.
     const loaded = await readImageArchive(Readable.from([engine.loadedArchives[0]!]), { spoolDir: await temp.fresh() });
     assert.equal(loaded.configDigest, result.configDigest);
-    assert.deepEqual(loaded.layers.map((l) => l.diffId), result.diffIds);
+    assert.deepEqual(
+      loaded.layers.map((l) => l.diffId),
+      result.diffIds,
+    );
     const config = JSON.parse(loaded.config.toString()) as Record<string, unknown>;
     assert.equal(config.created, '2023-11-14T22:13:20Z');
     assert.ok(!('container' in config));
@@ -138,7 +141,11 @@ describe('normalizeImage', () => {
 
   it('fails with normalize.export when the image cannot be exported, and tags nothing', async () => {
     const { engine, workDir } = await setup();
-    await expectError(normalizeImage(engine, 'missing:tag', { sourceDateEpoch: EPOCH, tags: ['t:1'], workDir }), 'normalize.export', /cannot export image missing:tag.*does not exist/);
+    await expectError(
+      normalizeImage(engine, 'missing:tag', { sourceDateEpoch: EPOCH, tags: ['t:1'], workDir }),
+      'normalize.export',
+      /cannot export image missing:tag.*does not exist/,
+    );
     assert.equal(engine.tags.size, 0);
     assert.deepEqual(await listDir(workDir), []);
   });
@@ -153,7 +160,11 @@ describe('normalizeImage', () => {
   it('fails with normalize.layer-unreadable (exit 2) for a layer with an entry it cannot rewrite', async () => {
     const { engine, workDir } = await setup();
     // A GNU sparse entry (typeflag 'S'), which Docker's own extraction refuses too.
-    const sparse = Buffer.concat([layerTar([{ name: 'ok', body: 'x' }]).subarray(0, 1024), layerTar([{ name: 'holes.img', body: '' }]).subarray(0, 512), Buffer.alloc(1024)]);
+    const sparse = Buffer.concat([
+      layerTar([{ name: 'ok', body: 'x' }]).subarray(0, 1024),
+      layerTar([{ name: 'holes.img', body: '' }]).subarray(0, 512),
+      Buffer.alloc(1024),
+    ]);
     sparse[1024 + 156] = 'S'.charCodeAt(0);
     sparse.fill(0x20, 1024 + 148, 1024 + 156);
     let sum = 0;
@@ -181,15 +192,26 @@ describe('normalizeImage', () => {
   it("reports the engine's own disk-full during load as normalize.disk-full", async () => {
     const { engine, workDir } = await setup();
     engine.failLoad = externalError('docker.load-failed', 'loading the image failed: write /var/lib/docker/tmp/x: no space left on device');
-    await expectError(normalizeImage(engine, 'scratch:build', { sourceDateEpoch: EPOCH, tags: ['t:1'], workDir }), 'normalize.disk-full', /engine ran out of disk space/);
+    await expectError(
+      normalizeImage(engine, 'scratch:build', { sourceDateEpoch: EPOCH, tags: ['t:1'], workDir }),
+      'normalize.disk-full',
+      /engine ran out of disk space/,
+    );
   });
 
   it('fails with normalize.load-mismatch and removes the image when the engine reports another ID', async () => {
     const { engine, workDir } = await setup();
     engine.reportLoaded = () => [`sha256:${'e'.repeat(64)}`];
-    await expectError(normalizeImage(engine, 'scratch:build', { sourceDateEpoch: EPOCH, tags: ['t:1'], workDir }), 'normalize.load-mismatch', /instead of the normalised image/);
+    await expectError(
+      normalizeImage(engine, 'scratch:build', { sourceDateEpoch: EPOCH, tags: ['t:1'], workDir }),
+      'normalize.load-mismatch',
+      /instead of the normalised image/,
+    );
     assert.equal(engine.tags.size, 0);
-    assert.ok(engine.calls.some((c) => c.startsWith('remove sha256:')), 'the loaded image is removed again');
+    assert.ok(
+      engine.calls.some((c) => c.startsWith('remove sha256:')),
+      'the loaded image is removed again',
+    );
     assert.equal([...engine.images.keys()].filter((id) => id.startsWith('sha256:')).length, 0);
   });
 
@@ -217,7 +239,11 @@ describe('normalizeImage', () => {
       controller.abort(new Error('SIGINT'));
       return stream;
     };
-    await expectError(normalizeImage(engine, 'scratch:build', { sourceDateEpoch: EPOCH, tags: ['t:1'], workDir, signal: controller.signal }), 'normalize.aborted', /cancelled; nothing was tagged/);
+    await expectError(
+      normalizeImage(engine, 'scratch:build', { sourceDateEpoch: EPOCH, tags: ['t:1'], workDir, signal: controller.signal }),
+      'normalize.aborted',
+      /cancelled; nothing was tagged/,
+    );
     assert.equal(engine.tags.size, 0);
     assert.deepEqual(await listDir(workDir), []);
   });
@@ -226,6 +252,10 @@ describe('normalizeImage', () => {
     const { engine } = await setup();
     const file = join(await temp.fresh(), 'a-file');
     await (await import('node:fs/promises')).writeFile(file, 'x');
-    await expectError(normalizeImage(engine, 'scratch:build', { sourceDateEpoch: EPOCH, tags: ['t:1'], workDir: join(file, 'sub') }), 'normalize.work-dir', /cannot use the work directory/);
+    await expectError(
+      normalizeImage(engine, 'scratch:build', { sourceDateEpoch: EPOCH, tags: ['t:1'], workDir: join(file, 'sub') }),
+      'normalize.work-dir',
+      /cannot use the work directory/,
+    );
   });
 });

@@ -196,7 +196,10 @@ describe('rewriteLayerFile', () => {
 
   it('copies large bodies exactly (across the write buffer) and reports the diff_id of the bytes it wrote', async () => {
     const big = randomBytes(9 * 1024 * 1024 + 123);
-    const { entries, bytes, diffId, count } = await rewrite([{ name: 'b/big.bin', body: big }, { name: 'a/small', body: 'x' }]);
+    const { entries, bytes, diffId, count } = await rewrite([
+      { name: 'b/big.bin', body: big },
+      { name: 'a/small', body: 'x' },
+    ]);
     assert.equal(count, 2);
     assert.equal(diffId, sha256(bytes));
     assert.equal(entries[1]!.header.name.toString(), 'b/big.bin');
@@ -215,14 +218,28 @@ describe('rewriteLayerFile', () => {
       { name: 'etc/.wh.issue.net', body: '' },
     ];
     const first = await rewrite(base.map((e, i) => ({ ...e, mtime: LATER + i, uname: 'root' })));
-    const shuffled: EntrySpec[] = [base[3]!, base[6]!, base[0]!, base[5]!, base[2]!, base[1]!].map((e, i) => ({ ...e, mtime: LATER + 100 * i, uname: 'someone', gname: 'else', pax: { ...e.pax, atime: String(LATER + i) } }));
+    const shuffled: EntrySpec[] = [base[3]!, base[6]!, base[0]!, base[5]!, base[2]!, base[1]!].map((e, i) => ({
+      ...e,
+      mtime: LATER + 100 * i,
+      uname: 'someone',
+      gname: 'else',
+      pax: { ...e.pax, atime: String(LATER + i) },
+    }));
     // The engine's walk now reached app/other/zz first: it carries the data and mod.py is the link.
     shuffled.unshift({ name: 'app/other/zz', body: 'x=1\n', mtime: LATER, pax: { 'SCHILY.xattr.security.capability': cap } });
     shuffled.push({ name: 'app/pkg/mod.py', type: 'link', linkname: 'app/other/zz', pax: { 'SCHILY.xattr.security.capability': cap } });
     const second = await rewrite(shuffled);
     assert.equal(first.diffId, second.diffId);
     assert.ok(first.bytes.equals(second.bytes));
-    assert.deepEqual(names(first.entries), ['app/', 'app/fifo', 'app/other/zz', 'app/pkg/', 'app/pkg/__pycache__/mod.cpython-311.pyc', 'app/pkg/mod.py', 'etc/.wh.issue.net']);
+    assert.deepEqual(names(first.entries), [
+      'app/',
+      'app/fifo',
+      'app/other/zz',
+      'app/pkg/',
+      'app/pkg/__pycache__/mod.cpython-311.pyc',
+      'app/pkg/mod.py',
+      'etc/.wh.issue.net',
+    ]);
     assert.ok(first.entries.every((e) => e.header.mtime === EPOCH));
   });
 
@@ -248,16 +265,25 @@ describe('planLayerRewrite', () => {
   it('takes the body of the data-carrying entry for the name that now carries it', async () => {
     const dir = await temp.fresh();
     const file = join(dir, 'in.tar');
-    await writeFile(file, layerTar([{ name: 'z', body: 'data' }, { name: 'a', type: 'link', linkname: 'z' }]));
+    await writeFile(
+      file,
+      layerTar([
+        { name: 'z', body: 'data' },
+        { name: 'a', type: 'link', linkname: 'z' },
+      ]),
+    );
     const scanned: RawTarEntry[] = [];
     await scanRawTarFile(file, (e) => {
       scanned.push(e);
     });
     const plan = planLayerRewrite(scanned, EPOCH);
-    assert.deepEqual(plan.map((p) => [p.header.name.toString(), p.header.type, p.header.size]), [
-      ['a', 'file', 4],
-      ['z', 'link', 0],
-    ]);
+    assert.deepEqual(
+      plan.map((p) => [p.header.name.toString(), p.header.type, p.header.size]),
+      [
+        ['a', 'file', 4],
+        ['z', 'link', 0],
+      ],
+    );
     assert.equal(plan[0]!.bodyOffset, scanned[0]!.offset);
   });
 });

@@ -26,7 +26,16 @@ after(async () => {
 const LATIN1_NAME = Buffer.from([0x61, 0x70, 0x70, 0x2f, 0x63, 0x61, 0x66, 0xe9]); // "app/caf\xe9"
 
 /** A hand-made header block (independent of the encoder under test), with a valid checksum. */
-function handBlock(fields: { name: Buffer | string; flag: string; size?: number; magic?: 'ustar' | 'gnu' | 'v7'; mode?: string; sizeField?: Buffer; uidField?: Buffer; prefix?: string }): Buffer {
+function handBlock(fields: {
+  name: Buffer | string;
+  flag: string;
+  size?: number;
+  magic?: 'ustar' | 'gnu' | 'v7';
+  mode?: string;
+  sizeField?: Buffer;
+  uidField?: Buffer;
+  prefix?: string;
+}): Buffer {
   const block = Buffer.alloc(512);
   Buffer.from(fields.name).copy(block, 0, 0, 100);
   block.write(fields.mode ?? '0000644\0', 100, 8, 'latin1');
@@ -215,21 +224,38 @@ describe('raw tar: reading what other writers produce', () => {
       TAR_END_OF_ARCHIVE,
     ]);
     const entries = await readLayer(tar);
-    assert.deepEqual(entries.map((e) => [e.header.name.toString(), e.header.size, e.body.toString()]), [
-      ['link', 0, ''],
-      ['next', 2, 'ok'],
-    ]);
+    assert.deepEqual(
+      entries.map((e) => [e.header.name.toString(), e.header.size, e.body.toString()]),
+      [
+        ['link', 0, ''],
+        ['next', 2, 'ok'],
+      ],
+    );
   });
 
   it('reads a typeflag NUL with a trailing slash as a directory, and v7 headers without the ustar magic', async () => {
-    const tar = Buffer.concat([handBlock({ name: 'olddir/', flag: '\0', magic: 'v7' }), handBlock({ name: 'oldfile', flag: '\0', magic: 'v7', size: 1 }), withBody(Buffer.from('1')), TAR_END_OF_ARCHIVE]);
+    const tar = Buffer.concat([
+      handBlock({ name: 'olddir/', flag: '\0', magic: 'v7' }),
+      handBlock({ name: 'oldfile', flag: '\0', magic: 'v7', size: 1 }),
+      withBody(Buffer.from('1')),
+      TAR_END_OF_ARCHIVE,
+    ]);
     const entries = await readLayer(tar);
-    assert.deepEqual(entries.map((e) => e.header.type), ['directory', 'file']);
+    assert.deepEqual(
+      entries.map((e) => e.header.type),
+      ['directory', 'file'],
+    );
   });
 
   it('applies global (g) pax records to every later entry', async () => {
     const record = Buffer.from('30 SCHILY.xattr.user.global=g\n');
-    const tar = Buffer.concat([handBlock({ name: 'pax_global_header', flag: 'g', size: record.length }), withBody(record), handBlock({ name: 'a', flag: '0' }), handBlock({ name: 'b', flag: '0' }), TAR_END_OF_ARCHIVE]);
+    const tar = Buffer.concat([
+      handBlock({ name: 'pax_global_header', flag: 'g', size: record.length }),
+      withBody(record),
+      handBlock({ name: 'a', flag: '0' }),
+      handBlock({ name: 'b', flag: '0' }),
+      TAR_END_OF_ARCHIVE,
+    ]);
     const entries = await readLayer(tar);
     for (const entry of entries) assert.deepEqual(entry.header.pax, [{ key: 'SCHILY.xattr.user.global', value: Buffer.from('g') }]);
   });
@@ -237,13 +263,20 @@ describe('raw tar: reading what other writers produce', () => {
   it('scans a file without reading bodies and reports where each body starts', async () => {
     const file = join(await temp.fresh(), 'layer.tar');
     const big = Buffer.alloc(3 * 1024 * 1024 + 5, 7);
-    const tar = layerTar([{ name: 'a', body: 'first' }, { name: 'big', body: big }, { name: 'c', body: 'third' }]);
+    const tar = layerTar([
+      { name: 'a', body: 'first' },
+      { name: 'big', body: big },
+      { name: 'c', body: 'third' },
+    ]);
     await writeFile(file, tar);
     const seen: RawTarEntry[] = [];
     await scanRawTarFile(file, (entry) => {
       seen.push(entry);
     });
-    assert.deepEqual(seen.map((e) => e.header.name.toString()), ['a', 'big', 'c']);
+    assert.deepEqual(
+      seen.map((e) => e.header.name.toString()),
+      ['a', 'big', 'c'],
+    );
     assert.equal(tar.subarray(seen[0]!.offset, seen[0]!.offset + 5).toString(), 'first');
     assert.deepEqual(tar.subarray(seen[1]!.offset, seen[1]!.offset + big.length), big);
     assert.equal(tar.subarray(seen[2]!.offset, seen[2]!.offset + 5).toString(), 'third');
@@ -268,19 +301,33 @@ describe('raw tar: damaged archives', () => {
     await expectCode(readLayer(tar.subarray(0, 1024)), 'tar.corrupt', /ends in the middle/);
     const file = join(await temp.fresh(), 'cut.tar');
     await writeFile(file, tar.subarray(0, 1024));
-    await expectCode(scanRawTarFile(file, () => {}), 'tar.corrupt', /ends in the middle/);
+    await expectCode(
+      scanRawTarFile(file, () => {}),
+      'tar.corrupt',
+      /ends in the middle/,
+    );
   });
 
   it('rejects GNU sparse entries, which Docker cannot extract either', async () => {
     await expectCode(readLayer(Buffer.concat([handBlock({ name: 'sparse', flag: 'S' }), TAR_END_OF_ARCHIVE])), 'tar.unsupported', /type 'S'/);
     const record = Buffer.from('22 GNU.sparse.major=1\n');
-    const paxSparse = Buffer.concat([handBlock({ name: 'x', flag: 'x', size: record.length }), withBody(record), handBlock({ name: 'f', flag: '0' }), TAR_END_OF_ARCHIVE]);
+    const paxSparse = Buffer.concat([
+      handBlock({ name: 'x', flag: 'x', size: record.length }),
+      withBody(record),
+      handBlock({ name: 'f', flag: '0' }),
+      TAR_END_OF_ARCHIVE,
+    ]);
     await expectCode(readLayer(paxSparse), 'tar.unsupported', /sparse/);
   });
 
   it('rejects a malformed pax record', async () => {
     const record = Buffer.from('99 path=x\n');
-    const tar = Buffer.concat([handBlock({ name: 'x', flag: 'x', size: record.length }), withBody(record), handBlock({ name: 'f', flag: '0' }), TAR_END_OF_ARCHIVE]);
+    const tar = Buffer.concat([
+      handBlock({ name: 'x', flag: 'x', size: record.length }),
+      withBody(record),
+      handBlock({ name: 'f', flag: '0' }),
+      TAR_END_OF_ARCHIVE,
+    ]);
     await expectCode(readLayer(tar), 'tar.corrupt', /pax/);
   });
 });

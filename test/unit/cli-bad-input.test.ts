@@ -44,18 +44,29 @@ async function expectInputError(args: string[], files: Record<string, string>, m
 
 const validLock = serializeLock(sampleLock());
 const badInstantLock = serializeLock(finalizeLock({ ...sampleDraft(), resolvedAt: 'x' }));
-const aliasBomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(', ')}]`)].join('\n');
+const aliasBomb = [
+  'a: &a [x, x, x, x, x, x, x, x, x]',
+  ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(', ')}]`),
+].join('\n');
 
 describe('item 5: exit 2 (not 70) on bad input', () => {
   it('an unresolved YAML alias names file:line:col and the alias', async () => {
-    await expectInputError(['lock', '--check'], { 'envseal.yaml': 'version: 1\nname: *missing\nbase: x\n' }, /envseal\.yaml is not valid YAML\n {2}envseal\.yaml:2:7: alias \*missing has no anchor &missing before it/);
+    await expectInputError(
+      ['lock', '--check'],
+      { 'envseal.yaml': 'version: 1\nname: *missing\nbase: x\n' },
+      /envseal\.yaml is not valid YAML\n {2}envseal\.yaml:2:7: alias \*missing has no anchor &missing before it/,
+    );
   });
   it('a YAML alias bomb is refused without expanding it', async () => {
     await expectInputError(['lock', '--check'], { 'envseal.yaml': aliasBomb }, /envseal\.yaml: YAML aliases expand to too many nodes/);
   });
   for (const args of [['fingerprint'], ['lock', '--check'], ['generate'], ['generate', '--check']]) {
     it(`a lock with resolvedAt "x": ${args.join(' ')} exits 2 naming the field`, async () => {
-      await expectInputError(args, { 'envseal.yaml': SPEC, 'envseal.lock': badInstantLock }, /envseal\.lock is not a valid envseal lock\n {2}envseal\.lock: resolvedAt: must be an ISO 8601 date-time/);
+      await expectInputError(
+        args,
+        { 'envseal.yaml': SPEC, 'envseal.lock': badInstantLock },
+        /envseal\.lock is not a valid envseal lock\n {2}envseal\.lock: resolvedAt: must be an ISO 8601 date-time/,
+      );
     });
   }
   it('--lock naming a directory', async () => {
@@ -70,7 +81,11 @@ describe('item 5: exit 2 (not 70) on bad input', () => {
   });
   it('generate -o into a missing directory, under a file, or onto a directory', async () => {
     const files = { 'envseal.lock': validLock };
-    await expectInputError(['generate', '-o', '/proc/no-such-dir/Dockerfile'], files, /cannot write \/proc\/no-such-dir\/Dockerfile: ENOENT.*\nhint: choose a path in an existing directory you can write to/);
+    await expectInputError(
+      ['generate', '-o', '/proc/no-such-dir/Dockerfile'],
+      files,
+      /cannot write \/proc\/no-such-dir\/Dockerfile: ENOENT.*\nhint: choose a path in an existing directory you can write to/,
+    );
     await expectInputError(['generate', '-o', 'envseal.lock/Dockerfile'], files, /cannot write envseal\.lock\/Dockerfile: .*ENOTDIR/);
     await expectInputError(['generate', '-o', 'out'], files, /cannot write out: .*is not a regular file/, (dir) => mkdir(join(dir, 'out')));
   });
@@ -86,7 +101,11 @@ describe('item 6: run and build flags are checked before the engine is asked', (
     await expectInputError(['run', '--gpus', '0', '--', 'true'], files, /--gpus "0": expected/);
   });
   it('run --network weird and build --network weird', async () => {
-    await expectInputError(['run', '--network', 'weird', '--', 'true'], files, /option '--network <mode>' argument 'weird' is invalid. Allowed choices are host, none, default/);
+    await expectInputError(
+      ['run', '--network', 'weird', '--', 'true'],
+      files,
+      /option '--network <mode>' argument 'weird' is invalid. Allowed choices are host, none, default/,
+    );
     await expectInputError(['build', '--network', 'weird'], files, /argument 'weird' is invalid/);
   });
 
@@ -94,7 +113,10 @@ describe('item 6: run and build flags are checked before the engine is asked', (
     // A fake engine that accepts connections and never answers: the build waits until it is interrupted.
     const { dir: sockDir, cleanup } = await makeTempDir('envseal-sock-');
     cleanups.push(cleanup);
-    for (const [signal, expected] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    for (const [signal, expected] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const) {
       const dir = await project({ ...files, 'train.py': 'print(1)\n', 'src/m.py': '' });
       const socketPath = join(sockDir, `${signal}.sock`);
       const sockets: Socket[] = [];
@@ -128,19 +150,28 @@ describe('item 7: a deploy copy entry that is a symlink out of the project fails
   const files = { 'envseal.yaml': SPEC, 'envseal.lock': validLock, 'src/m.py': '' };
   for (const target of ['deploy', 'dev']) {
     it(`build --target ${target}: exit 2 naming the entry`, async () => {
-      await expectInputError(['build', '--target', target], files, /train\.py \(targets\.deploy\.copy\) leads outside the project through a symlink \(to \/etc\/hostname\)/, (dir) =>
-        symlink('/etc/hostname', join(dir, 'train.py')),
+      await expectInputError(
+        ['build', '--target', target],
+        files,
+        /train\.py \(targets\.deploy\.copy\) leads outside the project through a symlink \(to \/etc\/hostname\)/,
+        (dir) => symlink('/etc/hostname', join(dir, 'train.py')),
       );
     });
   }
   it('a directory entry reached through a link to outside, and a dangling link', async () => {
     const { dir: outside, cleanup } = await makeTempDir('envseal-outside-');
     cleanups.push(cleanup);
-    await expectInputError(['build', '--target', 'deploy'], { 'envseal.yaml': SPEC, 'envseal.lock': validLock, 'train.py': '' }, /src\/ \(targets\.deploy\.copy\) leads outside the project/, (dir) =>
-      symlink(outside, join(dir, 'src')),
+    await expectInputError(
+      ['build', '--target', 'deploy'],
+      { 'envseal.yaml': SPEC, 'envseal.lock': validLock, 'train.py': '' },
+      /src\/ \(targets\.deploy\.copy\) leads outside the project/,
+      (dir) => symlink(outside, join(dir, 'src')),
     );
-    await expectInputError(['build'], { 'envseal.yaml': SPEC, 'envseal.lock': validLock, 'src/m.py': '' }, /train\.py \(targets\.deploy\.copy\) is a symlink to something that does not exist/, (dir) =>
-      symlink('nowhere.py', join(dir, 'train.py')),
+    await expectInputError(
+      ['build'],
+      { 'envseal.yaml': SPEC, 'envseal.lock': validLock, 'src/m.py': '' },
+      /train\.py \(targets\.deploy\.copy\) is a symlink to something that does not exist/,
+      (dir) => symlink('nowhere.py', join(dir, 'train.py')),
     );
   });
 });
@@ -159,7 +190,11 @@ describe('item 8: silently accepted input is refused', () => {
     await expectInputError(['init', '--name', 'a b'], {}, /--name "a b": must be lowercase letters/);
   });
   it('a spec name over 128 characters', async () => {
-    await expectInputError(['lock', '--check'], { 'envseal.yaml': SPEC.replace('iris', 'n'.repeat(129)), 'envseal.lock': validLock }, /envseal\.yaml: name: must be at most 128 characters/);
+    await expectInputError(
+      ['lock', '--check'],
+      { 'envseal.yaml': SPEC.replace('iris', 'n'.repeat(129)), 'envseal.lock': validLock },
+      /envseal\.yaml: name: must be at most 128 characters/,
+    );
   });
 });
 

@@ -24,7 +24,10 @@ describe('readDeadlines', () => {
 
   for (const bad of ['0', '-1', 'abc', '', 'Infinity', '1e9']) {
     it(`refuses ${JSON.stringify(bad)} with exit 2, naming where it came from`, () => {
-      assert.throws(() => readDeadlines(bad, {}), (err: unknown) => err instanceof EnvsealError && err.exitCode === 2 && err.message.startsWith(`--timeout ${bad}:`));
+      assert.throws(
+        () => readDeadlines(bad, {}),
+        (err: unknown) => err instanceof EnvsealError && err.exitCode === 2 && err.message.startsWith(`--timeout ${bad}:`),
+      );
       assert.throws(
         () => readDeadlines(undefined, { ENVSEAL_ENGINE_TIMEOUT: bad === '' ? ' ' : bad }),
         (err: unknown) => err instanceof EnvsealError && err.exitCode === 2 && /^ENVSEAL_ENGINE_TIMEOUT=/.test(err.message),

@@ -10,13 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import {
-  CredentialStore,
-  maskUrlCredentials,
-  parseNetrc,
-  splitUrlCredentials,
-  urlOrigin,
-} from '../../src/core/url-credentials.js';
+import { CredentialStore, maskUrlCredentials, parseNetrc, splitUrlCredentials, urlOrigin } from '../../src/core/url-credentials.js';
 import { maskUrlCredentials as maskFromRedact } from '../../src/record/redact.js';
 import { HttpClient } from '../../src/http/http.js';
 import { createNodeFetch } from '../../src/http/node-http-fetch.js';
@@ -121,9 +115,16 @@ describe('HttpClient and node fetch with credentials', () => {
       return new Response('down', { status: 503 });
     }) as typeof fetch;
     const logs: string[] = [];
-    const logger = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), debug: (m: string) => logs.push(m), progress: (m: string) => logs.push(m) };
+    const logger = {
+      info: (m: string) => logs.push(m),
+      warn: (m: string) => logs.push(m),
+      debug: (m: string) => logs.push(m),
+      progress: (m: string) => logs.push(m),
+    };
     const client = new HttpClient({ fetch: fetchImpl, sleep: async () => {}, retries: 1, logger });
-    const err = await client.request({ url: `http://user:${SECRET}@127.0.0.1:9/simple/x/` }, { target: 'package index', codePrefix: 'index' }).catch((e: Error) => e);
+    const err = await client
+      .request({ url: `http://user:${SECRET}@127.0.0.1:9/simple/x/` }, { target: 'package index', codePrefix: 'index' })
+      .catch((e: Error) => e);
     assert.ok(err instanceof Error);
     assert.equal(seen.length, 2);
     for (const s of seen) {
@@ -219,7 +220,12 @@ describe('inputs, lock and Dockerfile keep no userinfo', () => {
       'requirements.txt': '--extra-index-url https://req.example/simple\nnumpy==2.0.0\n',
     });
     assert.ok(!JSON.stringify(withCreds.declared).includes(SECRET));
-    assert.deepEqual(withCreds.declared.python!.indexes, ['https://idx.example/simple', 'https://req.example/simple', 'https://extra.example/simple', 'https://torch.example/whl']);
+    assert.deepEqual(withCreds.declared.python!.indexes, [
+      'https://idx.example/simple',
+      'https://req.example/simple',
+      'https://extra.example/simple',
+      'https://torch.example/whl',
+    ]);
     assert.deepEqual(withCreds.declared.python!.packageIndexes, { torch: 'https://torch.example/whl' });
     assert.equal(withCreds.inputHash, without.inputHash);
     assert.equal(computeInputHash(withCreds.declared), computeInputHash(without.declared));

@@ -126,14 +126,21 @@ describe('DockerodeEngine connection errors (no engine needed)', () => {
   it('rejects a reference that could escape the API path before calling the engine', async () => {
     const engine = new DockerodeEngine({ socketPath: join(dir, 'missing.sock') });
     for (const ref of ['../../containers/x', 'x?force=1', 'x#y', '', ' x']) {
-      await assert.rejects(engine.inspectImage(ref), (err: unknown) => err instanceof EnvsealError && err.code === 'docker.bad-reference' && err.exitCode === 2, ref);
+      await assert.rejects(
+        engine.inspectImage(ref),
+        (err: unknown) => err instanceof EnvsealError && err.code === 'docker.bad-reference' && err.exitCode === 2,
+        ref,
+      );
     }
   });
 
   it('refuses to push a reference without a tag', async () => {
     const engine = new DockerodeEngine({ socketPath: join(dir, 'missing.sock') });
     await assert.rejects(engine.pushImage('127.0.0.1:5000/x'), (err: unknown) => err instanceof EnvsealError && err.code === 'docker.push-needs-tag');
-    await assert.rejects(engine.pushImage(`127.0.0.1:5000/x@sha256:${'a'.repeat(64)}`), (err: unknown) => err instanceof EnvsealError && err.code === 'docker.push-needs-tag');
+    await assert.rejects(
+      engine.pushImage(`127.0.0.1:5000/x@sha256:${'a'.repeat(64)}`),
+      (err: unknown) => err instanceof EnvsealError && err.code === 'docker.push-needs-tag',
+    );
   });
 
   it('rejects relative bind paths before creating anything', async () => {

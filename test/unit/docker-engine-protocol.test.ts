@@ -32,7 +32,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const BUILD_SCENARIOS: Record<string, Scenario> = {
   cut: (res) => {
-    writeLines(res, ['{"stream":"Step 1/2 : FROM x"}', '{"stream":"\\n"}', '{"stream":"Step 2/2 : RUN make"}', '{"stream":"\\n"}', '{"stream":"compiling\\n"}']);
+    writeLines(res, [
+      '{"stream":"Step 1/2 : FROM x"}',
+      '{"stream":"\\n"}',
+      '{"stream":"Step 2/2 : RUN make"}',
+      '{"stream":"\\n"}',
+      '{"stream":"compiling\\n"}',
+    ]);
     setTimeout(() => res.socket?.destroy(), 20);
   },
   noid: (res) => {
@@ -40,7 +46,13 @@ const BUILD_SCENARIOS: Record<string, Scenario> = {
     res.end();
   },
   malformed: (res) => {
-    writeLines(res, ['{"stream":"Step 1/1 : FROM x"}', '{"stream":"\\n"}', '<html>proxy hiccup</html>', '{"stream":"still fine\\n"}', `{"aux":{"ID":"${ID}"}}`]);
+    writeLines(res, [
+      '{"stream":"Step 1/1 : FROM x"}',
+      '{"stream":"\\n"}',
+      '<html>proxy hiccup</html>',
+      '{"stream":"still fine\\n"}',
+      `{"aux":{"ID":"${ID}"}}`,
+    ]);
     res.end();
   },
   split: async (res) => {
@@ -212,22 +224,19 @@ describe('DockerodeEngine against a misbehaving engine', () => {
     assert.equal(request.body.length, 1024, 'the context is the request body');
     const q = request.query;
     assert.deepEqual(q.getAll('t'), ['malformed', 'second:tag']);
-    assert.deepEqual(
-      Object.fromEntries([...q.entries()].filter(([key]) => key !== 't')),
-      {
-        dockerfile: 'sub/envseal.Dockerfile',
-        version: '1',
-        rm: 'true',
-        forcerm: 'true',
-        target: 'runtime',
-        networkmode: 'host',
-        nocache: 'true',
-        pull: 'true',
-        platform: 'linux/amd64',
-        labels: '{"org.envseal.fingerprint":"sha256:abc"}',
-        buildargs: '{"PIP_INDEX":"http://127.0.0.1:8080/simple"}',
-      },
-    );
+    assert.deepEqual(Object.fromEntries([...q.entries()].filter(([key]) => key !== 't')), {
+      dockerfile: 'sub/envseal.Dockerfile',
+      version: '1',
+      rm: 'true',
+      forcerm: 'true',
+      target: 'runtime',
+      networkmode: 'host',
+      nocache: 'true',
+      pull: 'true',
+      platform: 'linux/amd64',
+      labels: '{"org.envseal.fingerprint":"sha256:abc"}',
+      buildargs: '{"PIP_INDEX":"http://127.0.0.1:8080/simple"}',
+    });
   });
 
   it('fails a push whose stream reports no digest, sending the registry credentials', async () => {
@@ -263,11 +272,17 @@ describe('DockerodeEngine against a misbehaving engine', () => {
 
   it('rejects a malformed reference before sending anything, as docker.bad-reference', async () => {
     const before = seen.length;
-    for (const call of [() => engine.pullImage('Team/X:1'), () => engine.pushImage('reg.example/x:-bad'), () => engine.tagImage('abc123', 'reg.example/UP:1')]) {
+    for (const call of [
+      () => engine.pullImage('Team/X:1'),
+      () => engine.pushImage('reg.example/x:-bad'),
+      () => engine.tagImage('abc123', 'reg.example/UP:1'),
+    ]) {
       await assert.rejects(call(), (err: unknown) => err instanceof EnvsealError && err.code === 'docker.bad-reference' && err.exitCode === 2);
     }
     assert.equal(seen.length, before);
-    await assert.rejects(engine.pushImage('Reg.example/Team/x:1'), { message: 'cannot push "Reg.example/Team/x:1": repository name "Team/x" must be lowercase' });
+    await assert.rejects(engine.pushImage('Reg.example/Team/x:1'), {
+      message: 'cannot push "Reg.example/Team/x:1": repository name "Team/x" must be lowercase',
+    });
   });
 
   it('fails a load whose stream carries an error', async () => {

@@ -179,12 +179,20 @@ describe('BuildStreamInterpreter', () => {
   });
 
   it('ignores BuildKit trace aux messages but takes the moby.image.id aux', () => {
-    const body = ['{"id":"moby.buildkit.trace","aux":"CgsKCXNvbWV0aGluZw=="}', '{"id":"moby.buildkit.trace","aux":{"ID":"sha256:wrong"}}', '{"id":"moby.image.id","aux":{"ID":"sha256:right"}}'].join('\n');
+    const body = [
+      '{"id":"moby.buildkit.trace","aux":"CgsKCXNvbWV0aGluZw=="}',
+      '{"id":"moby.buildkit.trace","aux":{"ID":"sha256:wrong"}}',
+      '{"id":"moby.image.id","aux":{"ID":"sha256:right"}}',
+    ].join('\n');
     assert.equal(interpret(body).outcome.imageId, 'sha256:right');
   });
 
   it('shows pull progress of the base image as status events, without logging every progress tick', () => {
-    const body = ['{"status":"Pulling from python","id":"bookworm"}', '{"status":"Downloading","progressDetail":{"current":1,"total":9},"progress":"[=>  ]","id":"abc"}', '{"status":"Download complete","id":"abc"}'].join('\n');
+    const body = [
+      '{"status":"Pulling from python","id":"bookworm"}',
+      '{"status":"Downloading","progressDetail":{"current":1,"total":9},"progress":"[=>  ]","id":"abc"}',
+      '{"status":"Download complete","id":"abc"}',
+    ].join('\n');
     const { events, outcome } = interpret(body);
     assert.deepEqual(
       events.map((e) => `${e.kind}:${e.text}`),
@@ -296,17 +304,20 @@ describe('DockerFrameDecoder', () => {
 describe('classifyStartError', () => {
   // Messages from Docker 20.10 / runc 1.1 (POST /containers/{id}/start).
   it('recognises a command that is not on PATH', () => {
-    const message = 'failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuchcmd": executable file not found in $PATH: unknown';
+    const message =
+      'failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuchcmd": executable file not found in $PATH: unknown';
     assert.deepEqual(classifyStartError(message), { kind: 'command-not-found', command: 'nosuchcmd' });
   });
 
   it('recognises a missing absolute path', () => {
-    const message = 'failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/nonexist/bin": stat /nonexist/bin: no such file or directory: unknown';
+    const message =
+      'failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/nonexist/bin": stat /nonexist/bin: no such file or directory: unknown';
     assert.deepEqual(classifyStartError(message), { kind: 'command-not-found', command: '/nonexist/bin' });
   });
 
   it('recognises a file that is not executable', () => {
-    const message = 'failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/etc/passwd": permission denied: unknown';
+    const message =
+      'failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/etc/passwd": permission denied: unknown';
     assert.deepEqual(classifyStartError(message), { kind: 'command-not-executable', command: '/etc/passwd' });
   });
 

@@ -45,8 +45,14 @@ test('nothing unpinned: every FROM has a digest, every apt/pip install an exact 
 
 test('dependency layers come before any project source; no stage installs after copying source', () => {
   const text = renderDockerfile(sampleLock(), opts);
-  const stages = text.split(/^FROM /m).slice(1).map((s) => `FROM ${s}`);
-  assert.deepEqual(stages.map((s) => /^FROM \S+ AS (\w+)/.exec(s)![1]), ['deps', 'deploy', 'dev']);
+  const stages = text
+    .split(/^FROM /m)
+    .slice(1)
+    .map((s) => `FROM ${s}`);
+  assert.deepEqual(
+    stages.map((s) => /^FROM \S+ AS (\w+)/.exec(s)![1]),
+    ['deps', 'deploy', 'dev'],
+  );
   const [deps, deploy, dev] = stages as [string, string, string];
   assert.match(deps, /apt-get install/);
   assert.match(deps, /pip install/);
@@ -68,21 +74,30 @@ test('labels and env carry the fingerprint and lock digest; the lock is copied i
 });
 
 test('the lock must be inside the build context', () => {
-  assert.throws(() => renderDockerfile(sampleLock(), { ...opts, lockPath: '../elsewhere.lock' }), (e: any) => e.code === 'generate.lock-outside' && e.exitCode === 2);
+  assert.throws(
+    () => renderDockerfile(sampleLock(), { ...opts, lockPath: '../elsewhere.lock' }),
+    (e: any) => e.code === 'generate.lock-outside' && e.exitCode === 2,
+  );
 });
 
 test('quoting: shell words and Dockerfile values', () => {
   assert.equal(shellQuote('numpy==1.0'), 'numpy==1.0');
   assert.equal(shellQuote("it's"), `'it'\\''s'`);
   assert.equal(dockerfileQuote('a $B "c" \\d', 'x'), '"a \\$B \\"c\\" \\\\d"');
-  assert.throws(() => dockerfileQuote('a\nb', 'env X'), (e: any) => e.code === 'dockerfile.newline' && /env X/.test(e.message));
+  assert.throws(
+    () => dockerfileQuote('a\nb', 'env X'),
+    (e: any) => e.code === 'dockerfile.newline' && /env X/.test(e.message),
+  );
 });
 
 test('template: conditionals, indentation of blocks, unknown names are bugs', () => {
   const t = 'A\n{{#if x}}\n  {{block}}\n{{/if}}\nB{{#if y}} tail{{/if}}\n{{empty}}\nC\n';
   assert.equal(renderTemplate(t, { x: true, block: 'one\ntwo', y: '', empty: '' }), 'A\n  one\n  two\nB\nC\n');
   assert.equal(renderTemplate(t, { x: false, block: 'z', y: 'yes', empty: '' }), 'A\nB tail\nC\n');
-  assert.throws(() => renderTemplate('{{missing}}', {}), (e: any) => e.code === 'template.unknown' && e.exitCode === 70);
+  assert.throws(
+    () => renderTemplate('{{missing}}', {}),
+    (e: any) => e.code === 'template.unknown' && e.exitCode === 70,
+  );
 });
 
 test('apt from a snapshot archive: sources rewritten before apt-get update, Valid-Until ignored', () => {

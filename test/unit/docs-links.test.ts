@@ -23,9 +23,7 @@ function markdownUnder(dir: string): string[] {
 
 /** Link targets of inline Markdown links `[text](target)`, outside fenced code blocks and code spans. */
 function linkTargets(markdown: string): string[] {
-  const prose = markdown
-    .replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '')
-    .replace(/`[^`\n]*`/g, '');
+  const prose = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, '');
   return [...prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]!);
 }
 
@@ -85,10 +83,7 @@ test('the checker finds missing files and missing anchors, and skips URLs and co
     '[fenced](docs/d.md)',
     '```',
   ].join('\n');
-  assert.deepEqual(brokenLinks('/r/README.md', text, exists, read), [
-    'docs/b.md: no such file',
-    'docs/a.md#nope: no heading with anchor #nope',
-  ]);
+  assert.deepEqual(brokenLinks('/r/README.md', text, exists, read), ['docs/b.md: no such file', 'docs/a.md#nope: no heading with anchor #nope']);
   assert.equal(headingAnchor('Building reproducible images'), 'building-reproducible-images');
   assert.equal(headingAnchor('The lock: `envseal.lock`'), 'the-lock-envseallock');
 });

@@ -56,7 +56,10 @@ test('npm.ignoreScripts: --ignore-scripts and no timestamped npm logs in the ima
   assert.equal(section.ignoreScripts, true);
   assert.notDeepEqual(npmWing.fingerprint(section), npmWing.fingerprint(plain.section));
   const deps = npmWing.render(section, renderCtx).deps!;
-  assert.match(deps, /^RUN cd \/opt\/envseal\/npm && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --logs-max=0 && npm cache clean --force --logs-max=0$/m);
+  assert.match(
+    deps,
+    /^RUN cd \/opt\/envseal\/npm && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --logs-max=0 && npm cache clean --force --logs-max=0$/m,
+  );
   assert.deepEqual(
     npmWing.drift(plain.declared, declared, 'envseal.yaml').map((d) => [d.subject, d.before, d.after]),
     [['npm.ignoreScripts', 'false', 'true']],
@@ -67,5 +70,16 @@ test('npm.ignoreScripts: --ignore-scripts and no timestamped npm logs in the ima
 
 test('npm.ignoreScripts must be a boolean', () => {
   assert.equal(npmWing.schemas.spec.safeParse({ ignoreScripts: 'yes' }).success, false);
-  assert.equal(npmWing.schemas.section.safeParse({ dir: '.', target: '/t', lockfile: 'package-lock.json', lockfileVersion: 3, sha256: 'a'.repeat(64), packages: 1, ignoreScripts: false }).success, false);
+  assert.equal(
+    npmWing.schemas.section.safeParse({
+      dir: '.',
+      target: '/t',
+      lockfile: 'package-lock.json',
+      lockfileVersion: 3,
+      sha256: 'a'.repeat(64),
+      packages: 1,
+      ignoreScripts: false,
+    }).success,
+    false,
+  );
 });

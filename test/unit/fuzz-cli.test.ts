@@ -27,8 +27,13 @@ const LOCK = serializeLock(sampleLock());
 
 const stats = { cases: 0, byExit: {} as Record<string, number>, exit70: 0, hangs: 0, writesOnFailure: 0, maxMs: 0 };
 after(() => {
-  const exits = Object.entries(stats.byExit).sort().map(([k, v]) => `exit ${k}: ${v}`).join(', ');
-  console.log(`# fuzz-cli: seed ${FUZZ_SEED}, ${stats.cases} cases (${exits}); ${stats.exit70} exit-70, ${stats.hangs} hangs, ${stats.writesOnFailure} writes on failure; slowest case ${stats.maxMs.toFixed(0)} ms`);
+  const exits = Object.entries(stats.byExit)
+    .sort()
+    .map(([k, v]) => `exit ${k}: ${v}`)
+    .join(', ');
+  console.log(
+    `# fuzz-cli: seed ${FUZZ_SEED}, ${stats.cases} cases (${exits}); ${stats.exit70} exit-70, ${stats.hangs} hangs, ${stats.writesOnFailure} writes on failure; slowest case ${stats.maxMs.toFixed(0)} ms`,
+  );
 });
 
 const garbage = fc.string({ unit: 'binary', maxLength: 12 });
@@ -69,47 +74,79 @@ const globals = fc.array(
   { maxLength: 2 },
 );
 
-const command = fc.oneof(
-  fc.tuple(pick(['init'], ['init', '--force']), fc.array(fc.oneof(flag('--base', pick('python:3.12', 'Bad Base!!', 'a@sha256:xyz', '', 'UPPER/case:1', 'x'.repeat(300))), flag('--name', pick('ok', 'a b', '', '-x', 'n'.repeat(200), 'ÿ'))), { maxLength: 2 })),
-  fc.tuple(pick(['lock', '--check']), fc.array(fc.oneof(flag('--exclude-newer', pick('2026-11-01T00:00:00Z', 'yesterday', '2026-13-45', '')), flag('--upgrade-package', pick('numpy', '')), pick(['--upgrade'])), { maxLength: 2 })),
-  fc.tuple(pick(['fingerprint'], ['generate'], ['generate', '--check']), fc.array(flag('-o', pathValue), { maxLength: 1 })),
-  fc.tuple(pick(['diff', 'envseal.lock', 'envseal.lock'], ['diff', 'envseal.lock', 'apt.txt'], ['diff', 'sub/keep', 'envseal.lock']), fc.constant([])),
-  fc.tuple(
-    pick(['run']),
-    fc.array(
-      fc.oneof(
-        flag('--gpus', pick('all', '2', '0', 'bogus', 'device=0,1', 'device=', 'device=a b')),
-        flag('--network', pick('none', 'host', 'weird', '')),
-        flag('-e', pick('A=1', 'A B=x', '=x', 'X', '1X=y', 'OK=a=b')),
-        flag('--seed', pick('42', '-1', '4294967296', 'x')),
-        flag('--time-limit', pick('10', '0', '-5', 'soon')),
-        flag('--target', pick('dev', 'deploy', 'prod')),
-        flag('--input', pathValue),
-        flag('--output', pick('out', '../escape', '/abs')),
+const command = fc
+  .oneof(
+    fc.tuple(
+      pick(['init'], ['init', '--force']),
+      fc.array(
+        fc.oneof(
+          flag('--base', pick('python:3.12', 'Bad Base!!', 'a@sha256:xyz', '', 'UPPER/case:1', 'x'.repeat(300))),
+          flag('--name', pick('ok', 'a b', '', '-x', 'n'.repeat(200), 'ÿ')),
+        ),
+        { maxLength: 2 },
       ),
-      { maxLength: 3 },
-    ).map((flags) => [...flags, ['--', 'python', 'train.py']]),
-  ),
-  fc.tuple(
-    pick(['build']),
-    fc.array(
-      fc.oneof(
-        flag('--network', pick('host', 'none', 'weird')),
-        flag('--target', pick('dev', 'deploy', 'prod')),
-        flag('--time-limit', pick('10', '0', 'x')),
-        flag('-t', pick('ok:1', 'Bad Tag', '')),
-      ),
-      { maxLength: 2 },
     ),
-  ),
-).map(([head, flags]) => [...head, ...flags.flat()]);
+    fc.tuple(
+      pick(['lock', '--check']),
+      fc.array(
+        fc.oneof(
+          flag('--exclude-newer', pick('2026-11-01T00:00:00Z', 'yesterday', '2026-13-45', '')),
+          flag('--upgrade-package', pick('numpy', '')),
+          pick(['--upgrade']),
+        ),
+        { maxLength: 2 },
+      ),
+    ),
+    fc.tuple(pick(['fingerprint'], ['generate'], ['generate', '--check']), fc.array(flag('-o', pathValue), { maxLength: 1 })),
+    fc.tuple(pick(['diff', 'envseal.lock', 'envseal.lock'], ['diff', 'envseal.lock', 'apt.txt'], ['diff', 'sub/keep', 'envseal.lock']), fc.constant([])),
+    fc.tuple(
+      pick(['run']),
+      fc
+        .array(
+          fc.oneof(
+            flag('--gpus', pick('all', '2', '0', 'bogus', 'device=0,1', 'device=', 'device=a b')),
+            flag('--network', pick('none', 'host', 'weird', '')),
+            flag('-e', pick('A=1', 'A B=x', '=x', 'X', '1X=y', 'OK=a=b')),
+            flag('--seed', pick('42', '-1', '4294967296', 'x')),
+            flag('--time-limit', pick('10', '0', '-5', 'soon')),
+            flag('--target', pick('dev', 'deploy', 'prod')),
+            flag('--input', pathValue),
+            flag('--output', pick('out', '../escape', '/abs')),
+          ),
+          { maxLength: 3 },
+        )
+        .map((flags) => [...flags, ['--', 'python', 'train.py']]),
+    ),
+    fc.tuple(
+      pick(['build']),
+      fc.array(
+        fc.oneof(
+          flag('--network', pick('host', 'none', 'weird')),
+          flag('--target', pick('dev', 'deploy', 'prod')),
+          flag('--time-limit', pick('10', '0', 'x')),
+          flag('-t', pick('ok:1', 'Bad Tag', '')),
+        ),
+        { maxLength: 2 },
+      ),
+    ),
+  )
+  .map(([head, flags]) => [...head, ...flags.flat()]);
 
 describe('fuzz: CLI argument handling (runCli in-process, no Docker)', () => {
   it(`exit 0/1/2 with a message, never 70, never a hang, nothing written on failure (seed ${FUZZ_SEED}, ${NUM_RUNS} cases)`, async () => {
     // The CLI loads each command's modules on first use; load them now so the per-case deadline measures the
     // case, not the first import of dockerode on a busy machine.
     await Promise.all(
-      ['../../src/cli/deps.js', '../../src/app/run-command.js', '../../src/app/build-image.js', '../../src/app/init-project.js', '../../src/app/lock-environment.js', '../../src/app/diff-environments.js', '../../src/record/git.js', '../../src/record/host.js'].map((m) => import(m)),
+      [
+        '../../src/cli/deps.js',
+        '../../src/app/run-command.js',
+        '../../src/app/build-image.js',
+        '../../src/app/init-project.js',
+        '../../src/app/lock-environment.js',
+        '../../src/app/diff-environments.js',
+        '../../src/record/git.js',
+        '../../src/record/host.js',
+      ].map((m) => import(m)),
     );
     await fc.assert(
       fc.asyncProperty(projectFiles, globals, command, fc.array(garbage, { maxLength: 1 }), async (files, globalFlags, args, stray) => {

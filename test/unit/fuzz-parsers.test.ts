@@ -28,7 +28,11 @@ import { CASE_BUDGET_MS, FUZZ_SEED, expectResultOrInputError, failures, fuzzPara
 
 after(() => {
   const total = Object.values(tried).reduce((a, b) => a + b, 0);
-  console.log(`# fuzz-parsers: seed ${FUZZ_SEED}, ${total} cases (${Object.entries(tried).map(([k, v]) => `${k} ${v}`).join(', ')}); ${failures.count} failed (exit 70 or over ${CASE_BUDGET_MS} ms)`);
+  console.log(
+    `# fuzz-parsers: seed ${FUZZ_SEED}, ${total} cases (${Object.entries(tried)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}); ${failures.count} failed (exit 70 or over ${CASE_BUDGET_MS} ms)`,
+  );
 });
 
 const soup = (tokens: string[], maxLength = 40) => fc.array(fc.constantFrom(...tokens), { maxLength }).map((t) => t.join(''));
@@ -61,7 +65,52 @@ targets:
     user: app
     uid: 10001
 `;
-const YAML_TOKENS = ['&a ', '*a', '*b', '&b ', '[', ']', '{', '}', ': ', '- ', '\n', '  ', 'x', '"', "'", '!!str ', '!!binary ', '!!map ', '<<: ', '? ', '|\n', '>\n', '# c', ',', 'version: 1', '\nname: ', '\nbase: ', 'python:', 'apt:', 'targets:', '%YAML 1.2\n', '---\n', '...\n', '~', '1e9999', '0x1F', '.nan', 'null', 'true', '\t', '\\u0000', '\u0000', '@', '`'];
+const YAML_TOKENS = [
+  '&a ',
+  '*a',
+  '*b',
+  '&b ',
+  '[',
+  ']',
+  '{',
+  '}',
+  ': ',
+  '- ',
+  '\n',
+  '  ',
+  'x',
+  '"',
+  "'",
+  '!!str ',
+  '!!binary ',
+  '!!map ',
+  '<<: ',
+  '? ',
+  '|\n',
+  '>\n',
+  '# c',
+  ',',
+  'version: 1',
+  '\nname: ',
+  '\nbase: ',
+  'python:',
+  'apt:',
+  'targets:',
+  '%YAML 1.2\n',
+  '---\n',
+  '...\n',
+  '~',
+  '1e9999',
+  '0x1F',
+  '.nan',
+  'null',
+  'true',
+  '\t',
+  '\\u0000',
+  '\u0000',
+  '@',
+  '`',
+];
 
 describe('fuzz: env spec loader (parseSpec)', () => {
   const property = (text: string) => {
@@ -75,7 +124,10 @@ describe('fuzz: env spec loader (parseSpec)', () => {
   });
   it('valid spec data with values replaced, re-serialised', () => {
     const base = parseSpec(VALID_SPEC);
-    fc.assert(fc.property(mutatedJson(base), (doc) => property(stringify(doc))), fuzzParams(200));
+    fc.assert(
+      fc.property(mutatedJson(base), (doc) => property(stringify(doc))),
+      fuzzParams(200),
+    );
   });
   it('arbitrary strings', () => {
     fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), property), fuzzParams(300));
@@ -107,10 +159,16 @@ describe('fuzz: lock parser (parseLock), and what parses also renders', () => {
     return JSON.stringify(doc);
   };
   it('valid lock with values replaced or removed, fingerprint recomputed', () => {
-    fc.assert(fc.property(mutatedJson(sampleLock()), (doc) => property(refingerprinted(doc))), fuzzParams(500));
+    fc.assert(
+      fc.property(mutatedJson(sampleLock()), (doc) => property(refingerprinted(doc))),
+      fuzzParams(500),
+    );
   });
   it('valid lock with string values replaced by arbitrary strings (reaches the renderer)', () => {
-    fc.assert(fc.property(mutatedJson(sampleLock(), { stringsOnly: true }), (doc) => property(refingerprinted(doc))), fuzzParams(500));
+    fc.assert(
+      fc.property(mutatedJson(sampleLock(), { stringsOnly: true }), (doc) => property(refingerprinted(doc))),
+      fuzzParams(500),
+    );
   });
   it('valid lock text with random edits', () => {
     fc.assert(fc.property(mutatedText(serializeLock(sampleLock()), syntaxChars('{}[]":,\\0123456789eE+-.tfn ')), property), fuzzParams(400));
@@ -126,10 +184,19 @@ describe('fuzz: run-record parser (parseRunRecord)', () => {
     expectResultOrInputError('record', () => parseRunRecord(text, '.envseal/runs/x.json'));
   };
   it('valid record with values replaced or removed', () => {
-    fc.assert(fc.property(mutatedJson(record), (doc) => property(JSON.stringify(doc))), fuzzParams(600));
+    fc.assert(
+      fc.property(mutatedJson(record), (doc) => property(JSON.stringify(doc))),
+      fuzzParams(600),
+    );
   });
   it('valid record text with random edits, and arbitrary strings', () => {
-    fc.assert(fc.property(fc.oneof(mutatedText(canonicalJson(record), syntaxChars('{}[]":,\\0123456789eE+-.tfn \n')), fc.string({ unit: 'binary', maxLength: 100 })), property), fuzzParams(400));
+    fc.assert(
+      fc.property(
+        fc.oneof(mutatedText(canonicalJson(record), syntaxChars('{}[]":,\\0123456789eE+-.tfn \n')), fc.string({ unit: 'binary', maxLength: 100 })),
+        property,
+      ),
+      fuzzParams(400),
+    );
   });
 });
 
@@ -145,7 +212,55 @@ foo===1.0
 seal-utils ~= 1.0
 -r more.txt
 `;
-const REQ_TOKENS = ['-r ', '-c ', '--requirement=', '-e ', '--hash=sha256:', 'a'.repeat(64), '--index-url ', '--pre', '--only-binary ', ':all:', ':none:', 'http://x/simple', 'file:', './pkg', 'pkg', '==', '===', '~=', '>=', '!=', '<', '1.0', '.*', '+local', '[', ']', ',', ';', ' python_version', ' < ', '"3.8"', "'", ' and ', ' or ', '(', ')', '@', ' #', '\\\n', '\n', ' ', '\t', 'more.txt', 'constraints.txt', '${VAR}', '%', '\r\n'];
+const REQ_TOKENS = [
+  '-r ',
+  '-c ',
+  '--requirement=',
+  '-e ',
+  '--hash=sha256:',
+  'a'.repeat(64),
+  '--index-url ',
+  '--pre',
+  '--only-binary ',
+  ':all:',
+  ':none:',
+  'http://x/simple',
+  'file:',
+  './pkg',
+  'pkg',
+  '==',
+  '===',
+  '~=',
+  '>=',
+  '!=',
+  '<',
+  '1.0',
+  '.*',
+  '+local',
+  '[',
+  ']',
+  ',',
+  ';',
+  ' python_version',
+  ' < ',
+  '"3.8"',
+  "'",
+  ' and ',
+  ' or ',
+  '(',
+  ')',
+  '@',
+  ' #',
+  '\\\n',
+  '\n',
+  ' ',
+  '\t',
+  'more.txt',
+  'constraints.txt',
+  '${VAR}',
+  '%',
+  '\r\n',
+];
 
 describe('fuzz: requirements.txt (parseRequirementsText, loadRequirementsFile with includes)', () => {
   it('valid file with random edits, and token soup', () => {
@@ -179,7 +294,42 @@ describe('fuzz: requirements.txt (parseRequirementsText, loadRequirementsFile wi
 });
 
 const VALID_PYPROJECT = readFileSync(new URL('../fixtures/manifests/python/pyproject/full.toml', import.meta.url), 'utf8');
-const TOML_TOKENS = ['[project]\n', '[project.optional-dependencies]\n', '[build-system]\n', '[[x]]\n', 'name = ', 'version = ', 'dependencies = ', 'requires-python = ', 'dynamic = ', 'gpu = ', '"', "'", '"""', "'''", '[', ']', '{', '}', ',', '=', '\n', ' ', '#', 'requests>=2', 'my-project[gpu]', '"dependencies"', 'project.name = ', '1979-05-27T07:32:00Z', 'inf', 'nan', '0x1', 'true', '\\u00e9', '\\'];
+const TOML_TOKENS = [
+  '[project]\n',
+  '[project.optional-dependencies]\n',
+  '[build-system]\n',
+  '[[x]]\n',
+  'name = ',
+  'version = ',
+  'dependencies = ',
+  'requires-python = ',
+  'dynamic = ',
+  'gpu = ',
+  '"',
+  "'",
+  '"""',
+  "'''",
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  '=',
+  '\n',
+  ' ',
+  '#',
+  'requests>=2',
+  'my-project[gpu]',
+  '"dependencies"',
+  'project.name = ',
+  '1979-05-27T07:32:00Z',
+  'inf',
+  'nan',
+  '0x1',
+  'true',
+  '\\u00e9',
+  '\\',
+];
 
 describe('fuzz: pyproject.toml (parsePyproject, selectPyprojectGroups)', () => {
   it('valid file with random edits, and TOML token soup', () => {
@@ -199,7 +349,27 @@ describe('fuzz: pyproject.toml (parsePyproject, selectPyprojectGroups)', () => {
 
 describe('fuzz: apt lists (parseAptList)', () => {
   it('token soup and arbitrary strings', () => {
-    const tokens = ['git', 'python3-sklearn', '=1.2.1+dfsg-1', ':amd64', ':i386', ' ', '\t', '\n', '\r\n', '#', ' # c', 'Foo', 'a', '_', '..', '+', '~', '=', ':'];
+    const tokens = [
+      'git',
+      'python3-sklearn',
+      '=1.2.1+dfsg-1',
+      ':amd64',
+      ':i386',
+      ' ',
+      '\t',
+      '\n',
+      '\r\n',
+      '#',
+      ' # c',
+      'Foo',
+      'a',
+      '_',
+      '..',
+      '+',
+      '~',
+      '=',
+      ':',
+    ];
     fc.assert(
       fc.property(fc.oneof(soup(tokens), fc.string({ unit: 'binary', maxLength: 80 })), (text) => {
         const entries = expectResultOrInputError('apt', () => parseAptList(text, 'apt.txt'));

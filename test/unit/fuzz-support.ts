@@ -76,7 +76,11 @@ function pathsOf(value: Json, prefix: (string | number)[] = [], out: (string | n
 export function mutatedJson(base: unknown, options: { stringsOnly?: boolean } = {}): fc.Arbitrary<unknown> {
   const paths = pathsOf(base as Json).filter((p) => p.length > 0 && (!options.stringsOnly || typeof valueAt(base as Json, p) === 'string'));
   const replacement = options.stringsOnly
-    ? fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), fc.constantFrom('\n', '"', '$HOME', '\\', ' ', '', '\u0000', 'RUN x'))
+    ? fc.oneof(
+        fc.string({ maxLength: 20 }),
+        fc.string({ unit: 'binary', maxLength: 20 }),
+        fc.constantFrom('\n', '"', '$HOME', '\\', ' ', '', '\u0000', 'RUN x'),
+      )
     : fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined));
   const edit = fc.tuple(fc.nat({ max: paths.length - 1 }), replacement);
   return fc.array(edit, { minLength: 1, maxLength: 3 }).map((edits) => {

@@ -54,7 +54,14 @@ describe('lab zip writer', () => {
   it('rejects names a wheel must not contain', () => {
     assert.throws(() => writeZip([{ name: '/abs', data: '' }]), /invalid entry name/);
     assert.throws(() => writeZip([{ name: 'a/../b', data: '' }]), /invalid entry name/);
-    assert.throws(() => writeZip([{ name: 'a', data: '' }, { name: 'a', data: '' }]), /duplicate entry a/);
+    assert.throws(
+      () =>
+        writeZip([
+          { name: 'a', data: '' },
+          { name: 'a', data: '' },
+        ]),
+      /duplicate entry a/,
+    );
   });
 
   it('the reader fails on corrupted data instead of returning garbage', () => {
@@ -70,11 +77,7 @@ describe('lab zip writer', () => {
 describe('lab tar writer', () => {
   it('round-trips files and directories with fixed metadata', () => {
     const entries = readTar(
-      writeTarGz([
-        { name: 'proj-1.0/' },
-        { name: 'proj-1.0/PKG-INFO', data: 'Metadata-Version: 2.2\n' },
-        { name: 'proj-1.0/empty.txt', data: '' },
-      ]),
+      writeTarGz([{ name: 'proj-1.0/' }, { name: 'proj-1.0/PKG-INFO', data: 'Metadata-Version: 2.2\n' }, { name: 'proj-1.0/empty.txt', data: '' }]),
     );
     assert.deepEqual(
       entries.map((e) => [e.name, e.type, e.mode, e.mtime, e.data.toString()]),

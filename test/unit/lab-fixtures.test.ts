@@ -20,20 +20,17 @@ describe('lab fixture index', () => {
   it('holds real metadata: versions, a yanked release, markers, an extra and an sdist-only project', () => {
     const files = buildFixtureFiles({ hostWheelsDir: null });
     const byName = new Map(files.map((f) => [f.filename, f]));
-    assert.deepEqual(
-      [...byName.keys()].map((n) => `${parseDistFilename(n)!.project}==${parseDistFilename(n)!.version}`).sort(),
-      [
-        'seal-legacy==0.5.0',
-        'seal-metrics==1.0.0',
-        'seal-metrics==1.1.0',
-        'seal-plot==0.1.0',
-        'seal-utils==0.9.0',
-        'seal-utils==1.0.0',
-        'seal-utils==1.0.1',
-        'tinyconfig==1.0.0',
-        'tinyconfig==1.1.0',
-      ],
-    );
+    assert.deepEqual([...byName.keys()].map((n) => `${parseDistFilename(n)!.project}==${parseDistFilename(n)!.version}`).sort(), [
+      'seal-legacy==0.5.0',
+      'seal-metrics==1.0.0',
+      'seal-metrics==1.1.0',
+      'seal-plot==0.1.0',
+      'seal-utils==0.9.0',
+      'seal-utils==1.0.0',
+      'seal-utils==1.0.1',
+      'tinyconfig==1.0.0',
+      'tinyconfig==1.1.0',
+    ]);
     assert.equal(byName.get('seal_utils-1.0.1-py3-none-any.whl')!.yankedReason, 'broken import, use 1.0.0');
     const metrics = parseCoreMetadata(extractWheelMetadata(byName.get('seal_metrics-1.1.0-py3-none-any.whl')!.bytes));
     assert.deepEqual(metrics.get('provides-extra'), ['plot']);
@@ -65,11 +62,18 @@ describe('lab fixture index', () => {
       const first = writeFixtureIndex(dir, { hostWheelsDir: null });
       assert.equal(first.written.length, first.files.length + 1, 'files plus one .yanked sidecar');
       assert.deepEqual(first.removed, ['old-0.1-py3-none-any.whl']);
-      const snapshot = readdirSync(dir).sort().map((n) => [n, readFileSync(join(dir, n)).toString('base64')]);
+      const snapshot = readdirSync(dir)
+        .sort()
+        .map((n) => [n, readFileSync(join(dir, n)).toString('base64')]);
       const second = writeFixtureIndex(dir, { hostWheelsDir: null });
       assert.deepEqual(second.written, []);
       assert.deepEqual(second.removed, []);
-      assert.deepEqual(readdirSync(dir).sort().map((n) => [n, readFileSync(join(dir, n)).toString('base64')]), snapshot);
+      assert.deepEqual(
+        readdirSync(dir)
+          .sort()
+          .map((n) => [n, readFileSync(join(dir, n)).toString('base64')]),
+        snapshot,
+      );
       assert.equal(readFileSync(join(dir, 'seal_utils-1.0.1-py3-none-any.whl.yanked'), 'utf8'), 'broken import, use 1.0.0\n');
       assert.ok(existsSync(join(dir, 'keep-me.txt')));
     } finally {

@@ -41,7 +41,11 @@ describe('lab index server (in memory)', () => {
           { ...alpha1, uploadTime: '2024-01-02T03:04:05.000000Z' },
           { ...alpha2, yanked: 'broken "build" <2.0>' },
         ],
-        Beta_Pkg: [{ ...beta }, { ...betaSdist, bytes: betaSdist.bytes }, { filename: 'beta_pkg-0.0.1-py3-none-any.whl', bytes: Buffer.from('not a zip'), yanked: true }],
+        Beta_Pkg: [
+          { ...beta },
+          { ...betaSdist, bytes: betaSdist.bytes },
+          { filename: 'beta_pkg-0.0.1-py3-none-any.whl', bytes: Buffer.from('not a zip'), yanked: true },
+        ],
         gamma: [{ ...buildWheel({ name: 'gamma', version: '1', requiresPython: '<4' }), metadata: false, requiresPython: '>=3.9,<4' }],
       },
     });

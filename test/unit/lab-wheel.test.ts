@@ -95,7 +95,9 @@ describe('lab wheel builder', () => {
     );
     const plat = buildWheel({ name: 'a', version: '1', tag: 'cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64', buildTag: '1b' });
     assert.equal(plat.filename, 'a-1-1b-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl');
-    const wheelText = readZip(plat.bytes).find((e) => e.name.endsWith('/WHEEL'))!.data.toString();
+    const wheelText = readZip(plat.bytes)
+      .find((e) => e.name.endsWith('/WHEEL'))!
+      .data.toString();
     assert.match(wheelText, /Root-Is-Purelib: false\n/);
     assert.match(wheelText, /Tag: cp311-cp311-manylinux_2_17_x86_64\nTag: cp311-cp311-manylinux2014_x86_64\nBuild: 1b\n$/);
     assert.throws(() => buildWheel({ name: 'a', version: '1', tag: 'py3-none' }), /invalid wheel tag/);
@@ -114,7 +116,13 @@ describe('lab wheel builder', () => {
     const record = parseRecord(entries.find((e) => e.name === 'rec-0.1.dist-info/RECORD')!.data.toString());
     assert.deepEqual(record.at(-1), ['rec-0.1.dist-info/RECORD', '', '']);
     const listed = new Map(record.slice(0, -1).map(([path, hash, size]) => [path, { hash, size }]));
-    assert.deepEqual([...listed.keys()].sort(), entries.map((e) => e.name).filter((n) => !n.endsWith('/RECORD')).sort());
+    assert.deepEqual(
+      [...listed.keys()].sort(),
+      entries
+        .map((e) => e.name)
+        .filter((n) => !n.endsWith('/RECORD'))
+        .sort(),
+    );
     for (const entry of entries) {
       if (entry.name.endsWith('/RECORD')) continue;
       const expected = `sha256=${createHash('sha256').update(entry.data).digest('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;

@@ -50,5 +50,8 @@ test('seed added and npm changes are reported with the right file', () => {
   b.npm = { ...a.npm, lockfileSha256: '3'.repeat(64) };
   const lines = diffDeclared(a, b).map(formatDrift);
   assert.ok(lines.includes('envseal.yaml: added seed: 7'), lines.join('\n'));
-  assert.ok(lines.some((l) => l.startsWith('web/package-lock.json: changed content:')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.startsWith('web/package-lock.json: changed content:')),
+    lines.join('\n'),
+  );
 });

@@ -66,15 +66,27 @@ test('serialisation is canonical: sorted keys, 2-space indent, trailing newline,
   assert.match(text, /^\{\n {2}"apt": \{/);
   const parsed = parseLock(text);
   assert.equal(serializeLock(parsed), text);
-  assert.deepEqual(parsed.python!.packages.map((p) => p.name), ['seal-devtools', 'seal-metrics', 'tinyconfig']);
+  assert.deepEqual(
+    parsed.python!.packages.map((p) => p.name),
+    ['seal-devtools', 'seal-metrics', 'tinyconfig'],
+  );
 });
 
 test('parseLock rejects tampering, wrong versions, bad JSON and unknown keys', () => {
   const lock = finalizeLock(sampleDraft());
   const tampered = serializeLock(lock).replace('"0.3.1"', '"0.3.2"');
-  assert.throws(() => parseLock(tampered), (e: any) => e.code === 'lock.tampered' && e.exitCode === 2);
-  assert.throws(() => parseLock('{"lockVersion": 7}'), (e: any) => e.code === 'lock.version' && /upgrade envseal/.test(e.hint));
-  assert.throws(() => parseLock('{nope'), (e: any) => e.code === 'lock.syntax' && /not valid JSON/.test(e.message));
+  assert.throws(
+    () => parseLock(tampered),
+    (e: any) => e.code === 'lock.tampered' && e.exitCode === 2,
+  );
+  assert.throws(
+    () => parseLock('{"lockVersion": 7}'),
+    (e: any) => e.code === 'lock.version' && /upgrade envseal/.test(e.hint),
+  );
+  assert.throws(
+    () => parseLock('{nope'),
+    (e: any) => e.code === 'lock.syntax' && /not valid JSON/.test(e.message),
+  );
   const extra = JSON.parse(serializeLock(lock));
   extra.surprise = 1;
   delete extra.name;

@@ -5,9 +5,18 @@ import { parseSpec } from '../../src/envspec/load-spec.js';
 
 test('requirements options envseal cannot honour are clear errors', () => {
   assert.doesNotThrow(() => rejectUnsupportedOptions({ pre: true, onlyBinary: [':all:'], preferBinary: true, requireHashes: true, trustedHosts: ['x'] }));
-  assert.throws(() => rejectUnsupportedOptions({ noBinary: ['numpy'] }), (e: any) => e.code === 'python.unsupported-option' && e.exitCode === 2 && /--no-binary numpy/.test(e.message));
-  assert.throws(() => rejectUnsupportedOptions({ findLinks: ['./wheels'] }), (e: any) => e.code === 'python.unsupported-option' && /PEP 503 index/.test(e.hint));
-  assert.throws(() => rejectUnsupportedOptions({ noIndex: true }), (e: any) => /--no-index/.test(e.message));
+  assert.throws(
+    () => rejectUnsupportedOptions({ noBinary: ['numpy'] }),
+    (e: any) => e.code === 'python.unsupported-option' && e.exitCode === 2 && /--no-binary numpy/.test(e.message),
+  );
+  assert.throws(
+    () => rejectUnsupportedOptions({ findLinks: ['./wheels'] }),
+    (e: any) => e.code === 'python.unsupported-option' && /PEP 503 index/.test(e.hint),
+  );
+  assert.throws(
+    () => rejectUnsupportedOptions({ noIndex: true }),
+    (e: any) => /--no-index/.test(e.message),
+  );
 });
 
 test('spec: per-package indexes and exclude-newer', () => {

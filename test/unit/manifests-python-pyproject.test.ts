@@ -6,8 +6,7 @@ import { parsePyproject, selectPyprojectGroups } from '../../src/ecosystems/pyth
 import type { PythonRequirement } from '../../src/ecosystems/python/manifests/requirements.js';
 import { formatRequirement } from '../../src/ecosystems/python/pep/requirement.js';
 
-const fixture = (name: string) =>
-  readFileSync(new URL(`../fixtures/manifests/python/pyproject/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/manifests/python/pyproject/${name}`, import.meta.url), 'utf8');
 const load = (name: string) => parsePyproject(fixture(name), `pyproject/${name}`);
 
 const summary = (reqs: PythonRequirement[]) => reqs.map((r) => `${r.source.file}:${r.source.line} ${formatRequirement(r.requirement)}`);
@@ -25,10 +24,7 @@ describe('pyproject.toml: PEP 621 dependencies', () => {
     ]);
     assert.deepEqual(Object.keys(p.optionalDependencies), ['gpu', 'dev-tools', 'all']);
     assert.deepEqual(summary(p.optionalDependencies.gpu!), ['pyproject/full.toml:19 torch==2.3.1; sys_platform == "linux"']);
-    assert.deepEqual(summary(p.optionalDependencies['dev-tools']!), [
-      'pyproject/full.toml:21 pytest>=8',
-      'pyproject/full.toml:21 ruff',
-    ]);
+    assert.deepEqual(summary(p.optionalDependencies['dev-tools']!), ['pyproject/full.toml:21 pytest>=8', 'pyproject/full.toml:21 ruff']);
     assert.deepEqual(p.dependencyGroups, ['lint']);
     assert.ok(p.dependencies.every((d) => d.hashes.length === 0));
   });
@@ -55,10 +51,7 @@ describe('pyproject.toml: PEP 621 dependencies', () => {
 describe('pyproject.toml: selecting groups', () => {
   it('returns dependencies, then the groups asked for (names normalised)', () => {
     const p = load('full.toml');
-    assert.deepEqual(summary(selectPyprojectGroups(p, ['DEV.tools'])).slice(4), [
-      'pyproject/full.toml:21 pytest>=8',
-      'pyproject/full.toml:21 ruff',
-    ]);
+    assert.deepEqual(summary(selectPyprojectGroups(p, ['DEV.tools'])).slice(4), ['pyproject/full.toml:21 pytest>=8', 'pyproject/full.toml:21 ruff']);
   });
 
   it('expands a self-reference with extras into those groups, carrying its marker', () => {
@@ -90,10 +83,7 @@ describe('pyproject.toml: selecting groups', () => {
       () => selectPyprojectGroups(p, ['lint']),
       (err: unknown) => err instanceof EnvsealError && /PEP 735 \[dependency-groups\]/.test(err.hint ?? ''),
     );
-    assert.throws(
-      () => selectPyprojectGroups(load('minimal.toml'), ['dev']),
-      /the project declares no optional dependency groups/,
-    );
+    assert.throws(() => selectPyprojectGroups(load('minimal.toml'), ['dev']), /the project declares no optional dependency groups/);
     assert.throws(
       () => selectPyprojectGroups(load('unknown-self-extra.toml'), ['all']),
       (err: unknown) =>
@@ -116,12 +106,42 @@ const ERRORS: [string, string, string, string][] = [
   ['poetry.toml', 'manifest.pyproject.invalid', 'pyproject/poetry.toml: ', 'has no [project] table'],
   ['no-project.toml', 'manifest.pyproject.invalid', 'pyproject/no-project.toml: ', 'has no [project] table'],
   ['dynamic.toml', 'manifest.pyproject.dynamic', 'pyproject/dynamic.toml:3: ', 'project.dynamic lists "dependencies"'],
-  ['deps-not-list.toml', 'manifest.pyproject.invalid', 'pyproject/deps-not-list.toml:3: ', 'project.dependencies must be an array of requirement strings, not a string'],
-  ['deps-not-strings.toml', 'manifest.pyproject.invalid', 'pyproject/deps-not-strings.toml:3: ', 'project.dependencies[1] must be a requirement string, not a table'],
-  ['bad-requirement.toml', 'manifest.pyproject.invalid', 'pyproject/bad-requirement.toml:5: ', 'project.dependencies[1]: invalid requirement "numpy >= 1.0 pandas": expected a comma'],
-  ['direct-url.toml', 'manifest.direct-url', 'pyproject/direct-url.toml:6: ', 'project.optional-dependencies.extra[0]: direct URL requirement "mylib @ https://example.org/mylib-1.0.tar.gz" is not supported'],
-  ['bad-requires-python.toml', 'manifest.pyproject.invalid', 'pyproject/bad-requires-python.toml:3: ', 'project.requires-python "3.10+" is not a valid version specifier'],
-  ['group-collision.toml', 'manifest.pyproject.invalid', 'pyproject/group-collision.toml:6: ', 'groups "dev_tools" and "Dev-Tools" are the same group: both normalise to "dev-tools"'],
+  [
+    'deps-not-list.toml',
+    'manifest.pyproject.invalid',
+    'pyproject/deps-not-list.toml:3: ',
+    'project.dependencies must be an array of requirement strings, not a string',
+  ],
+  [
+    'deps-not-strings.toml',
+    'manifest.pyproject.invalid',
+    'pyproject/deps-not-strings.toml:3: ',
+    'project.dependencies[1] must be a requirement string, not a table',
+  ],
+  [
+    'bad-requirement.toml',
+    'manifest.pyproject.invalid',
+    'pyproject/bad-requirement.toml:5: ',
+    'project.dependencies[1]: invalid requirement "numpy >= 1.0 pandas": expected a comma',
+  ],
+  [
+    'direct-url.toml',
+    'manifest.direct-url',
+    'pyproject/direct-url.toml:6: ',
+    'project.optional-dependencies.extra[0]: direct URL requirement "mylib @ https://example.org/mylib-1.0.tar.gz" is not supported',
+  ],
+  [
+    'bad-requires-python.toml',
+    'manifest.pyproject.invalid',
+    'pyproject/bad-requires-python.toml:3: ',
+    'project.requires-python "3.10+" is not a valid version specifier',
+  ],
+  [
+    'group-collision.toml',
+    'manifest.pyproject.invalid',
+    'pyproject/group-collision.toml:6: ',
+    'groups "dev_tools" and "Dev-Tools" are the same group: both normalise to "dev-tools"',
+  ],
   ['optional-not-table.toml', 'manifest.pyproject.invalid', 'pyproject/optional-not-table.toml:3: ', 'must be a table of arrays, not an array'],
   ['bad-name.toml', 'manifest.pyproject.invalid', 'pyproject/bad-name.toml:2: ', 'project.name "-x-" is not a valid project name'],
 ];
@@ -161,7 +181,8 @@ describe('pyproject.toml: "===" needs a value (issue 14 item 8)', () => {
     const text = '[project]\nname = "p"\nversion = "1"\ndependencies = [\n  "ok==1.0",\n  "foo===",\n]\n';
     assert.throws(
       () => parsePyproject(text, 'pyproject.toml'),
-      (e: EnvsealError) => e.exitCode === 2 && /pyproject\.toml:6: .*invalid requirement "foo===": "===" \(PEP 440 arbitrary equality\) needs a version string/.test(e.message),
+      (e: EnvsealError) =>
+        e.exitCode === 2 && /pyproject\.toml:6: .*invalid requirement "foo===": "===" \(PEP 440 arbitrary equality\) needs a version string/.test(e.message),
     );
   });
 });

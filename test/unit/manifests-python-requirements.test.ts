@@ -3,12 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { EnvsealError, inputError } from '../../src/core/errors.js';
-import {
-  type PythonRequirement,
-  type ReadFile,
-  loadRequirementsFile,
-  parseRequirementsText,
-} from '../../src/ecosystems/python/manifests/requirements.js';
+import { type PythonRequirement, type ReadFile, loadRequirementsFile, parseRequirementsText } from '../../src/ecosystems/python/manifests/requirements.js';
 import { formatRequirement } from '../../src/ecosystems/python/pep/requirement.js';
 
 /** Fixtures live in test/fixtures/manifests/python/; the loader sees paths relative to that folder. */
@@ -83,11 +78,7 @@ describe('requirements files: every feature (test/fixtures/manifests/python/requ
   it('applies index options in pip order and collects extra index URLs across includes', async () => {
     const loaded = await loadRequirementsFile('requirements/indexes.txt', readFixture);
     assert.equal(loaded.indexUrl, 'https://a.example.org/simple');
-    assert.deepEqual(loaded.extraIndexUrls, [
-      'https://b.example.org/simple',
-      'https://c.example.org/simple',
-      'https://d.example.org/simple',
-    ]);
+    assert.deepEqual(loaded.extraIndexUrls, ['https://b.example.org/simple', 'https://c.example.org/simple', 'https://d.example.org/simple']);
     assert.deepEqual(loaded.options, {});
   });
 
@@ -124,10 +115,7 @@ describe('requirements files: parsing details', () => {
   });
 
   it('reads short, long and --name=value option spellings', () => {
-    const entries = parseRequirementsText(
-      '-rbase.txt\n--requirement=more.txt\n-c c.txt\n--constraint c2.txt\n-ihttps://a/simple\n-f "./some dir"\n',
-      'r.txt',
-    );
+    const entries = parseRequirementsText('-rbase.txt\n--requirement=more.txt\n-c c.txt\n--constraint c2.txt\n-ihttps://a/simple\n-f "./some dir"\n', 'r.txt');
     assert.deepEqual(entries, [
       { kind: 'include', line: 1, path: 'base.txt', constraint: false },
       { kind: 'include', line: 2, path: 'more.txt', constraint: false },
@@ -176,19 +164,16 @@ const ERRORS: [string, string, number, string][] = [
 describe('requirements files: errors name file:line, with a hint', () => {
   for (const [name, code, line, part] of ERRORS) {
     it(`${name}: ${code}`, async () => {
-      await assert.rejects(
-        loadRequirementsFile(`requirements/errors/${name}`, readFixture),
-        (err: unknown) => {
-          assert.ok(err instanceof EnvsealError, String(err));
-          assert.equal(err.code, code);
-          assert.equal(err.exitCode, 2);
-          const file = name === 'uses-constraints-with-extras.txt' ? 'constraints-with-extras.txt' : name;
-          assert.ok(err.message.startsWith(`requirements/errors/${file}:${line}: `), err.message);
-          assert.ok(err.message.includes(part), err.message);
-          assert.ok((err.hint ?? '').length > 10, `hint for ${name}`);
-          return true;
-        },
-      );
+      await assert.rejects(loadRequirementsFile(`requirements/errors/${name}`, readFixture), (err: unknown) => {
+        assert.ok(err instanceof EnvsealError, String(err));
+        assert.equal(err.code, code);
+        assert.equal(err.exitCode, 2);
+        const file = name === 'uses-constraints-with-extras.txt' ? 'constraints-with-extras.txt' : name;
+        assert.ok(err.message.startsWith(`requirements/errors/${file}:${line}: `), err.message);
+        assert.ok(err.message.includes(part), err.message);
+        assert.ok((err.hint ?? '').length > 10, `hint for ${name}`);
+        return true;
+      });
     });
   }
 
@@ -205,7 +190,7 @@ describe('requirements files: errors name file:line, with a hint', () => {
     });
   });
 
-  it('reports a missing top-level file as manifest.missing, and passes on a reader\'s own errors', async () => {
+  it("reports a missing top-level file as manifest.missing, and passes on a reader's own errors", async () => {
     await assert.rejects(loadRequirementsFile('requirements/nope.txt', readFixture), (err: unknown) => {
       return err instanceof EnvsealError && err.code === 'manifest.missing' && err.message.startsWith('requirements/nope.txt: ');
     });
@@ -224,16 +209,14 @@ describe('requirements files: errors name file:line, with a hint', () => {
     );
   });
 
-  it('turns a reader\'s manifest.missing for an include into one that names the including line', async () => {
+  it("turns a reader's manifest.missing for an include into one that names the including line", async () => {
     const reader: ReadFile = async (p) => {
       if (p === 'top.txt') return 'a\n-r lib/more.txt\n';
       throw inputError('manifest.missing', `${p}: no such file (listed in the spec)`);
     };
     await assert.rejects(loadRequirementsFile('top.txt', reader), (err: unknown) => {
       return (
-        err instanceof EnvsealError &&
-        err.code === 'manifest.missing' &&
-        err.message === 'top.txt:2: -r lib/more.txt names lib/more.txt, which does not exist'
+        err instanceof EnvsealError && err.code === 'manifest.missing' && err.message === 'top.txt:2: -r lib/more.txt names lib/more.txt, which does not exist'
       );
     });
   });
@@ -244,7 +227,8 @@ describe('requirements files: "===" needs a value (issue 14 item 8)', () => {
     assert.throws(
       () => parseRequirementsText('ok==1.0\nfoo===\n', 'requirements.txt'),
       (e: EnvsealError) =>
-        e.exitCode === 2 && e.message === 'requirements.txt:2: invalid requirement "foo===": "===" (PEP 440 arbitrary equality) needs a version string after it, e.g. ===1.0',
+        e.exitCode === 2 &&
+        e.message === 'requirements.txt:2: invalid requirement "foo===": "===" (PEP 440 arbitrary equality) needs a version string after it, e.g. ===1.0',
     );
     assert.throws(() => parseRequirementsText('foo === ; python_version > "3"\n', 'r.txt'), /r\.txt:1: invalid requirement .*needs a version string/);
     const [entry] = parseRequirementsText('foo===1.0\n', 'requirements.txt');

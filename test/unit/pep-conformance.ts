@@ -32,6 +32,4 @@ export interface Conformance {
   invalid_requirements: string[];
 }
 
-export const conformance: Conformance = JSON.parse(
-  readFileSync(new URL('../fixtures/conformance/pep440-508.json', import.meta.url), 'utf8'),
-);
+export const conformance: Conformance = JSON.parse(readFileSync(new URL('../fixtures/conformance/pep440-508.json', import.meta.url), 'utf8'));

@@ -14,10 +14,7 @@ import { conformance } from './pep-conformance.js';
 const cases: {
   oracle: string;
   filter: { spec: string; versions: string[]; prereleases: boolean | null; result: string[] }[];
-  requirements: (
-    | { input: string; valid: false }
-    | { input: string; valid: true; name: string; extras: string[]; specifier: string; url: string | null }
-  )[];
+  requirements: ({ input: string; valid: false } | { input: string; valid: true; name: string; extras: string[]; specifier: string; url: string | null })[];
   markers: { marker: string; environment: string; extra: string | null; result: boolean | string; printed: string | null }[];
 } = JSON.parse(readFileSync(new URL('../fixtures/pep/packaging-differential.json', import.meta.url), 'utf8'));
 

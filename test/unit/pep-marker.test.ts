@@ -100,9 +100,7 @@ describe('PEP 508 markers: evaluation', () => {
     assert.throws(
       () => evaluateMarker('platform_release >= "5"', partial as MarkerEnvironment),
       (err: unknown) =>
-        err instanceof EnvsealError &&
-        err.message.includes('no value for "platform_release"') &&
-        (err.hint ?? '').includes('implementation_name'),
+        err instanceof EnvsealError && err.message.includes('no value for "platform_release"') && (err.hint ?? '').includes('implementation_name'),
     );
   });
 });
@@ -118,10 +116,7 @@ describe('PEP 508 markers: parsing and printing', () => {
 
   it("keeps the author's parentheses, drops redundant outer ones, and adds them where precedence needs", () => {
     assert.equal(formatMarker(parseMarker('(python_version == "2.7")')), 'python_version == "2.7"');
-    assert.equal(
-      formatMarker(parseMarker('os_name == "a" and (os_name == "b" and os_name == "c")')),
-      'os_name == "a" and (os_name == "b" and os_name == "c")',
-    );
+    assert.equal(formatMarker(parseMarker('os_name == "a" and (os_name == "b" and os_name == "c")')), 'os_name == "a" and (os_name == "b" and os_name == "c")');
     // packaging prints this one without any parentheses, which changes its meaning; we keep one pair.
     assert.equal(
       formatMarker(parseMarker('python_version < "3.10" and ((sys_platform == "linux" or sys_platform == "darwin"))')),
@@ -139,11 +134,7 @@ describe('PEP 508 markers: parsing and printing', () => {
   });
 
   it('lists the variables a marker reads', () => {
-    assert.deepEqual(listMarkerVariables(parseMarker('python_version > "3" and (extra == "a" or os.name == "nt")')), [
-      'extra',
-      'os_name',
-      'python_version',
-    ]);
+    assert.deepEqual(listMarkerVariables(parseMarker('python_version > "3" and (extra == "a" or os.name == "nt")')), ['extra', 'os_name', 'python_version']);
   });
 
   const errors: [string, string, number][] = [

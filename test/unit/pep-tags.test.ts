@@ -43,7 +43,10 @@ describe(`supported tags match packaging ${fixture.packaging} and pip ${fixture.
   it('covers glibc and musl, x86_64 and aarch64, an abi-flagged build and a 32-bit ARM target', () => {
     const names = fixture.targets.map((t) => t.name);
     for (const part of ['glibc2.36-x86_64', 'glibc2.36-aarch64', 'musl1.2', 'cp37m', 'cp311d', 'armv7l']) {
-      assert.ok(names.some((n) => n.includes(part)), part);
+      assert.ok(
+        names.some((n) => n.includes(part)),
+        part,
+      );
     }
   });
 });

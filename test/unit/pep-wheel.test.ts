@@ -59,8 +59,7 @@ describe('wheel file names (PEP 427)', () => {
       assert.ok(!r.ok && r.reason.includes(reason), !r.ok ? r.reason : '');
       assert.throws(
         () => parseWheelFilename(name),
-        (err: unknown) =>
-          err instanceof EnvsealError && err.code === 'wheel.filename.invalid' && err.message.includes(name) && err.message.includes(reason),
+        (err: unknown) => err instanceof EnvsealError && err.code === 'wheel.filename.invalid' && err.message.includes(name) && err.message.includes(reason),
       );
     });
   }

@@ -40,7 +40,10 @@ describe('buildRunRecord', () => {
     b.inputs.reverse();
     b.image.info.repoDigests.reverse();
     assert.equal(canonicalJson(buildRunRecord(a)), canonicalJson(buildRunRecord(b)));
-    assert.deepEqual(buildRunRecord(a).inputs.map((i) => i.path), ['config.yaml', 'data/train']);
+    assert.deepEqual(
+      buildRunRecord(a).inputs.map((i) => i.path),
+      ['config.yaml', 'data/train'],
+    );
     assert.ok(buildRunRecord(a).image.repoDigests[0]!.startsWith('127.0.0.1:5000/a@'));
   });
 
@@ -81,8 +84,14 @@ describe('buildRunRecord', () => {
         assert.ok(isEnvsealError(err));
         assert.equal(err.code, 'record.invalid');
         assert.equal(err.exitCode, 70);
-        assert.ok(err.details.some((d) => d.startsWith('command:')), err.details.join('\n'));
-        assert.ok(err.details.some((d) => d.startsWith('environment.fingerprint:')), err.details.join('\n'));
+        assert.ok(
+          err.details.some((d) => d.startsWith('command:')),
+          err.details.join('\n'),
+        );
+        assert.ok(
+          err.details.some((d) => d.startsWith('environment.fingerprint:')),
+          err.details.join('\n'),
+        );
         return true;
       },
     );

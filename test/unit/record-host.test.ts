@@ -4,14 +4,7 @@ import { createHash } from 'node:crypto';
 import * as nodeOs from 'node:os';
 import { describe, it } from 'node:test';
 import type { ProcessResult } from '../../src/record/exec.js';
-import {
-  captureHostFacts,
-  hashHostname,
-  NVIDIA_SMI_ARGS,
-  parseNvidiaSmiCsv,
-  parseOsReleasePrettyName,
-  type OsProbe,
-} from '../../src/record/host.js';
+import { captureHostFacts, hashHostname, NVIDIA_SMI_ARGS, parseNvidiaSmiCsv, parseOsReleasePrettyName, type OsProbe } from '../../src/record/host.js';
 
 function fakeOs(overrides: Partial<OsProbe> = {}): OsProbe {
   return {

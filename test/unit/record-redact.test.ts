@@ -81,7 +81,10 @@ describe('maskUrlCredentials', () => {
     ['postgres://user:pa55@db.internal:5432/app', 'postgres://<redacted>@db.internal:5432/app'],
     ['https://ghp_abc@github.com/org/repo.git', 'https://<redacted>@github.com/org/repo.git'],
     ['https://u:p@ss@proxy:3128', 'https://<redacted>@proxy:3128'],
-    ['--index-url https://a:b@x/simple --extra-index-url https://c:d@y/simple', '--index-url https://<redacted>@x/simple --extra-index-url https://<redacted>@y/simple'],
+    [
+      '--index-url https://a:b@x/simple --extra-index-url https://c:d@y/simple',
+      '--index-url https://<redacted>@x/simple --extra-index-url https://<redacted>@y/simple',
+    ],
     ['https://pypi.org/simple', 'https://pypi.org/simple'],
     ['mailto:me@example.com', 'mailto:me@example.com'],
     ['https://example.com/path?email=a@b.c', 'https://example.com/path?email=a@b.c'],

@@ -44,7 +44,10 @@ describe('parseRunRecord', () => {
       assert.ok(paths.includes(expected), `missing ${expected} in\n${err.details.join('\n')}`);
     }
     assert.ok(err.details.every((d) => d.startsWith('.envseal/runs/x.json: ')));
-    assert.ok(err.details.some((d) => d.includes('surprise')), 'unknown keys are named');
+    assert.ok(
+      err.details.some((d) => d.includes('surprise')),
+      'unknown keys are named',
+    );
     assert.match(err.message, /not a valid envseal run record \(\d+ problems\)/);
   });
 
@@ -55,22 +58,22 @@ describe('parseRunRecord', () => {
     raw.gitUnavailable = { reason: 'not-a-repository', message: 'x' };
     raw.git.dirty = true;
     const err = catchError(() => parseRunRecord(JSON.stringify(raw), 'r.json'));
-    assert.deepEqual(
-      err.details.sort(),
-      [
-        'r.json: endedAt: is before startedAt',
-        'r.json: git.diffDigest: must be set exactly when dirty is true',
-        'r.json: git: exactly one of git and gitUnavailable must be null',
-        'r.json: outcome.interruptReason: must be set exactly when interrupted is true',
-      ],
-    );
+    assert.deepEqual(err.details.sort(), [
+      'r.json: endedAt: is before startedAt',
+      'r.json: git.diffDigest: must be set exactly when dirty is true',
+      'r.json: git: exactly one of git and gitUnavailable must be null',
+      'r.json: outcome.interruptReason: must be set exactly when interrupted is true',
+    ]);
   });
 
   it('rejects times that are not ISO UTC', () => {
     const raw = JSON.parse(validText());
     raw.startedAt = '2026-11-27T23:55:01+01:00';
     const err = catchError(() => parseRunRecord(JSON.stringify(raw), 'r.json'));
-    assert.ok(err.details.some((d) => d.startsWith('r.json: startedAt: ')), err.details.join('\n'));
+    assert.ok(
+      err.details.some((d) => d.startsWith('r.json: startedAt: ')),
+      err.details.join('\n'),
+    );
   });
 
   it('reports broken JSON with line and column', () => {

@@ -32,9 +32,7 @@ function sampleRecord(runId = '20261127T225501.123Z-7ZKQ3M9X2D4F8H1J'): RunRecor
 /** Runs `fn` while this process may not grow any file beyond `bytes` (RLIMIT_FSIZE, via util-linux prlimit). */
 async function withFileSizeLimit<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
   const pid = String(process.pid);
-  const previous = execFileSync('prlimit', ['--pid', pid, '--fsize', '--raw', '--noheadings', '--output=SOFT,HARD'], { encoding: 'utf8' })
-    .trim()
-    .split(/\s+/);
+  const previous = execFileSync('prlimit', ['--pid', pid, '--fsize', '--raw', '--noheadings', '--output=SOFT,HARD'], { encoding: 'utf8' }).trim().split(/\s+/);
   // Past the limit the kernel sends SIGXFSZ (default: terminate); with a handler, write() fails with EFBIG.
   const ignore = () => {};
   process.on('SIGXFSZ', ignore);

@@ -4,13 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { EnvsealError } from '../../src/core/errors.js';
-import {
-  findCredentialHelper,
-  findRegistryCredentials,
-  loadDockerConfig,
-  normaliseRegistryKey,
-  parseDockerConfig,
-} from '../../src/oci/docker-config.js';
+import { findCredentialHelper, findRegistryCredentials, loadDockerConfig, normaliseRegistryKey, parseDockerConfig } from '../../src/oci/docker-config.js';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 

@@ -62,7 +62,10 @@ describe('HttpClient', () => {
       assert.ok(err instanceof EnvsealError);
       assert.equal(err.code, 'svc.unreachable');
       assert.equal(err.exitCode, 3);
-      assert.match(err.message, /^service example is unreachable: GET http:\/\/x\.test\/m failed 3 times; last error: HTTP 502 Bad Gateway: \{"errors":\[\]\}$/);
+      assert.match(
+        err.message,
+        /^service example is unreachable: GET http:\/\/x\.test\/m failed 3 times; last error: HTTP 502 Bad Gateway: \{"errors":\[\]\}$/,
+      );
       assert.equal(err.hint, 'try later');
       assert.equal(err.data?.status, 502);
       return true;
@@ -206,14 +209,14 @@ describe('HttpClient', () => {
 
 describe('helpers', () => {
   it('classifies retryable statuses', () => {
-    assert.deepEqual(
-      [200, 404, 408, 429, 500, 501, 502, 503, 504, 505, 599].filter(isRetryableStatus),
-      [408, 429, 500, 502, 503, 504, 599],
-    );
+    assert.deepEqual([200, 404, 408, 429, 500, 501, 502, 503, 504, 505, 599].filter(isRetryableStatus), [408, 429, 500, 502, 503, 504, 599]);
   });
 
   it('doubles the backoff up to the cap', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, 500, 8000)), [500, 1000, 2000, 4000, 8000, 8000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, 500, 8000)),
+      [500, 1000, 2000, 4000, 8000, 8000],
+    );
   });
 
   it('parses Retry-After', () => {

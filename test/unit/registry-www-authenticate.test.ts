@@ -68,11 +68,7 @@ describe('parseWwwAuthenticate', () => {
       ],
     ],
     ['token68 with "/" and "+"', 'Foo ab/c+d', [{ scheme: 'foo', params: {}, token68: 'ab/c+d' }]],
-    [
-      'empty list elements are allowed',
-      ', Basic realm="a",, charset=x ,',
-      [{ scheme: 'basic', params: { realm: 'a', charset: 'x' } }],
-    ],
+    ['empty list elements are allowed', ', Basic realm="a",, charset=x ,', [{ scheme: 'basic', params: { realm: 'a', charset: 'x' } }]],
     ['the first of a repeated parameter wins', 'Basic realm="a", realm="b"', [{ scheme: 'basic', params: { realm: 'a' } }]],
     ['escaped backslash in a quoted string', 'Basic realm="a\\\\b"', [{ scheme: 'basic', params: { realm: 'a\\b' } }]],
   ];

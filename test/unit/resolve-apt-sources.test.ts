@@ -33,8 +33,14 @@ test('Ubuntu sources (the base of nvidia/cuda images) from snapshot.ubuntu.com, 
 });
 
 test('other distributions and missing codenames are clear errors', () => {
-  assert.throws(() => defaultSnapshotUrl('alpine'), (e: any) => e.code === 'apt.snapshot-unsupported' && e.exitCode === 2 && /alpine/.test(e.message));
-  assert.throws(() => snapshotSources({ id: 'debian', codename: '' }, { timestamp: '20250101T000000Z', url: 'http://x' }), (e: any) => e.code === 'apt.snapshot-unsupported');
+  assert.throws(
+    () => defaultSnapshotUrl('alpine'),
+    (e: any) => e.code === 'apt.snapshot-unsupported' && e.exitCode === 2 && /alpine/.test(e.message),
+  );
+  assert.throws(
+    () => snapshotSources({ id: 'debian', codename: '' }, { timestamp: '20250101T000000Z', url: 'http://x' }),
+    (e: any) => e.code === 'apt.snapshot-unsupported',
+  );
 });
 
 test('lock-time apt resolution uses the same snapshot sources as the Dockerfile', () => {

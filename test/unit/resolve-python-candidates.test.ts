@@ -11,9 +11,10 @@ import { describeTarget, targetFitFor } from '../../src/ecosystems/python/resolv
 import { parseTagSet } from '../../src/ecosystems/python/pep/tags.js';
 import { BOOKWORM_TARGET } from '../fixtures/resolve/targets.js';
 
-const pipTags = JSON.parse(
-  readFileSync(new URL('../fixtures/resolve/pip-supported-tags-cp311-manylinux-x86_64.json', import.meta.url), 'utf8'),
-) as { source: string; tags: string[] };
+const pipTags = JSON.parse(readFileSync(new URL('../fixtures/resolve/pip-supported-tags-cp311-manylinux-x86_64.json', import.meta.url), 'utf8')) as {
+  source: string;
+  tags: string[];
+};
 
 describe('the target as the resolver sees it', () => {
   it('ranks every tag exactly where pip 23.0.1 in the lab image puts it', () => {
@@ -46,7 +47,7 @@ function collect(files: IndexFile[], policy: Partial<FilePolicy> = {}) {
 }
 
 describe('collectCandidates', () => {
-  it('groups files by canonical version, ascending, with pip\'s file order inside a version', () => {
+  it("groups files by canonical version, ascending, with pip's file order inside a version", () => {
     const result = collect([
       file('demo_pkg-1.0.tar.gz'),
       file('demo_pkg-1.0-py3-none-any.whl'),
@@ -56,7 +57,10 @@ describe('collectCandidates', () => {
       file('demo-pkg-0.9.zip'),
       file('demo_pkg-1.10rc1-py3-none-any.whl'),
     ]);
-    assert.deepEqual(result.usable.map((v) => v.version), ['0.9', '1.0', '1.10rc1']);
+    assert.deepEqual(
+      result.usable.map((v) => v.version),
+      ['0.9', '1.0', '1.10rc1'],
+    );
     assert.deepEqual(
       result.usable[1]!.files.map((f) => f.file.filename),
       [
@@ -95,9 +99,16 @@ describe('collectCandidates', () => {
         file('otherproject-1.0-py3-none-any.whl'),
         file('demo_pkg-1.0.exe'),
       ],
-      { excludeNewer: Date.parse('2024-06-01T00:00:00Z'), allowedHashes: new Set([SHA('demo_pkg-1.5-py3-none-any.whl'.length), SHA('demo_pkg-1.6.tar.gz'.length)]), onlyBinary: true },
+      {
+        excludeNewer: Date.parse('2024-06-01T00:00:00Z'),
+        allowedHashes: new Set([SHA('demo_pkg-1.5-py3-none-any.whl'.length), SHA('demo_pkg-1.6.tar.gz'.length)]),
+        onlyBinary: true,
+      },
     );
-    assert.deepEqual(result.usable.map((v) => v.version), ['1.5']);
+    assert.deepEqual(
+      result.usable.map((v) => v.version),
+      ['1.5'],
+    );
     const reasons = Object.fromEntries(result.unusable.map((v) => [v.version, v.skipped.map((s) => s.kind).join(',')]));
     assert.deepEqual(reasons, {
       '1.0': 'platform',
@@ -107,6 +118,9 @@ describe('collectCandidates', () => {
       '1.4': 'hash',
       '1.6': 'only-binary',
     });
-    assert.deepEqual(result.invalid.map((f) => f.filename), ['otherproject-1.0-py3-none-any.whl', 'demo_pkg-1.0.exe']);
+    assert.deepEqual(
+      result.invalid.map((f) => f.filename),
+      ['otherproject-1.0-py3-none-any.whl', 'demo_pkg-1.0.exe'],
+    );
   });
 });

@@ -33,10 +33,7 @@ describe('cache rules', () => {
 
   it('computes freshness from max-age, then Expires - Date, else zero', () => {
     assert.equal(freshnessLifetime({ 'cache-control': 'max-age=600' }), 600);
-    assert.equal(
-      freshnessLifetime({ expires: new Date(T0 + 60_000).toUTCString(), date: new Date(T0).toUTCString() }),
-      60,
-    );
+    assert.equal(freshnessLifetime({ expires: new Date(T0 + 60_000).toUTCString(), date: new Date(T0).toUTCString() }), 60);
     assert.equal(freshnessLifetime({ expires: '0' }), 0);
     assert.equal(freshnessLifetime({}), 0);
   });
@@ -84,7 +81,8 @@ describe('HttpCache on disk and fetchWithCache', () => {
     }) as typeof fetch;
     const http = new HttpClient({ fetch: fakeFetch, retries: 0 });
     const ctx = { target: 'test index', codePrefix: 'index' };
-    const get = () => fetchWithCache(http, cache, { url: 'http://127.0.0.1:1/simple/a/', headers: { Accept: 'text/html' }, varyOn: { Accept: 'text/html' } }, ctx, () => now);
+    const get = () =>
+      fetchWithCache(http, cache, { url: 'http://127.0.0.1:1/simple/a/', headers: { Accept: 'text/html' }, varyOn: { Accept: 'text/html' } }, ctx, () => now);
 
     const first = await get();
     await cache.flush();

@@ -32,7 +32,13 @@ describe('PEP 691 JSON project pages', () => {
           size: 1234,
           'upload-time': '2024-01-02T03:04:05.000000Z',
         },
-        { filename: 'demo-2.0.tar.gz', url: 'https://files.example/demo-2.0.tar.gz#sha256=' + SHA, hashes: {}, yanked: 'broken build', 'dist-info-metadata': true },
+        {
+          filename: 'demo-2.0.tar.gz',
+          url: 'https://files.example/demo-2.0.tar.gz#sha256=' + SHA,
+          hashes: {},
+          yanked: 'broken build',
+          'dist-info-metadata': true,
+        },
         { filename: 'junk-without-url' },
       ],
     });

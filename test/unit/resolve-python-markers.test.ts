@@ -55,7 +55,12 @@ async function closure(target: TargetProbe, deps: string[], requirement: string)
   for (let i = 0; i < deps.length; i++) projects[`d${i}`] = [{ version: '1.0' }];
   const index = new MemoryIndex({ [INDEX]: projects });
   const result = await resolvePython(
-    { requirements: [{ requirement, hashes: [], source: 'requirements.txt', kind: 'requirement', targets: ['deploy'] }], indexes: [INDEX], target, options: {} },
+    {
+      requirements: [{ requirement, hashes: [], source: 'requirements.txt', kind: 'requirement', targets: ['deploy'] }],
+      indexes: [INDEX],
+      target,
+      options: {},
+    },
     { index },
   );
   return new Set(result.packages.map((p) => p.name));

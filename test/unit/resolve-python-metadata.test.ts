@@ -81,9 +81,6 @@ describe('PEP 643 static sdist metadata', () => {
 
   it('does not trust older metadata or dynamic Requires-Dist', () => {
     assert.match(sdistMetadataProblem(sdist('Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.0\n'))!, /Metadata-Version 2\.1/);
-    assert.match(
-      sdistMetadataProblem(sdist('Metadata-Version: 2.2\nName: demo-pkg\nVersion: 1.0\nDynamic: Requires-Dist\n'))!,
-      /requires-dist as Dynamic/,
-    );
+    assert.match(sdistMetadataProblem(sdist('Metadata-Version: 2.2\nName: demo-pkg\nVersion: 1.0\nDynamic: Requires-Dist\n'))!, /requires-dist as Dynamic/);
   });
 });

@@ -80,7 +80,14 @@ class GraphProvider implements SolverProvider {
           set,
           label: `${dep}${spec}`,
           ...(pkg === ROOT ? { by: 'requirements.txt' } : {}),
-          ...(set === 0n ? { empty: { code: universe.length ? 'no-match' : 'not-found', text: universe.length ? `no version of ${dep} matches ${spec}` : `there is no project ${dep}` } } : {}),
+          ...(set === 0n
+            ? {
+                empty: {
+                  code: universe.length ? 'no-match' : 'not-found',
+                  text: universe.length ? `no version of ${dep} matches ${spec}` : `there is no project ${dep}`,
+                },
+              }
+            : {}),
         };
       }),
     };
@@ -197,7 +204,11 @@ describe('PubGrub solver (pub solver.md examples)', () => {
     assert.match(text, /x depends on y>=2\.0\.0,<3\.0\.0/);
     assert.match(text, /a depends on b>=2\.0\.0,<3\.0\.0/);
     // Every "(n)" used refers to a numbered line.
-    for (const m of text.matchAll(/\((\d+)\)/g)) assert.ok(lines.some((l) => l.startsWith(`(${m[1]}) `)), `line ${m[1]} is defined`);
+    for (const m of text.matchAll(/\((\d+)\)/g))
+      assert.ok(
+        lines.some((l) => l.startsWith(`(${m[1]}) `)),
+        `line ${m[1]} is defined`,
+      );
   });
 });
 

@@ -24,10 +24,7 @@ async function resolve(
   more: Partial<ResolvePythonRequest> = {},
 ): Promise<LockedPythonPackage[]> {
   const index = projects instanceof MemoryIndex ? projects : new MemoryIndex({ [INDEX]: projects });
-  const result = await resolvePython(
-    { requirements, indexes: [INDEX], target: BOOKWORM_TARGET, options: {}, ...more },
-    { index },
-  );
+  const result = await resolvePython({ requirements, indexes: [INDEX], target: BOOKWORM_TARGET, options: {}, ...more }, { index });
   return result.packages;
 }
 
@@ -35,7 +32,11 @@ function pins(packages: LockedPythonPackage[]): Record<string, string> {
   return Object.fromEntries(packages.map((p) => [p.name, p.version]));
 }
 
-async function resolveError(projects: MemoryProjects | MemoryIndex, requirements: DeclaredRequirement[], more: Partial<ResolvePythonRequest> = {}): Promise<EnvsealError> {
+async function resolveError(
+  projects: MemoryProjects | MemoryIndex,
+  requirements: DeclaredRequirement[],
+  more: Partial<ResolvePythonRequest> = {},
+): Promise<EnvsealError> {
   try {
     await resolve(projects, requirements, more);
   } catch (err) {
@@ -45,7 +46,11 @@ async function resolveError(projects: MemoryProjects | MemoryIndex, requirements
   assert.fail('expected the resolution to fail');
 }
 
-const v = (version: string, deps: string[] = [], rest: Partial<import('../fixtures/resolve/memory-index.js').MemoryRelease> = {}) => ({ version, deps, ...rest });
+const v = (version: string, deps: string[] = [], rest: Partial<import('../fixtures/resolve/memory-index.js').MemoryRelease> = {}) => ({
+  version,
+  deps,
+  ...rest,
+});
 
 describe('choosing versions like pip', () => {
   it('takes the newest version every requirement admits, transitively', async () => {
@@ -120,7 +125,14 @@ describe('choosing versions like pip', () => {
   it('evaluates markers for the target, not the host', async () => {
     const packages = await resolve(
       {
-        app: [v('1.0', ['winonly; sys_platform == "win32"', 'linuxonly; sys_platform == "linux"', 'old; python_version < "3.9"', 'x86; platform_machine == "x86_64"'])],
+        app: [
+          v('1.0', [
+            'winonly; sys_platform == "win32"',
+            'linuxonly; sys_platform == "linux"',
+            'old; python_version < "3.9"',
+            'x86; platform_machine == "x86_64"',
+          ]),
+        ],
         linuxonly: [v('1.0')],
         x86: [v('1.0')],
       },
@@ -149,7 +161,11 @@ describe('choosing versions like pip', () => {
     assert.deepEqual(pins(packages), { core: '1.0', einsum: '3.0', hub: '1.0', metrics: '1.0', pillow: '10.0', plot: '0.1', torch: '2.1' });
     const torch = packages.find((p) => p.name === 'torch')!;
     assert.deepEqual(torch.via, ['requirements.txt > hub[all] > hub[torch] > torch', 'requirements.txt > torch[opt]']);
-    assert.deepEqual(packages.find((p) => p.name === 'hub')!.via, ['requirements.txt > hub[all]', 'requirements.txt > hub[all] > hub[torch]', 'requirements.txt > hub[all] > hub[vision]']);
+    assert.deepEqual(packages.find((p) => p.name === 'hub')!.via, [
+      'requirements.txt > hub[all]',
+      'requirements.txt > hub[all] > hub[torch]',
+      'requirements.txt > hub[all] > hub[vision]',
+    ]);
   });
 
   it('ignores an extra the project does not provide, as pip does', async () => {
@@ -206,14 +222,17 @@ describe('the lock entries', () => {
     });
     assert.deepEqual(packages.find((p) => p.name === 'pluggy')!.via, ['requirements-dev.txt > pytest > pluggy']);
     assert.deepEqual(packages.find((p) => p.name === 'pluggy')!.targets, ['dev']);
-    assert.deepEqual(packages.map((p) => p.name), ['numpy', 'pandas', 'pluggy', 'pytest']);
+    assert.deepEqual(
+      packages.map((p) => p.name),
+      ['numpy', 'pandas', 'pluggy', 'pytest'],
+    );
   });
 
   it('marks a package deploy when any deploy requirement reaches it, even if dev requires it too', async () => {
-    const packages = await resolve(
-      { a: [v('1.0', ['shared'])], b: [v('1.0', ['shared'])], shared: [v('1.0')] },
-      [req('a', { targets: ['dev'], source: 'requirements-dev.txt' }), req('b')],
-    );
+    const packages = await resolve({ a: [v('1.0', ['shared'])], b: [v('1.0', ['shared'])], shared: [v('1.0')] }, [
+      req('a', { targets: ['dev'], source: 'requirements-dev.txt' }),
+      req('b'),
+    ]);
     assert.deepEqual(packages.find((p) => p.name === 'shared')!.targets, ['deploy', 'dev']);
     assert.deepEqual(packages.find((p) => p.name === 'a')!.targets, ['dev']);
     assert.deepEqual(packages.find((p) => p.name === 'shared')!.via, ['requirements-dev.txt > a > shared', 'requirements.txt > b > shared']);
@@ -239,10 +258,11 @@ describe('stability and upgrades', () => {
 
 describe('constraints, hashes, indexes, excludeNewer', () => {
   it('applies constraints without installing what they name', async () => {
-    const packages = await resolve(
-      { a: [v('1.0', ['b']), v('2.0', ['b'])], b: [v('1.0'), v('2.0')], c: [v('1.0')] },
-      [req('a'), req('b<2', { kind: 'constraint', source: 'constraints.txt' }), req('c==1.0', { kind: 'constraint', source: 'constraints.txt' })],
-    );
+    const packages = await resolve({ a: [v('1.0', ['b']), v('2.0', ['b'])], b: [v('1.0'), v('2.0')], c: [v('1.0')] }, [
+      req('a'),
+      req('b<2', { kind: 'constraint', source: 'constraints.txt' }),
+      req('c==1.0', { kind: 'constraint', source: 'constraints.txt' }),
+    ]);
     assert.deepEqual(pins(packages), { a: '2.0', b: '1.0' });
   });
 
@@ -304,7 +324,9 @@ describe('errors', () => {
   });
 
   it('python.no-compatible-file: names the target and the files that exist', async () => {
-    const err = await resolveError({ winonly: [v('1.0', [], { files: [{ tag: 'cp311-cp311-win_amd64' }, { tag: 'cp311-cp311-macosx_11_0_arm64' }] })] }, [req('winonly')]);
+    const err = await resolveError({ winonly: [v('1.0', [], { files: [{ tag: 'cp311-cp311-win_amd64' }, { tag: 'cp311-cp311-macosx_11_0_arm64' }] })] }, [
+      req('winonly'),
+    ]);
     assert.equal(err.code, 'python.no-compatible-file');
     assert.match(err.message, /CPython 3\.11\.2/);
     assert.match(err.message, /x86_64/);
@@ -312,10 +334,7 @@ describe('errors', () => {
   });
 
   it('python.needs-build: an sdist whose dependencies are dynamic, with a pin suggestion', async () => {
-    const err = await resolveError(
-      { legacy: [v('1.0'), v('2.0', ['x'], { files: [{ kind: 'sdist', dynamic: ['Requires-Dist'] }] })] },
-      [req('legacy')],
-    );
+    const err = await resolveError({ legacy: [v('1.0'), v('2.0', ['x'], { files: [{ kind: 'sdist', dynamic: ['Requires-Dist'] }] })] }, [req('legacy')]);
     assert.equal(err.code, 'python.needs-build');
     assert.match(err.message, /legacy 2\.0 is only available as the sdist legacy-2\.0\.tar\.gz/);
     assert.match(err.hint ?? '', /legacy==1\.0/);

@@ -91,9 +91,18 @@ test('missing required keys and a wrong version are named', () => {
 });
 
 test('YAML syntax errors carry file:line:col; duplicate keys are errors', () => {
-  assert.throws(() => parseSpec('version: 1\nname: [x\n', 'my.yaml'), (e: any) => e.code === 'spec.syntax' && /^my\.yaml:\d+:\d+: /.test(e.details[0]));
-  assert.throws(() => parseSpec('version: 1\nname: a\nname: b\nbase: x\n'), (e: any) => e.code === 'spec.syntax' && /envseal\.yaml:3:1: .*[Mm]ap keys must be unique/.test(e.details[0]));
-  assert.throws(() => parseSpec(''), (e: any) => e.code === 'spec.empty');
+  assert.throws(
+    () => parseSpec('version: 1\nname: [x\n', 'my.yaml'),
+    (e: any) => e.code === 'spec.syntax' && /^my\.yaml:\d+:\d+: /.test(e.details[0]),
+  );
+  assert.throws(
+    () => parseSpec('version: 1\nname: a\nname: b\nbase: x\n'),
+    (e: any) => e.code === 'spec.syntax' && /envseal\.yaml:3:1: .*[Mm]ap keys must be unique/.test(e.details[0]),
+  );
+  assert.throws(
+    () => parseSpec(''),
+    (e: any) => e.code === 'spec.empty',
+  );
 });
 
 test('what init writes is always a valid spec', () => {

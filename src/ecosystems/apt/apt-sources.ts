@@ -74,8 +74,7 @@ export function snapshotSources(os: { id: string; codename: string }, snapshot: 
 
 /** Shell that replaces the image's apt sources with `file` (deb822 *.sources and *.list files removed). */
 export function writeSourcesScript(file: AptSourcesFile, quote: (s: string) => string): string {
-  return [
-    'rm -f /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources',
-    `printf '%s\\n' ${file.lines.map(quote).join(' ')} > ${file.path}`,
-  ].join(' && ');
+  return ['rm -f /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources', `printf '%s\\n' ${file.lines.map(quote).join(' ')} > ${file.path}`].join(
+    ' && ',
+  );
 }

@@ -31,6 +31,10 @@ export const aptContents: ContentsCheck<AptSection> = {
       const lockedNames = new Set(locked.map((p) => p.name));
       for (const d of debs) if (!inBase.has(d.name) && !lockedNames.has(d.name)) extra.push(`${d.name}=${d.version}`);
     }
-    return [...missing.sort().map((m) => `apt: missing ${m}`), ...different.sort().map((d) => `apt: ${d}`), ...extra.sort().map((e) => `apt: not in the lock: ${e}`)];
+    return [
+      ...missing.sort().map((m) => `apt: missing ${m}`),
+      ...different.sort().map((d) => `apt: ${d}`),
+      ...extra.sort().map((e) => `apt: not in the lock: ${e}`),
+    ];
   },
 };

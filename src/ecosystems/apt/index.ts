@@ -48,7 +48,9 @@ export const aptWing = defineEcosystem({
   }),
   canonicalDeclared: (apt) => ({
     ...apt,
-    packages: [...apt.packages].map((p) => ({ ...p, targets: sortedUnique(p.targets) })).sort((a, b) => compareText(a.name, b.name) || compareText(a.source, b.source)),
+    packages: [...apt.packages]
+      .map((p) => ({ ...p, targets: sortedUnique(p.targets) }))
+      .sort((a, b) => compareText(a.name, b.name) || compareText(a.source, b.source)),
   }),
   needsImage: (apt) => apt.packages.length > 0,
   check: checkApt,
@@ -82,9 +84,13 @@ async function loadApt(spec: AptSpec | undefined, dev: AptDevSpec | undefined, c
   await add(spec, 'apt', ['deploy', 'dev']);
   await add(dev, 'targets.dev.apt', ['dev']);
   if (spec?.snapshotUrl && splitUrlCredentials(spec.snapshotUrl).credentials) {
-    throw inputError('spec.credentials', `${ctx.specFile}: apt.snapshotUrl: ${maskUrlCredentials(spec.snapshotUrl)} carries credentials, which would be written into the lock and the Dockerfile`, {
-      hint: 'use a snapshot mirror that needs no credentials (apt reads the URL inside the image)',
-    });
+    throw inputError(
+      'spec.credentials',
+      `${ctx.specFile}: apt.snapshotUrl: ${maskUrlCredentials(spec.snapshotUrl)} carries credentials, which would be written into the lock and the Dockerfile`,
+      {
+        hint: 'use a snapshot mirror that needs no credentials (apt reads the URL inside the image)',
+      },
+    );
   }
   return {
     installRecommends: spec?.installRecommends ?? false,

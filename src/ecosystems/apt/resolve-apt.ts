@@ -112,7 +112,7 @@ export async function resolveApt(engine: DockerEngine, image: string, request: A
     const versionMissing = [...run.stderr.matchAll(/Version '([^']+)' for '([^']+)' was not found/g)].map((m) => `${m[2]}=${m[1]}`);
     if (missing.length || versionMissing.length) {
       throw inputError('apt.unknown-package', `apt in ${image} cannot find: ${[...missing, ...versionMissing].join(', ')}`, {
-        hint: 'check the package names (and versions) for this base image\'s Debian/Ubuntu release',
+        hint: "check the package names (and versions) for this base image's Debian/Ubuntu release",
       });
     }
     const unmet = /unmet dependencies|Unable to correct problems|held broken packages/i.test(run.stderr);

@@ -6,9 +6,7 @@ import { z } from 'zod';
 import { targetListSchema } from '../../core/ground.js';
 import { httpUrlSchema, relPathSchema } from '../../core/spec-values.js';
 
-const aptName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/, 'must be a Debian package name, optionally name=version');
+const aptName = z.string().regex(/^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/, 'must be a Debian package name, optionally name=version');
 
 export const aptDevSpecSchema = z.strictObject({
   packages: z.array(aptName).default([]),
@@ -23,9 +21,7 @@ export const aptSpecSchema = aptDevSpecSchema.extend({
    * Install from a dated snapshot archive (snapshot.debian.org / snapshot.ubuntu.com) so the locked versions
    * stay installable: `true` = the lock's resolution time, or a timestamp `YYYYMMDDTHHMMSSZ`.
    */
-  snapshot: z
-    .union([z.boolean(), z.string().regex(/^\d{8}T\d{6}Z$/, 'must be true, false or a timestamp like 20261127T120000Z')])
-    .default(false),
+  snapshot: z.union([z.boolean(), z.string().regex(/^\d{8}T\d{6}Z$/, 'must be true, false or a timestamp like 20261127T120000Z')]).default(false),
   /** A site's own mirror of the snapshot service (default: the official one for the base's distribution). */
   snapshotUrl: httpUrlSchema.optional(),
 });

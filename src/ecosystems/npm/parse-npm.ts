@@ -18,10 +18,7 @@ export interface NpmManifest {
 
 type Deps = Record<string, string>;
 
-export function parseNpmManifests(
-  packageJson: { path: string; text: string },
-  lockfile: { path: string; text: string },
-): NpmManifest {
+export function parseNpmManifests(packageJson: { path: string; text: string }, lockfile: { path: string; text: string }): NpmManifest {
   const pkg = parseJsonObject(packageJson.text, packageJson.path);
   const lock = parseJsonObject(lockfile.text, lockfile.path);
   const version = lock.lockfileVersion;

@@ -54,7 +54,11 @@ function comparePython(py: PythonSection, target: TargetName, observed: Observed
   } else {
     missing.push(...[...locked].map(([n, v]) => `${n}==${v}`));
   }
-  return [...missing.sort().map((m) => `python: missing ${m}`), ...different.sort().map((d) => `python: ${d}`), ...extra.sort().map((e) => `python: not in the lock: ${e}`)];
+  return [
+    ...missing.sort().map((m) => `python: missing ${m}`),
+    ...different.sort().map((d) => `python: ${d}`),
+    ...extra.sort().map((e) => `python: not in the lock: ${e}`),
+  ];
 }
 
 function normalizeDistName(name: string): string {

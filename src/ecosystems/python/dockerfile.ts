@@ -63,7 +63,7 @@ function renderPip(py: PythonSection, ctx: RenderContext, packages: LockedPython
   const arg = INDEX_CREDENTIALS_ARG;
   return [
     `# Index credentials, if needed: netrc text in build arg ${arg}, used and removed in this step (docs/credentials.md).`,
-    continued('RUN printf \'%s\\n\'', lines) + ' \\',
+    continued("RUN printf '%s\\n'", lines) + ' \\',
     '      > /tmp/envseal-requirements.txt \\',
     ` && netrc="\${${arg}:-\${${arg.toLowerCase()}:-}}" && unset ${arg} ${arg.toLowerCase()} \\`,
     ` && if [ -n "$netrc" ]; then (umask 077 && printf '%s\\n' "$netrc" > ${NETRC_IN_BUILD}) && export NETRC=${NETRC_IN_BUILD}; fi \\`,
@@ -78,11 +78,14 @@ function renderPip(py: PythonSection, ctx: RenderContext, packages: LockedPython
 // with printf so the Dockerfile needs no file from outside the project to build.
 function renderSeedHook(py: PythonSection, hook: string): string {
   const python = py.venv ? 'python' : shellQuote(py.interpreter);
-  const lines = hook.replace(/\n+$/, '').split('\n').map((l) => (l === '' ? "''" : shellQuote(l)));
+  const lines = hook
+    .replace(/\n+$/, '')
+    .split('\n')
+    .map((l) => (l === '' ? "''" : shellQuote(l)));
   return [
     `RUN site="$(${python} -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \\`,
     ` && mkdir -p "$site" \\`,
-    continued(' && printf \'%s\\n\'', lines) + ' \\',
+    continued(" && printf '%s\\n'", lines) + ' \\',
     '      > "$site/envseal_seed.py" \\',
     ` && echo 'import envseal_seed' > "$site/envseal-seed.pth" \\`,
     // Compiled now, hash-checked: otherwise the first later Python start (pip in the dev stage) imports it

@@ -30,7 +30,11 @@ function requirementDrift(before: DeclaredRequirement[], after: DeclaredRequirem
   const ga = group(before);
   const gb = group(after);
   const label = (r: DeclaredRequirement) => `${r.kind} ${requirementName(r.requirement)}${r.targets.length === 1 ? ` (${r.targets[0]} only)` : ''}`;
-  const text = (rs: DeclaredRequirement[]) => rs.map((r) => r.requirement + (r.hashes.length ? ` [${r.hashes.length} hash${r.hashes.length > 1 ? 'es' : ''}]` : '')).sort().join(' ; ');
+  const text = (rs: DeclaredRequirement[]) =>
+    rs
+      .map((r) => r.requirement + (r.hashes.length ? ` [${r.hashes.length} hash${r.hashes.length > 1 ? 'es' : ''}]` : ''))
+      .sort()
+      .join(' ; ');
   for (const [k, rs] of gb) {
     const old = ga.get(k);
     const first = rs[0]!;
@@ -44,5 +48,10 @@ function requirementDrift(before: DeclaredRequirement[], after: DeclaredRequirem
 
 /** The project name at the start of a normalised requirement. */
 function requirementName(requirement: string): string {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]*/.exec(requirement)?.[0]?.toLowerCase().replace(/[-_.]+/g, '-') ?? requirement;
+  return (
+    /^[A-Za-z0-9][A-Za-z0-9._-]*/
+      .exec(requirement)?.[0]
+      ?.toLowerCase()
+      .replace(/[-_.]+/g, '-') ?? requirement
+  );
 }

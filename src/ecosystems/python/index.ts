@@ -16,7 +16,6 @@ import { resolvePython } from './resolver/resolve-python.js';
 import { pythonDeclaredSchema, pythonDevSpecSchema, pythonSectionSchema, pythonSpecSchema, type PythonDeclared, type PythonSection } from './schema.js';
 import type { ResolveContext } from '../types.js';
 
-
 export const pythonWing = defineEcosystem({
   id: 'python',
   title: 'Python packages (requirements.txt, pyproject.toml; installed by pip)',

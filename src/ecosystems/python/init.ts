@@ -4,7 +4,10 @@ import type { InitFindings } from '../types.js';
 const list = (items: string[]) => `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
 
 const NOT_READ: [RegExp, string][] = [
-  [/^(uv\.lock|poetry\.lock|Pipfile\.lock|pylock(\.[^.]+)?\.toml)$/, 'a Python lock envseal does not import yet: `lock` would resolve again instead of following its pins'],
+  [
+    /^(uv\.lock|poetry\.lock|Pipfile\.lock|pylock(\.[^.]+)?\.toml)$/,
+    'a Python lock envseal does not import yet: `lock` would resolve again instead of following its pins',
+  ],
   [/^Pipfile$/, 'Pipenv manifest: envseal reads requirements files and pyproject.toml [project]'],
   [/^(setup\.py|setup\.cfg)$/, 'setuptools metadata: envseal reads dependencies from pyproject.toml [project] and requirements files only'],
   [/^(environment|conda)\.ya?ml$/, 'conda environment: envseal has no conda support yet'],

@@ -105,7 +105,10 @@ export function canonicalPythonDeclared(declared: PythonDeclared): PythonDeclare
       .map((r) => ({ ...r, hashes: [...r.hashes].sort(compareText), targets: sortedUnique(r.targets) }))
       .sort(
         (a, b) =>
-          compareText(a.kind, b.kind) || compareText(a.requirement, b.requirement) || compareText(a.source, b.source) || compareText(a.targets.join(), b.targets.join()),
+          compareText(a.kind, b.kind) ||
+          compareText(a.requirement, b.requirement) ||
+          compareText(a.source, b.source) ||
+          compareText(a.targets.join(), b.targets.join()),
       ),
   };
 }

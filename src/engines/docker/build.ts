@@ -105,11 +105,15 @@ export class DockerBuilder implements EngineBuilder {
   private connectionBroke(err: unknown, interpreter: BuildStreamInterpreter): EnvsealError {
     const step = interpreter.currentStep();
     const during = step ? ` during step ${step.step}/${step.totalSteps}` : '';
-    return externalError('build.failed', `build failed: the connection to the Docker engine at ${this.connection.endpoint} broke${during}: ${describeError(err)}`, {
-      hint: 'check that the engine is still running (its log may say why), then build again',
-      details: interpreter.currentStepOutput(),
-      cause: err,
-    });
+    return externalError(
+      'build.failed',
+      `build failed: the connection to the Docker engine at ${this.connection.endpoint} broke${during}: ${describeError(err)}`,
+      {
+        hint: 'check that the engine is still running (its log may say why), then build again',
+        details: interpreter.currentStepOutput(),
+        cause: err,
+      },
+    );
   }
 }
 

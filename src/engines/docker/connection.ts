@@ -239,9 +239,11 @@ export class DockerConnection {
         else (result as Readable).once('close', () => spec.signal?.removeEventListener('abort', onCallerAbort));
         if (err) {
           if (abortReason === 'timeout') {
-            return reject(externalError('docker.timeout', `Docker engine at ${this.endpoint}: ${spec.action} got no answer in ${formatDuration(timeoutMs!)}`, {
-              hint: `the engine is slow or stuck; check it (\`docker info\`) and try again; ${TIMEOUT_HINT}`,
-            }));
+            return reject(
+              externalError('docker.timeout', `Docker engine at ${this.endpoint}: ${spec.action} got no answer in ${formatDuration(timeoutMs!)}`, {
+                hint: `the engine is slow or stuck; check it (\`docker info\`) and try again; ${TIMEOUT_HINT}`,
+              }),
+            );
           }
           if (abortReason) return reject(externalError('docker.aborted', `Docker engine: ${spec.action} was cancelled`));
           return reject(this.translateError(err, spec.action));
@@ -415,7 +417,7 @@ function compactQuery(query: Record<string, unknown>): Record<string, unknown> {
 function daemonMessageOf(err: Error): string {
   const json = (err as { json?: unknown }).json;
   if (json && typeof json === 'object' && typeof (json as { message?: unknown }).message === 'string') {
-    return ((json as { message: string }).message).trim();
+    return (json as { message: string }).message.trim();
   }
   const match = /^\(HTTP code \d+\) .*? - ([\s\S]*)$/.exec(err.message);
   return (match ? match[1]! : err.message).trim();

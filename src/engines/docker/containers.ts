@@ -40,7 +40,13 @@ export class DockerContainers implements EngineContainers {
     const body = containerCreateBody(options);
     let id: string;
     try {
-      const created = await this.connection.request<{ Id?: string }>({ method: 'POST', path: '/containers/create', body, ok: [200, 201], action: `create a container from ${options.image}` });
+      const created = await this.connection.request<{ Id?: string }>({
+        method: 'POST',
+        path: '/containers/create',
+        body,
+        ok: [200, 201],
+        action: `create a container from ${options.image}`,
+      });
       if (!created.Id) throw externalError('run.start-failed', `the engine created no container for ${options.image}`);
       id = created.Id;
     } catch (err) {
@@ -104,7 +110,10 @@ export class DockerContainers implements EngineContainers {
       if (stopping) await stopping;
       await Promise.race([outputDone, delay(OUTPUT_DRAIN_MS)]);
       if (typeof status.StatusCode !== 'number') {
-        throw externalError('run.failed', `the engine reported no exit code for container ${id.slice(0, 12)}${status.Error?.Message ? `: ${status.Error.Message}` : ''}`);
+        throw externalError(
+          'run.failed',
+          `the engine reported no exit code for container ${id.slice(0, 12)}${status.Error?.Message ? `: ${status.Error.Message}` : ''}`,
+        );
       }
       return { exitCode: status.StatusCode, containerId: id, ...(interrupted ? { interrupted } : {}) };
     } catch (err) {
@@ -142,7 +151,13 @@ export class DockerContainers implements EngineContainers {
   /** DELETE /containers/{id}?force=1&v=1; failures are logged, never thrown (cleanup must not hide the result). */
   private async removeContainerQuietly(id: string): Promise<void> {
     try {
-      await this.connection.request({ method: 'DELETE', path: `/containers/${id}`, query: { force: true, v: true }, ok: [200, 204, 404], action: `remove container ${id.slice(0, 12)}` });
+      await this.connection.request({
+        method: 'DELETE',
+        path: `/containers/${id}`,
+        query: { force: true, v: true },
+        ok: [200, 204, 404],
+        action: `remove container ${id.slice(0, 12)}`,
+      });
     } catch (err) {
       const failure = httpFailureOf(err);
       // 409 "removal already in progress" is fine.

@@ -5,16 +5,7 @@
  * another runtime) would add a sibling folder under engines/ with its own composition of the same ports.
  */
 import type { Readable } from 'node:stream';
-import type {
-  BuildOptions,
-  BuildResult,
-  ContainerRunOptions,
-  ContainerRunResult,
-  DockerEngine,
-  EngineInfo,
-  ImageInfo,
-  Logger,
-} from '../../core/ports.js';
+import type { BuildOptions, BuildResult, ContainerRunOptions, ContainerRunResult, DockerEngine, EngineInfo, ImageInfo, Logger } from '../../core/ports.js';
 import { silentLogger } from '../../core/ports.js';
 import { captureContainerOutput as captureWithEngine, type CaptureOptions, type CapturedRun } from '../../core/container-output.js';
 import { DockerConnection, readEngineInfo, type DockerConnectionOptions } from './connection.js';

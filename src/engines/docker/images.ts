@@ -30,9 +30,7 @@ export interface RegistryCredentials {
 }
 
 /** Credentials for a registry host ("127.0.0.1:5000", "ghcr.io", "docker.io"), or undefined for anonymous. */
-export type RegistryAuthProvider = (
-  registry: string,
-) => RegistryCredentials | undefined | Promise<RegistryCredentials | undefined>;
+export type RegistryAuthProvider = (registry: string) => RegistryCredentials | undefined | Promise<RegistryCredentials | undefined>;
 
 export class DockerImages implements EngineImages {
   constructor(
@@ -89,7 +87,9 @@ export class DockerImages implements EngineImages {
       throw this.mapImageError(err, imageId, (failure) =>
         // Docker 20.10 answers 500 "invalid reference format: ..." for a malformed tag.
         failure.statusCode === 400 || failure.statusCode === 409 || /invalid reference format/.test(failure.message)
-          ? inputError('docker.bad-reference', `cannot tag ${imageId} as "${repoTag}": ${failure.message}`, { hint: 'use a valid lowercase reference such as team/image:1.0' })
+          ? inputError('docker.bad-reference', `cannot tag ${imageId} as "${repoTag}": ${failure.message}`, {
+              hint: 'use a valid lowercase reference such as team/image:1.0',
+            })
           : undefined,
       );
     }
@@ -99,11 +99,19 @@ export class DockerImages implements EngineImages {
   async removeImage(ref: string, options: { force?: boolean } = {}): Promise<void> {
     assertReference(ref);
     try {
-      await this.connection.request({ method: 'DELETE', path: `/images/${ref}`, query: { force: options.force ?? false }, ok: [200], action: `remove image ${ref}` });
+      await this.connection.request({
+        method: 'DELETE',
+        path: `/images/${ref}`,
+        query: { force: options.force ?? false },
+        ok: [200],
+        action: `remove image ${ref}`,
+      });
     } catch (err) {
       throw this.mapImageError(err, ref, (failure) =>
         failure.statusCode === 409
-          ? externalError('docker.image-in-use', `cannot remove image ${ref}: ${failure.message}`, { hint: 'remove the containers that use it, or remove with force' })
+          ? externalError('docker.image-in-use', `cannot remove image ${ref}: ${failure.message}`, {
+              hint: 'remove the containers that use it, or remove with force',
+            })
           : undefined,
       );
     }
@@ -157,7 +165,9 @@ export class DockerImages implements EngineImages {
       },
       (failure, status) =>
         status === 404
-          ? inputError('docker.image-missing', `cannot push ${repoTag}: no such image in the Docker engine at ${this.connection.endpoint}`, { hint: 'build or tag the image first' })
+          ? inputError('docker.image-missing', `cannot push ${repoTag}: no such image in the Docker engine at ${this.connection.endpoint}`, {
+              hint: 'build or tag the image first',
+            })
           : externalError('docker.push-failed', `pushing ${repoTag} failed: ${failure}`, { hint: pushHint(failure) }),
     );
     if (summary.error) {
@@ -181,7 +191,13 @@ export class DockerImages implements EngineImages {
   async exportImage(ref: string): Promise<Readable> {
     assertReference(ref);
     try {
-      const response = await this.connection.request<IncomingMessage>({ method: 'GET', path: `/images/${ref}/get`, stream: true, ok: [200], action: `export image ${ref}` });
+      const response = await this.connection.request<IncomingMessage>({
+        method: 'GET',
+        path: `/images/${ref}/get`,
+        stream: true,
+        ok: [200],
+        action: `export image ${ref}`,
+      });
       const idleMs = this.connection.streamIdleMs;
       return guardIdle(response, idleMs, () =>
         externalError('docker.timeout', `Docker engine: export image ${ref} sent nothing for ${formatDuration(idleMs)}`, { hint: TIMEOUT_HINT }),
@@ -196,8 +212,19 @@ export class DockerImages implements EngineImages {
     let summary: ProgressStreamSummary;
     try {
       summary = await this.runProgressStream(
-        { method: 'POST', path: '/images/load', query: { quiet: true }, file: tar, stream: true, ok: [200], action: 'load an image', timeoutMs: null, ...(options.signal ? { signal: options.signal } : {}) },
-        (failure) => externalError('docker.load-failed', `loading the image failed: ${failure}`, { hint: 'check that the archive is a complete `docker save` / OCI tar' }),
+        {
+          method: 'POST',
+          path: '/images/load',
+          query: { quiet: true },
+          file: tar,
+          stream: true,
+          ok: [200],
+          action: 'load an image',
+          timeoutMs: null,
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
+        (failure) =>
+          externalError('docker.load-failed', `loading the image failed: ${failure}`, { hint: 'check that the archive is a complete `docker save` / OCI tar' }),
       );
     } finally {
       if (!tar.readableEnded) tar.destroy();
@@ -225,14 +252,14 @@ export class DockerImages implements EngineImages {
   }
 
   /** Runs a JSON-lines progress request (pull, push, load) to its end and collects what it said. */
-  private async runProgressStream(
-    spec: RequestSpec,
-    onHttpFailure: (message: string, statusCode: number) => EnvsealError,
-  ): Promise<ProgressStreamSummary> {
+  private async runProgressStream(spec: RequestSpec, onHttpFailure: (message: string, statusCode: number) => EnvsealError): Promise<ProgressStreamSummary> {
     let response: IncomingMessage;
     try {
       // The answer may start only once the engine has done some work (load reads the whole tar first).
-      response = await this.connection.request<IncomingMessage>({ ...spec, timeoutMs: spec.timeoutMs === null ? this.connection.streamIdleMs : spec.timeoutMs });
+      response = await this.connection.request<IncomingMessage>({
+        ...spec,
+        timeoutMs: spec.timeoutMs === null ? this.connection.streamIdleMs : spec.timeoutMs,
+      });
     } catch (err) {
       const failure = httpFailureOf(err);
       if (failure) throw onHttpFailure(failure.message, failure.statusCode);
@@ -245,12 +272,18 @@ export class DockerImages implements EngineImages {
     } catch (err) {
       if (err instanceof StreamAborted) throw externalError('docker.aborted', `Docker engine: ${spec.action} was cancelled`);
       if (err instanceof StreamIdle) {
-        throw externalError('docker.timeout', `Docker engine: ${spec.action} sent nothing for ${formatDuration(err.idleMs)}; cancelled`, { hint: TIMEOUT_HINT });
+        throw externalError('docker.timeout', `Docker engine: ${spec.action} sent nothing for ${formatDuration(err.idleMs)}; cancelled`, {
+          hint: TIMEOUT_HINT,
+        });
       }
-      throw externalError('docker.stream-broken', `${spec.action}: the connection to the Docker engine at ${this.connection.endpoint} broke: ${describeError(err)}`, {
-        hint: 'check that the engine is still running, then try again',
-        cause: err,
-      });
+      throw externalError(
+        'docker.stream-broken',
+        `${spec.action}: the connection to the Docker engine at ${this.connection.endpoint} broke: ${describeError(err)}`,
+        {
+          hint: 'check that the engine is still running, then try again',
+          cause: err,
+        },
+      );
     }
     const summary = collector.finish();
     for (const line of summary.malformed) logger.debug(`${spec.action}: unparsable engine output: ${line}`);

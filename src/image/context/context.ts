@@ -118,10 +118,7 @@ export function createBuildContext(options: BuildContextOptions): BuildContext {
             if (entry.external) summary.externalSymlinks.push(entry.path);
             break;
           case 'generated':
-            await writer.add(
-              { name: entry.path, type: 'file', mode: entry.executable ? EXEC_MODE : FILE_MODE, mtime },
-              entry.content,
-            );
+            await writer.add({ name: entry.path, type: 'file', mode: entry.executable ? EXEC_MODE : FILE_MODE, mtime }, entry.content);
             summary.files++;
             summary.contentBytes += entry.content.byteLength;
             break;

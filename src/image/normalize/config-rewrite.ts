@@ -18,7 +18,7 @@ export const DROPPED_CONFIG_FIELDS: Readonly<Record<string, string>> = {
 
 /** Fields of `config` (the runtime settings) dropped, and why. */
 export const DROPPED_RUNTIME_CONFIG_FIELDS: Readonly<Record<string, string>> = {
-  Image: 'ID of the intermediate image the last step started from; it contains earlier steps\' timestamps and is never used at run time',
+  Image: "ID of the intermediate image the last step started from; it contains earlier steps' timestamps and is never used at run time",
 };
 
 /** RFC 3339 UTC without fractional seconds, e.g. 2023-11-14T22:13:20Z (what BuildKit writes for SOURCE_DATE_EPOCH). */

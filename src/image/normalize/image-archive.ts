@@ -184,7 +184,15 @@ function cleanArchivePath(path: string): string {
 }
 
 function isMetadataName(path: string): boolean {
-  return path === 'manifest.json' || path === 'index.json' || path === 'oci-layout' || path === 'repositories' || path.endsWith('.json') || path.endsWith('/json') || path.endsWith('/VERSION');
+  return (
+    path === 'manifest.json' ||
+    path === 'index.json' ||
+    path === 'oci-layout' ||
+    path === 'repositories' ||
+    path.endsWith('.json') ||
+    path.endsWith('/json') ||
+    path.endsWith('/VERSION')
+  );
 }
 
 async function readAll(body: Readable): Promise<Buffer> {
@@ -406,11 +414,7 @@ export async function writeImageArchive(config: Buffer, layers: readonly Archive
   const dockerManifest = Buffer.from(canonicalJsonCompact([{ Config: blob(configDigest), Layers: layers.map((l) => blob(l.diffId)), RepoTags: [] }]));
   const layout = Buffer.from(canonicalJsonCompact({ imageLayoutVersion: '1.0.0' }));
 
-  const blobs = new Map<string, Buffer | { file: string; size: number }>([
-    [configDigest, config],
-    [manifestDigest, manifest],
-    ...sizes,
-  ]);
+  const blobs = new Map<string, Buffer | { file: string; size: number }>([[configDigest, config], [manifestDigest, manifest], ...sizes]);
   const writer = createTarWriter();
   const done = (async () => {
     await writer.add({ name: 'blobs/', type: 'directory' });

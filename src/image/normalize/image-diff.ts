@@ -95,7 +95,10 @@ export interface DiffImagesOptions {
 export async function diffImages(engine: DockerEngine, refA: string, refB: string, options: DiffImagesOptions): Promise<ImageDiff> {
   const limit = options.maxFilesPerLayer ?? 500;
   const [infoA, infoB] = await Promise.all([engine.inspectImage(refA), engine.inspectImage(refB)]);
-  for (const [ref, info] of [[refA, infoA], [refB, infoB]] as const) {
+  for (const [ref, info] of [
+    [refA, infoA],
+    [refB, infoB],
+  ] as const) {
     if (!info) {
       throw inputError('diff.image-missing', `image ${ref} does not exist in the Docker engine`, { hint: 'build or pull it first' });
     }
@@ -146,7 +149,13 @@ export async function diffImages(engine: DockerEngine, refA: string, refB: strin
   }
 }
 
-async function exportArchive(engine: DockerEngine, ref: string, spoolDir: string, keepLayer: (diffId: string) => boolean, signal: AbortSignal | undefined): Promise<ImageArchive> {
+async function exportArchive(
+  engine: DockerEngine,
+  ref: string,
+  spoolDir: string,
+  keepLayer: (diffId: string) => boolean,
+  signal: AbortSignal | undefined,
+): Promise<ImageArchive> {
   await mkdir(spoolDir);
   try {
     const stream = await engine.exportImage(ref);
@@ -188,7 +197,9 @@ export function layerLabelsOf(config: Record<string, unknown>): string[] {
     if (typeof entry !== 'object' || entry === null || (entry as { empty_layer?: unknown }).empty_layer === true) continue;
     const createdBy = (entry as { created_by?: unknown }).created_by;
     const comment = (entry as { comment?: unknown }).comment;
-    labels.push(typeof createdBy === 'string' && createdBy ? formatLabel(createdBy) : typeof comment === 'string' && comment ? comment : `layer ${labels.length + 1}`);
+    labels.push(
+      typeof createdBy === 'string' && createdBy ? formatLabel(createdBy) : typeof comment === 'string' && comment ? comment : `layer ${labels.length + 1}`,
+    );
   }
   return labels;
 }
@@ -240,7 +251,10 @@ export function createEmptyIndex(): LayerIndex {
 
 /** Same key as the normaliser sorts by: no leading "./" or "/", no trailing "/". */
 function toPathKey(name: Buffer): string {
-  const text = name.toString('latin1').replace(/^(?:\.\/|\/)+/, '').replace(/\/+$/, '');
+  const text = name
+    .toString('latin1')
+    .replace(/^(?:\.\/|\/)+/, '')
+    .replace(/\/+$/, '');
   return text === '.' ? '' : text;
 }
 

@@ -112,9 +112,7 @@ export function planLayerRewrite(entries: readonly RawTarEntry[], sourceDateEpoc
 }
 
 function normalizeHeader(header: RawTarHeader, sourceDateEpoch: number): RawTarHeader {
-  const pax: RawPaxRecord[] = header.pax
-    .filter((record) => !VOLATILE_PAX_KEYS.has(record.key))
-    .sort((a, b) => compareKeys(a.key, b.key));
+  const pax: RawPaxRecord[] = header.pax.filter((record) => !VOLATILE_PAX_KEYS.has(record.key)).sort((a, b) => compareKeys(a.key, b.key));
   const out: RawTarHeader = {
     name: header.name,
     type: header.type,

@@ -124,9 +124,13 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
     const loaded = await engine.inspectImage(loadedId);
     if (!loaded || !isSameList(loaded.layers, diffIds)) {
       if (loadedByUs) await removeQuietly(engine, loadedId);
-      throw externalError('normalize.load-mismatch', `after loading, the engine shows ${loaded ? `layers ${loaded.layers.join(', ')}` : 'no image'} for ${configDigest}`, {
-        hint: 'the engine did not keep the layers as written; build with --no-reproducible and report this',
-      });
+      throw externalError(
+        'normalize.load-mismatch',
+        `after loading, the engine shows ${loaded ? `layers ${loaded.layers.join(', ')}` : 'no image'} for ${configDigest}`,
+        {
+          hint: 'the engine did not keep the layers as written; build with --no-reproducible and report this',
+        },
+      );
     }
 
     const loadedAt = performance.now();
@@ -196,7 +200,13 @@ async function rewriteLayers(
 }
 
 /** Loads the normalised image into the engine; returns the ID the engine gives it (checked against our bytes). */
-async function loadArchive(engine: DockerEngine, config: Buffer, configDigest: string, output: OutputLayer[], signal: AbortSignal | undefined): Promise<string> {
+async function loadArchive(
+  engine: DockerEngine,
+  config: Buffer,
+  configDigest: string,
+  output: OutputLayer[],
+  signal: AbortSignal | undefined,
+): Promise<string> {
   const written = await writeImageArchive(config, output);
   let reported: string[];
   try {

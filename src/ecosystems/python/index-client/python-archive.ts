@@ -122,7 +122,7 @@ function parseCentralDirectory(cd: Buffer, expected: number): ZipEntry[] {
     const name = cd.subarray(p + 46, p + 46 + nameLen).toString(flags & 0x800 ? 'utf8' : 'latin1');
     const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
     // ZIP64 extended information (header 0x0001): the 64-bit values for fields that hold 0xFFFFFFFF.
-    for (let e = 0; e + 4 <= extra.length; ) {
+    for (let e = 0; e + 4 <= extra.length;) {
       const id = extra.readUInt16LE(e);
       const size = extra.readUInt16LE(e + 2);
       if (id === 0x0001) {
@@ -171,7 +171,8 @@ export async function readZipEntry(source: ByteSource, entry: ZipEntry): Promise
       throw new ArchiveError(`cannot inflate ${entry.name}: ${(err as Error).message}`);
     }
   } else throw new ArchiveError(`entry ${entry.name} uses compression method ${entry.method}; only stored (0) and deflate (8) are read`);
-  if (out.length !== entry.uncompressedSize) throw new ArchiveError(`entry ${entry.name} has ${out.length} bytes, the directory says ${entry.uncompressedSize}`);
+  if (out.length !== entry.uncompressedSize)
+    throw new ArchiveError(`entry ${entry.name} has ${out.length} bytes, the directory says ${entry.uncompressedSize}`);
   return out;
 }
 

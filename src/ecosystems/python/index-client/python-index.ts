@@ -31,8 +31,7 @@ import type { CredentialStore } from '../../../core/url-credentials.js';
 import { ArchiveError, readSdistPkgInfo, readWheelMetadata, type ByteSource } from './python-archive.js';
 
 /** PEP 691: JSON preferred, HTML accepted (PEP 503 indexes answer text/html whatever we ask). */
-export const SIMPLE_ACCEPT =
-  'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01';
+export const SIMPLE_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01';
 
 export interface PythonIndexClientOptions {
   /** Directory of the HTTP cache; without it responses are only shared within this client's lifetime. */
@@ -201,10 +200,14 @@ export class PythonIndexClient implements PackageIndex {
       if (res.status === 200) {
         const expected = file.coreMetadata.sha256;
         if (expected !== undefined && hashSha256(res.body) !== expected) {
-          throw externalError('index.integrity', `the PEP 658 metadata of ${file.filename} from ${describeIndex(project.index)} does not match the sha256 the index lists`, {
-            hint: 'the index is inconsistent or the download was altered; try again later or use another index',
-            data: { url, expected, actual: hashSha256(res.body) },
-          });
+          throw externalError(
+            'index.integrity',
+            `the PEP 658 metadata of ${file.filename} from ${describeIndex(project.index)} does not match the sha256 the index lists`,
+            {
+              hint: 'the index is inconsistent or the download was altered; try again later or use another index',
+              data: { url, expected, actual: hashSha256(res.body) },
+            },
+          );
         }
         return { text: res.body.toString('utf8'), source: 'pep658' };
       }

@@ -108,13 +108,7 @@ class SourceLocator {
   }
 }
 
-function readRequirementArray(
-  value: unknown,
-  where: string,
-  file: string,
-  locator: SourceLocator,
-  keyOffset: number | null,
-): PythonRequirement[] {
+function readRequirementArray(value: unknown, where: string, file: string, locator: SourceLocator, keyOffset: number | null): PythonRequirement[] {
   const keyLine = locator.line(keyOffset);
   if (!Array.isArray(value)) {
     throw invalid(file, keyLine, `${where} must be an array of requirement strings, not ${describeType(value)}`);
@@ -138,7 +132,13 @@ function readRequirementArray(
       );
     }
     const problem = findRequirementProblem(parsed.requirement);
-    if (problem) throw invalid(file, line, `${where}[${i}]: invalid requirement ${JSON.stringify(item)}: ${problem}`, 'requirements look like requests>=2.31 or numpy==1.26.4 (PEP 508)');
+    if (problem)
+      throw invalid(
+        file,
+        line,
+        `${where}[${i}]: invalid requirement ${JSON.stringify(item)}: ${problem}`,
+        'requirements look like requests>=2.31 or numpy==1.26.4 (PEP 508)',
+      );
     if (parsed.requirement.url !== undefined) {
       throw inputError(
         'manifest.direct-url',
@@ -196,11 +196,7 @@ export function parsePyproject(text: string, file: string): PyprojectManifest {
       throw invalid(file, at, `project.name must be a string, not ${describeType(project.name)}`);
     }
     if (!isValidName(project.name)) {
-      throw invalid(
-        file,
-        at,
-        `project.name ${JSON.stringify(project.name)} is not a valid project name (PEP 508: letters, digits, and . _ - inside)`,
-      );
+      throw invalid(file, at, `project.name ${JSON.stringify(project.name)} is not a valid project name (PEP 508: letters, digits, and . _ - inside)`);
     }
     manifest.name = project.name;
   }
@@ -213,24 +209,13 @@ export function parsePyproject(text: string, file: string): PyprojectManifest {
     }
     const set = tryParseSpecifierSet(value);
     if (!set) {
-      throw invalid(
-        file,
-        at,
-        `project.requires-python ${JSON.stringify(value)} is not a valid version specifier`,
-        'write it like ">=3.9" or ">=3.9,<3.13"',
-      );
+      throw invalid(file, at, `project.requires-python ${JSON.stringify(value)} is not a valid version specifier`, 'write it like ">=3.9" or ">=3.9,<3.13"');
     }
     manifest.requiresPython = formatSpecifierSet(set);
   }
 
   if (project.dependencies !== undefined) {
-    manifest.dependencies = readRequirementArray(
-      project.dependencies,
-      'project.dependencies',
-      file,
-      locator,
-      locator.findProjectKey('dependencies'),
-    );
+    manifest.dependencies = readRequirementArray(project.dependencies, 'project.dependencies', file, locator, locator.findProjectKey('dependencies'));
   }
 
   const optional = project['optional-dependencies'];
@@ -283,29 +268,17 @@ function readDynamic(project: Record<string, unknown>, file: string, locator: So
 function readOptionalDependencies(optional: unknown, dynamic: string[], file: string, locator: SourceLocator): Record<string, PythonRequirement[]> {
   const tableAt = locator.findProjectKey('optional-dependencies');
   if (!isTable(optional)) {
-    throw invalid(
-      file,
-      locator.line(tableAt),
-      `project.optional-dependencies must be a table of arrays, not ${describeType(optional)}`,
-    );
+    throw invalid(file, locator.line(tableAt), `project.optional-dependencies must be a table of arrays, not ${describeType(optional)}`);
   }
   if (dynamic.includes('optional-dependencies')) {
-    throw invalid(
-      file,
-      locator.line(tableAt),
-      'project.optional-dependencies is both listed in project.dynamic and given statically',
-    );
+    throw invalid(file, locator.line(tableAt), 'project.optional-dependencies is both listed in project.dynamic and given statically');
   }
   const groups: Record<string, PythonRequirement[]> = {};
   const written = new Map<string, string>();
   for (const [group, value] of Object.entries(optional)) {
     const groupAt = locator.findGroupKey(group, tableAt ?? 0);
     if (!isValidName(group)) {
-      throw invalid(
-        file,
-        locator.line(groupAt),
-        `optional dependency group ${JSON.stringify(group)} is not a valid extra name`,
-      );
+      throw invalid(file, locator.line(groupAt), `optional dependency group ${JSON.stringify(group)} is not a valid extra name`);
     }
     const key = normalizeName(group);
     const earlier = written.get(key);
@@ -318,13 +291,7 @@ function readOptionalDependencies(optional: unknown, dynamic: string[], file: st
       );
     }
     written.set(key, group);
-    groups[key] = readRequirementArray(
-      value,
-      `project.optional-dependencies.${group}`,
-      file,
-      locator,
-      groupAt ?? tableAt,
-    );
+    groups[key] = readRequirementArray(value, `project.optional-dependencies.${group}`, file, locator, groupAt ?? tableAt);
   }
   return groups;
 }

@@ -50,9 +50,7 @@ export function splitLogicalLines(text: string): LogicalLine[] {
     }
   });
   if (pending.length > 0) joined.push({ line: pendingLine, text: pending.join('') });
-  return joined
-    .map((l) => ({ line: l.line, text: stripPythonWhitespace(l.text.replace(COMMENT, '')) }))
-    .filter((l) => l.text !== '');
+  return joined.map((l) => ({ line: l.line, text: stripPythonWhitespace(l.text.replace(COMMENT, '')) })).filter((l) => l.text !== '');
 }
 
 /**
@@ -170,11 +168,7 @@ export function parseOptionWords(words: string[], file: string, line: number): P
       long = mapped;
       if (word.length > 2) value = word.slice(2);
     } else {
-      throw syntaxError(
-        file,
-        line,
-        `unexpected ${JSON.stringify(word)} after the options; a requirement must come before its options`,
-      );
+      throw syntaxError(file, line, `unexpected ${JSON.stringify(word)} after the options; a requirement must come before its options`);
     }
     const spec = OPTIONS[long];
     if (!spec) throw syntaxError(file, line, `unknown option ${long}`, `${knownOptionsHint()}; ${FORMAT_HINT}`);

@@ -74,16 +74,7 @@ export type RequirementsEntry =
   | { kind: 'option'; line: number; option: RecordedOption; value?: string };
 
 type RecordedOption =
-  | 'index-url'
-  | 'extra-index-url'
-  | 'no-index'
-  | 'find-links'
-  | 'trusted-host'
-  | 'pre'
-  | 'prefer-binary'
-  | 'require-hashes'
-  | 'only-binary'
-  | 'no-binary';
+  'index-url' | 'extra-index-url' | 'no-index' | 'find-links' | 'trusted-host' | 'pre' | 'prefer-binary' | 'require-hashes' | 'only-binary' | 'no-binary';
 
 const INDEX_HINT =
   'publish the package to a package index (a local one is enough: envseal reads any PEP 503 index) and ' +
@@ -144,8 +135,7 @@ function parseRequirementLine(args: string, file: string, line: number): Require
     file,
     line,
     `invalid requirement "${args}": ${parsed.reason} at column ${parsed.column}${comment}`,
-    'requirements look like requests>=2.31, uvicorn[standard]==0.30.1 or numpy<2; python_version < "3.12" ' +
-      '(PEP 508)',
+    'requirements look like requests>=2.31, uvicorn[standard]==0.30.1 or numpy<2; python_version < "3.12" ' + '(PEP 508)',
   );
 }
 
@@ -161,8 +151,7 @@ export function parseRequirementsText(text: string, file: string): RequirementsE
       throw unsupported(
         file,
         line,
-        `environment variable ${env[0]} is not supported (pip would substitute it from the environment of ` +
-          'whoever runs it, which a lock cannot reproduce)',
+        `environment variable ${env[0]} is not supported (pip would substitute it from the environment of ` + 'whoever runs it, which a lock cannot reproduce)',
         'write the value into the file; for index credentials use a netrc/keyring on the machine that locks, not the requirements file',
       );
     }
@@ -186,11 +175,7 @@ export function parseRequirementsText(text: string, file: string): RequirementsE
             'remove the option; envseal installs wheels, and builds sdists only with their default settings',
           );
         } else {
-          throw syntaxError(
-            file,
-            line,
-            `option ${opt.written} cannot follow a requirement (only --hash can); put it on a line of its own`,
-          );
+          throw syntaxError(file, line, `option ${opt.written} cannot follow a requirement (only --hash can); put it on a line of its own`);
         }
       }
       entries.push({ kind: 'requirement', line, requirement, hashes });
@@ -336,11 +321,9 @@ class RequirementsLoader {
       text = await this.readFile(file);
     } catch (err) {
       if (includedFrom && isMissingFile(err)) {
-        throw inputError(
-          'manifest.missing',
-          `${includedFrom.file}:${includedFrom.line}: ${includedFrom.written} names ${file}, which does not exist`,
-          { hint: 'include paths are relative to the file that includes them; fix the path or create the file' },
-        );
+        throw inputError('manifest.missing', `${includedFrom.file}:${includedFrom.line}: ${includedFrom.written} names ${file}, which does not exist`, {
+          hint: 'include paths are relative to the file that includes them; fix the path or create the file',
+        });
       }
       if (isEnvsealError(err)) throw err;
       if (isMissingFile(err)) {
@@ -406,9 +389,7 @@ class RequirementsLoader {
     const written = `${entry.constraint ? '-c' : '-r'} ${entry.path}`;
     const chain = [...stack.map((s) => s.file), file];
     if (chain.includes(target)) {
-      const steps = [...stack, { file, line: entry.line, written }]
-        .map((s) => `${s.file}:${s.line} (${s.written})`)
-        .join(' → ');
+      const steps = [...stack, { file, line: entry.line, written }].map((s) => `${s.file}:${s.line} (${s.written})`).join(' → ');
       throw inputError('manifest.requirements.cycle', `${file}:${entry.line}: include cycle: ${steps} → ${target}`, {
         hint: 'remove one of the -r/-c lines so that no file includes itself, directly or through others',
       });

@@ -51,9 +51,7 @@ export const MARKER_ENVIRONMENT_KEYS = [
  */
 export type MarkerVariableName = keyof MarkerEnvironment | 'extra' | 'extras' | 'dependency_groups';
 
-export type MarkerOperand =
-  | { readonly kind: 'variable'; readonly name: MarkerVariableName }
-  | { readonly kind: 'string'; readonly value: string };
+export type MarkerOperand = { readonly kind: 'variable'; readonly name: MarkerVariableName } | { readonly kind: 'string'; readonly value: string };
 
 export type MarkerOperator = '===' | '==' | '~=' | '!=' | '<=' | '>=' | '<' | '>' | 'in' | 'not in';
 
@@ -178,11 +176,11 @@ export function parseMarker(text: string): Marker {
     return marker;
   } catch (err) {
     if (err instanceof Pep508SyntaxError) {
-      throw inputError(
-        'pep508.marker.invalid',
-        `invalid environment marker ${JSON.stringify(text)}: ${err.reason} at column ${err.start + 1}`,
-        { hint: MARKER_HINT, details: err.pointer(), data: { column: err.start + 1, reason: err.reason } },
-      );
+      throw inputError('pep508.marker.invalid', `invalid environment marker ${JSON.stringify(text)}: ${err.reason} at column ${err.start + 1}`, {
+        hint: MARKER_HINT,
+        details: err.pointer(),
+        data: { column: err.start + 1, reason: err.reason },
+      });
     }
     throw err;
   }
@@ -226,12 +224,7 @@ export function andMarkers(a: Marker | undefined, b: Marker | undefined): Marker
 // Evaluation
 
 /** Variables whose comparisons are PEP 440 version comparisons when possible (`packaging` semantics). */
-const VERSION_VARIABLES: ReadonlySet<MarkerVariableName> = new Set([
-  'implementation_version',
-  'platform_release',
-  'python_full_version',
-  'python_version',
-]);
+const VERSION_VARIABLES: ReadonlySet<MarkerVariableName> = new Set(['implementation_version', 'platform_release', 'python_full_version', 'python_version']);
 
 export interface MarkerEvaluationOptions {
   /**
@@ -251,11 +244,7 @@ function evaluationError(marker: Marker, what: string, hint: string): never {
 function lookUp(env: MarkerEnvironment, extra: string, name: MarkerVariableName, node: Marker): string {
   if (name === 'extra') return extra;
   if (name === 'extras' || name === 'dependency_groups') {
-    return evaluationError(
-      node,
-      `"${name}" is only defined when evaluating a lock file (PEP 751)`,
-      'use `extra == "name"` in a requirement marker',
-    );
+    return evaluationError(node, `"${name}" is only defined when evaluating a lock file (PEP 751)`, 'use `extra == "name"` in a requirement marker');
   }
   const value = env[name];
   if (typeof value !== 'string') {
@@ -295,21 +284,13 @@ function compareStrings(lhs: string, op: MarkerOperator, rhs: string, node: Mark
   }
 }
 
-function evaluateCompare(
-  node: Extract<Marker, { kind: 'compare' }>,
-  env: MarkerEnvironment,
-  extra: string,
-): boolean {
+function evaluateCompare(node: Extract<Marker, { kind: 'compare' }>, env: MarkerEnvironment, extra: string): boolean {
   const { left, op, right } = node;
   let key: MarkerVariableName;
   if (left.kind === 'variable') key = left.name;
   else if (right.kind === 'variable') key = right.name;
   else {
-    return evaluationError(
-      node,
-      'it compares two literal strings',
-      'one side of a marker comparison must be a variable like python_version or sys_platform',
-    );
+    return evaluationError(node, 'it compares two literal strings', 'one side of a marker comparison must be a variable like python_version or sys_platform');
   }
   const lhs = left.kind === 'variable' ? lookUp(env, extra, left.name, node) : left.value;
   const rhs = right.kind === 'variable' ? lookUp(env, extra, right.name, node) : right.value;
@@ -338,11 +319,7 @@ function evaluateWith(marker: Marker, env: MarkerEnvironment, extra: string): bo
  * leaves undefined (e.g. `os_name ~= "2.7"`), for two literals compared with each other, and for the
  * lock-file-only variables.
  */
-export function evaluateMarker(
-  marker: Marker | string,
-  env: MarkerEnvironment,
-  options: MarkerEvaluationOptions = {},
-): boolean {
+export function evaluateMarker(marker: Marker | string, env: MarkerEnvironment, options: MarkerEvaluationOptions = {}): boolean {
   const parsed = typeof marker === 'string' ? parseMarker(marker) : marker;
   const extras = [...(options.extras ?? [])].map((e) => (e === '' ? '' : normalizeName(e)));
   if (extras.length === 0) return evaluateWith(parsed, env, '');

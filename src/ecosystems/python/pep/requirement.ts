@@ -33,9 +33,7 @@ const REQUIREMENT_HINT =
   '(https://packaging.python.org/en/latest/specifications/dependency-specifiers/)';
 
 /** The outcome of parsing without throwing, for callers that report errors in their own terms. */
-export type RequirementParseResult =
-  | { ok: true; requirement: Requirement }
-  | { ok: false; reason: string; /** 1-based */ column: number; pointer: string[] };
+export type RequirementParseResult = { ok: true; requirement: Requirement } | { ok: false; reason: string; /** 1-based */ column: number; pointer: string[] };
 
 function readExtras(t: Pep508Tokenizer): string[] {
   const open = t.take('LEFT_BRACKET');
@@ -140,9 +138,7 @@ function readRequirement(t: Pep508Tokenizer): ParsedParts {
       parts.marker = readMarkerPart(
         t,
         specStart,
-        parts.specifier
-          ? 'a comma (within the version specifier) or a semicolon (after it)'
-          : 'a version specifier or a semicolon (after the name)',
+        parts.specifier ? 'a comma (within the version specifier) or a semicolon (after it)' : 'a version specifier or a semicolon (after the name)',
       );
     }
   }
@@ -204,11 +200,11 @@ export function findRequirementProblem(req: Requirement): string | null {
 export function parseRequirement(text: string): Requirement {
   const result = tryParseRequirement(text);
   if (!result.ok) {
-    throw inputError(
-      'pep508.requirement.invalid',
-      `invalid requirement ${JSON.stringify(text)}: ${result.reason} at column ${result.column}`,
-      { hint: REQUIREMENT_HINT, details: result.pointer, data: { column: result.column, reason: result.reason } },
-    );
+    throw inputError('pep508.requirement.invalid', `invalid requirement ${JSON.stringify(text)}: ${result.reason} at column ${result.column}`, {
+      hint: REQUIREMENT_HINT,
+      details: result.pointer,
+      data: { column: result.column, reason: result.reason },
+    });
   }
   return result.requirement;
 }

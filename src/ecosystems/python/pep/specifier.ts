@@ -11,16 +11,7 @@
  * by definition the only candidate.
  */
 import { inputError } from '../../../core/errors.js';
-import {
-  type Version,
-  PY_WHITESPACE,
-  compareVersions,
-  formatVersion,
-  isPrerelease,
-  stripLocal,
-  stripPythonWhitespace,
-  tryParseVersion,
-} from './version.js';
+import { type Version, PY_WHITESPACE, compareVersions, formatVersion, isPrerelease, stripLocal, stripPythonWhitespace, tryParseVersion } from './version.js';
 
 export type SpecifierOperator = '~=' | '==' | '!=' | '<=' | '>=' | '<' | '>' | '===';
 
@@ -57,16 +48,13 @@ export const SPECIFIER_PATTERN_SOURCE =
 const SPECIFIER_RE = new RegExp(`^${WS}*${SPECIFIER_PATTERN_SOURCE}${WS}*$`, 'i');
 
 const SPECIFIER_HINT =
-  'specifiers look like ==1.2.3, >=1.0,<2, ~=1.4.2, !=1.3.*, ===1.0 ' +
-  '(https://packaging.python.org/en/latest/specifications/version-specifiers/)';
+  'specifiers look like ==1.2.3, >=1.0,<2, ~=1.4.2, !=1.3.*, ===1.0 ' + '(https://packaging.python.org/en/latest/specifications/version-specifiers/)';
 
 /** Parses one specifier, or returns null when it is not valid. */
 export function tryParseSpecifier(text: string): Specifier | null {
   if (!SPECIFIER_RE.test(text)) return null;
   const spec = stripPythonWhitespace(text);
-  const operator = (
-    spec.startsWith('===') ? '===' : /^(~=|==|!=|<=|>=)/.test(spec) ? spec.slice(0, 2) : spec.slice(0, 1)
-  ) as SpecifierOperator;
+  const operator = (spec.startsWith('===') ? '===' : /^(~=|==|!=|<=|>=)/.test(spec) ? spec.slice(0, 2) : spec.slice(0, 1)) as SpecifierOperator;
   const version = stripPythonWhitespace(spec.slice(operator.length));
   const wildcard = version.endsWith('.*');
   const parsed = tryParseVersion(wildcard ? version.slice(0, -2) : version);
@@ -273,11 +261,7 @@ function toSet(spec: SpecifierSet | string): SpecifierSet {
 }
 
 /** Whether `version` satisfies `spec` (see `SpecifierSet.contains`). */
-export function containsVersion(
-  spec: SpecifierSet | string,
-  version: VersionInput,
-  options: PrereleaseOptions = {},
-): boolean {
+export function containsVersion(spec: SpecifierSet | string, version: VersionInput, options: PrereleaseOptions = {}): boolean {
   return toSet(spec).contains(version, options);
 }
 
@@ -287,11 +271,7 @@ export function containsVersion(
  * they are dropped; otherwise they are kept only if no final release matched. Strings that are not PEP 440
  * versions only pass `===`; they are never treated as pre-releases.
  */
-export function filterVersions<T extends VersionInput>(
-  versions: Iterable<T>,
-  spec: SpecifierSet | string,
-  options: PrereleaseOptions = {},
-): T[] {
+export function filterVersions<T extends VersionInput>(versions: Iterable<T>, spec: SpecifierSet | string, options: PrereleaseOptions = {}): T[] {
   const set = toSet(spec);
   const prereleases = options.prereleases ?? set.impliesPrereleases ?? undefined;
   const matched: { item: T; pre: boolean }[] = [];

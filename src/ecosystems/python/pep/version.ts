@@ -72,9 +72,7 @@ const PRE_LETTERS: Record<string, PreReleaseKind> = {
   preview: 'rc',
 };
 
-const VERSION_HINT =
-  'PEP 440 versions look like 1.2, 1.2.3rc1, 1.2.post1, 1.2.dev3, 2!1.0 or 1.2+local.1 ' +
-  '(https://peps.python.org/pep-0440/)';
+const VERSION_HINT = 'PEP 440 versions look like 1.2, 1.2.3rc1, 1.2.post1, 1.2.dev3, 2!1.0 or 1.2+local.1 ' + '(https://peps.python.org/pep-0440/)';
 
 function parseNumber(digits: string): number | null {
   const value = Number(digits);
@@ -236,14 +234,7 @@ function suffixKey(v: Version): [number, number, number, number, number, number]
   } else {
     preRank = 3;
   }
-  return [
-    preRank,
-    preN,
-    v.post === null ? 0 : 1,
-    v.post ?? 0,
-    v.dev === null ? 1 : 0,
-    v.dev ?? 0,
-  ];
+  return [preRank, preN, v.post === null ? 0 : 1, v.post ?? 0, v.dev === null ? 1 : 0, v.dev ?? 0];
 }
 
 function compareLocal(a: readonly LocalSegment[] | null, b: readonly LocalSegment[] | null): number {

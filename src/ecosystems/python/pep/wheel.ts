@@ -148,11 +148,9 @@ export function tryParseSdistFilename(filename: string, project?: string): Filen
 export function parseSdistFilename(filename: string, project?: string): SdistFilename {
   const result = tryParseSdistFilename(filename, project);
   if (!result.ok) {
-    throw inputError(
-      'sdist.filename.invalid',
-      `invalid source distribution file name ${JSON.stringify(filename)}: ${result.reason}`,
-      { hint: 'source distributions are named name-version.tar.gz (PEP 625)' },
-    );
+    throw inputError('sdist.filename.invalid', `invalid source distribution file name ${JSON.stringify(filename)}: ${result.reason}`, {
+      hint: 'source distributions are named name-version.tar.gz (PEP 625)',
+    });
   }
   return result.value;
 }

@@ -99,7 +99,8 @@ export function parseCoreMetadata(text: string, origin: MetadataOrigin): CoreMet
   };
   const requiresPython = one('requires-python');
   if (requiresPython !== undefined && requiresPython !== '') {
-    if (!tryParseSpecifierSet(requiresPython)) throw badMetadata(origin, `its Requires-Python ${JSON.stringify(requiresPython)} is not a PEP 440 specifier set`);
+    if (!tryParseSpecifierSet(requiresPython))
+      throw badMetadata(origin, `its Requires-Python ${JSON.stringify(requiresPython)} is not a PEP 440 specifier set`);
     meta.requiresPython = requiresPython;
   }
   return meta;

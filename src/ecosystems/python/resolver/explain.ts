@@ -74,8 +74,7 @@ export class IncompatibilityFormatter {
         return external.text;
       case 'dependency': {
         const depender = incompat.terms.find((t) => this.solver.isPositive(t));
-        const subject =
-          external.by ?? (depender && !this.isRoot(depender) ? this.positive(depender, true) : 'the requirements');
+        const subject = external.by ?? (depender && !this.isRoot(depender) ? this.positive(depender, true) : 'the requirements');
         const verb = external.by !== undefined || !depender || this.isRoot(depender) ? 'requires' : 'depends on';
         const tail = external.empty ? ` (${external.empty.text})` : '';
         return `${subject} ${verb} ${external.label}${tail}`;
@@ -91,9 +90,7 @@ export class IncompatibilityFormatter {
       const t = terms[0]!;
       if (this.solver.isPositive(t)) {
         if (this.isRoot(t)) return 'the requirements cannot be satisfied together';
-        return this.solver.coversAll(t)
-          ? `no version of ${this.provider.displayName(t.pkg)} can be used`
-          : `${this.positive(t)} cannot be used`;
+        return this.solver.coversAll(t) ? `no version of ${this.provider.displayName(t.pkg)} can be used` : `${this.positive(t)} cannot be used`;
       }
       return `${this.inverted(t)} is required`;
     }
@@ -195,10 +192,7 @@ export function explainFailure(failure: Incompatibility, formatter: Incompatibil
       const derivedCause = derived.cause as Extract<Cause, { kind: 'derived' }>;
       if (derivedLine !== undefined) {
         write(incompat, `Because ${f(external)} and ${ref(derived)}, ${f(incompat)}.`, numbered);
-      } else if (
-        (derivationCount.get(derived.id) ?? 0) <= 1 &&
-        isDerived(derivedCause.left.cause) !== isDerived(derivedCause.right.cause)
-      ) {
+      } else if ((derivationCount.get(derived.id) ?? 0) <= 1 && isDerived(derivedCause.left.cause) !== isDerived(derivedCause.right.cause)) {
         // "Because X and Y, Z" where Z's own derivation is one derived step plus an external fact: fold it.
         const priorDerived = isDerived(derivedCause.left.cause) ? derivedCause.left : derivedCause.right;
         const priorExternal = isDerived(derivedCause.left.cause) ? derivedCause.right : derivedCause.left;
@@ -254,8 +248,7 @@ export interface FailureClass {
  */
 export function classifyFailure(failure: Incompatibility, solver: PubGrubSolver, priority: readonly string[]): FailureClass {
   const leaves = collectExternalCauses(failure);
-  const emptyOf = (i: Incompatibility) =>
-    i.cause.kind === 'external' && i.cause.external.kind === 'dependency' ? i.cause.external.empty : undefined;
+  const emptyOf = (i: Incompatibility) => (i.cause.kind === 'external' && i.cause.external.kind === 'dependency' ? i.cause.external.empty : undefined);
   const notFound = leaves.find((i) => emptyOf(i)?.code === 'not-found');
   if (notFound) return { code: 'not-found', primary: notFound };
 

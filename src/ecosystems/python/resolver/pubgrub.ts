@@ -68,8 +68,7 @@ export interface Forbidden {
 }
 
 export type DependenciesResult =
-  | { kind: 'dependencies'; dependencies: Dependency[]; forbidden?: Forbidden[] }
-  | { kind: 'unavailable'; code: string; text: string };
+  { kind: 'dependencies'; dependencies: Dependency[]; forbidden?: Forbidden[] } | { kind: 'unavailable'; code: string; text: string };
 
 export type ChooseResult = { kind: 'version'; version: number } | { kind: 'none'; code: string; text: string };
 
@@ -173,7 +172,9 @@ export class PubGrubSolver {
     const rootVersions = this.provider.versions(this.root);
     if (rootVersions.length !== 1) throw internalError('pubgrub.root', 'the root package must have exactly one version');
     // {not root}: the root must be selected (PubGrub's starting incompatibility).
-    this.addIncompatibility(this.makeIncompatibility([{ pkg: this.root, mask: this.negate(this.root, makeBit(0)) }], { kind: 'external', external: { kind: 'root' } }));
+    this.addIncompatibility(
+      this.makeIncompatibility([{ pkg: this.root, mask: this.negate(this.root, makeBit(0)) }], { kind: 'external', external: { kind: 'root' } }),
+    );
     let next: string | null = this.root;
     while (next !== null) {
       this.propagate(next);
@@ -403,10 +404,7 @@ export class PubGrubSolver {
         if (isNew) this.addIncompatibility(incompat);
         return incompat;
       }
-      const terms: Term[] = [
-        ...incompat.terms.filter((t) => t !== recentTerm),
-        ...satisfier.cause.terms.filter((t) => t.pkg !== satisfier.pkg),
-      ];
+      const terms: Term[] = [...incompat.terms.filter((t) => t !== recentTerm), ...satisfier.cause.terms.filter((t) => t.pkg !== satisfier.pkg)];
       if (difference !== null) terms.push({ pkg: satisfier.pkg, mask: this.negate(satisfier.pkg, difference) });
       incompat = this.makeIncompatibility(terms, { kind: 'derived', left: incompat, right: satisfier.cause });
       isNew = true;
@@ -465,7 +463,10 @@ export class PubGrubSolver {
     let violated: string | undefined;
     for (const f of deps.forbidden ?? []) {
       if (f.set === 0n) continue;
-      const incompat = this.makeIncompatibility([{ pkg: f.pkg, mask: f.set }], { kind: 'external', external: { kind: 'unavailable', code: f.code, text: f.text } });
+      const incompat = this.makeIncompatibility([{ pkg: f.pkg, mask: f.set }], {
+        kind: 'external',
+        external: { kind: 'unavailable', code: f.code, text: f.text },
+      });
       this.addIncompatibility(incompat);
       // A limit on a package that already has assignments may be violated by them right away: then that
       // package's incompatibilities are where propagation has to look.

@@ -21,15 +21,7 @@ import {
   type VersionCandidates,
 } from './candidates.js';
 import { parseCoreMetadata, sdistMetadataProblem, type CoreMetadata } from './core-metadata.js';
-import {
-  listBits,
-  countBits,
-  type ChooseResult,
-  type DependenciesResult,
-  type Dependency,
-  type Forbidden,
-  type SolverProvider,
-} from './pubgrub.js';
+import { listBits, countBits, type ChooseResult, type DependenciesResult, type Dependency, type Forbidden, type SolverProvider } from './pubgrub.js';
 import { targetFitFor } from './target.js';
 import { ROOT, formatPackageId, isPinned, makeBit, parseSpecifierSetOnce, splitId, summarizeVersions, type EdgeMeta } from './package-ids.js';
 import { explainSolution } from './solution-graph.js';
@@ -114,9 +106,13 @@ export class PythonProvider implements SolverProvider {
     for (const d of declared) {
       const requirement = parseRequirement(d.requirement);
       if (requirement.url !== undefined) {
-        throw inputError('python.direct-reference', `${d.source}: ${d.requirement} is a direct reference (name @ URL), which envseal cannot lock from an index`, {
-          hint: `publish ${requirement.name} to an index and require it by version`,
-        });
+        throw inputError(
+          'python.direct-reference',
+          `${d.source}: ${d.requirement} is a direct reference (name @ URL), which envseal cannot lock from an index`,
+          {
+            hint: `publish ${requirement.name} to an index and require it by version`,
+          },
+        );
       }
       if (requirement.marker && !evaluateMarker(requirement.marker, this.markers)) {
         this.logger.debug(`${d.source}: ${d.requirement} does not apply to ${this.fit.description}`);
@@ -304,7 +300,11 @@ export class PythonProvider implements SolverProvider {
       const pinned = isPinned(specifier);
       const index = new Map(usable.map((v, i) => [v.parsed, i]));
       set = 0n;
-      for (const version of filterVersions(usable.filter((v) => pinned || !v.yanked).map((v) => v.parsed), specifier, { prereleases: true })) {
+      for (const version of filterVersions(
+        usable.filter((v) => pinned || !v.yanked).map((v) => v.parsed),
+        specifier,
+        { prereleases: true },
+      )) {
         set |= makeBit(index.get(version)!);
       }
       this.versionSets.set(key, set);
@@ -324,7 +324,10 @@ export class PythonProvider implements SolverProvider {
     const usableMatching = matching.filter((v) => v.files.length > 0);
     if (usableMatching.length > 0 && usableMatching.every((v) => v.yanked)) {
       const reasons = usableMatching.map((v) => `${v.version}${v.yankedReason ? ` (${v.yankedReason})` : ''}`);
-      return { code: 'no-match', text: `the only versions of ${name} matching ${spec || 'it'} are yanked: ${reasons.join(', ')}; pin one with == to use it anyway` };
+      return {
+        code: 'no-match',
+        text: `the only versions of ${name} matching ${spec || 'it'} are yanked: ${reasons.join(', ')}; pin one with == to use it anyway`,
+      };
     }
     if (matching.length === 0) {
       const available = project.usable.map((v) => v.version);
@@ -344,7 +347,10 @@ export class PythonProvider implements SolverProvider {
     const kinds = new Set(skipped.map((s) => s.kind));
     const files = skipped.slice(0, 8).map((s) => `${s.filename}: ${s.reason}`);
     const more = skipped.length > files.length ? `; and ${skipped.length - files.length} more` : '';
-    const versions = summarizeVersions(matching.map((v) => v.version), 6);
+    const versions = summarizeVersions(
+      matching.map((v) => v.version),
+      6,
+    );
     if (kinds.has('hash')) {
       return { code: 'hash-mismatch', text: `no file of ${name} ${versions} has a sha256 in the --hash list: ${files.join('; ')}${more}` };
     }
@@ -430,7 +436,11 @@ export class PythonProvider implements SolverProvider {
 
   pickPackage(candidates: readonly { pkg: string; allowed: bigint }[]): string {
     const key = (c: { pkg: string; allowed: bigint }) =>
-      [countBits(c.allowed) === 1 ? 0 : 1, this.depth.get(c.pkg) ?? Number.MAX_SAFE_INTEGER, this.requestedOrder.get(c.pkg) ?? Number.MAX_SAFE_INTEGER] as const;
+      [
+        countBits(c.allowed) === 1 ? 0 : 1,
+        this.depth.get(c.pkg) ?? Number.MAX_SAFE_INTEGER,
+        this.requestedOrder.get(c.pkg) ?? Number.MAX_SAFE_INTEGER,
+      ] as const;
     let best = candidates[0]!;
     let bestKey = key(best);
     for (const c of candidates.slice(1)) {
@@ -481,7 +491,9 @@ export class PythonProvider implements SolverProvider {
     if (pkg === ROOT) {
       const reqs = this.roots.map((r) => ({ requirement: r.requirement, source: r.declared.source, deploy: r.declared.targets.includes('deploy') }));
       for (const r of this.roots) {
-        const ids = r.requirement.extras.length ? r.requirement.extras.map((e) => formatPackageId(r.requirement.normalizedName, e)) : [r.requirement.normalizedName];
+        const ids = r.requirement.extras.length
+          ? r.requirement.extras.map((e) => formatPackageId(r.requirement.normalizedName, e))
+          : [r.requirement.normalizedName];
         for (const id of ids) if (!this.requestedOrder.has(id)) this.requestedOrder.set(id, r.order);
       }
       // Constrained projects nobody requires still have to be known for their constraints to apply later.
@@ -501,7 +513,11 @@ export class PythonProvider implements SolverProvider {
       throw err;
     }
     if (meta.requiresPython !== undefined && !parseSpecifierSetOnce(meta.requiresPython).contains(this.fit.pythonVersion, { prereleases: true })) {
-      return { kind: 'unavailable', code: 'no-compatible-file', text: `${name} ${entry.version} requires Python ${meta.requiresPython}, and the target has ${this.fit.pythonVersion}` };
+      return {
+        kind: 'unavailable',
+        code: 'no-compatible-file',
+        text: `${name} ${entry.version} requires Python ${meta.requiresPython}, and the target has ${this.fit.pythonVersion}`,
+      };
     }
     let applicable: { requirement: Requirement; extraOnly: boolean }[];
     try {
@@ -530,7 +546,12 @@ export class PythonProvider implements SolverProvider {
     }
     const { dependencies, forbidden } = await this.toDependencies(pkg, reqs);
     if (extra !== undefined) {
-      dependencies.unshift({ pkg: name, set: makeBit(version), label: `${name}==${entry.version}`, meta: { specifier: parseSpecifierSet(`==${entry.version}`), impliesPre: false } satisfies EdgeMeta });
+      dependencies.unshift({
+        pkg: name,
+        set: makeBit(version),
+        label: `${name}==${entry.version}`,
+        meta: { specifier: parseSpecifierSet(`==${entry.version}`), impliesPre: false } satisfies EdgeMeta,
+      });
     }
     return { kind: 'dependencies', dependencies, forbidden };
   }
