@@ -10,8 +10,8 @@ import { parseSpec } from '../envspec/load-spec.js';
 import { MAX_NAME_LENGTH, specSchema } from '../envspec/schema.js';
 import { parseImageRef } from '../core/image-ref.js';
 import { displayPath } from '../core/paths.js';
-import { WINGS } from '../ecosystems/registry.js';
-import type { AnyEcosystem, InitFindings } from '../ecosystems/types.js';
+import { ECOSYSTEMS } from '../ecosystems/registry.js';
+import type { InitFindings } from '../ecosystems/types.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 
 export const DEFAULT_BASE = 'python:3.12-slim-bookworm';
@@ -29,7 +29,7 @@ export async function detectManifests(dir: string): Promise<DetectedManifests> {
 
 /** Pure: what the wings find among these top-level file names. */
 export function detectInFiles(files: readonly string[]): DetectedManifests {
-  return Object.fromEntries((WINGS as readonly AnyEcosystem[]).map((w) => [w.id, w.init(files)]));
+  return Object.fromEntries(ECOSYSTEMS.map((w) => [w.id, w.init(files)]));
 }
 
 export function renderInitSpec(options: { name: string; base: string; detected: DetectedManifests }): string {

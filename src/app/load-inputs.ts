@@ -10,8 +10,8 @@ import { digestOf } from '../core/canonical-json.js';
 import { readTextFile } from '../core/read-text-file.js';
 import { CredentialStore } from '../core/url-credentials.js';
 import type { DeclaredInputs } from '../lock/schema.js';
-import { WINGS, type WingId } from '../ecosystems/registry.js';
-import type { AnyEcosystem, LoadContext } from '../ecosystems/types.js';
+import { ECOSYSTEMS, type WingId } from '../ecosystems/registry.js';
+import type { LoadContext } from '../ecosystems/types.js';
 import { parseSpec } from '../envspec/load-spec.js';
 import type { EnvSpec } from '../envspec/schema.js';
 
@@ -80,7 +80,7 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText,
   };
   const sections: Record<string, unknown> = {};
   const states: Partial<Record<WingId, unknown>> = {};
-  for (const wing of WINGS as readonly AnyEcosystem[]) {
+  for (const wing of ECOSYSTEMS) {
     const devSpec = (spec.targets.dev as Record<string, unknown>)[wing.id];
     const loaded = await wing.load((spec as Record<string, unknown>)[wing.id], devSpec, ctx);
     sections[wing.id] = loaded?.declared ?? null;
@@ -115,9 +115,7 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText,
  * the spec lists it under `ignore:`.
  */
 function refuseUnusedInputs(projectFiles: string[], ignore: string[], read: Set<string>, specRel: string): void {
-  const unused = (WINGS as readonly AnyEcosystem[])
-    .flatMap((w) => w.init(projectFiles).unused ?? [])
-    .filter((u) => !read.has(u.file) && !ignore.includes(u.file));
+  const unused = ECOSYSTEMS.flatMap((w) => w.init(projectFiles).unused ?? []).filter((u) => !read.has(u.file) && !ignore.includes(u.file));
   if (!unused.length) return;
   throw inputError(
     'input.unused',
@@ -132,7 +130,7 @@ function refuseUnusedInputs(projectFiles: string[], ignore: string[], read: Set<
 /** Declared inputs with every list in canonical order, so equal inputs compare (and hash) equal. */
 export function normalizeDeclared(declared: DeclaredInputs): DeclaredInputs {
   const out: Record<string, unknown> = { ...declared };
-  for (const wing of WINGS as readonly AnyEcosystem[]) {
+  for (const wing of ECOSYSTEMS) {
     const section = (declared as Record<string, unknown>)[wing.id];
     out[wing.id] = section ? wing.normalizeDeclared(section) : null;
   }

@@ -18,8 +18,8 @@ import { keepsEverything, planBase, planEnvironment } from '../lock/plan.js';
 import { LOCK_VERSION, type DeclaredInputs, type Lock, type LockWithoutFingerprint } from '../lock/schema.js';
 import { resolveBase } from '../ecosystems/base/resolve-base.js';
 import { probeTarget } from '../ecosystems/base/probe-target.js';
-import { WINGS, type WingId } from '../ecosystems/registry.js';
-import type { AnyEcosystem, ResolveOptions } from '../ecosystems/types.js';
+import { ECOSYSTEMS, type WingId } from '../ecosystems/registry.js';
+import type { ResolveOptions } from '../ecosystems/types.js';
 import type { CredentialStore } from '../core/url-credentials.js';
 import { loadInputs, normalizeDeclared, toRel, type LoadedInputs, type ProjectPaths } from './load-inputs.js';
 
@@ -120,7 +120,7 @@ async function resolveLock(
   }
   const ground = { base, target };
   const sections: Record<string, unknown> = {};
-  for (const wing of WINGS as readonly AnyEcosystem[]) {
+  for (const wing of ECOSYSTEMS) {
     const wingDeclared = (declared as Record<string, unknown>)[wing.id];
     const previousSection = ((previous?.lock as Record<string, unknown> | undefined)?.[wing.id] ?? null) as unknown;
     if (!wingDeclared) {
@@ -174,7 +174,7 @@ async function resolveLock(
 function refuseEmpty(inputs: LoadedInputs, sections: Record<string, unknown>): void {
   const manifests = inputs.files.filter((f) => f !== inputs.files[0]);
   if (!manifests.length) return;
-  const pinned = (WINGS as readonly AnyEcosystem[]).reduce((n, w) => n + (sections[w.id] ? w.count(sections[w.id], 'dev') : 0), 0);
+  const pinned = ECOSYSTEMS.reduce((n, w) => n + (sections[w.id] ? w.count(sections[w.id], 'dev') : 0), 0);
   if (pinned > 0) return;
   throw inputError(
     'lock.empty',

@@ -11,8 +11,7 @@ import { formatDrift } from '../core/drift.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { readRunRecord } from '../record/store.js';
-import { WINGS } from '../ecosystems/registry.js';
-import type { AnyEcosystem } from '../ecosystems/types.js';
+import { ECOSYSTEMS } from '../ecosystems/registry.js';
 import { captureContainerOutput } from '../core/container-output.js';
 import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
 import { checkLock } from './lock-environment.js';
@@ -118,7 +117,7 @@ async function verifyImage(ref: string, lock: Lock, digest: string, deps: Verify
  * for wings that compare with it); each wing then lists its differences from the lock.
  */
 async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetName, deps: VerifyDeps): Promise<string[]> {
-  const checked = (WINGS as readonly AnyEcosystem[]).flatMap((wing) => {
+  const checked = ECOSYSTEMS.flatMap((wing) => {
     const section = (lock as Record<string, unknown>)[wing.id];
     return section && wing.contents ? [{ id: wing.id, section, contents: wing.contents }] : [];
   });

@@ -5,8 +5,7 @@
  */
 import { inputError, internalError } from '../core/errors.js';
 import type { Lock } from '../lock/schema.js';
-import { WINGS } from '../ecosystems/registry.js';
-import type { AnyEcosystem } from '../ecosystems/types.js';
+import { ECOSYSTEMS } from '../ecosystems/registry.js';
 import { SEED_HOOK_ASSET } from '../ecosystems/python/dockerfile.js';
 import { continued, dockerfileQuote, execForm, shellQuote } from '../core/dockerfile-quote.js';
 import { renderTemplate } from './template.js';
@@ -28,7 +27,7 @@ export function renderDockerfile(lock: Lock, options: RenderOptions): string {
       hint: 'the Dockerfile copies the lock into the image, so it must be inside the build context: keep it in the project',
     });
   }
-  const rendered = (WINGS as readonly AnyEcosystem[]).flatMap((wing) => {
+  const rendered = ECOSYSTEMS.flatMap((wing) => {
     const section = (lock as Record<string, unknown>)[wing.id];
     return section ? [wing.render(section, { base: lock.base, target: lock.target, assets: { [SEED_HOOK_ASSET]: options.seedHook } })] : [];
   });

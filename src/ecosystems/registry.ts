@@ -3,11 +3,15 @@
  * Adding an ecosystem: a folder under ecosystems/ implementing `Ecosystem` (types.ts) and one line here.
  */
 import type { z } from 'zod';
+import type { AnyEcosystem } from './types.js';
 import { aptWing } from './apt/index.js';
 import { npmWing } from './npm/index.js';
 import { pythonWing } from './python/index.js';
 
-export const WINGS = [aptWing, pythonWing, npmWing] as const;
+const WINGS = [aptWing, pythonWing, npmWing] as const;
+
+/** The same list, typed for code that handles every wing alike (sections as plain values). */
+export const ECOSYSTEMS: readonly AnyEcosystem[] = WINGS;
 
 export type Wing = (typeof WINGS)[number];
 export type WingId = Wing['id'];

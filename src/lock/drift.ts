@@ -4,7 +4,7 @@
  * The spec's own fields here; each ecosystem wing explains its section.
  */
 import { DriftCollector, type DriftEntry } from '../core/drift.js';
-import { WINGS } from '../ecosystems/registry.js';
+import { ECOSYSTEMS } from '../ecosystems/registry.js';
 import type { DeclaredInputs } from './schema.js';
 
 export function diffDeclared(before: DeclaredInputs, after: DeclaredInputs, specFile = 'envseal.yaml'): DriftEntry[] {
@@ -21,9 +21,8 @@ export function diffDeclared(before: DeclaredInputs, after: DeclaredInputs, spec
   for (const key of new Set([...Object.keys(deployBefore), ...Object.keys(deployAfter)])) {
     out.scalar(`targets.deploy.${key}`, (deployBefore as Record<string, unknown>)[key], (deployAfter as Record<string, unknown>)[key]);
   }
-  for (const wing of WINGS) {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    out.push(...(wing.drift as (a: any, b: any, f: string) => DriftEntry[])(before[wing.id], after[wing.id], specFile));
+  for (const wing of ECOSYSTEMS) {
+    out.push(...wing.drift((before as Record<string, unknown>)[wing.id] ?? null, (after as Record<string, unknown>)[wing.id] ?? null, specFile));
   }
   return out.entries;
 }

@@ -10,17 +10,16 @@
  * and the order of anything.
  */
 import { digestOf } from '../core/canonical-json.js';
-import { WINGS } from '../ecosystems/registry.js';
+import { ECOSYSTEMS } from '../ecosystems/registry.js';
 import type { LockWithoutFingerprint } from './schema.js';
 
 export const FINGERPRINT_VERSION = 1;
 
 export function fingerprintInput(lock: LockWithoutFingerprint): unknown {
   const sections = Object.fromEntries(
-    WINGS.map((w) => {
-      const section = lock[w.id];
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      return [w.id, section ? (w.fingerprint as (s: any) => unknown)(section) : null];
+    ECOSYSTEMS.map((w) => {
+      const section = (lock as Record<string, unknown>)[w.id];
+      return [w.id, section ? w.fingerprint(section) : null];
     }),
   );
   return {

@@ -1,8 +1,7 @@
 import { inputError } from '../core/errors.js';
 import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
 import { sortedUnique } from '../core/order.js';
-import { WINGS } from '../ecosystems/registry.js';
-import type { AnyEcosystem } from '../ecosystems/types.js';
+import { ECOSYSTEMS } from '../ecosystems/registry.js';
 import { computeFingerprint } from './fingerprint.js';
 import { LOCK_VERSION, lockSchema, type Lock, type LockWithoutFingerprint } from './schema.js';
 
@@ -13,12 +12,11 @@ import { LOCK_VERSION, lockSchema, type Lock, type LockWithoutFingerprint } from
 export function finalizeLock(lock: LockWithoutFingerprint): Lock {
   const declared: Record<string, unknown> = { ...lock.declared };
   const sections: Record<string, unknown> = {};
-  for (const wing of WINGS) {
-    const w = wing as AnyEcosystem;
-    const d = lock.declared[wing.id];
-    const s = lock[wing.id];
-    declared[wing.id] = d ? w.canonicalDeclared(d) : null;
-    sections[wing.id] = s ? w.canonicalize(s) : null;
+  for (const w of ECOSYSTEMS) {
+    const d = (lock.declared as Record<string, unknown>)[w.id];
+    const s = (lock as Record<string, unknown>)[w.id];
+    declared[w.id] = d ? w.canonicalDeclared(d) : null;
+    sections[w.id] = s ? w.canonicalize(s) : null;
   }
   const sorted = { ...lock, inputFiles: sortedUnique(lock.inputFiles), declared, ...sections } as LockWithoutFingerprint;
   return { ...sorted, fingerprint: computeFingerprint(sorted) };

@@ -9,8 +9,8 @@
  */
 import { canonicalJsonCompact } from '../core/canonical-json.js';
 import type { LockedBase } from '../core/ground.js';
-import { WINGS, type WingId } from '../ecosystems/registry.js';
-import type { AnyEcosystem, ResolveOptions } from '../ecosystems/types.js';
+import { ECOSYSTEMS, type WingId } from '../ecosystems/registry.js';
+import type { ResolveOptions } from '../ecosystems/types.js';
 import type { DeclaredInputs, Lock } from './schema.js';
 
 export interface EnvironmentPlan {
@@ -39,7 +39,7 @@ export function planEnvironment(
   base: LockedBase,
   options: ResolveOptions,
 ): EnvironmentPlan {
-  const wings = WINGS as readonly AnyEcosystem[];
+  const wings = ECOSYSTEMS;
   const interpreterOf = (declared: DeclaredInputs) =>
     wings.map((w) => sectionOf(declared, w.id)).flatMap((d, i) => (d && wings[i]!.probeInterpreter ? [wings[i]!.probeInterpreter!(d)] : []))[0] ?? null;
   const interpreter = interpreterOf(current);
