@@ -32,6 +32,8 @@ export interface LockDeps {
   toolVersion: string;
   /** The store `index` authenticates from: the inputs' inline credentials are added to it. */
   indexCredentials?: CredentialStore;
+  /** Ctrl-C: stops (and removes) running containers and pulls; nothing is written once it fires. */
+  signal?: AbortSignal;
 }
 
 export interface LockOptions {
@@ -90,6 +92,7 @@ export async function lockEnvironment(paths: ProjectPaths, deps: LockDeps, optio
   }
 
   const lock = await resolveLock(inputs, current, prev, deps, resolveOptions);
+  deps.signal?.throwIfAborted();
   const text = serializeLock(lock);
   const written = await writeFileAtomic(paths.lock, text).catch((err: unknown) => {
     throw describeWriteFailure(err, displayPath(paths.dir, paths.lock));
@@ -116,7 +119,7 @@ async function resolveLock(
   let target = previous?.lock.target;
   if (plan.reprobe || !target) {
     deps.logger.progress(`probing ${base.pinned}`);
-    target = await probeTarget(deps.engine, base.pinned, plan.interpreter);
+    target = await probeTarget(deps.engine, base.pinned, plan.interpreter, deps.signal);
   }
   const ground = { base, target };
   const sections: Record<string, unknown> = {};
@@ -139,6 +142,7 @@ async function resolveLock(
             logger: deps.logger,
             options,
             previous: previousSection,
+            ...(deps.signal ? { signal: deps.signal } : {}),
           });
   }
   refuseEmpty(inputs, sections);
@@ -188,7 +192,7 @@ function refuseEmpty(inputs: LoadedInputs, sections: Record<string, unknown>): v
 async function ensureImage(deps: LockDeps, ref: string, platform: string): Promise<void> {
   if (await deps.engine.inspectImage(ref)) return;
   deps.logger.progress(`pulling ${ref}`);
-  await deps.engine.pullImage(ref, { platform });
+  await deps.engine.pullImage(ref, { platform, ...(deps.signal ? { signal: deps.signal } : {}) });
 }
 
 /** Drift between the lock and the current inputs; empty when the lock is fresh. */

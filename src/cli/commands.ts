@@ -23,7 +23,7 @@ function parseInstant(value: string): string {
 
 export function registerCommands(program: Command, context: ContextOf, setExit: SetExit): void {
   registerInit(program, context);
-  registerLock(program, context);
+  registerLock(program, context, setExit);
   registerFingerprint(program, context);
   registerGenerate(program, context);
   registerPipelineCommands(program, context, setExit);
@@ -56,7 +56,7 @@ function registerInit(program: Command, context: ContextOf): void {
     });
 }
 
-function registerLock(program: Command, context: ContextOf): void {
+function registerLock(program: Command, context: ContextOf, setExit: SetExit): void {
   program
     .command('lock')
     .description('resolve the spec and manifests to exact pins in envseal.lock')
@@ -85,16 +85,20 @@ function registerLock(program: Command, context: ContextOf): void {
         return;
       }
       const { createDeps } = await import('./deps.js');
-      const deps = createDeps(ctx);
-      const result = await lockEnvironment(
-        ctx.paths,
-        { ...deps, toolVersion: TOOL_VERSION },
-        {
-          upgrade: opts.upgrade,
-          ...(opts.upgradePackage ? { upgradePackages: opts.upgradePackage } : {}),
-          ...(opts.excludeNewer !== undefined ? { excludeNewer: parseInstant(opts.excludeNewer) } : {}),
-        },
+      const { interruptible } = await import('./interrupt.js');
+      const lockOptions = {
+        upgrade: opts.upgrade,
+        ...(opts.upgradePackage ? { upgradePackages: opts.upgradePackage } : {}),
+        ...(opts.excludeNewer !== undefined ? { excludeNewer: parseInstant(opts.excludeNewer) } : {}),
+      };
+      // Ctrl-C stops the probe or apt container (removed), cancels index requests and writes nothing.
+      const result = await interruptible(ctx, 'lock', (signal) =>
+        lockEnvironment(ctx.paths, { ...createDeps(ctx, { signal }), toolVersion: TOOL_VERSION, signal }, lockOptions),
       );
+      if ('interrupted' in result) {
+        setExit(result.interrupted);
+        return;
+      }
       const { lock } = result;
       ctx.out.json({
         ok: true,

@@ -5,10 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
 import { DockerodeEngine } from '../engines/docker/dockerode-engine.js';
+import type { ContainerOwnership } from '../engines/docker/containers.js';
 import { dockerConnectionFromEnv } from '../engines/docker/connection.js';
 import { HttpOciRegistry } from '../oci/oci-registry.js';
 import { findRegistryCredentials, loadDockerConfig, type DockerConfig } from '../oci/docker-config.js';
@@ -39,11 +40,36 @@ export function cacheDir(env: NodeJS.ProcessEnv): string {
   return env.ENVSEAL_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), '.cache'), 'envseal');
 }
 
-export function createDeps(ctx: CommandContext): Deps {
+/**
+ * This process as the owner of the containers it creates (`<host>/<pid>`). A container whose owner is a
+ * process of this host that no longer runs was left by a killed envseal; containers of other hosts (an
+ * engine shared over TCP or SSH) are never judged from here.
+ */
+export function processOwnership(host = hostname(), pid = process.pid): ContainerOwnership {
+  return {
+    owner: `${host}/${pid}`,
+    isAbandoned(owner) {
+      const match = /^(.*)\/(\d+)$/.exec(owner);
+      if (!match || match[1] !== host) return false;
+      const other = Number(match[2]);
+      if (!Number.isSafeInteger(other) || other <= 0 || other === pid) return false;
+      try {
+        process.kill(other, 0);
+        return false;
+      } catch (err) {
+        // EPERM: the process exists (another user's); only ESRCH says it is gone.
+        return (err as NodeJS.ErrnoException).code === 'ESRCH';
+      }
+    },
+  };
+}
+
+/** `signal` cancels every index and registry request and stops running containers (Ctrl-C). */
+export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal } = {}): Deps {
   const env = ctx.io.env;
   const logger = ctx.out.logger;
   const deadlines = readDeadlines(ctx.globals.timeout, env);
-  const http = { timeoutMs: deadlines.httpMs, deadlineMs: deadlines.httpMs };
+  const http = { timeoutMs: deadlines.httpMs, deadlineMs: deadlines.httpMs, ...(options.signal ? { signal: options.signal } : {}) };
   let dockerConfig: Promise<DockerConfig> | undefined;
   const config = () => (dockerConfig ??= loadDockerConfig(dockerConfigPath(env)));
   let registry: HttpOciRegistry | undefined;
@@ -59,6 +85,7 @@ export function createDeps(ctx: CommandContext): Deps {
     authFor: async (host) => findRegistryCredentials(await config(), host),
     timeoutMs: deadlines.engineMs,
     streamIdleTimeoutMs: deadlines.streamIdleMs,
+    ownership: processOwnership(),
   });
   const indexCredentials = loadNetrcCredentials(env, logger);
   const index = new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger, credentials: indexCredentials, http });

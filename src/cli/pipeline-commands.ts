@@ -8,6 +8,7 @@ import type { BuildOutcome } from '../app/build-image.js';
 import type { Lock } from '../lock/schema.js';
 import type { TargetName } from '../core/image-contract.js';
 import type { CommandContext } from './context.js';
+import { interruptSignal } from './interrupt.js';
 
 // Use cases and adapters are imported when a command runs (see commands.ts).
 const load = {
@@ -55,20 +56,6 @@ function parseSeconds(value: string | undefined, flag: string): number | undefin
   return Math.round(n * 1000);
 }
 
-/** Aborts on the first Ctrl-C (SIGINT/SIGTERM); a second one is left to the default handler. */
-function interruptSignal(ctx: CommandContext): { signal: AbortSignal; dispose: () => void; exitCode: () => number | undefined } {
-  const controller = new AbortController();
-  let received: NodeJS.Signals | undefined;
-  const dispose = ctx.io.onInterrupt?.((name) => {
-    received = name ?? 'SIGINT';
-    ctx.out.log('interrupted: stopping (press Ctrl-C again to force)');
-    controller.abort();
-  });
-  // The shell's convention (128 + signal number), which `lock` also gets from Node's default handlers.
-  const exitCode = () => (received === undefined ? undefined : received === 'SIGTERM' ? 143 : 130);
-  return { signal: controller.signal, dispose: dispose ?? (() => {}), exitCode };
-}
-
 async function gitRevision(dir: string): Promise<string | null> {
   const { captureGitState } = await load.git();
   const git = await captureGitState(dir).catch(() => null);
@@ -86,7 +73,7 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
 async function doBuild(ctx: CommandContext, opts: BuildFlags, signal: AbortSignal): Promise<BuildOutcome> {
   const { createDeps } = await load.deps();
   const { buildImage } = await import('../app/build-image.js');
-  const deps = createDeps(ctx);
+  const deps = createDeps(ctx, { signal });
   return buildImage(
     ctx.paths,
     {

@@ -7,6 +7,13 @@
 export const LABEL_FINGERPRINT = 'dev.envseal.fingerprint';
 export const LABEL_LOCK_DIGEST = 'dev.envseal.lock-digest';
 export const LABEL_TARGET = 'dev.envseal.target';
+/**
+ * On every container envseal creates (probe, apt resolution, verify, run): which process made it
+ * (`<host>/<pid>`), so a later envseal can remove what a killed one left behind, and a marker that it is
+ * envseal's and temporary (`docker ps -a --filter label=dev.envseal.temporary` lists them).
+ */
+export const LABEL_CONTAINER_OWNER = 'dev.envseal.owner';
+export const LABEL_TEMPORARY = 'dev.envseal.temporary';
 /** Where the Dockerfile copies the lock inside the image. */
 export const LOCK_PATH_IN_IMAGE = '/etc/envseal/lock.json';
 /** Where `envseal generate` writes, and what build/verify compare with. */

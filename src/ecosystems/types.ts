@@ -45,6 +45,8 @@ export interface ResolveContext<Section> {
   options: ResolveOptions;
   /** The previous lock's section, when there is one: it seeds preferences. */
   previous: Section | null;
+  /** Ctrl-C: a container the wing runs is stopped and removed when it fires. */
+  signal?: AbortSignal;
 }
 
 /** What decides whether a previous section can be kept as it is. */

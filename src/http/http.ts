@@ -43,6 +43,8 @@ export interface HttpClientOptions {
   maxBodyBytes?: number;
   /** Credentials sent as `Authorization: Basic` to the origins they belong to (see core/url-credentials.ts). */
   credentials?: CredentialStore;
+  /** Cancels every request of this client (Ctrl-C): in flight, and before any further attempt. */
+  signal?: AbortSignal;
 }
 
 export interface HttpRequest {
@@ -100,8 +102,10 @@ export class HttpClient {
   private readonly credentials: CredentialStore;
   private readonly deadlineMs: number | undefined;
   private readonly monotonicNow: () => number;
+  private readonly cancel: AbortSignal | undefined;
 
   constructor(options: HttpClientOptions = {}) {
+    this.cancel = options.signal;
     this.fetchImpl = options.fetch ?? globalThis.fetch;
     this.sleep = options.sleep ?? ((ms) => delay(ms));
     this.logger = options.logger ?? silentLogger;
@@ -146,6 +150,7 @@ export class HttpClient {
     const endsAt = this.deadlineMs === undefined ? Infinity : this.monotonicNow() + this.deadlineMs;
     let failure: AttemptFailure | undefined;
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
+      this.throwIfCancelled(method, url, context);
       const budget = Math.min(this.policy.timeoutMs, Math.max(1, Math.ceil(endsAt - this.monotonicNow())));
       const outcome = await this.attempt(method, url, request, context, attempt, budget);
       if ('response' in outcome) return outcome.response;
@@ -186,6 +191,11 @@ export class HttpClient {
     throw this.unreachable(method, url, context, attempts, failure ?? { description: 'no attempt was made' });
   }
 
+  private throwIfCancelled(method: string, url: URL, context: RequestContext): void {
+    if (!this.cancel?.aborted) return;
+    throw externalError(`${context.codePrefix}.cancelled`, `${method} ${url.href} to ${context.target} was cancelled (interrupted)`);
+  }
+
   private async attempt(
     method: string,
     url: URL,
@@ -194,7 +204,8 @@ export class HttpClient {
     attempt: number,
     timeoutMs: number,
   ): Promise<{ response: HttpResponse } | { failure: AttemptFailure }> {
-    const signal = AbortSignal.timeout(timeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = this.cancel ? AbortSignal.any([timeout, this.cancel]) : timeout;
     let res: Response;
     let body: Buffer;
     try {
@@ -209,7 +220,8 @@ export class HttpClient {
     } catch (err) {
       // Our own refusal (body too large) is final; everything else thrown here is the transport failing.
       if (isEnvsealError(err)) throw err;
-      const description = signal.aborted ? `timed out after ${formatSeconds(timeoutMs)}` : describeNetworkError(err);
+      this.throwIfCancelled(method, url, context);
+      const description = timeout.aborted ? `timed out after ${formatSeconds(timeoutMs)}` : describeNetworkError(err);
       this.logger.debug(`${method} ${url.href} → ${description}`);
       return { failure: { description } };
     }

@@ -58,6 +58,8 @@ export interface HttpOciRegistryOptions {
   timeoutMs?: number;
   /** Time for one request with its retries (see HttpClientOptions.deadlineMs). */
   deadlineMs?: number;
+  /** Cancels every request (Ctrl-C). */
+  signal?: AbortSignal;
   sleep?: (ms: number) => Promise<void>;
   logger?: Logger;
   /** For token lifetimes and HTTP-date `Retry-After`; defaults to the system clock. */
@@ -94,6 +96,7 @@ export class HttpOciRegistry implements ImageRegistry {
         retries: options.retries,
         timeoutMs: options.timeoutMs,
         deadlineMs: options.deadlineMs,
+        ...(options.signal ? { signal: options.signal } : {}),
         sleep: options.sleep,
         logger,
         clock,

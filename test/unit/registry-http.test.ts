@@ -83,6 +83,30 @@ describe('HttpClient', () => {
     });
   });
 
+  it('a cancel signal (Ctrl-C) stops a hanging request at once, without retrying, as <prefix>.cancelled', async () => {
+    let calls = 0;
+    const fetchImpl = (async (_input: string | URL | Request, init?: RequestInit) => {
+      calls += 1;
+      const signal = init?.signal as AbortSignal;
+      return new Promise<Response>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    }) as typeof fetch;
+    const cancel = new AbortController();
+    const client = new HttpClient({ fetch: fetchImpl, sleep: async () => {}, retries: 3, timeoutMs: 60_000, signal: cancel.signal });
+    const pending = client.request({ url: 'http://x.test/slow' }, context);
+    setTimeout(() => cancel.abort(), 20);
+    await assert.rejects(pending, (err: unknown) => {
+      assert.ok(err instanceof EnvsealError);
+      assert.equal(err.code, 'svc.cancelled');
+      assert.equal(err.exitCode, 3);
+      assert.match(err.message, /GET http:\/\/x\.test\/slow to service example was cancelled/);
+      return true;
+    });
+    assert.equal(calls, 1);
+    // Once cancelled, no further request is sent.
+    await assert.rejects(client.request({ url: 'http://x.test/next' }, context), /was cancelled/);
+    assert.equal(calls, 1);
+  });
+
   it('times out an attempt that hangs (body included) and retries it', async () => {
     let calls = 0;
     const fetchImpl = (async (_input: string | URL | Request, init?: RequestInit) => {

@@ -117,12 +117,17 @@ async function resolveAptSection(apt: AptDeclared, _state: undefined, ctx: Resol
     ? { timestamp: apt.snapshot === true ? formatSnapshotTimestamp(ctx.clock.now()) : apt.snapshot, url: apt.snapshotUrl ?? defaultSnapshotUrl(target.os.id) }
     : null;
   ctx.logger.progress(`resolving ${main.length + dev.length} apt package(s) in ${base.pinned}${snapshot ? ` from snapshot ${snapshot.timestamp}` : ''}`);
-  const packages = await resolveApt(ctx.engine, base.pinned, {
-    main: [...new Set(main)],
-    dev: [...new Set(dev)],
-    installRecommends: apt.installRecommends,
-    ...(snapshot ? { sources: snapshotSources(target.os, snapshot) } : {}),
-  });
+  const packages = await resolveApt(
+    ctx.engine,
+    base.pinned,
+    {
+      main: [...new Set(main)],
+      dev: [...new Set(dev)],
+      installRecommends: apt.installRecommends,
+      ...(snapshot ? { sources: snapshotSources(target.os, snapshot) } : {}),
+    },
+    ctx.signal,
+  );
   return { snapshot, packages };
 }
 

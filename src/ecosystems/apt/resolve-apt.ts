@@ -98,9 +98,11 @@ export function buildAptLock(request: AptRequest, output: string, image: string)
   return [...result.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-export async function resolveApt(engine: DockerEngine, image: string, request: AptRequest): Promise<LockedAptPackage[]> {
+export async function resolveApt(engine: DockerEngine, image: string, request: AptRequest, signal?: AbortSignal): Promise<LockedAptPackage[]> {
   if (!request.main.length && !request.dev.length) return [];
-  const run = await captureContainerOutput(engine, { image, cmd: ['/bin/sh', '-c', aptScript(request)], networkMode: 'host', user: '0' });
+  const script = aptScript(request);
+  const run = await captureContainerOutput(engine, { image, cmd: ['/bin/sh', '-c', script], networkMode: 'host', user: '0', ...(signal ? { signal } : {}) });
+  signal?.throwIfAborted();
   if (run.exitCode === 101) {
     throw externalError('apt.update-failed', `apt-get update failed inside ${image}`, {
       details: run.stderr.trim().split('\n').slice(-10),

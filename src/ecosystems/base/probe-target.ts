@@ -98,8 +98,14 @@ export function parseProbeOutput(stdout: string, interpreter: string | null, ima
   };
 }
 
-export async function probeTarget(engine: DockerEngine, image: string, interpreter: string | null): Promise<TargetProbe> {
-  const run = await captureContainerOutput(engine, { image, cmd: ['/bin/sh', '-c', probeScript(interpreter)], networkMode: 'none' });
+export async function probeTarget(engine: DockerEngine, image: string, interpreter: string | null, signal?: AbortSignal): Promise<TargetProbe> {
+  const run = await captureContainerOutput(engine, {
+    image,
+    cmd: ['/bin/sh', '-c', probeScript(interpreter)],
+    networkMode: 'none',
+    ...(signal ? { signal } : {}),
+  });
+  signal?.throwIfAborted();
   if (run.exitCode !== 0 && !run.stdout.includes('ENVSEAL_MACHINE=')) {
     throw externalError('probe.failed', `probing the base image ${image} failed (exit ${run.exitCode})`, {
       details: (run.stderr || run.stdout).trim().split('\n').slice(-10),

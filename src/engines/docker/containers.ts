@@ -11,6 +11,18 @@ import type { ContainerRunOptions, ContainerRunResult, EngineContainers, Logger 
 import { describeError, externalError, inputError } from '../../core/errors.js';
 import { DockerFrameDecoder, classifyStartError, type DockerFrame } from './stream.js';
 import { DockerConnection, asError, assertReference, httpFailureOf } from './connection.js';
+import { LABEL_CONTAINER_OWNER, LABEL_TEMPORARY } from '../../core/image-contract.js';
+
+/**
+ * Who creates containers, for the cleanup guarantee: every container carries its creator's `owner` label, and
+ * before the first container of a process the engine's containers whose owner `isAbandoned` (a process on this
+ * host that no longer runs: a killed envseal) are removed.
+ */
+export interface ContainerOwnership {
+  /** This process, e.g. `host/1234`. */
+  owner: string;
+  isAbandoned(owner: string): boolean;
+}
 
 /** After a container exits, how long its attach stream may take to deliver the last output. */
 const OUTPUT_DRAIN_MS = 10_000;
@@ -20,7 +32,10 @@ export class DockerContainers implements EngineContainers {
     private readonly connection: DockerConnection,
     /** Seconds a stopped container gets between SIGTERM and SIGKILL. */
     private readonly stopGraceSeconds: number,
+    private readonly ownership?: ContainerOwnership,
   ) {}
+
+  private swept?: Promise<void>;
 
   private get logger(): Logger {
     return this.connection.logger;
@@ -37,7 +52,8 @@ export class DockerContainers implements EngineContainers {
     if (options.signal?.aborted) {
       throw externalError('run.aborted', `the run of ${options.image} was cancelled before the container started`);
     }
-    const body = containerCreateBody(options);
+    if (this.ownership) await (this.swept ??= this.removeLeftovers(this.ownership));
+    const body = containerCreateBody(options, this.ownership?.owner);
     let id: string;
     try {
       const created = await this.connection.request<{ Id?: string }>({
@@ -129,6 +145,32 @@ export class DockerContainers implements EngineContainers {
     }
   }
 
+  /**
+   * Removes the containers that envseal processes killed before they could clean up (SIGKILL, a crash, a
+   * closed terminal) left behind. Best effort: a failure is logged and never stops the command.
+   */
+  private async removeLeftovers(ownership: ContainerOwnership): Promise<void> {
+    let listed: { Id?: string; Labels?: Record<string, string> | null }[];
+    try {
+      listed = await this.connection.request({
+        method: 'GET',
+        path: '/containers/json',
+        query: { all: true, filters: JSON.stringify({ label: [LABEL_CONTAINER_OWNER] }) },
+        ok: [200],
+        action: 'list envseal containers',
+      });
+    } catch (err) {
+      this.logger.debug(`could not list leftover containers: ${describeError(err)}`);
+      return;
+    }
+    for (const container of Array.isArray(listed) ? listed : []) {
+      const owner = container.Labels?.[LABEL_CONTAINER_OWNER];
+      if (!container.Id || !owner || owner === ownership.owner || !ownership.isAbandoned(owner)) continue;
+      this.logger.info(`removing container ${container.Id.slice(0, 12)}, left behind by an envseal process that no longer runs (${owner})`);
+      await this.removeContainerQuietly(container.Id);
+    }
+  }
+
   /** POST /containers/{id}/stop?t=grace (the engine sends SIGTERM, then SIGKILL); kill if stop fails. */
   private async stopContainer(id: string): Promise<void> {
     try {
@@ -202,7 +244,7 @@ export class DockerContainers implements EngineContainers {
 }
 
 /** The body of POST /containers/create: the project's run options in the Engine API's shape. */
-function containerCreateBody(options: ContainerRunOptions): Record<string, unknown> {
+function containerCreateBody(options: ContainerRunOptions, owner?: string): Record<string, unknown> {
   const withStdin = options.stdin !== undefined;
   const hostConfig: Record<string, unknown> = { AutoRemove: false };
   if (options.networkMode) hostConfig.NetworkMode = options.networkMode;
@@ -236,7 +278,7 @@ function containerCreateBody(options: ContainerRunOptions): Record<string, unkno
     Image: options.image,
     Cmd: options.cmd,
     Env: Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`),
-    Labels: options.labels ?? {},
+    Labels: { ...options.labels, [LABEL_TEMPORARY]: 'true', ...(owner ? { [LABEL_CONTAINER_OWNER]: owner } : {}) },
     Tty: options.tty ?? false,
     AttachStdin: withStdin,
     AttachStdout: true,

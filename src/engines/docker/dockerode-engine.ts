@@ -11,11 +11,13 @@ import { captureContainerOutput as captureWithEngine, type CaptureOptions, type 
 import { DockerConnection, readEngineInfo, type DockerConnectionOptions } from './connection.js';
 import { DockerImages, type RegistryAuthProvider } from './images.js';
 import { DockerBuilder } from './build.js';
-import { DockerContainers } from './containers.js';
+import { DockerContainers, type ContainerOwnership } from './containers.js';
 
 export interface DockerodeEngineOptions extends DockerConnectionOptions {
   /** Seconds a stopped container gets between SIGTERM and SIGKILL (default 3). */
   stopGraceSeconds?: number;
+  /** Labels containers with their creator and removes those of killed envseal processes (see containers.ts). */
+  ownership?: ContainerOwnership;
   logger?: Logger;
   /** Credentials sent as X-Registry-Auth on push and pull. */
   authFor?: RegistryAuthProvider;
@@ -32,7 +34,7 @@ export class DockerodeEngine implements DockerEngine {
     this.connection = new DockerConnection(options, options.logger ?? silentLogger);
     this.images = new DockerImages(this.connection, options.authFor);
     this.builder = new DockerBuilder(this.connection);
-    this.containers = new DockerContainers(this.connection, options.stopGraceSeconds ?? 3);
+    this.containers = new DockerContainers(this.connection, options.stopGraceSeconds ?? 3, options.ownership);
   }
 
   info(): Promise<EngineInfo> {
