@@ -203,9 +203,13 @@ export class DockerConnection {
   request<T>(spec: RequestSpec): Promise<T> {
     const controller = new AbortController();
     let abortReason: 'signal' | 'timeout' | undefined;
+    // docker-modem never calls back when a plain (non-stream) answer is cut mid-body and later aborted; the
+    // deadline and the caller's signal settle the call themselves (`fail`), so it cannot hang past them.
+    let fail: (() => void) | undefined;
     const onCallerAbort = () => {
       abortReason ??= 'signal';
       controller.abort();
+      fail?.();
     };
     if (spec.signal?.aborted) return Promise.reject(externalError('docker.aborted', `Docker engine: ${spec.action} was cancelled`));
     spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
@@ -216,6 +220,7 @@ export class DockerConnection {
         : setTimeout(() => {
             abortReason ??= 'timeout';
             controller.abort();
+            fail?.();
           }, timeoutMs);
     const dialOptions = {
       path: `${spec.path}?`,
@@ -231,23 +236,32 @@ export class DockerConnection {
       ...(spec.hijack ? { file: Buffer.alloc(0) } : spec.file ? { file: spec.file } : {}),
       ...(spec.authconfig ? { authconfig: spec.authconfig } : {}),
     };
+    const aborted = () =>
+      abortReason === 'timeout'
+        ? externalError('docker.timeout', `Docker engine at ${this.endpoint}: ${spec.action} got no answer in ${formatDuration(timeoutMs!)}`, {
+            hint: `the engine is slow or stuck; check it (\`docker info\`) and try again; ${TIMEOUT_HINT}`,
+          })
+        : externalError('docker.aborted', `Docker engine: ${spec.action} was cancelled`);
     return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      fail = () => {
+        // A stream already handed over is the caller's to end; only a pending call is failed here.
+        if (settled) return;
+        settled = true;
+        spec.signal?.removeEventListener('abort', onCallerAbort);
+        reject(aborted());
+      };
       this.docker.modem.dial(dialOptions, (err, result) => {
         if (timer) clearTimeout(timer);
+        if (settled) {
+          if (!err && (spec.stream || spec.hijack)) (result as Readable).destroy();
+          return;
+        }
+        settled = true;
         const isLongLived = (spec.stream || spec.hijack) && !err;
         if (!isLongLived) spec.signal?.removeEventListener('abort', onCallerAbort);
         else (result as Readable).once('close', () => spec.signal?.removeEventListener('abort', onCallerAbort));
-        if (err) {
-          if (abortReason === 'timeout') {
-            return reject(
-              externalError('docker.timeout', `Docker engine at ${this.endpoint}: ${spec.action} got no answer in ${formatDuration(timeoutMs!)}`, {
-                hint: `the engine is slow or stuck; check it (\`docker info\`) and try again; ${TIMEOUT_HINT}`,
-              }),
-            );
-          }
-          if (abortReason) return reject(externalError('docker.aborted', `Docker engine: ${spec.action} was cancelled`));
-          return reject(this.translateError(err, spec.action));
-        }
+        if (err) return reject(abortReason ? aborted() : this.translateError(err, spec.action));
         resolve(result as T);
       });
     });
