@@ -9,7 +9,15 @@ import type { BuildEvent, Clock, DockerEngine, ImageInfo, Logger } from '../core
 import { checkFailed, externalError, inputError, internalError } from '../core/errors.js';
 import { createBuildContext } from '../image/context/context.js';
 import { sourceDateEpoch } from '../dockerfile/render-dockerfile.js';
-import { DEFAULT_DOCKERFILE, INDEX_CREDENTIALS_ARG, LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, REVISION_ARG, type TargetName } from '../core/image-contract.js';
+import {
+  DEFAULT_DOCKERFILE,
+  INDEX_CREDENTIALS_ARG,
+  LABEL_FINGERPRINT,
+  LABEL_LOCK_DIGEST,
+  REVISION_ARG,
+  scratchTag,
+  type TargetName,
+} from '../core/image-contract.js';
 import { CredentialStore, maskUrlCredentials } from '../core/url-credentials.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
@@ -30,6 +38,8 @@ export interface BuildDeps extends GenerateDeps {
   indexCredentials?: CredentialStore;
   /** Git commit of the project, for the deploy image's revision label (null when unknown). */
   revision: string | null;
+  /** This process as `<host>/<pid>`: named in the raw image's scratch tag, so a killed build's can be removed. */
+  owner?: string;
   /** Post-build normalisation (issue: reproducible images); absent = not available. */
   normalize?: (
     imageId: string,
@@ -172,7 +182,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     throw internalError('build.no-normalizer', 'reproducible builds were asked for but no image normaliser is wired in');
   }
   // With normalisation the builder's own tag is a scratch name; the real tags go on the normalised image.
-  const buildTags = reproducible ? [`envseal-scratch/${lock.name}:${request.target}-${process.pid}-${started}`] : tags;
+  const buildTags = reproducible ? [scratchTag(lock.name, request.target, deps.owner ?? 'unknown/0', started)] : tags;
   let result;
   try {
     result = await deps.engine.build(context.stream, {

@@ -28,6 +28,8 @@ export interface Deps {
   normalize: NonNullable<BuildDeps['normalize']>;
   /** Index credentials: from netrc here; `lock` and `build` add the spec's inline ones. */
   indexCredentials: CredentialStore;
+  /** This process as the owner of what it creates in the engine (`<host>/<pid>`). */
+  owner: string;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -79,13 +81,14 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
       return registry.resolveImage(ref, platform);
     },
   };
+  const ownership = processOwnership();
   const engine = new DockerodeEngine({
     ...dockerConnectionFromEnv(env),
     logger,
     authFor: async (host) => findRegistryCredentials(await config(), host),
     timeoutMs: deadlines.engineMs,
     streamIdleTimeoutMs: deadlines.streamIdleMs,
-    ownership: processOwnership(),
+    ownership,
   });
   const indexCredentials = loadNetrcCredentials(env, logger);
   const index = new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger, credentials: indexCredentials, http });
@@ -101,7 +104,7 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
       await rm(workDir, { recursive: true, force: true });
     }
   };
-  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials };
+  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials, owner: ownership.owner };
 }
 
 /** pip's convention (through requests): the netrc file `NETRC` names, else ~/.netrc. A missing file is no error. */

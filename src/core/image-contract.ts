@@ -35,3 +35,23 @@ export const INDEX_CREDENTIALS_ARG = 'FTP_PROXY';
 /** The stages every generated Dockerfile has, in order. */
 export const TARGET_NAMES = ['dev', 'deploy'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
+
+/**
+ * The repository a reproducible build tags its raw image with until normalisation replaces it. The tag names
+ * the build's owner (`<host>/<pid>`, as on containers), so the raw image of a killed build can be removed.
+ */
+export const SCRATCH_REPOSITORY = 'envseal-scratch';
+
+/** `envseal-scratch/<name>:<target>-<startedMs>-<pid>-<host>` (a tag is at most 128 characters). */
+export function scratchTag(name: string, target: TargetName, owner: string, startedMs: number): string {
+  const slash = owner.lastIndexOf('/');
+  const host = owner.slice(0, slash).replace(/[^A-Za-z0-9_.-]/g, '_');
+  const pid = owner.slice(slash + 1);
+  return `${SCRATCH_REPOSITORY}/${name}:${`${target}-${startedMs}-${pid}-${host}`.slice(0, 128)}`;
+}
+
+/** The owner (`<host>/<pid>`) a scratch tag names, or null for any other reference. */
+export function scratchOwner(reference: string): string | null {
+  const match = /^envseal-scratch\/[^:]+:(?:dev|deploy)-\d+-(\d+)-([A-Za-z0-9_.-]+)$/.exec(reference);
+  return match ? `${match[2]}/${match[1]}` : null;
+}

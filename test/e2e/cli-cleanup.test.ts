@@ -39,12 +39,14 @@ function deadPid(): number {
 describe('issue 14: containers envseal creates are labelled, removed on Ctrl-C, and swept after a kill', { concurrency: false }, () => {
   const projects: TempProject[] = [];
   const created: string[] = [];
+  const scratchTags: string[] = [];
   before(async () => {
     await requireLab();
     await requireLabIndex();
   });
   after(async () => {
     if (created.length) await dockerCli(['rm', '-f', ...created]);
+    for (const tag of scratchTags) await dockerCli(['rmi', tag]);
     for (const p of projects) await p.cleanup();
   });
 
@@ -83,7 +85,7 @@ describe('issue 14: containers envseal creates are labelled, removed on Ctrl-C, 
     assert.equal(existsSync(project.path('envseal.lock')), false, 'an interrupted lock wrote envseal.lock');
   });
 
-  it('removes containers of killed envseal processes before running its own, and only those', async () => {
+  it('removes containers and scratch images of killed envseal processes before running its own, and only those', async () => {
     const host = hostname();
     const make = async (owner: string) => {
       const res = await dockerCli(['create', '--label', `${OWNER}=${owner}`, '--label', 'dev.envseal.temporary=true', LAB_LOCAL_BASE_IMAGE, 'true']);
@@ -100,6 +102,14 @@ describe('issue 14: containers envseal creates are labelled, removed on Ctrl-C, 
     await make(alive);
     await make(elsewhere);
     await make(malformed);
+    const deadPidForScratch = deadPid();
+    const scratchDead = `envseal-scratch/cleanup-e2e:dev-1-${deadPidForScratch}-${host}`;
+    const scratchAlive = `envseal-scratch/cleanup-e2e:dev-2-${process.pid}-${host}`;
+    for (const tag of [scratchDead, scratchAlive]) {
+      const res = await dockerCli(['tag', LAB_LOCAL_BASE_IMAGE, tag]);
+      assert.equal(res.code, 0, res.stderr);
+      scratchTags.push(tag);
+    }
 
     // Any command that runs a container sweeps first: lock probes the base image.
     const project = await makeTempProject({
@@ -117,5 +127,8 @@ describe('issue 14: containers envseal creates are labelled, removed on Ctrl-C, 
     for (const kept of [alive, elsewhere, malformed]) {
       assert.equal((await containersOwnedBy(kept)).length, 1, `the container of ${kept} was removed`);
     }
+    assert.match(res.stderr, new RegExp(`removing ${scratchDead.replace(/[.]/g, '\\.')}, the raw image of a build whose envseal process no longer runs`));
+    assert.notEqual((await dockerCli(['image', 'inspect', scratchDead])).code, 0, 'the dead build’s scratch tag is still there');
+    assert.equal((await dockerCli(['image', 'inspect', scratchAlive])).code, 0, 'the live build’s scratch tag was removed');
   });
 });

@@ -24,6 +24,9 @@ export interface ContainerOwnership {
   isAbandoned(owner: string): boolean;
 }
 
+/** The leftover sweep is housekeeping: it never holds a command up for longer than this. */
+export const SWEEP_TIMEOUT_MS = 10_000;
+
 /** After a container exits, how long its attach stream may take to deliver the last output. */
 const OUTPUT_DRAIN_MS = 10_000;
 
@@ -34,8 +37,6 @@ export class DockerContainers implements EngineContainers {
     private readonly stopGraceSeconds: number,
     private readonly ownership?: ContainerOwnership,
   ) {}
-
-  private swept?: Promise<void>;
 
   private get logger(): Logger {
     return this.connection.logger;
@@ -52,7 +53,6 @@ export class DockerContainers implements EngineContainers {
     if (options.signal?.aborted) {
       throw externalError('run.aborted', `the run of ${options.image} was cancelled before the container started`);
     }
-    if (this.ownership) await (this.swept ??= this.removeLeftovers(this.ownership));
     const body = containerCreateBody(options, this.ownership?.owner);
     let id: string;
     try {
@@ -149,7 +149,7 @@ export class DockerContainers implements EngineContainers {
    * Removes the containers that envseal processes killed before they could clean up (SIGKILL, a crash, a
    * closed terminal) left behind. Best effort: a failure is logged and never stops the command.
    */
-  private async removeLeftovers(ownership: ContainerOwnership): Promise<void> {
+  async removeLeftovers(ownership: ContainerOwnership, signal?: AbortSignal): Promise<void> {
     let listed: { Id?: string; Labels?: Record<string, string> | null }[];
     try {
       listed = await this.connection.request({
@@ -157,6 +157,8 @@ export class DockerContainers implements EngineContainers {
         path: '/containers/json',
         query: { all: true, filters: JSON.stringify({ label: [LABEL_CONTAINER_OWNER] }) },
         ok: [200],
+        timeoutMs: SWEEP_TIMEOUT_MS,
+        ...(signal ? { signal } : {}),
         action: 'list envseal containers',
       });
     } catch (err) {

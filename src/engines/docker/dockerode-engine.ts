@@ -28,6 +28,8 @@ export class DockerodeEngine implements DockerEngine {
   private readonly images: DockerImages;
   private readonly builder: DockerBuilder;
   private readonly containers: DockerContainers;
+  private readonly ownership: ContainerOwnership | undefined;
+  private swept?: Promise<void>;
 
   /** Connects to nothing yet: the first call opens the connection. */
   constructor(options: DockerodeEngineOptions = {}) {
@@ -35,6 +37,21 @@ export class DockerodeEngine implements DockerEngine {
     this.images = new DockerImages(this.connection, options.authFor);
     this.builder = new DockerBuilder(this.connection);
     this.containers = new DockerContainers(this.connection, options.stopGraceSeconds ?? 3, options.ownership);
+    this.ownership = options.ownership;
+  }
+
+  /**
+   * Before the first container or build of this process: removes the containers and scratch images that
+   * killed envseal processes left behind (see ContainerOwnership). Best effort, once.
+   */
+  private async sweep(signal: AbortSignal | undefined): Promise<void> {
+    const ownership = this.ownership;
+    if (!ownership) return;
+    this.swept ??= (async () => {
+      await this.containers.removeLeftovers(ownership, signal);
+      await this.images.removeScratchLeftovers(ownership, signal);
+    })();
+    await this.swept;
   }
 
   info(): Promise<EngineInfo> {
@@ -69,11 +86,13 @@ export class DockerodeEngine implements DockerEngine {
     return this.images.loadImage(tar, options);
   }
 
-  build(context: Readable, options: BuildOptions): Promise<BuildResult> {
+  async build(context: Readable, options: BuildOptions): Promise<BuildResult> {
+    await this.sweep(options.signal);
     return this.builder.build(context, options);
   }
 
-  runContainer(options: ContainerRunOptions): Promise<ContainerRunResult> {
+  async runContainer(options: ContainerRunOptions): Promise<ContainerRunResult> {
+    await this.sweep(options.signal);
     return this.containers.runContainer(options);
   }
 

@@ -23,6 +23,8 @@ import {
   type RequestSpec,
 } from './connection.js';
 import { formatDuration, guardIdle } from './deadline.js';
+import { SWEEP_TIMEOUT_MS, type ContainerOwnership } from './containers.js';
+import { SCRATCH_REPOSITORY, scratchOwner } from '../../core/image-contract.js';
 
 export interface RegistryCredentials {
   username: string;
@@ -38,6 +40,32 @@ export class DockerImages implements EngineImages {
     /** Credentials sent as X-Registry-Auth on push and pull. */
     private readonly authFor: RegistryAuthProvider | undefined,
   ) {}
+
+  /** Removes the scratch tags (raw images before normalisation) of builds whose envseal process was killed. */
+  async removeScratchLeftovers(ownership: ContainerOwnership, signal?: AbortSignal): Promise<void> {
+    const logger = this.connection.logger;
+    let listed: { RepoTags?: string[] | null }[];
+    try {
+      listed = await this.connection.request({
+        method: 'GET',
+        path: '/images/json',
+        query: { filters: JSON.stringify({ reference: [`${SCRATCH_REPOSITORY}/*`] }) },
+        ok: [200],
+        timeoutMs: SWEEP_TIMEOUT_MS,
+        ...(signal ? { signal } : {}),
+        action: 'list scratch images',
+      });
+    } catch (err) {
+      logger.debug(`could not list leftover scratch images: ${describeError(err)}`);
+      return;
+    }
+    for (const tag of (Array.isArray(listed) ? listed : []).flatMap((image) => image.RepoTags ?? [])) {
+      const owner = scratchOwner(tag);
+      if (!owner || owner === ownership.owner || !ownership.isAbandoned(owner)) continue;
+      logger.info(`removing ${tag}, the raw image of a build whose envseal process no longer runs`);
+      await this.removeImage(tag).catch((err: unknown) => logger.warn(`could not remove ${tag}: ${describeError(err)}`));
+    }
+  }
 
   /** GET /images/{name}/json; null when the engine has no such image. */
   async inspectImage(ref: string): Promise<ImageInfo | null> {
