@@ -5,6 +5,7 @@ import { TOOL_VERSION } from '../core/version.js';
 import { toRel } from '../core/paths.js';
 import { DEFAULT_DOCKERFILE } from '../core/image-contract.js';
 import type { CommandContext } from './context.js';
+import { registerExport } from './export-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 
 // Use cases and adapters are imported when a command runs, so each command loads only what it uses
@@ -26,6 +27,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
   registerLock(program, context, setExit);
   registerFingerprint(program, context);
   registerGenerate(program, context);
+  registerExport(program, context);
   registerPipelineCommands(program, context, setExit);
 }
 
