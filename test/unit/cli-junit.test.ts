@@ -1,9 +1,13 @@
 import { test } from 'node:test';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { escapeXmlAttribute, escapeXmlText, renderJunit, type JunitSuite } from '../../src/cli/junit.js';
 import { errorCase, verifyCases } from '../../src/cli/junit-report.js';
 import { checkFailed, externalError } from '../../src/core/errors.js';
 import { junitProblems, parseXml, readJunit } from '../lab/junit-shape.js';
+import { runCliInProcess } from './cli-harness.js';
 
 const NASTY = 'a & b < c > d "quoted" \'single\' ]]> \u001b[31mred\u001b[0m \u0000nul \u0007bell tab\there\nline2\r\nline3 é 🙂 \uD800lone';
 
@@ -109,4 +113,26 @@ test('an error that stopped the command is an error case; a check failure is a f
   const check = errorCase(checkFailed('lock.stale', 'envseal.lock is stale'), 'lock-fresh', 'envseal.lock', 0);
   assert.equal(check.status, 'failed');
   assert.equal(errorCase(new Error('boom'), 'x', 'y', 0).message, 'boom');
+});
+
+test('--junit: without --check it is a usage error (exit 2); an input error is written as an error case', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'envseal-junit-'));
+  try {
+    for (const cmd of ['lock', 'generate']) {
+      const res = await runCliInProcess([cmd, '--junit', 'r.xml'], { cwd: dir });
+      assert.equal(res.code, 2);
+      assert.match(res.stderr, new RegExp(`--junit needs --check: only \`envseal ${cmd} --check\` is a check`));
+    }
+    const res = await runCliInProcess(['lock', '--check', '--junit', 'reports/lock.xml'], { cwd: dir });
+    assert.equal(res.code, 2, res.stderr);
+    const c = readJunit(await readFile(join(dir, 'reports/lock.xml'))).suites[0]!.cases[0]!;
+    assert.deepEqual([c.name, c.classname, c.status], ['lock-fresh', 'envseal.lock', 'error']);
+    assert.match(c.message!, /envseal\.yaml/);
+    // The report cannot be written (a directory is in the way): the command's own error stays the exit code.
+    const blocked = await runCliInProcess(['verify', '--junit', 'reports'], { cwd: dir });
+    assert.equal(blocked.code, 2);
+    assert.match(blocked.stderr, /warning: cannot write the JUnit report reports/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
