@@ -23,7 +23,7 @@ test("verify's --json report becomes one row per check, keeping summary, details
   const md = renderSummary(outcome);
   assert.match(md, /^### envseal verify: 1 of 2 failed\n/);
   assert.match(md, /\| lock-fresh \| ❌ failed \| envseal\.lock is stale<br>requirements\.txt: \+ numpy \| run `envseal lock` \|/);
-  assert.match(md, /\| dockerfile \| ✅ passed \| envseal\.Dockerfile is what the lock renders \|  \|/);
+  assert.match(md, /\| dockerfile \| ✅ passed \| envseal\.Dockerfile is what the lock renders \| {2}\|/);
   assert.match(md, /Fingerprint: `sha256:abc`\n\nExit code: 1\n/);
 });
 
