@@ -46,6 +46,8 @@ function readInputs(env: NodeJS.ProcessEnv, cwd: string): Inputs {
   }
   const build = (env.INPUT_BUILD || 'false').toLowerCase();
   if (!['true', 'false'].includes(build)) throw new UsageError(`input build: ${JSON.stringify(env.INPUT_BUILD)} is not true or false`);
+  if (build === 'true' && command[0] !== 'verify')
+    throw new UsageError(`input build: "true" builds an image for verify to check; ${command.join(' ')} does not use one`);
   const target = env.INPUT_TARGET || 'deploy';
   if (!['dev', 'deploy'].includes(target)) throw new UsageError(`input target: ${JSON.stringify(target)} is not dev or deploy`);
   const workspace = env.GITHUB_WORKSPACE || cwd;

@@ -168,6 +168,10 @@ describe('the GitHub Action against a locked project', { concurrency: false }, (
     assert.equal(res.code, 2);
     assert.match(res.summary, /input command: "lock --upgrade" is not one of "verify"/);
     assert.match(res.stdout, /^::error title=envseal inputs::input command/m);
+    const build = await runAction(workspace, project, { command: 'lock --check', build: 'true' });
+    assert.equal(build.code, 2);
+    assert.match(build.summary, /input build: "true" builds an image for verify to check; lock --check does not use one/);
+    assert.equal(build.outputs['exit-code'], '2');
   });
 
   test("failing: after a manifest edit the step exits with envseal verify's code and the summary names the check and its fix", async () => {

@@ -12,6 +12,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '../lab/cli.js';
+import { dockerCli } from '../lab/lab.js';
 import { makeLockedCiProject, type CiProject } from '../lab/ci-fixture.js';
 import { readJunit } from '../lab/junit-shape.js';
 
@@ -58,12 +59,14 @@ async function runJob(project: CiProject, variables: Record<string, string>, pat
 describe('the GitLab CI template', { concurrency: false }, () => {
   let project: CiProject;
   let withEnvseal: string;
+  const images: string[] = [];
 
   before(async () => {
     project = await makeLockedCiProject('ci15-gitlab');
     withEnvseal = `${project.binDir}:${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`;
   });
   after(async () => {
+    if (images.length) await dockerCli(['rmi', '-f', ...images]);
     await project?.cleanup();
   });
 
@@ -109,6 +112,22 @@ describe('the GitLab CI template', { concurrency: false }, () => {
     assert.equal(res.code, 0, res.stderr);
     const report = readJunit(await readFile(join(project.dir, 'envseal-junit.xml')));
     assert.deepEqual([report.suites[0]!.name, report.suites[0]!.cases[0]!.name], ['envseal generate --check', 'dockerfile']);
+  });
+
+  test('ENVSEAL_BUILD "true" builds the target image and verifies it', async () => {
+    const res = await runJob(project, { ENVSEAL_BUILD: 'true' }, withEnvseal);
+    const built = JSON.parse(await readFile(join(project.dir, 'envseal-build.json'), 'utf8').catch(() => '{}')) as { tags?: string[] };
+    images.push(...(built.tags ?? []));
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(built.tags?.[0] ?? '', /^envseal\/ci15-gitlab:deploy-/);
+    const cases = readJunit(await readFile(join(project.dir, 'envseal-junit.xml'))).suites[0]!.cases;
+    assert.deepEqual(
+      cases.filter((c) => c.name.startsWith('image-')).map((c) => [c.name, c.status]),
+      [
+        ['image-label', 'passed'],
+        ['image-contents', 'passed'],
+      ],
+    );
   });
 
   test('failing: after a manifest edit the job exits 1 and the report names the failed check and its fix', async () => {
