@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DockerEngine, ImageInfo, Logger } from '../core/ports.js';
+import type { Clock, DockerEngine, ImageInfo, Logger } from '../core/ports.js';
 import { inputError, isEnvsealError } from '../core/errors.js';
 import { DEFAULT_DOCKERFILE, LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, LABEL_TARGET, type TargetName } from '../core/image-contract.js';
 import { formatDrift } from '../core/drift.js';
@@ -43,36 +43,55 @@ export interface VerifyRequest {
 export interface VerifyDeps extends GenerateDeps {
   engine: DockerEngine;
   logger: Logger;
+  /** When given, each check's duration is measured (for reports that show it, such as JUnit). */
+  clock?: Clock;
 }
 
-export async function verifyEnvironment(paths: ProjectPaths, request: VerifyRequest, deps: VerifyDeps): Promise<VerifyReport> {
+/** Milliseconds each check took, in report order; checks made together (the image's two) share their time evenly. */
+export type CheckDurations = number[];
+
+/** The report, and how long each check took (zeros without a clock). */
+export async function verifyEnvironment(
+  paths: ProjectPaths,
+  request: VerifyRequest,
+  deps: VerifyDeps,
+): Promise<{ report: VerifyReport; durations: CheckDurations }> {
   const checks: VerifyCheck[] = [];
+  const durations: CheckDurations = [];
+  const now = () => deps.clock?.now().getTime() ?? 0;
+  let mark = now();
+  const timed = (made: VerifyCheck[]) => {
+    const t = now();
+    checks.push(...made);
+    durations.push(...made.map(() => (t - mark) / made.length));
+    mark = t;
+  };
   const lockRel = toRel(paths.dir, paths.lock);
 
   const { lock, drift } = await checkLock(paths);
-  checks.push(
+  timed([
     drift.length
       ? { name: 'lock-fresh', ok: false, summary: `${lockRel} is stale`, details: drift.map(formatDrift), fix: 'run `envseal lock` and commit the result' }
       : { name: 'lock-fresh', ok: true, summary: `${lockRel} matches the spec and manifests`, details: [] },
-  );
+  ]);
 
   const rendered = await renderFromLock(paths, deps);
   const digest = lockDigest(rendered.lockText);
   const dockerfileRel = request.dockerfile ?? DEFAULT_DOCKERFILE;
   const onDisk = await readFile(join(paths.dir, dockerfileRel), 'utf8').catch(() => null);
-  checks.push(
+  timed([
     onDisk === null
       ? { name: 'dockerfile', ok: false, summary: `${dockerfileRel} does not exist`, details: [], fix: 'run `envseal generate` and commit it' }
       : onDisk === rendered.text
         ? { name: 'dockerfile', ok: true, summary: `${dockerfileRel} is what the lock renders`, details: [] }
         : { name: 'dockerfile', ok: false, summary: `${dockerfileRel} is not what the lock renders`, details: [], fix: 'run `envseal generate`' },
-  );
+  ]);
 
-  if (request.image) checks.push(...(await verifyImage(request.image, lock, digest, deps)));
-  if (request.record) checks.push(await verifyRecord(request.record, paths, lock, deps));
-  if (request.extra) checks.push(...(await request.extra(lock)));
+  if (request.image) timed(await verifyImage(request.image, lock, digest, deps));
+  if (request.record) timed([await verifyRecord(request.record, paths, lock, deps)]);
+  if (request.extra) timed(await request.extra(lock));
 
-  return { ok: checks.every((c) => c.ok), fingerprint: lock.fingerprint, checks };
+  return { report: { ok: checks.every((c) => c.ok), fingerprint: lock.fingerprint, checks }, durations };
 }
 
 async function verifyImage(ref: string, lock: Lock, digest: string, deps: VerifyDeps): Promise<VerifyCheck[]> {

@@ -66,24 +66,31 @@ function registerLock(program: Command, context: ContextOf, setExit: SetExit): v
     .option('--upgrade', 'ignore existing pins and resolve everything again (base tag, apt, Python)', false)
     .option('--upgrade-package <name...>', 'resolve these Python packages again, keeping the other pins')
     .option('--exclude-newer <timestamp>', 'ignore Python files uploaded after this ISO 8601 instant (overrides python.excludeNewer)')
+    .option('--junit <file>', 'with --check: also write the check as a JUnit XML report, whatever the outcome')
     .addHelpText('after', '\nExamples:\n  envseal lock\n  envseal lock --check --json\n  envseal lock --upgrade-package numpy')
-    .action(async (opts: { check: boolean; upgrade: boolean; upgradePackage?: string[]; excludeNewer?: string }, cmd: Command) => {
+    .action(async (opts: { check: boolean; upgrade: boolean; upgradePackage?: string[]; excludeNewer?: string; junit?: string }, cmd: Command) => {
       const ctx = context(cmd);
       const lockRel = toRel(ctx.paths.dir, ctx.paths.lock);
       const { checkLock, lockEnvironment } = await import('../app/lock-environment.js');
       const { formatDrift } = await import('../core/drift.js');
+      if (opts.junit !== undefined && !opts.check) {
+        throw inputError('usage.junit', '--junit needs --check: only `envseal lock --check` is a check', { hint: 'run `envseal lock --check --junit FILE`' });
+      }
       if (opts.check) {
-        const { lock, drift } = await checkLock(ctx.paths);
-        const lines = drift.map(formatDrift);
-        if (drift.length) {
-          throw checkFailed('lock.stale', `${lockRel} is stale: ${drift.length} input change${drift.length === 1 ? '' : 's'} since it was made`, {
-            details: lines,
-            hint: 'run `envseal lock` and commit the result',
-            data: { lock: lockRel, fingerprint: lock.fingerprint, drift },
-          });
-        }
-        ctx.out.json({ ok: true, lock: lockRel, fingerprint: lock.fingerprint, inputHash: lock.inputHash, drift: [] });
-        ctx.out.result(`${lockRel} is up to date (fingerprint ${lock.fingerprint})`);
+        const { withJunitCheck } = await import('./junit-report.js');
+        await withJunitCheck(ctx, opts.junit, { suite: 'envseal lock --check', name: 'lock-fresh' }, async () => {
+          const { lock, drift } = await checkLock(ctx.paths);
+          const lines = drift.map(formatDrift);
+          if (drift.length) {
+            throw checkFailed('lock.stale', `${lockRel} is stale: ${drift.length} input change${drift.length === 1 ? '' : 's'} since it was made`, {
+              details: lines,
+              hint: 'run `envseal lock` and commit the result',
+              data: { lock: lockRel, fingerprint: lock.fingerprint, drift },
+            });
+          }
+          ctx.out.json({ ok: true, lock: lockRel, fingerprint: lock.fingerprint, inputHash: lock.inputHash, drift: [] });
+          ctx.out.result(`${lockRel} is up to date (fingerprint ${lock.fingerprint})`);
+        });
         return;
       }
       const { createDeps } = await import('./deps.js');
@@ -148,16 +155,25 @@ function registerGenerate(program: Command, context: ContextOf): void {
     .description('render envseal.Dockerfile from the lock')
     .option('-o, --output <file>', 'Dockerfile to write, relative to the project directory', DEFAULT_DOCKERFILE)
     .option('--check', 'write nothing; exit 1 if the file differs from what the lock renders', false)
-    .action(async (opts: { output: string; check: boolean }, cmd: Command) => {
+    .option('--junit <file>', 'with --check: also write the check as a JUnit XML report, whatever the outcome')
+    .action(async (opts: { output: string; check: boolean; junit?: string }, cmd: Command) => {
       const ctx = context(cmd);
       const output = resolve(ctx.paths.dir, opts.output);
       const rel = toRel(ctx.paths.dir, output);
       const deps = { ...ctx.templates(), toolVersion: TOOL_VERSION };
       const { checkDockerfile, generateDockerfile } = await import('../app/generate-dockerfile.js');
+      if (opts.junit !== undefined && !opts.check) {
+        throw inputError('usage.junit', '--junit needs --check: only `envseal generate --check` is a check', {
+          hint: 'run `envseal generate --check --junit FILE`',
+        });
+      }
       if (opts.check) {
-        const rendered = await checkDockerfile(ctx.paths, output, deps);
-        ctx.out.json({ ok: true, dockerfile: rel, fingerprint: rendered.lock.fingerprint });
-        ctx.out.result(`${rel} is up to date`);
+        const { withJunitCheck } = await import('./junit-report.js');
+        await withJunitCheck(ctx, opts.junit, { suite: 'envseal generate --check', name: 'dockerfile' }, async () => {
+          const rendered = await checkDockerfile(ctx.paths, output, deps);
+          ctx.out.json({ ok: true, dockerfile: rel, fingerprint: rendered.lock.fingerprint });
+          ctx.out.result(`${rel} is up to date`);
+        });
         return;
       }
       const { written, rendered } = await generateDockerfile(ctx.paths, output, deps);

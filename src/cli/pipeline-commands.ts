@@ -242,45 +242,28 @@ function registerVerify(program: Command, context: ContextOf, setExit: SetExit):
     .option('--dockerfile <file>', 'the generated Dockerfile to check', 'envseal.Dockerfile')
     .option('--rebuild', "build again from the lock with no cache and compare image ID and layers (with --image or the lock's image)", false)
     .addOption(new Option('--target <target>', 'target to rebuild when no --image is given').choices(['dev', 'deploy']))
+    .option('--junit <file>', 'also write the checks as a JUnit XML report (for CI test reports), whatever the outcome')
     .addHelpText(
       'after',
-      '\nExamples:\n  envseal verify\n  envseal verify --image envseal/iris:deploy-1a2b3c4d5e6f --json\n  envseal verify --record .envseal/runs/20261127T225501.123Z-7ZKQ3M9X2D4F8H1J.json',
+      '\nExamples:\n  envseal verify\n  envseal verify --image envseal/iris:deploy-1a2b3c4d5e6f --json\n  envseal verify --junit envseal-junit.xml\n  envseal verify --record .envseal/runs/20261127T225501.123Z-7ZKQ3M9X2D4F8H1J.json',
     )
-    .action(async (opts: { image?: string; record?: string; dockerfile: string; rebuild: boolean; target?: TargetName }, cmd: Command) => {
+    .action(async (opts: VerifyFlags, cmd: Command) => {
       const ctx = context(cmd);
-      const { createDeps } = await load.deps();
-      const { verifyEnvironment } = await import('../app/verify-environment.js');
-      const { checkRebuild } = await import('../app/rebuild-check.js');
-      const deps = createDeps(ctx);
-      const { signal, dispose } = interruptSignal(ctx);
-      const buildDeps = { ...deps, ...ctx.templates(), toolVersion: TOOL_VERSION, revision: await gitRevision(ctx.paths.dir) };
-      let report;
+      const start = new Date();
+      const { writeJunitReport, verifyCases, errorCase, warnOf } = await import('./junit-report.js');
+      let outcome;
       try {
-        report = await verifyEnvironment(
-          ctx.paths,
-          {
-            ...(opts.image ? { image: opts.image } : {}),
-            ...(opts.record ? { record: resolve(ctx.io.cwd, opts.record) } : {}),
-            dockerfile: opts.dockerfile,
-            ...(opts.rebuild
-              ? {
-                  extra: async (lock: Lock) => [
-                    await checkRebuild(
-                      ctx.paths,
-                      lock,
-                      { ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target } : {}), signal },
-                      buildDeps,
-                    ),
-                  ],
-                }
-              : {}),
-          },
-          { engine: deps.engine, logger: ctx.out.logger, ...ctx.templates(), toolVersion: TOOL_VERSION },
-        );
-      } finally {
-        dispose();
+        outcome = await verifyAction(ctx, opts);
+      } catch (err) {
+        if (opts.junit !== undefined) {
+          const failed = errorCase(err, 'verify', 'envseal.verify', (Date.now() - start.getTime()) / 1000);
+          await writeJunitReport(ctx, opts.junit, { name: 'envseal verify', cases: [failed] }, start).catch(warnOf(ctx));
+        }
+        throw err;
       }
-      ctx.out.json(report);
+      const { report, durations } = outcome;
+      if (opts.junit !== undefined) await writeJunitReport(ctx, opts.junit, { name: 'envseal verify', cases: verifyCases(report, durations) }, start);
+      ctx.out.json({ ok: report.ok, fingerprint: report.fingerprint, checks: report.checks });
       const lines = [];
       for (const c of report.checks) {
         lines.push(`${c.ok ? ctx.out.paint('green', 'ok  ') : ctx.out.paint('red', 'FAIL')} ${c.name}: ${c.summary}`);
@@ -293,6 +276,40 @@ function registerVerify(program: Command, context: ContextOf, setExit: SetExit):
       ctx.out.result(lines.join('\n'));
       if (!report.ok) setExit(ExitCode.CheckFailed);
     });
+}
+
+async function verifyAction(ctx: CommandContext, opts: VerifyFlags) {
+  const { createDeps, systemClock } = await load.deps();
+  const { verifyEnvironment } = await import('../app/verify-environment.js');
+  const { checkRebuild } = await import('../app/rebuild-check.js');
+  const deps = createDeps(ctx);
+  const { signal, dispose } = interruptSignal(ctx);
+  const buildDeps = { ...deps, ...ctx.templates(), toolVersion: TOOL_VERSION, revision: await gitRevision(ctx.paths.dir) };
+  try {
+    return await verifyEnvironment(
+      ctx.paths,
+      {
+        ...(opts.image ? { image: opts.image } : {}),
+        ...(opts.record ? { record: resolve(ctx.io.cwd, opts.record) } : {}),
+        dockerfile: opts.dockerfile,
+        ...(opts.rebuild
+          ? {
+              extra: async (lock: Lock) => [
+                await checkRebuild(
+                  ctx.paths,
+                  lock,
+                  { ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target } : {}), signal },
+                  buildDeps,
+                ),
+              ],
+            }
+          : {}),
+      },
+      { engine: deps.engine, logger: ctx.out.logger, clock: systemClock, ...ctx.templates(), toolVersion: TOOL_VERSION },
+    );
+  } finally {
+    dispose();
+  }
 }
 
 function registerDiff(program: Command, context: ContextOf, setExit: SetExit): void {
@@ -323,6 +340,15 @@ function registerDiff(program: Command, context: ContextOf, setExit: SetExit): v
       ctx.out.result([...formatEnvironmentDiff(result.diff, result.a, result.b), ...(result.files ?? [])].join('\n'));
       if (!result.diff.identical) setExit(ExitCode.CheckFailed);
     });
+}
+
+interface VerifyFlags {
+  image?: string;
+  record?: string;
+  dockerfile: string;
+  rebuild: boolean;
+  target?: TargetName;
+  junit?: string;
 }
 
 interface BuildFlags {
