@@ -30,7 +30,9 @@ export function registerBundleCommands(program: Command, context: ContextOf, set
           { ...deps, ...ctx.templates(), toolVersion: TOOL_VERSION, download: createDownloader(ctx, deps.indexCredentials) },
         );
         ctx.out.json({ ok: true, ...outcome, output: opts.output });
-        ctx.out.result(`wrote ${opts.output}: image ${outcome.imageId}, ${outcome.entries} entries, ${outcome.bytes} bytes\nfingerprint ${outcome.fingerprint}`);
+        ctx.out.result(
+          `wrote ${opts.output}: image ${outcome.imageId}, ${outcome.entries} entries, ${outcome.bytes} bytes\nfingerprint ${outcome.fingerprint}`,
+        );
       });
     });
 

@@ -59,7 +59,13 @@ describe('offline bundles: bundle, load, load --rebuild, refused damage (issue 1
     const wanted = /^(seal_metrics-1\.1\.0|seal_utils-1\.|tinyconfig-1\.1\.0)/;
     const files = buildFixtureFiles({ hostWheelsDir: null }).filter((f) => wanted.test(f.filename) && f.filename.endsWith('.whl'));
     const projects: Record<string, { filename: string; bytes: Uint8Array }[]> = {};
-    for (const f of files) (projects[f.filename.split('-')[0]!.replace(/_/g, '-')] ??= []).push({ filename: f.filename, bytes: f.bytes });
+    for (const f of files) {
+      (projects[f.filename.split('-')[0]!.replace(/_/g, '-')] ??= []).push({
+        filename: f.filename,
+        bytes: f.bytes,
+        ...(f.yankedReason ? { yanked: f.yankedReason } : {}),
+      });
+    }
     index = await startIndex({ projects });
     project = await makeTempProject({
       'envseal.yaml': `version: 1
@@ -116,7 +122,10 @@ targets:
     for (const p of ['image.tar', 'envseal.lock', 'envseal.Dockerfile', 'source/app.py', 'source/conf/settings.toml']) assert.ok(paths.includes(p), p);
     assert.equal(out.entries, paths.length + 1);
     // Nothing but the bundle in the project directory: no temp file left behind.
-    assert.deepEqual((await readdir(project.dir)).filter((f) => f.includes('.tmp')), []);
+    assert.deepEqual(
+      (await readdir(project.dir)).filter((f) => f.includes('.tmp')),
+      [],
+    );
 
     await removeImage();
     await index.close();
@@ -160,7 +169,7 @@ targets:
     }
   };
 
-  test('a flipped byte in a wheel, in the image, or in the manifest: exit 2 naming the entry, nothing loaded', async () => {
+  test('a flipped byte in a wheel, in the image, or in the lock: exit 2 naming the entry, nothing loaded', async () => {
     await removeImage();
     const archive = await readFile(project.path('env.tar'));
     const wheelName = findWheel(archive);
@@ -169,7 +178,7 @@ targets:
       ['image.tar', /env-image\.tar: image\.tar has sha256 [0-9a-f]{64}, manifest\.json says/],
       ['envseal.lock', /env-lock\.tar: envseal\.lock has sha256/],
     ] as const) {
-      const file = `env-${name === wheelName ? 'wheel' : name.split('.')[0]}.tar`;
+      const file = `env-${name === wheelName ? 'wheel' : name === 'image.tar' ? 'image' : 'lock'}.tar`;
       await copyFile(project.path('env.tar'), project.path(file));
       const { offset, size } = findEntry(archive, name);
       await flipByte(project.path(file), offset + Math.floor(size / 2));

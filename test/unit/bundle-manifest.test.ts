@@ -119,17 +119,31 @@ test('checkEntries names the entry that is missing, resized, changed or unlisted
   const extra = scannedOf(m);
   extra.set('python/evil-1.0-py3-none-any.whl', { size: 1, sha256: '1'.repeat(64) });
   assertDamaged(() => checkEntries(m, extra, 'b.tar'), 'python/evil-1.0-py3-none-any.whl', /not listed in manifest\.json/);
-  const noImage = manifestFor(bundleFiles(), (entries) => entries.splice(entries.findIndex((e) => e.path === 'image.tar'), 1));
+  const noImage = manifestFor(bundleFiles(), (entries) =>
+    entries.splice(
+      entries.findIndex((e) => e.path === 'image.tar'),
+      1,
+    ),
+  );
   assertDamaged(() => checkEntries(noImage, scannedOf(noImage), 'b.tar'), 'image.tar', /\(the image\) is not listed/);
 });
 
 test('checkManifestAgainstLock: fingerprint, lock digest and every locked Python file', () => {
   const m = manifestFor(bundleFiles());
   checkManifestAgainstLock(m, lock, lockDigest(lockText), 'b.tar');
-  assertDamaged(() => checkManifestAgainstLock({ ...m, fingerprint: `sha256:${'f'.repeat(64)}` }, lock, lockDigest(lockText), 'b.tar'), 'envseal.lock', /has fingerprint/);
+  assertDamaged(
+    () => checkManifestAgainstLock({ ...m, fingerprint: `sha256:${'f'.repeat(64)}` }, lock, lockDigest(lockText), 'b.tar'),
+    'envseal.lock',
+    /has fingerprint/,
+  );
   assertDamaged(() => checkManifestAgainstLock(m, lock, `sha256:${'0'.repeat(64)}`, 'b.tar'), 'envseal.lock', /has digest/);
   const wheel = pythonEntryPath(lock.python!.packages[0]!.file.filename);
-  const without = manifestFor(bundleFiles(), (entries) => entries.splice(entries.findIndex((e) => e.path === wheel), 1));
+  const without = manifestFor(bundleFiles(), (entries) =>
+    entries.splice(
+      entries.findIndex((e) => e.path === wheel),
+      1,
+    ),
+  );
   assertDamaged(() => checkManifestAgainstLock(without, lock, lockDigest(lockText), 'b.tar'), wheel, /in the lock\) is not in the bundle/);
   const other = manifestFor(bundleFiles(), (entries) => (entries.find((e) => e.path === wheel)!.sha256 = '9'.repeat(64)));
   assertDamaged(() => checkManifestAgainstLock(other, lock, lockDigest(lockText), 'b.tar'), wheel, /has sha256 9{64}, the lock says/);

@@ -30,7 +30,10 @@ test('listNpmTarballs: every resolved http(s) package with its integrity, links 
 
 test('listNpmTarballs refuses a lockfile without packages, without integrity, or not JSON (exit 2)', () => {
   const refuses = (text: string, pattern: RegExp) =>
-    assert.throws(() => listNpmTarballs(text, 'package-lock.json'), (e: unknown) => isEnvsealError(e) && e.exitCode === 2 && pattern.test(e.message));
+    assert.throws(
+      () => listNpmTarballs(text, 'package-lock.json'),
+      (e: unknown) => isEnvsealError(e) && e.exitCode === 2 && pattern.test(e.message),
+    );
   refuses('{"lockfileVersion": 1, "dependencies": {}}', /has no "packages" map/);
   refuses(JSON.stringify({ packages: { 'node_modules/a': { resolved: 'https://r/a.tgz' } } }), /node_modules\/a has no "integrity"/);
   refuses('nope', /is not JSON/);
@@ -50,7 +53,10 @@ test('the offline index answers the lock pages and files through the proxy form,
   const pages = renderProjectPages(lock);
   const page = pages.get('http://127.0.0.1:5080/simple/seal-metrics');
   assert.ok(page);
-  assert.match(page, /<a href="http:\/\/127\.0\.0\.1:5080\/files\/seal_metrics-1\.2\.0-py3-none-any\.whl#sha256=e{64}">seal_metrics-1\.2\.0-py3-none-any\.whl<\/a>/);
+  assert.match(
+    page,
+    /<a href="http:\/\/127\.0\.0\.1:5080\/files\/seal_metrics-1\.2\.0-py3-none-any\.whl#sha256=e{64}">seal_metrics-1\.2\.0-py3-none-any\.whl<\/a>/,
+  );
   assert.equal(normalizeUrl('http://u:p@h:1/simple/x/#frag'), 'http://h:1/simple/x');
 
   const { writeFile, mkdtemp, rm } = await import('node:fs/promises');

@@ -40,19 +40,28 @@ export interface LoadOutcome {
 
 export async function loadBundle(request: LoadRequest, deps: BuildDeps): Promise<LoadOutcome> {
   const st = await stat(request.file).catch(() => null);
-  if (!st?.isFile()) throw inputError('bundle.missing', `${request.label} does not exist or is not a file`, { hint: 'name a bundle written by `envseal bundle`' });
+  if (!st?.isFile())
+    throw inputError('bundle.missing', `${request.label} does not exist or is not a file`, { hint: 'name a bundle written by `envseal bundle`' });
   deps.logger.progress(`checking ${request.label}`);
   const bundle = await verifyBundle(request.file, request.label);
   const { manifest, lock } = bundle;
   const imageId = request.rebuild ? await rebuildFromBundle(request, bundle, deps) : await loadImageEntry(request, manifest, deps);
   const info = await deps.engine.inspectImage(imageId);
-  if (!info || info.labels[LABEL_FINGERPRINT] !== lock.fingerprint || info.labels[LABEL_LOCK_DIGEST] !== manifest.lockDigest) {
+  if (!info) throw checkFailed('load.image-missing', `the engine does not show image ${imageId} after loading it`, { hint: 'load it again' });
+  if (info.labels[LABEL_FINGERPRINT] !== lock.fingerprint || info.labels[LABEL_LOCK_DIGEST] !== manifest.lockDigest) {
     throw checkFailed('load.fingerprint-mismatch', `image ${imageId} does not carry the fingerprint of the bundled lock (${lock.fingerprint})`, {
       hint: 'the bundle was not made from this image: make it again with `envseal bundle`',
     });
   }
   for (const tag of manifest.image.tags) await deps.engine.tagImage(imageId, tag);
-  return { imageId, tags: manifest.image.tags, fingerprint: lock.fingerprint, target: manifest.target, entries: manifest.entries.length, rebuilt: !!request.rebuild };
+  return {
+    imageId,
+    tags: manifest.image.tags,
+    fingerprint: lock.fingerprint,
+    target: manifest.target,
+    entries: manifest.entries.length,
+    rebuilt: !!request.rebuild,
+  };
 }
 
 /** Streams image.tar into the engine; the engine must report the manifest's image ID, else it is removed again. */
@@ -99,7 +108,8 @@ export function offlineRebuildBlocker(lock: Lock): string | null {
 async function rebuildFromBundle(request: LoadRequest, bundle: Awaited<ReturnType<typeof verifyBundle>>, deps: BuildDeps): Promise<string> {
   const { manifest, lock } = bundle;
   const blocker = offlineRebuildBlocker(lock);
-  if (blocker) throw inputError('load.rebuild-unsupported', `${request.label}: cannot rebuild offline: ${blocker}`, { hint: 'load the bundled image without --rebuild' });
+  if (blocker)
+    throw inputError('load.rebuild-unsupported', `${request.label}: cannot rebuild offline: ${blocker}`, { hint: 'load the bundled image without --rebuild' });
   if (!(await deps.engine.inspectImage(lock.base.pinned))) {
     throw inputError('load.base-missing', `the base image ${lock.base.pinned} is not in the Docker engine; a rebuild starts from it`, {
       hint: 'pull it from a registry the engine can reach (the bundle does not carry the base: docs/bundles.md)',
@@ -130,6 +140,8 @@ async function rebuildFromBundle(request: LoadRequest, bundle: Awaited<ReturnTyp
         if (index.misses.length) deps.logger.warn(`the build asked for what the bundle does not have: ${index.misses.slice(0, 5).join('; ')}`);
         throw err;
       });
+      // The manifest's tags go on first: removing the scratch tag must not remove the image with it.
+      if (built.imageId === manifest.image.id) for (const tag of manifest.image.tags) await deps.engine.tagImage(built.imageId, tag);
       await deps.engine.removeImage(scratch, { force: false }).catch(() => {});
       if (built.imageId !== manifest.image.id) {
         throw checkFailed('load.rebuild-differs', `a rebuild from ${request.label} gives image ${built.imageId}, the bundle's image is ${manifest.image.id}`, {

@@ -108,7 +108,8 @@ export async function readBundleEntries(
       );
       await visit(header.name, counted);
       const sha256 = hash.digest('hex');
-      if (size !== entry.size || sha256 !== entry.sha256) throw damaged(label, header.name, 'changed while it was being read (sha256 or size differ from manifest.json)');
+      if (size !== entry.size || sha256 !== entry.sha256)
+        throw damaged(label, header.name, 'changed while it was being read (sha256 or size differ from manifest.json)');
     });
   } catch (err) {
     if (isEnvsealError(err)) throw err;
