@@ -81,13 +81,13 @@ export function createDeps(ctx: CommandContext): Deps {
 }
 
 /** Fetches one package file whole (wheel, sdist, npm tarball) for `envseal bundle`, with the index credentials. */
-export function createDownloader(ctx: CommandContext, credentials: CredentialStore): (url: string) => Promise<Buffer> {
+export function createDownloader(ctx: CommandContext, credentials: CredentialStore): (url: string, signal?: AbortSignal) => Promise<Buffer> {
   const deadlines = readDeadlines(ctx.globals.timeout, ctx.io.env);
   const http = new HttpClient({ fetch: createNodeFetch(), logger: ctx.out.logger, credentials, timeoutMs: Math.max(deadlines.httpMs, 300_000) });
-  return async (url) => {
+  return async (url, signal) => {
     const host = new URL(url).host;
     const res = await http.request(
-      { url, maxBodyBytes: 2 * 1024 ** 3 - 1 },
+      { url, maxBodyBytes: 2 * 1024 ** 3 - 1, ...(signal ? { signal } : {}) },
       { target: `package host ${host}`, codePrefix: 'bundle.download', hint: 'bundle on a machine that reaches the index the lock names' },
     );
     if (res.status !== 200) {

@@ -52,6 +52,8 @@ export interface HttpRequest {
   body?: string | Uint8Array;
   /** Overrides the client's `maxBodyBytes` for this request (e.g. a wheel download). */
   maxBodyBytes?: number;
+  /** Cancels the request (Ctrl-C): no retry follows, it fails with `<codePrefix>.aborted`. */
+  signal?: AbortSignal;
 }
 
 export interface HttpResponse {
@@ -194,7 +196,8 @@ export class HttpClient {
     attempt: number,
     timeoutMs: number,
   ): Promise<{ response: HttpResponse } | { failure: AttemptFailure }> {
-    const signal = AbortSignal.timeout(timeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = request.signal ? AbortSignal.any([timeout, request.signal]) : timeout;
     let res: Response;
     let body: Buffer;
     try {
@@ -209,7 +212,8 @@ export class HttpClient {
     } catch (err) {
       // Our own refusal (body too large) is final; everything else thrown here is the transport failing.
       if (isEnvsealError(err)) throw err;
-      const description = signal.aborted ? `timed out after ${formatSeconds(timeoutMs)}` : describeNetworkError(err);
+      if (request.signal?.aborted) throw externalError(`${context.codePrefix}.aborted`, `${context.target}: ${method} ${url.href} was cancelled`);
+      const description = timeout.aborted ? `timed out after ${formatSeconds(timeoutMs)}` : describeNetworkError(err);
       this.logger.debug(`${method} ${url.href} → ${description}`);
       return { failure: { description } };
     }

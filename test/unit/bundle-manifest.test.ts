@@ -9,7 +9,7 @@ import { mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isEnvsealError } from '../../src/core/errors.js';
-import { lockDigest, serializeLock } from '../../src/lock/lock-file.js';
+import { finalizeLock, lockDigest, serializeLock } from '../../src/lock/lock-file.js';
 import { createTarWriter } from '../../src/tar/tar-stream-codec.js';
 import {
   checkEntries,
@@ -22,7 +22,10 @@ import {
   type ScannedEntry,
 } from '../../src/app/bundle/manifest.js';
 import { verifyBundle } from '../../src/app/bundle/read-bundle.js';
-import { offlineRebuildBlocker } from '../../src/app/bundle/load-bundle.js';
+import { loadBundle, offlineRebuildBlocker } from '../../src/app/bundle/load-bundle.js';
+import { silentLogger, type DockerEngine } from '../../src/core/ports.js';
+import type { Lock } from '../../src/lock/schema.js';
+import type { Readable } from 'node:stream';
 import { sampleLock } from '../fixtures/lock/sample-lock.js';
 
 const sha = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
@@ -176,26 +179,30 @@ async function rejectsDamaged(p: Promise<unknown>, message: RegExp): Promise<voi
   await assert.rejects(p, (err: unknown) => isEnvsealError(err) && err.exitCode === 2 && err.code === 'bundle.damaged' && message.test(err.message));
 }
 
+/** A bundle archive whose lock, wheels and manifest agree (the sample lock's sha256 values rewritten to fake wheels'). */
+async function makeAgreeingBundle(file: string, change: (draft: ReturnType<typeof structuredClone<Lock>>) => void = () => {}) {
+  const files = bundleFiles();
+  const draft = structuredClone(lock);
+  for (const p of draft.python!.packages) p.file.sha256 = sha(files.get(pythonEntryPath(p.file.filename))!);
+  change(draft);
+  const { fingerprint: _f, ...rest } = draft;
+  const agreeing = finalizeLock(rest);
+  const agreeingText = serializeLock(agreeing);
+  files.set('envseal.lock', Buffer.from(agreeingText));
+  const m = manifestFor(files, (entries) => {
+    for (const e of entries) e.sha256 = sha(files.get(e.path)!);
+  });
+  m.fingerprint = agreeing.fingerprint;
+  m.lockDigest = lockDigest(agreeingText);
+  await writeArchive(file, files, m);
+  return { lock: agreeing, manifest: m };
+}
+
 test('verifyBundle on real archives: a good one passes; a flipped byte or a cut names the entry', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'bundle15-unit-'));
   try {
-    // Wheels whose bytes match the lock cannot be made for the sample lock, so the lock's sha256 values are
-    // rewritten to the fake wheels' ones: a lock and bundle that agree.
-    const files = bundleFiles();
-    const draft = structuredClone(lock);
-    for (const p of draft.python!.packages) p.file.sha256 = sha(files.get(pythonEntryPath(p.file.filename))!);
-    const { finalizeLock } = await import('../../src/lock/lock-file.js');
-    const { fingerprint: _f, ...rest } = draft;
-    const agreeing = finalizeLock(rest);
-    const agreeingText = serializeLock(agreeing);
-    files.set('envseal.lock', Buffer.from(agreeingText));
-    const m = manifestFor(files, (entries) => {
-      for (const e of entries) e.sha256 = sha(files.get(e.path)!);
-    });
-    m.fingerprint = agreeing.fingerprint;
-    m.lockDigest = lockDigest(agreeingText);
     const good = join(dir, 'good.tar');
-    await writeArchive(good, files, m);
+    const { lock: agreeing } = await makeAgreeingBundle(good);
     const verified = await verifyBundle(good, 'good.tar');
     assert.equal(verified.lock.fingerprint, agreeing.fingerprint);
     assert.equal(verified.dockerfileText, 'FROM scratch\n');
@@ -217,6 +224,109 @@ test('verifyBundle on real archives: a good one passes; a flipped byte or a cut 
     const handle = await open(noManifest, 'w');
     await handle.close();
     await rejectsDamaged(verifyBundle(noManifest, 'no-manifest.tar'), /manifest\.json is missing/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** An engine that records what it is asked; `loaded` is what its load reports. */
+function fakeEngine(options: { loaded: string[]; images: Record<string, Record<string, string>> }) {
+  const calls: string[] = [];
+  const engine = {
+    inspectImage: async (ref: string) => {
+      calls.push(`inspect ${ref}`);
+      const labels = options.images[ref];
+      return labels ? { id: ref, repoTags: [], repoDigests: [], labels, env: [], layers: [] } : null;
+    },
+    loadImage: async (tar: Readable) => {
+      for await (const _chunk of tar);
+      calls.push('load');
+      return options.loaded;
+    },
+    removeImage: async (ref: string) => void calls.push(`remove ${ref}`),
+    tagImage: async (id: string, tag: string) => void calls.push(`tag ${id} ${tag}`),
+  };
+  const deps = {
+    engine: engine as unknown as DockerEngine,
+    logger: silentLogger,
+    clock: { now: () => new Date(0) },
+    template: '',
+    seedHook: '',
+    toolVersion: '0.1.0',
+    revision: null,
+  };
+  return { calls, deps };
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string, exitCode: number, message: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(isEnvsealError(err), String(err));
+    assert.equal(err.code, code);
+    assert.equal(err.exitCode, exitCode);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+test('loadBundle: loads, checks the reported ID and the labels, tags; refuses a missing file and a wrong ID', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'bundle15-load-'));
+  try {
+    const file = join(dir, 'b.tar');
+    const { lock: agreeing, manifest } = await makeAgreeingBundle(file);
+    const labels = { 'dev.envseal.fingerprint': agreeing.fingerprint, 'dev.envseal.lock-digest': manifest.lockDigest };
+
+    const ok = fakeEngine({ loaded: [IMAGE], images: {} });
+    ok.deps.engine.inspectImage = async (ref: string) =>
+      ok.calls.includes('load') ? { id: ref, repoTags: [], repoDigests: [], labels, env: [], layers: [] } : null;
+    const outcome = await loadBundle({ file, label: 'b.tar' }, ok.deps);
+    assert.equal(outcome.imageId, IMAGE);
+    assert.ok(ok.calls.includes(`tag ${IMAGE} envseal/x:dev-1`), ok.calls.join('\n'));
+
+    await rejectsWith(loadBundle({ file: join(dir, 'nope.tar'), label: 'nope.tar' }, ok.deps), 'bundle.missing', 2, /nope\.tar does not exist/);
+
+    const other = `sha256:${'b'.repeat(64)}`;
+    const wrong = fakeEngine({ loaded: [other], images: {} });
+    await rejectsWith(
+      loadBundle({ file, label: 'b.tar' }, wrong.deps),
+      'load.image-id-mismatch',
+      1,
+      /the engine loaded sha256:b{64}, manifest\.json says sha256:a{64}/,
+    );
+    assert.ok(wrong.calls.includes(`remove ${other}`), 'the wrong image is removed again');
+
+    const unlabelled = fakeEngine({ loaded: [IMAGE], images: { [IMAGE]: { 'dev.envseal.fingerprint': 'sha256:other' } } });
+    await rejectsWith(
+      loadBundle({ file, label: 'b.tar' }, unlabelled.deps),
+      'load.fingerprint-mismatch',
+      1,
+      /does not carry the fingerprint of the bundled lock/,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('load --rebuild refuses up front: apt packages in the lock, or the base image not in the engine (exit 2)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'bundle15-rebuild-'));
+  try {
+    const withApt = join(dir, 'apt.tar');
+    await makeAgreeingBundle(withApt);
+    const engine = fakeEngine({ loaded: [], images: {} });
+    await rejectsWith(
+      loadBundle({ file: withApt, label: 'apt.tar', rebuild: true }, engine.deps),
+      'load.rebuild-unsupported',
+      2,
+      /apt\.tar: cannot rebuild offline: the lock installs 3 apt package/,
+    );
+    const pyOnly = join(dir, 'py.tar');
+    const { lock: py } = await makeAgreeingBundle(pyOnly, (d) => void (d.apt = null));
+    await rejectsWith(
+      loadBundle({ file: pyOnly, label: 'py.tar', rebuild: true }, engine.deps),
+      'load.base-missing',
+      2,
+      new RegExp(`the base image ${py.base.pinned.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not in the Docker engine`),
+    );
+    assert.ok(!engine.calls.includes('load'), 'nothing was loaded');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

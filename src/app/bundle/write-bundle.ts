@@ -92,7 +92,7 @@ export async function writeBundle(paths: ProjectPaths, request: BundleRequest, d
     await addNpmTarballs(paths, lock, add, deps, request.signal);
     await addSboms(paths, add);
     await addSources(paths, lock.targets.deploy.copy, add);
-    entries.push(await addImage(writer, info.id, tmp, deps));
+    entries.push(await addImage(writer, info.id, tmp, deps, request.signal));
     const manifest = serializeManifest({
       bundleVersion: 1,
       envseal: TOOL_VERSION,
@@ -200,7 +200,7 @@ function unsupportedSource(rel: string, what: string) {
  * The engine's `docker save` archive of the image, staged in a temp file next to the bundle (a tar entry
  * needs its size first), hashed as it streams, then streamed into the bundle.
  */
-async function addImage(writer: TarWriter, imageId: string, tmp: string, deps: BundleDeps): Promise<BundleEntry> {
+async function addImage(writer: TarWriter, imageId: string, tmp: string, deps: BundleDeps, signal?: AbortSignal): Promise<BundleEntry> {
   const staged = `${tmp}.image`;
   try {
     deps.logger.progress(`exporting image ${imageId}`);
@@ -213,7 +213,7 @@ async function addImage(writer: TarWriter, imageId: string, tmp: string, deps: B
         done(null, chunk);
       },
     });
-    await pipeline(await deps.engine.exportImage(imageId), count, createWriteStream(staged, { flags: 'wx' }));
+    await pipeline(await deps.engine.exportImage(imageId), count, createWriteStream(staged, { flags: 'wx' }), ...(signal ? [{ signal }] : []));
     await writer.add({ name: IMAGE_ENTRY, type: 'file', mode: 0o644, size }, createReadStream(staged));
     return { path: IMAGE_ENTRY, kind: 'image', size, sha256: hash.digest('hex') };
   } finally {
