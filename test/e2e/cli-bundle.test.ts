@@ -7,10 +7,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, open, readdir, readFile, stat, truncate } from 'node:fs/promises';
-import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
+import { spawn } from 'node:child_process';
+import { copyFile, open, readdir, readFile, stat, symlink, truncate, unlink } from 'node:fs/promises';
+import { ENVSEAL_BIN, makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
 import { buildFixtureFiles } from '../lab/fixtures-index.js';
-import { startIndex, type LabIndex } from '../lab/index-server.js';
+import { startIndex, type FileSpec, type LabIndex } from '../lab/index-server.js';
 import { dockerCli, LAB_BASE_IMAGE, requireLab } from '../lab/lab.js';
 
 const NAME = 'bundle15-e2e';
@@ -44,6 +45,7 @@ describe('offline bundles: bundle, load, load --rebuild, refused damage (issue 1
   let project: TempProject;
   let imageId = '';
   let tag = '';
+  let projectsServed: Record<string, FileSpec[]> = {};
   const images = new Set<string>();
   const envseal = (args: string[], timeoutMs = 15 * 60_000) =>
     runEnvseal(args, { cwd: project.dir, env: { ENVSEAL_CACHE_DIR: project.path('.cache') }, timeoutMs });
@@ -58,7 +60,7 @@ describe('offline bundles: bundle, load, load --rebuild, refused damage (issue 1
     await requireLab();
     const wanted = /^(seal_metrics-1\.1\.0|seal_utils-1\.|tinyconfig-1\.1\.0)/;
     const files = buildFixtureFiles({ hostWheelsDir: null }).filter((f) => wanted.test(f.filename) && f.filename.endsWith('.whl'));
-    const projects: Record<string, { filename: string; bytes: Uint8Array }[]> = {};
+    const projects: Record<string, FileSpec[]> = {};
     for (const f of files) {
       (projects[f.filename.split('-')[0]!.replace(/_/g, '-')] ??= []).push({
         filename: f.filename,
@@ -66,6 +68,7 @@ describe('offline bundles: bundle, load, load --rebuild, refused damage (issue 1
         ...(f.yankedReason ? { yanked: f.yankedReason } : {}),
       });
     }
+    projectsServed = projects;
     index = await startIndex({ projects });
     project = await makeTempProject({
       'envseal.yaml': `version: 1
@@ -101,7 +104,7 @@ targets:
     await assert.rejects(stat(project.path('early.tar')));
   });
 
-  test('build, bundle, remove the image, stop the index, load: the same image ID', async () => {
+  test('build and bundle: the image, the lock, the Dockerfile, every wheel and the deploy sources', async () => {
     const built = await envseal(['build', '--target', 'deploy', '--json']);
     assert.equal(built.code, 0, built.stderr);
     ({ imageId } = JSON.parse(built.stdout) as { imageId: string });
@@ -126,7 +129,72 @@ targets:
       (await readdir(project.dir)).filter((f) => f.includes('.tmp')),
       [],
     );
+  });
 
+  const leftovers = async () => (await readdir(project.dir)).filter((f) => f.includes('.tmp') || f.startsWith('bad'));
+
+  test('refused bundles leave nothing behind: wrong target, a symlink to copy, a changed wheel, Ctrl-C', async () => {
+    const wrongTarget = await envseal(['bundle', '--target', 'dev', '--image', imageId, '-o', 'bad-target.tar']);
+    assert.equal(wrongTarget.code, 2, wrongTarget.stderr);
+    assert.match(wrongTarget.stderr, /image sha256:[0-9a-f]{64} is the deploy image, not dev/);
+
+    await symlink('settings.toml', project.path('conf/link.toml'));
+    try {
+      const linked = await envseal(['bundle', '--target', 'deploy', '--image', imageId, '-o', 'bad-link.tar']);
+      assert.equal(linked.code, 2, linked.stderr);
+      assert.match(linked.stderr, /conf\/link\.toml \(under targets\.deploy\.copy\) is a symlink, which a bundle does not carry/);
+    } finally {
+      await unlink(project.path('conf/link.toml'));
+    }
+
+    const served = index.requests.length;
+    const original = projectsServed;
+    index.setProjects({ ...original, tinyconfig: original.tinyconfig!.map((f) => ({ ...f, bytes: Buffer.concat([Buffer.from(f.bytes), Buffer.from('x')]) })) });
+    try {
+      const changed = await envseal(['bundle', '--target', 'deploy', '-o', 'bad-hash.tar']);
+      assert.equal(changed.code, 1, changed.stderr);
+      assert.match(
+        changed.stderr,
+        /tinyconfig-1\.1\.0-py3-none-any\.whl from http:\/\/127\.0\.0\.1:\d+\/\S+ has sha256 [0-9a-f]{64}, the lock says [0-9a-f]{64}/,
+      );
+    } finally {
+      index.setProjects(original);
+    }
+    assert.ok(index.requests.length > served);
+
+    index.setFault({ path: /\.whl$/, delayMs: 60_000 });
+    try {
+      const started = Date.now();
+      const child = spawn(process.execPath, [ENVSEAL_BIN, 'bundle', '--target', 'deploy', '-o', 'bad-int.tar'], {
+        cwd: project.dir,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          NO_COLOR: '1',
+          ENVSEAL_CACHE_DIR: project.path('.cache'),
+          ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      await new Promise<void>((resolve) =>
+        child.stderr.on('data', (c: Buffer) => {
+          stderr += c.toString('utf8');
+          if (stderr.includes('fetching')) resolve();
+        }),
+      );
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+      assert.ok(Date.now() - started < 30_000, 'Ctrl-C stops the bundle within seconds');
+      assert.match(stderr, /interrupted/);
+    } finally {
+      index.setFault(null);
+    }
+    assert.deepEqual(await leftovers(), []);
+  });
+
+  test('remove the image, stop the index, load: the same image ID', async () => {
     await removeImage();
     await index.close();
     const loaded = await envseal(['load', 'env.tar', '--json']);
