@@ -84,6 +84,8 @@ targets:
 `,
       'app.py': 'import seal_metrics\nprint("accuracy", seal_metrics.accuracy([1, 0], [1, 1]))\n',
       'conf/settings.toml': 'threshold = 0.5\n',
+      // What `envseal sbom` writes next to the lock: bundled when present.
+      'envseal.cdx.json': '{"bomFormat": "CycloneDX", "specVersion": "1.6"}\n',
     });
     for (const step of [['lock'], ['generate']]) {
       const res = await envseal(step);
@@ -122,7 +124,8 @@ targets:
     assert.equal(manifest.image.id, imageId);
     const paths = (manifest.entries as { path: string }[]).map((e) => e.path).sort();
     assert.deepEqual(paths.filter((p) => p.startsWith('python/')).length, 3, paths.join(', '));
-    for (const p of ['image.tar', 'envseal.lock', 'envseal.Dockerfile', 'source/app.py', 'source/conf/settings.toml']) assert.ok(paths.includes(p), p);
+    for (const p of ['image.tar', 'envseal.lock', 'envseal.Dockerfile', 'source/app.py', 'source/conf/settings.toml', 'sbom/envseal.cdx.json'])
+      assert.ok(paths.includes(p), p);
     assert.equal(out.entries, paths.length + 1);
     // Nothing but the bundle in the project directory: no temp file left behind.
     assert.deepEqual(
