@@ -63,6 +63,11 @@ export interface BuildRequest {
   dockerfile?: string;
   /** Write `.envseal/builds/<target>.json` (default true; a verification rebuild does not). */
   writeRecord?: boolean;
+  /**
+   * More build args, for predefined args the Dockerfile never declares (the engine keeps those out of the
+   * image, so they cannot change its ID): `load --rebuild` routes pip through its offline index with HTTP_PROXY.
+   */
+  extraBuildArgs?: Record<string, string>;
 }
 
 export interface BuildOutcome {
@@ -175,7 +180,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   });
 
   const progress = buildProgress(request, deps, started);
-  const buildArgs = await buildArgsFor(paths, lock, request.target, deps);
+  const buildArgs = { ...(await buildArgsFor(paths, lock, request.target, deps)), ...request.extraBuildArgs };
 
   const reproducible = request.reproducible ?? true;
   if (reproducible && !deps.normalize) {

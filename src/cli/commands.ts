@@ -7,6 +7,7 @@ import { DEFAULT_DOCKERFILE } from '../core/image-contract.js';
 import type { CommandContext } from './context.js';
 import { registerExport } from './export-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
+import { registerBundleCommands } from './bundle-commands.js';
 
 // Use cases and adapters are imported when a command runs, so each command loads only what it uses
 // (start-up time is most of a warm `envseal lock`).
@@ -29,6 +30,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
   registerGenerate(program, context);
   registerExport(program, context);
   registerPipelineCommands(program, context, setExit);
+  registerBundleCommands(program, context, setExit);
 }
 
 function registerInit(program: Command, context: ContextOf): void {

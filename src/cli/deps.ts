@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { externalError } from '../core/errors.js';
 import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
 import { DockerodeEngine } from '../engines/docker/dockerode-engine.js';
 import type { ContainerOwnership } from '../engines/docker/containers.js';
@@ -15,6 +16,8 @@ import { HttpOciRegistry } from '../oci/oci-registry.js';
 import { findRegistryCredentials, loadDockerConfig, type DockerConfig } from '../oci/docker-config.js';
 import { PythonIndexClient } from '../ecosystems/python/index-client/python-index.js';
 import { CredentialStore } from '../core/url-credentials.js';
+import { HttpClient } from '../http/http.js';
+import { createNodeFetch } from '../http/node-http-fetch.js';
 import type { BuildDeps } from '../app/build-image.js';
 import type { CommandContext } from './context.js';
 import { readDeadlines } from './deadlines.js';
@@ -105,6 +108,25 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
     }
   };
   return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials, owner: ownership.owner };
+}
+
+/** Fetches one package file whole (wheel, sdist, npm tarball) for `envseal bundle`, with the index credentials. */
+export function createDownloader(ctx: CommandContext, credentials: CredentialStore): (url: string, signal?: AbortSignal) => Promise<Buffer> {
+  const deadlines = readDeadlines(ctx.globals.timeout, ctx.io.env);
+  const http = new HttpClient({ fetch: createNodeFetch(), logger: ctx.out.logger, credentials, timeoutMs: Math.max(deadlines.httpMs, 300_000) });
+  return async (url, signal) => {
+    const host = new URL(url).host;
+    const res = await http.request(
+      { url, maxBodyBytes: 2 * 1024 ** 3 - 1, ...(signal ? { signal } : {}) },
+      { target: `package host ${host}`, codePrefix: 'bundle.download', hint: 'bundle on a machine that reaches the index the lock names' },
+    );
+    if (res.status !== 200) {
+      throw externalError('bundle.download', `fetching ${url} answered ${res.status} ${res.statusText}`, {
+        hint: 'the file the lock names is no longer served there: lock again, or fix the index',
+      });
+    }
+    return res.body;
+  };
 }
 
 /** pip's convention (through requests): the netrc file `NETRC` names, else ~/.netrc. A missing file is no error. */

@@ -54,6 +54,8 @@ export interface HttpRequest {
   body?: string | Uint8Array;
   /** Overrides the client's `maxBodyBytes` for this request (e.g. a wheel download). */
   maxBodyBytes?: number;
+  /** Cancels the request (Ctrl-C): no retry follows, it fails with `<codePrefix>.aborted`. */
+  signal?: AbortSignal;
 }
 
 export interface HttpResponse {
@@ -205,7 +207,8 @@ export class HttpClient {
     timeoutMs: number,
   ): Promise<{ response: HttpResponse } | { failure: AttemptFailure }> {
     const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = this.cancel ? AbortSignal.any([timeout, this.cancel]) : timeout;
+    const cancels = [this.cancel, request.signal].filter((s): s is AbortSignal => s !== undefined);
+    const signal = cancels.length ? AbortSignal.any([timeout, ...cancels]) : timeout;
     let res: Response;
     let body: Buffer;
     try {
@@ -221,6 +224,7 @@ export class HttpClient {
       // Our own refusal (body too large) is final; everything else thrown here is the transport failing.
       if (isEnvsealError(err)) throw err;
       this.throwIfCancelled(method, url, context);
+      if (request.signal?.aborted) throw externalError(`${context.codePrefix}.aborted`, `${context.target}: ${method} ${url.href} was cancelled`);
       const description = timeout.aborted ? `timed out after ${formatSeconds(timeoutMs)}` : describeNetworkError(err);
       this.logger.debug(`${method} ${url.href} → ${description}`);
       return { failure: { description } };

@@ -270,3 +270,25 @@ describe('helpers', () => {
     assert.equal(describeNetworkError(new Error('plain')), 'plain');
   });
 });
+
+describe('HttpClient: a cancelled request (Ctrl-C)', () => {
+  it('stops at once without retrying, as <codePrefix>.aborted', async () => {
+    let calls = 0;
+    const fetchImpl = ((_url: URL, init: RequestInit) => {
+      calls += 1;
+      return new Promise((_resolve, reject) => init.signal!.addEventListener('abort', () => reject(new Error('aborted'))));
+    }) as unknown as typeof fetch;
+    const client = new HttpClient({ fetch: fetchImpl, sleep: async () => {}, retries: 3 });
+    const controller = new AbortController();
+    const pending = client.request(
+      { url: 'http://127.0.0.1:1/x.whl', signal: controller.signal },
+      { target: 'package host 127.0.0.1:1', codePrefix: 'bundle.download' },
+    );
+    setTimeout(() => controller.abort(), 10);
+    await assert.rejects(
+      pending,
+      (err: unknown) => err instanceof EnvsealError && err.code === 'bundle.download.aborted' && err.exitCode === 3 && /was cancelled/.test(err.message),
+    );
+    assert.equal(calls, 1);
+  });
+});
