@@ -42,7 +42,10 @@ export function writeCycloneDx(model: SbomModel): string {
   const components = model.components.map(toComponent);
   for (const c of components) bom.components.add(c);
   // The library matches dependencies to components by BomRef object identity, so edges use the components' own refs.
-  const refs = new Map<string, Models.BomRef>([[model.root.ref, root.bomRef], ...components.map((c): [string, Models.BomRef] => [c.bomRef.toString(), c.bomRef])]);
+  const refs = new Map<string, Models.BomRef>([
+    [model.root.ref, root.bomRef],
+    ...components.map((c): [string, Models.BomRef] => [c.bomRef.toString(), c.bomRef]),
+  ]);
   const edges = (dependsOn: string[]) => new Models.BomRefRepository(dependsOn.map((d) => refs.get(d)!).filter(Boolean));
   root.dependencies = edges(model.root.dependsOn);
   model.components.forEach((c, i) => (components[i]!.dependencies = edges(c.dependsOn)));

@@ -109,7 +109,18 @@ function aptComponents(lock: Lock): { component: SbomComponent; installedInBase:
     if (lock.apt?.snapshot && !p.installed) properties.push(['envseal:apt-snapshot', `${lock.apt.snapshot.url} ${lock.apt.snapshot.timestamp}`]);
     return {
       installedInBase: p.installed,
-      component: { ref: purl, kind: 'library', ecosystem: 'deb', name: p.name, version: p.version, purl, hashes: [], downloadUrl: null, properties: properties.sort(byName), dependsOn: [] },
+      component: {
+        ref: purl,
+        kind: 'library',
+        ecosystem: 'deb',
+        name: p.name,
+        version: p.version,
+        purl,
+        hashes: [],
+        downloadUrl: null,
+        properties: properties.sort(byName),
+        dependsOn: [],
+      },
     };
   });
 }
@@ -173,7 +184,11 @@ function npmComponents(lock: Lock, contents: NpmContents | null): { components: 
       dependsOn: [],
     };
     const why = contents && !contents.found ? contents.reason : 'not read';
-    return { components: [component], direct: [ref], note: `${npm.packages} packages pinned by ${lockfile} (sha256 ${npm.sha256}); not listed one by one: ${why}` };
+    return {
+      components: [component],
+      direct: [ref],
+      note: `${npm.packages} packages pinned by ${lockfile} (sha256 ${npm.sha256}); not listed one by one: ${why}`,
+    };
   }
   // A name@version npm installs at more than one path gets the path in its ref, so refs stay unique.
   const seen = new Map<string, number>();
@@ -201,7 +216,9 @@ function npmComponents(lock: Lock, contents: NpmContents | null): { components: 
 
 function npmPurl(p: NpmLockedPackage): string {
   const slash = p.name.startsWith('@') ? p.name.indexOf('/') : -1;
-  return slash > 0 ? new PackageURL('npm', p.name.slice(0, slash), p.name.slice(slash + 1), p.version).toString() : new PackageURL('npm', null, p.name, p.version).toString();
+  return slash > 0
+    ? new PackageURL('npm', p.name.slice(0, slash), p.name.slice(slash + 1), p.version).toString()
+    : new PackageURL('npm', null, p.name, p.version).toString();
 }
 
 /** `sha512-<base64>` (Subresource Integrity; the strongest when several are listed) as a hex hash. */
@@ -220,7 +237,10 @@ function integrityHash(integrity: string | null): { algorithm: SbomHashAlgorithm
 }
 
 function normalizeName(name: string): string {
-  return name.trim().toLowerCase().replace(/[-_.]+/g, '-');
+  return name
+    .trim()
+    .toLowerCase()
+    .replace(/[-_.]+/g, '-');
 }
 
 function sortedUnique(values: string[]): string[] {

@@ -15,7 +15,12 @@ import { serialUuid } from './sbom-ids.js';
 import type { SbomComponent, SbomModel } from './sbom-model.js';
 
 const PURPOSE: Record<SbomComponent['kind'], string> = { container: 'CONTAINER', library: 'LIBRARY', file: 'FILE' };
-const CHECKSUM: Record<SbomComponent['hashes'][number]['algorithm'], string> = { 'SHA-1': 'SHA1', 'SHA-256': 'SHA256', 'SHA-384': 'SHA384', 'SHA-512': 'SHA512' };
+const CHECKSUM: Record<SbomComponent['hashes'][number]['algorithm'], string> = {
+  'SHA-1': 'SHA1',
+  'SHA-256': 'SHA256',
+  'SHA-384': 'SHA384',
+  'SHA-512': 'SHA512',
+};
 const ROOT_ID = 'SPDXRef-environment';
 
 /** `SPDXRef-<idstring>` ([A-Za-z0-9.-]+): readable, and unique through a short hash of the component's ref. */
