@@ -2,7 +2,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
-import { isEnvsealError } from '../core/errors.js';
+import { inputError, isEnvsealError } from '../core/errors.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { toRel } from '../core/paths.js';
 import { TOOL_VERSION } from '../core/version.js';
 import type { CommandContext } from './context.js';
@@ -11,6 +12,7 @@ type ContextOf = (cmd: Command) => CommandContext;
 
 export function registerAttestCommands(program: Command, context: ContextOf): void {
   registerSbom(program, context);
+  registerRecord(program, context);
 }
 
 /** Writes a document to `-o FILE` (atomically, relative to the project directory) or to stdout. */
@@ -45,5 +47,39 @@ function registerSbom(program: Command, context: ContextOf): void {
       const { text, model, warnings } = await generateSbom(ctx.paths, { format, toolVersion: TOOL_VERSION });
       for (const w of warnings) ctx.out.logger.warn(w);
       await emitDocument(ctx, text, opts.output, { format, fingerprint: model.root.fingerprint, components: model.components.length });
+    });
+}
+
+function registerRecord(program: Command, context: ContextOf): void {
+  const record = program.command('record').description('read run records (.envseal/runs/<run-id>.json)');
+  record
+    .command('show')
+    .description('print a run record, or its MLflow tags for a training script to log')
+    .argument('<record>', 'a run ID, a record file (.json) or "latest"')
+    .option('--format <format>', 'json (the record) or mlflow-tags (key=value lines; a JSON object with --json)', 'json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  envseal record show latest\n  envseal record show 20261127T225501.123Z-7ZKQ3M9X2D4F8H1J --format mlflow-tags\n  envseal record show latest --format mlflow-tags --json',
+    )
+    .action(async (which: string, opts: { format: string }, cmd: Command) => {
+      const ctx = context(cmd);
+      if (opts.format !== 'json' && opts.format !== 'mlflow-tags') {
+        throw inputError('usage.record-format', `--format ${opts.format}: unknown record format`, { hint: 'use json or mlflow-tags' });
+      }
+      const { findRunRecord } = await import('../app/record-show.js');
+      const { record: found } = await findRunRecord(ctx.paths.dir, ctx.io.cwd, which);
+      if (opts.format === 'json') {
+        ctx.out.document(canonicalJson(found));
+        return;
+      }
+      const { mlflowTags } = await import('../record/tracker-tags.js');
+      const tags = mlflowTags(found);
+      if (ctx.globals.json) ctx.out.document(`${JSON.stringify(tags, null, 2)}\n`);
+      else
+        ctx.out.document(
+          Object.entries(tags)
+            .map(([k, v]) => `${k}=${v}\n`)
+            .join(''),
+        );
     });
 }
