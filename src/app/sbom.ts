@@ -42,7 +42,7 @@ export async function generateSbom(paths: ProjectPaths, options: { format: SbomF
 }
 
 /** The npm packages of the lockfile the lock hashed, or why they cannot be listed. */
-async function readNpmContents(paths: ProjectPaths, lock: Lock, warnings: string[]): Promise<NpmContents> {
+export async function readNpmContents(paths: ProjectPaths, lock: Lock, warnings: string[]): Promise<NpmContents> {
   const npm = lock.npm!;
   const rel = `${npm.dir === '.' ? '' : `${npm.dir}/`}${npm.lockfile}`;
   let text: string;

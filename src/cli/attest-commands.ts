@@ -1,6 +1,7 @@
 /** sbom, provenance and `record show`: documents about a lock, a build or a run, for other tools to read. */
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import type { TargetName } from '../core/image-contract.js';
 import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
 import { inputError, isEnvsealError } from '../core/errors.js';
 import { canonicalJson } from '../core/canonical-json.js';
@@ -12,6 +13,7 @@ type ContextOf = (cmd: Command) => CommandContext;
 
 export function registerAttestCommands(program: Command, context: ContextOf): void {
   registerSbom(program, context);
+  registerProvenance(program, context);
   registerRecord(program, context);
 }
 
@@ -47,6 +49,27 @@ function registerSbom(program: Command, context: ContextOf): void {
       const { text, model, warnings } = await generateSbom(ctx.paths, { format, toolVersion: TOOL_VERSION });
       for (const w of warnings) ctx.out.logger.warn(w);
       await emitDocument(ctx, text, opts.output, { format, fingerprint: model.root.fingerprint, components: model.components.length });
+    });
+}
+
+function registerProvenance(program: Command, context: ContextOf): void {
+  program
+    .command('provenance')
+    .description('write SLSA provenance v1 (an in-toto statement) for the last image `envseal build` made of a target')
+    .addOption(new Option('--target <target>', 'the build record of this target (.envseal/builds/<target>.json)').choices(['dev', 'deploy']).default('deploy'))
+    .option('--build-record <file>', 'a build record file instead (relative to the current directory)')
+    .option('-o, --output <file>', 'write it to this file (relative to the project directory) instead of stdout')
+    .addHelpText('after', '\nExamples:\n  envseal build --target deploy && envseal provenance -o provenance.intoto.json')
+    .action(async (opts: { target: TargetName; buildRecord?: string; output?: string }, cmd: Command) => {
+      const ctx = context(cmd);
+      const { generateProvenance } = await import('../app/provenance.js');
+      const { text, statement, warnings } = await generateProvenance(ctx.paths, {
+        target: opts.target,
+        ...(opts.buildRecord ? { buildRecord: resolve(ctx.io.cwd, opts.buildRecord) } : {}),
+        toolVersion: TOOL_VERSION,
+      });
+      for (const w of warnings) ctx.out.logger.warn(w);
+      await emitDocument(ctx, text, opts.output, { subject: statement.subject.map((s) => ({ name: s.name, digest: s.digest })) });
     });
 }
 
