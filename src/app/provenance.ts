@@ -46,7 +46,8 @@ export async function generateProvenance(
   }
   const warnings: string[] = [];
   const npm = lock.npm ? await readNpmContents(paths, lock, warnings) : null;
-  const model = buildSbomModel(lock, { toolVersion: request.toolVersion, npm });
+  // What the built image holds: a deploy image has no dev-only packages.
+  const model = buildSbomModel(lock, { toolVersion: request.toolVersion, npm, target: build.target });
   if (!build.revision) warnings.push(`${label} records no git commit (built outside a git checkout, or by an older envseal): the statement names none`);
   const statement = buildProvenance({
     model,

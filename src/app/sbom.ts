@@ -10,6 +10,7 @@ import { readTextFile } from '../core/read-text-file.js';
 import { toRel } from '../core/paths.js';
 import { listLockfilePackages } from '../ecosystems/npm/parse-npm.js';
 import type { Lock } from '../lock/schema.js';
+import type { TargetName } from '../core/image-contract.js';
 import { buildSbomModel, type NpmContents, type SbomModel } from '../attest/sbom-model.js';
 import { writeCycloneDx } from '../attest/cyclonedx.js';
 import { writeSpdx } from '../attest/spdx.js';
@@ -32,11 +33,11 @@ export function parseSbomFormat(value: string): SbomFormat {
   throw inputError('usage.sbom-format', `--format ${value}: unknown SBOM format`, { hint: `use one of: ${SBOM_FORMATS.join(', ')}` });
 }
 
-export async function generateSbom(paths: ProjectPaths, options: { format: SbomFormat; toolVersion: string }): Promise<SbomResult> {
+export async function generateSbom(paths: ProjectPaths, options: { format: SbomFormat; toolVersion: string; target?: TargetName }): Promise<SbomResult> {
   const { lock } = await loadLockFile(paths);
   const warnings: string[] = [];
   const npm = lock.npm ? await readNpmContents(paths, lock, warnings) : null;
-  const model = buildSbomModel(lock, { toolVersion: options.toolVersion, npm });
+  const model = buildSbomModel(lock, { toolVersion: options.toolVersion, npm, ...(options.target ? { target: options.target } : {}) });
   const text = options.format === 'cyclonedx' ? writeCycloneDx(model) : writeSpdx(model);
   return { text, model, lock, warnings };
 }

@@ -14,6 +14,7 @@ import { parseImageRef } from '../core/image-ref.js';
 import { splitUrlCredentials } from '../core/url-credentials.js';
 import type { NpmLockedPackage } from '../ecosystems/npm/parse-npm.js';
 import type { Lock } from '../lock/schema.js';
+import type { TargetName } from '../core/image-contract.js';
 
 export type SbomHashAlgorithm = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512';
 
@@ -50,10 +51,18 @@ export type NpmContents = { found: true; direct: string[]; packages: NpmLockedPa
 
 const ROOT_REF = 'envseal:environment';
 
-export function buildSbomModel(lock: Lock, options: { toolVersion: string; npm: NpmContents | null }): SbomModel {
+export interface SbomOptions {
+  toolVersion: string;
+  npm: NpmContents | null;
+  /** Only what an image of this target holds (dev-only packages left out of deploy); absent: both targets. */
+  target?: TargetName;
+}
+
+export function buildSbomModel(lock: Lock, options: SbomOptions): SbomModel {
+  const target = options.target;
   const base = baseComponent(lock);
-  const apt = aptComponents(lock);
-  const python = pythonComponents(lock);
+  const apt = aptComponents(lock, target);
+  const python = pythonComponents(lock, target);
   const npm = npmComponents(lock, options.npm);
   // The base image carries the apt packages it already had; the rest are installed on top of it.
   base.dependsOn = apt.filter((a) => a.installedInBase).map((a) => a.component.ref);
@@ -62,6 +71,7 @@ export function buildSbomModel(lock: Lock, options: { toolVersion: string; npm: 
     ['envseal:fingerprint', lock.fingerprint],
     ['envseal:input-hash', lock.inputHash],
     ['envseal:platform', lock.base.platform],
+    ['envseal:target', target ?? 'deploy,dev'],
   ];
   if (npm.note) properties.push(['envseal:npm-packages', npm.note]);
   const components = [base, ...apt.map((a) => a.component), ...python.components, ...npm.components].sort((a, b) => compare(a.ref, b.ref));
@@ -98,49 +108,62 @@ function baseComponent(lock: Lock): SbomComponent {
   };
 }
 
-function aptComponents(lock: Lock): { component: SbomComponent; installedInBase: boolean }[] {
+function aptComponents(lock: Lock, target: TargetName | undefined): { component: SbomComponent; installedInBase: boolean }[] {
   const namespace = lock.target.os.id || 'debian';
-  return (lock.apt?.packages ?? []).map((p) => {
-    const purl = new PackageURL('deb', namespace, p.name, p.version, { arch: p.architecture, distro: `${namespace}-${lock.target.os.versionId}` }).toString();
-    const properties: [string, string][] = [
-      ['envseal:installed-by', p.installed ? 'base image' : 'apt'],
-      ['envseal:targets', p.targets.join(',')],
-    ];
-    if (lock.apt?.snapshot && !p.installed) properties.push(['envseal:apt-snapshot', `${lock.apt.snapshot.url} ${lock.apt.snapshot.timestamp}`]);
-    return {
-      installedInBase: p.installed,
-      component: {
-        ref: purl,
-        kind: 'library',
-        ecosystem: 'deb',
-        name: p.name,
-        version: p.version,
-        purl,
-        hashes: [],
-        downloadUrl: null,
-        properties: properties.sort(byName),
-        dependsOn: [],
-      },
-    };
-  });
+  return (lock.apt?.packages ?? [])
+    .filter((p) => target === undefined || p.targets.includes(target))
+    .map((p) => {
+      const purl = new PackageURL('deb', namespace, p.name, p.version, { arch: p.architecture, distro: `${namespace}-${lock.target.os.versionId}` }).toString();
+      const properties: [string, string][] = [
+        ['envseal:installed-by', p.installed ? 'base image' : 'apt'],
+        ['envseal:targets', p.targets.join(',')],
+      ];
+      if (lock.apt?.snapshot && !p.installed) properties.push(['envseal:apt-snapshot', `${lock.apt.snapshot.url} ${lock.apt.snapshot.timestamp}`]);
+      return {
+        installedInBase: p.installed,
+        component: {
+          ref: purl,
+          kind: 'library',
+          ecosystem: 'deb',
+          name: p.name,
+          version: p.version,
+          purl,
+          hashes: [],
+          downloadUrl: null,
+          properties: properties.sort(byName),
+          dependsOn: [],
+        },
+      };
+    });
 }
 
 /** Python: one component per locked distribution; the edges come from the `via` chains (`source > a > b`). */
-function pythonComponents(lock: Lock): { components: SbomComponent[]; direct: string[] } {
-  const packages = lock.python?.packages ?? [];
+function pythonComponents(lock: Lock, target: TargetName | undefined): { components: SbomComponent[]; direct: string[] } {
+  const packages = (lock.python?.packages ?? []).filter((p) => target === undefined || p.targets.includes(target));
   const refOf = new Map(packages.map((p) => [p.name, new PackageURL('pypi', null, p.name, p.version).toString()]));
   const direct: string[] = [];
   const edges = new Map<string, Set<string>>();
   for (const p of packages) {
     const ref = refOf.get(p.name)!;
+    let reached = false;
     for (const chain of p.via) {
       const names = chain.split(' > ').map((s) => normalizeName(s.replace(/\[.*\]$/, '')));
       if (names.at(-1) === p.name) names.pop();
-      const parent = names.length >= 2 ? refOf.get(names.at(-1)!) : undefined;
-      if (parent === undefined) direct.push(ref);
-      else if (parent !== ref) edges.set(parent, (edges.get(parent) ?? new Set()).add(ref));
+      if (names.length < 2) {
+        // `source > name`: asked for in a manifest.
+        direct.push(ref);
+        reached = true;
+        continue;
+      }
+      // A parent that is not listed (another target's package) gives no edge.
+      const parent = refOf.get(names.at(-1)!);
+      if (parent !== undefined && parent !== ref) {
+        edges.set(parent, (edges.get(parent) ?? new Set()).add(ref));
+        reached = true;
+      }
     }
-    if (p.via.length === 0) direct.push(ref);
+    // Never leave a package unreachable from the root.
+    if (!reached) direct.push(ref);
   }
   const components = packages.map((p): SbomComponent => {
     const ref = refOf.get(p.name)!;

@@ -40,13 +40,19 @@ function registerSbom(program: Command, context: ContextOf): void {
     .command('sbom')
     .description('write an SBOM of the lock: CycloneDX 1.6 or SPDX 2.3 JSON (base image, apt, Python and npm packages)')
     .option('--format <format>', 'cyclonedx or spdx', 'cyclonedx')
+    .addOption(
+      new Option('--target <target>', 'only what an image of this target holds (default: both targets, each component saying which)').choices([
+        'dev',
+        'deploy',
+      ]),
+    )
     .option('-o, --output <file>', 'write it to this file (relative to the project directory) instead of stdout')
     .addHelpText('after', '\nExamples:\n  envseal sbom > sbom.cdx.json\n  envseal sbom --format spdx -o sbom.spdx.json')
-    .action(async (opts: { format: string; output?: string }, cmd: Command) => {
+    .action(async (opts: { format: string; target?: TargetName; output?: string }, cmd: Command) => {
       const ctx = context(cmd);
       const { generateSbom, parseSbomFormat } = await import('../app/sbom.js');
       const format = parseSbomFormat(opts.format);
-      const { text, model, warnings } = await generateSbom(ctx.paths, { format, toolVersion: TOOL_VERSION });
+      const { text, model, warnings } = await generateSbom(ctx.paths, { format, toolVersion: TOOL_VERSION, ...(opts.target ? { target: opts.target } : {}) });
       for (const w of warnings) ctx.out.logger.warn(w);
       await emitDocument(ctx, text, opts.output, { format, fingerprint: model.root.fingerprint, components: model.components.length });
     });

@@ -54,6 +54,14 @@ test('sbom --format spdx: valid SPDX 2.3, deterministic; --lock names another lo
     const b = await runCliInProcess(['--lock', 'locks/other.lock', 'sbom', '--format', 'spdx', '-o', 'sbom.spdx.json'], { cwd: dir });
     assert.equal(b.code, 0, b.stderr);
     assert.equal(await readFile(join(dir, 'sbom.spdx.json'), 'utf8'), a.stdout);
+    const deploy = await runCliInProcess(['--lock', 'locks/other.lock', 'sbom', '--format', 'spdx', '--target', 'deploy'], { cwd: dir });
+    assert.equal(deploy.code, 0, deploy.stderr);
+    assertValidSpdx(deploy.stdout);
+    assert.match(a.stdout, /seal-devtools/);
+    assert.doesNotMatch(deploy.stdout, /seal-devtools/);
+    const badTarget = await runCliInProcess(['--lock', 'locks/other.lock', 'sbom', '--target', 'prod'], { cwd: dir });
+    assert.equal(badTarget.code, 2);
+    assert.match(badTarget.stderr, /argument 'prod' is invalid/);
   } finally {
     await cleanup();
   }

@@ -41,7 +41,8 @@ function buildRecord(overrides: Record<string, unknown> = {}) {
 }
 
 function statement() {
-  const model = buildSbomModel(sbomLock(), { toolVersion: '9.9.9', npm: { found: true, ...listLockfilePackages(PACKAGE_LOCK, 'package-lock.json') } });
+  const npm = { found: true as const, ...listLockfilePackages(PACKAGE_LOCK, 'package-lock.json') };
+  const model = buildSbomModel(sbomLock(), { toolVersion: '9.9.9', npm, target: 'deploy' });
   return buildProvenance({
     model,
     build: buildRecord(),
@@ -87,8 +88,11 @@ test('provenance: a valid in-toto Statement v1 with SLSA provenance v1: subjects
   assert.equal(tiny.name, 'tinyconfig-0.3.1-py3-none-any.whl');
   assert.equal(tiny.downloadLocation, 'https://pypi.example.com/files/tinyconfig-0.3.1-py3-none-any.whl');
   assert.deepEqual(byUri.get('pkg:npm/left-pad@1.3.0')!.digest, { sha512: sha512Hex('left-pad') });
-  assert.ok(byUri.has('pkg:deb/debian/git@1:2.39.5-0+deb12u2?arch=amd64&distro=debian-12'));
-  assert.equal(deps.length, 2 + 12);
+  assert.ok(byUri.has('pkg:deb/debian/python3-numpy@1:1.24.2-1+deb12u1?arch=amd64&distro=debian-12'));
+  assert.equal(byUri.has('pkg:deb/debian/git@1:2.39.5-0+deb12u2?arch=amd64&distro=debian-12'), false);
+  // A deploy image: the dev-only git (apt) and seal-devtools (Python) are not among its dependencies.
+  assert.equal(deps.length, 2 + 10);
+  assert.equal(byUri.has('pkg:pypi/seal-devtools@2.0.0'), false);
   assert.deepEqual(s.predicate.runDetails.builder, { id: 'pkg:npm/envseal@9.9.9', version: { envseal: '9.9.9' } });
   assert.equal(s.predicate.runDetails.metadata!.finishedOn, '2026-11-28T09:00:00Z');
   assert.doesNotMatch(JSON.stringify(s), /secret|pyuser|npmuser/);
@@ -195,5 +199,19 @@ test('envseal provenance errors: no build record, invalid record (exit 2), a rec
     assert.equal(inTotoStatementV1Schema.safeParse(JSON.parse(r.stdout)).success, true);
   } finally {
     await old.cleanup();
+  }
+});
+
+test('envseal provenance of a deploy build names no dev-only package; of a dev build it does', async () => {
+  const { dir, cleanup } = await project(buildRecord(), { 'dev-build.json': canonicalJson(buildRecord({ target: 'dev', pushed: [] })) });
+  try {
+    const deploy = await runCliInProcess(['provenance'], { cwd: dir });
+    assert.equal(deploy.code, 0, deploy.stderr);
+    assert.doesNotMatch(deploy.stdout, /seal-devtools|pkg:deb\/debian\/git@/);
+    const dev = await runCliInProcess(['provenance', '--build-record', 'dev-build.json'], { cwd: dir });
+    assert.equal(dev.code, 0, dev.stderr);
+    assert.match(dev.stdout, /pkg:pypi\/seal-devtools@2\.0\.0/);
+  } finally {
+    await cleanup();
   }
 });

@@ -159,3 +159,41 @@ test('the schemas do catch a broken document (the validation can fail)', async (
   spdx.packages[0]!.checksums = [{ algorithm: 'SHA256' }];
   assert.equal(validateSpdxSchema(spdx), false);
 });
+
+test('--target: a deploy SBOM leaves out dev-only packages; dev has them all; without it both, each saying where it goes', async () => {
+  const purls = (target?: 'dev' | 'deploy') => {
+    const model = buildSbomModel(sbomLock(), { toolVersion: '9.9.9', npm: npmFound(), ...(target ? { target } : {}) });
+    return { model, purls: model.components.map((c) => c.purl ?? c.ref) };
+  };
+  const deploy = purls('deploy');
+  assert.equal(deploy.purls.includes('pkg:pypi/seal-devtools@2.0.0'), false);
+  assert.equal(deploy.purls.includes('pkg:deb/debian/git@1:2.39.5-0+deb12u2?arch=amd64&distro=debian-12'), false);
+  assert.ok(deploy.purls.includes('pkg:pypi/seal-metrics@1.2.0') && deploy.purls.includes('pkg:npm/left-pad@1.3.0'));
+  assert.ok(deploy.model.properties.some(([n, v]) => n === 'envseal:target' && v === 'deploy'));
+  await assertValidCycloneDx(writeCycloneDx(deploy.model));
+  assertValidSpdx(writeSpdx(deploy.model));
+  assert.equal(purls('dev').purls.length, purls().purls.length);
+  const all = purls().model;
+  assert.deepEqual(
+    all.components.find((c) => c.purl === 'pkg:pypi/seal-devtools@2.0.0')!.properties.find(([n]) => n === 'envseal:targets'),
+    ['envseal:targets', 'dev'],
+  );
+});
+
+test('Python edges: a chain through a package of the other target gives no edge, and no package is left unreachable', () => {
+  const draft = sbomDraft();
+  const devtools = draft.python!.packages.find((p) => p.name === 'seal-devtools')!;
+  const metrics = draft.python!.packages.find((p) => p.name === 'seal-metrics')!;
+  // seal-metrics is needed by deploy, and (in dev) also pulled in by seal-devtools.
+  metrics.via = ['requirements-dev.txt > seal-devtools > seal-metrics', 'requirements.txt > seal-metrics'];
+  devtools.via = ['requirements-dev.txt > seal-devtools'];
+  const lock = finalizeLock(draft);
+  const dev = buildSbomModel(lock, { toolVersion: '9.9.9', npm: null, target: 'dev' });
+  assert.deepEqual(dev.components.find((c) => c.name === 'seal-devtools')!.dependsOn, ['pkg:pypi/seal-metrics@1.2.0']);
+  const deploy = buildSbomModel(lock, { toolVersion: '9.9.9', npm: null, target: 'deploy' });
+  assert.ok(deploy.root.dependsOn.includes('pkg:pypi/seal-metrics@1.2.0'));
+  // A package whose only chain runs through an unlisted parent still hangs off the root.
+  metrics.via = ['requirements-dev.txt > seal-devtools > seal-metrics'];
+  const orphan = buildSbomModel(finalizeLock(draft), { toolVersion: '9.9.9', npm: null, target: 'deploy' });
+  assert.ok(orphan.root.dependsOn.includes('pkg:pypi/seal-metrics@1.2.0'));
+});
