@@ -84,7 +84,7 @@ function baseComponent(lock: Lock): SbomComponent {
   const ref = parseImageRef(lock.base.pinned);
   const repository = `${ref.registry}/${ref.repository}`;
   const name = ref.repository.split('/').pop()!;
-  const [os, arch] = lock.base.platform.split('/');
+  const arch = lock.base.platform.split('/')[1];
   const qualifiers: Record<string, string> = { repository_url: repository, ...(arch ? { arch } : {}), ...(lock.base.tag ? { tag: lock.base.tag } : {}) };
   const purl = new PackageURL('oci', null, name, lock.base.digest, qualifiers).toString();
   const properties: [string, string][] = [
@@ -93,7 +93,7 @@ function baseComponent(lock: Lock): SbomComponent {
     ['envseal:platform-digest', lock.base.platformDigest],
   ];
   if (lock.base.configDigest) properties.push(['envseal:config-digest', lock.base.configDigest]);
-  if (os) properties.push(['envseal:os', `${lock.target.os.id} ${lock.target.os.versionId} (${lock.target.os.codename})`]);
+  properties.push(['envseal:os', `${lock.target.os.id} ${lock.target.os.versionId} (${lock.target.os.codename})`]);
   return {
     ref: purl,
     kind: 'container',
