@@ -24,6 +24,7 @@ import type { Lock } from '../lock/schema.js';
 import { digestPath } from '../record/data-digest.js';
 import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
+import { BUILDS_DIR, type BuildParameters, type ImageBuildRecord } from '../record/image-build-record.js';
 import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
 import { loadInputs, toRel, type ProjectPaths } from './load-inputs.js';
 
@@ -251,7 +252,10 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     timings: { buildMs: builtAt - started, normalizeMs },
     steps: progress.steps(),
   };
-  if (request.writeRecord !== false) await writeBuildRecord(paths, outcome, deps.clock);
+  if (request.writeRecord !== false) {
+    const parameters = { revision: deps.revision, platform: request.platform ?? lock.base.platform, network: request.network ?? 'host' };
+    await writeBuildRecord(paths, outcome, parameters, deps.clock);
+  }
   return outcome;
 }
 
@@ -309,15 +313,17 @@ export function assertImageMatchesLock(info: ImageInfo, lock: Lock, digest: stri
   }
 }
 
-/** `.envseal/builds/<target>.json`: the last build of each target (image ID, layers, pushed digests). */
-async function writeBuildRecord(paths: ProjectPaths, outcome: BuildOutcome, clock: Clock): Promise<void> {
-  const file = join(paths.dir, '.envseal', 'builds', `${outcome.target}.json`);
+/**
+ * `.envseal/builds/<target>.json`: the last build of each target (image ID, layers, pushed digests, and the
+ * parameters `envseal provenance` reports). Format: record/image-build-record.ts.
+ */
+async function writeBuildRecord(paths: ProjectPaths, outcome: BuildOutcome, parameters: BuildParameters, clock: Clock): Promise<void> {
+  const file = join(paths.dir, BUILDS_DIR, `${outcome.target}.json`);
   const { durationMs: _d, timings: _t, ...stable } = outcome;
-  await writeFileAtomic(file, canonicalJson({ buildRecordVersion: 1, builtAt: clock.now().toISOString(), ...stable }), { mkdir: true }).catch(
-    (err: NodeJS.ErrnoException) => {
-      throw inputError('build.record-unwritable', `cannot write ${toRel(paths.dir, file)}: ${err.message}`, {
-        hint: 'make the project directory writable',
-      });
-    },
-  );
+  const record: ImageBuildRecord = { buildRecordVersion: 1, builtAt: clock.now().toISOString(), ...stable, ...parameters };
+  await writeFileAtomic(file, canonicalJson(record), { mkdir: true }).catch((err: NodeJS.ErrnoException) => {
+    throw inputError('build.record-unwritable', `cannot write ${toRel(paths.dir, file)}: ${err.message}`, {
+      hint: 'make the project directory writable',
+    });
+  });
 }

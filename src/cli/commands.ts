@@ -8,6 +8,7 @@ import type { CommandContext } from './context.js';
 import { registerExport } from './export-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerBundleCommands } from './bundle-commands.js';
+import { registerAttestCommands } from './attest-commands.js';
 
 // Use cases and adapters are imported when a command runs, so each command loads only what it uses
 // (start-up time is most of a warm `envseal lock`).
@@ -31,6 +32,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
   registerExport(program, context);
   registerPipelineCommands(program, context, setExit);
   registerBundleCommands(program, context, setExit);
+  registerAttestCommands(program, context);
 }
 
 function registerInit(program: Command, context: ContextOf): void {

@@ -46,6 +46,12 @@ export class Output {
     this.out(text.endsWith('\n') ? text : `${text}\n`);
   }
 
+  /** A document that is the command's result (an SBOM, a statement) on stdout as it is, with or without --json. */
+  document(text: string): void {
+    this.clearProgress();
+    this.out(text);
+  }
+
   json(value: unknown): void {
     if (!this.options.json) return;
     this.out(`${JSON.stringify(value, null, 2)}\n`);

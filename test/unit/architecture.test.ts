@@ -81,6 +81,7 @@ function allowed(from: string, to: string): boolean {
   if (['http', 'engines', 'image', 'record'].includes(a)) return false;
   if (a === 'oci') return b === 'http';
   if (a === 'lock' || a === 'dockerfile') return b === 'lock' || b === 'ecosystems' || b.startsWith('ecosystems/');
+  if (a === 'attest') return b === 'lock' || b === 'record' || b === 'ecosystems' || b.startsWith('ecosystems/');
   if (a === 'app') return b !== 'cli';
   return a === 'cli';
 }

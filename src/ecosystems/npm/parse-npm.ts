@@ -88,3 +88,70 @@ function parseJsonObject(text: string, file: string): Record<string, unknown> {
   }
   return value as Record<string, unknown>;
 }
+
+/** One package `npm ci --omit=dev` installs from a lockfile (v2/v3 `packages` section), for SBOMs. */
+export interface NpmLockedPackage {
+  /** The `packages` key, e.g. `node_modules/a/node_modules/@s/b`: unique, and where npm installs it. */
+  path: string;
+  name: string;
+  version: string;
+  /** `resolved`: where npm downloads it from (registry tarball URL), when the lockfile says. */
+  resolved: string | null;
+  /** `integrity`: Subresource Integrity, e.g. `sha512-<base64>`, when the lockfile says. */
+  integrity: string | null;
+  /** `packages` keys of the packages it depends on (Node's lookup: nearest node_modules upwards). */
+  dependsOn: string[];
+}
+
+/**
+ * The packages a lockfile installs without devDependencies (what `npm ci --omit=dev` puts in the image), with
+ * the root's direct dependencies. Linked (workspace) entries and entries without a version are left out.
+ */
+export function listLockfilePackages(text: string, file: string): { direct: string[]; packages: NpmLockedPackage[] } {
+  const lock = parseJsonObject(text, file);
+  const entries = lock.packages;
+  if (!entries || typeof entries !== 'object' || Array.isArray(entries)) {
+    throw inputError('manifest.npm.lockfile', `${file}: has no "packages" section`, { hint: 'regenerate it: `npm install --package-lock-only`' });
+  }
+  const all = entries as Record<string, Record<string, unknown>>;
+  const installed = (key: string) => {
+    const e = all[key];
+    return Boolean(e) && key !== '' && e!.dev !== true && e!.link !== true && typeof e!.version === 'string';
+  };
+  const depsOf = (key: string): string[] => {
+    const e = all[key] ?? {};
+    const names = [e.dependencies, e.optionalDependencies, e.peerDependencies].flatMap((d) => (d && typeof d === 'object' ? Object.keys(d) : []));
+    return [...new Set(names)].flatMap((name) => {
+      const found = lookupFrom(key, name, all);
+      return found !== null && installed(found) ? [found] : [];
+    });
+  };
+  const packages = Object.keys(all)
+    .filter(installed)
+    .sort()
+    .map((path) => {
+      const e = all[path]!;
+      const name = typeof e.name === 'string' ? e.name : path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
+      return {
+        path,
+        name,
+        version: e.version as string,
+        resolved: typeof e.resolved === 'string' ? e.resolved : null,
+        integrity: typeof e.integrity === 'string' ? e.integrity : null,
+        dependsOn: depsOf(path).sort(),
+      };
+    });
+  return { direct: depsOf('').sort(), packages };
+}
+
+/** Node's module lookup in lockfile keys: `<from>/node_modules/<name>`, then each parent's, then the top level. */
+function lookupFrom(from: string, name: string, all: Record<string, unknown>): string | null {
+  let base = from;
+  for (;;) {
+    const key = base === '' ? `node_modules/${name}` : `${base}/node_modules/${name}`;
+    if (key in all) return key;
+    if (base === '') return null;
+    const cut = base.lastIndexOf('/node_modules/');
+    base = cut < 0 ? '' : base.slice(0, cut);
+  }
+}
