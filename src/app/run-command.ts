@@ -63,6 +63,8 @@ export interface RunRequest {
   strict?: boolean;
   /** The run ID this run re-creates (`envseal reproduce`). */
   reproduces?: string;
+  /** Where the run record goes (default: the project's .envseal/runs). */
+  recordsDir?: string;
 }
 
 export interface RunDeps {
@@ -107,7 +109,7 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
   const digest = lockDigest(lockText);
 
   // Everything that can be checked before the command runs is checked first, so a bad flag never costs a run.
-  const runsDir = join(paths.dir, RUNS_DIR);
+  const runsDir = request.recordsDir ?? join(paths.dir, RUNS_DIR);
   await ensureWritableDir(runsDir, paths.dir);
   const inputs: { path: string; content: DataDigest }[] = [];
   for (const p of request.inputs)

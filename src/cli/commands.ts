@@ -6,6 +6,7 @@ import { toRel } from '../core/paths.js';
 import { DEFAULT_DOCKERFILE } from '../core/image-contract.js';
 import type { CommandContext } from './context.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
+import { registerReproduce } from './reproduce-command.js';
 
 // Use cases and adapters are imported when a command runs, so each command loads only what it uses
 // (start-up time is most of a warm `envseal lock`).
@@ -27,6 +28,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
   registerFingerprint(program, context);
   registerGenerate(program, context);
   registerPipelineCommands(program, context, setExit);
+  registerReproduce(program, context, setExit);
 }
 
 function registerInit(program: Command, context: ContextOf): void {

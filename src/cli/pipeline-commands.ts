@@ -56,7 +56,7 @@ function parseSeconds(value: string | undefined, flag: string): number | undefin
 }
 
 /** Aborts on the first Ctrl-C (SIGINT/SIGTERM); a second one is left to the default handler. */
-function interruptSignal(ctx: CommandContext): { signal: AbortSignal; dispose: () => void; exitCode: () => number | undefined } {
+export function interruptSignal(ctx: CommandContext): { signal: AbortSignal; dispose: () => void; exitCode: () => number | undefined } {
   const controller = new AbortController();
   let received: NodeJS.Signals | undefined;
   const dispose = ctx.io.onInterrupt?.((name) => {
@@ -83,7 +83,7 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
 }
 
 /** Builds an image with the build command's flags (also what `run` does when the image is missing). */
-async function doBuild(ctx: CommandContext, opts: BuildFlags, signal: AbortSignal): Promise<BuildOutcome> {
+export async function doBuild(ctx: CommandContext, opts: BuildFlags, signal: AbortSignal): Promise<BuildOutcome> {
   const { createDeps } = await load.deps();
   const { buildImage } = await import('../app/build-image.js');
   const deps = createDeps(ctx);
@@ -164,7 +164,11 @@ function registerRun(program: Command, context: ContextOf, setExit: SetExit): vo
     .option('-i, --interactive', 'attach stdin even when it is a terminal', false)
     .option('--tty', 'allocate a terminal', false)
     .option('--time-limit <seconds>', 'stop the command after this long (exit 124)')
-    .option('--strict', 'refuse to run (exit 1) when the lock is stale, the image does not match it, the work tree is dirty or the build was not reproducible (also ENVSEAL_STRICT=1)', false)
+    .option(
+      '--strict',
+      'refuse to run (exit 1) when the lock is stale, the image does not match it, the work tree is dirty or the build was not reproducible (also ENVSEAL_STRICT=1)',
+      false,
+    )
     .argument('<command...>', 'the command and its arguments, after --')
     .addHelpText(
       'after',
@@ -253,7 +257,9 @@ function strictFromEnv(env: NodeJS.ProcessEnv): boolean {
   const value = (env.ENVSEAL_STRICT ?? '').trim().toLowerCase();
   if (value === '' || value === '0' || value === 'false' || value === 'no') return false;
   if (value === '1' || value === 'true' || value === 'yes') return true;
-  throw inputError('usage.strict', `ENVSEAL_STRICT=${JSON.stringify(env.ENVSEAL_STRICT)}: expected 1 or 0`, { hint: 'set ENVSEAL_STRICT=1 to refuse non-reproducible runs' });
+  throw inputError('usage.strict', `ENVSEAL_STRICT=${JSON.stringify(env.ENVSEAL_STRICT)}: expected 1 or 0`, {
+    hint: 'set ENVSEAL_STRICT=1 to refuse non-reproducible runs',
+  });
 }
 
 function registerVerify(program: Command, context: ContextOf, setExit: SetExit): void {
@@ -348,7 +354,7 @@ function registerDiff(program: Command, context: ContextOf, setExit: SetExit): v
     });
 }
 
-interface BuildFlags {
+export interface BuildFlags {
   target: TargetName;
   tag?: string[];
   push: boolean;
