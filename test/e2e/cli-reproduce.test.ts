@@ -152,7 +152,7 @@ describe('envseal reproduce and stale/dirty runs on the real engine', { concurre
 
   test('an edited input file: exit 1 naming it, before anything runs', async () => {
     const before = await records();
-    await writeFile(project.path('data/train.csv'), DATA.replace('0.0,0', '0.1,0'));
+    await writeFile(project.path('data/train.csv'), DATA + '9.9,1\n');
     try {
       const res = await envseal(['reproduce', seeded.runId], { API_TOKEN: 'tk-secret' });
       assert.equal(res.code, 1, res.stderr);
