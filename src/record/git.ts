@@ -52,8 +52,7 @@ export type GitUnavailableReason = 'not-a-repository' | 'git-not-installed';
  * git state, which keeps counts and a digest).
  */
 export type GitCapture =
-  | { state: GitState; unavailable: null; changedPaths?: string[] }
-  | { state: null; unavailable: { reason: GitUnavailableReason; message: string } };
+  { state: GitState; unavailable: null; changedPaths?: string[] } | { state: null; unavailable: { reason: GitUnavailableReason; message: string } };
 
 /**
  * Runs `git <args>` in `cwd`. Resolves null when git is not installed.

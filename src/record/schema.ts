@@ -20,8 +20,7 @@ export const RECORD_VERSION = 2;
  * the lock is stale against its inputs, the image's fingerprint label is not the lock's, the git work tree
  * has uncommitted changes, or the image was built without the normalisation that makes its ID reproducible.
  */
-export const RUN_REASON_CODES = ['lock-stale', 'image-mismatch', 'git-dirty', 'not-reproducible-build'] as const;
-export type RunReasonCode = (typeof RUN_REASON_CODES)[number];
+const RUN_REASON_CODES = ['lock-stale', 'image-mismatch', 'git-dirty', 'not-reproducible-build'] as const;
 
 const sha256Digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected "sha256:" and 64 lowercase hex digits');
 /** ISO 8601 in UTC with a "Z", as `Date.prototype.toISOString` writes it. */
