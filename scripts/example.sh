@@ -2,7 +2,8 @@
 # The main job on the example project (examples/iris), end to end on this machine:
 #   lab up (Docker engine, registry with the base image, lab Python index) → envseal lock → generate →
 #   build dev and deploy → run the training twice with the same seed (identical outputs, two run records) →
-#   run it in the deploy image → verify image, record and a clean rebuild → diff the two records.
+#   run it in the deploy image → verify image, record and a clean rebuild → diff the two records →
+#   reproduce the first run from its record (byte-identical outputs).
 # Usage: npm run example   (as root on Debian 12; the first run sets up the lab, ~3 minutes)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,4 +46,7 @@ envseal verify --rebuild --image "$deploy_tag"
 
 step "envseal diff: the first two runs' environments"
 envseal diff "${records[-3]}" "${records[-2]}"
+
+step "envseal reproduce: the first run again from its record (same image, input, seed, command), outputs compared"
+envseal reproduce "${records[-3]}"
 printf '\nrun records: %s\n' "examples/iris/.envseal/runs/"

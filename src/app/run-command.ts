@@ -6,8 +6,8 @@ import { access, chmod, chown, constants, mkdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Clock, DockerEngine, EngineInfo, GpuRequest, ImageInfo, Logger } from '../core/ports.js';
-import { EnvsealError, checkFailed, describeError, inputError, isEnvsealError } from '../core/errors.js';
-import { LABEL_FINGERPRINT, type TargetName } from '../core/image-contract.js';
+import { EnvsealError, describeError, inputError, isEnvsealError } from '../core/errors.js';
+import type { TargetName } from '../core/image-contract.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { buildRunRecord } from '../record/build-record.js';
@@ -19,6 +19,7 @@ import { writeRunRecord } from '../record/store.js';
 import { computeSourceDigest, defaultImageTag } from './build-image.js';
 import { loadLockFile } from './generate-dockerfile.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
+import { decideRunReasons, gatherRunFacts, refuseIfStrict } from './run-checks.js';
 
 export const RUNS_DIR = '.envseal/runs';
 
@@ -58,6 +59,12 @@ export interface RunRequest {
   timeoutMs?: number;
   /** Host user to run as for the dev target (`uid:gid`), so files written to the mounted project are the user's. */
   hostUser?: string;
+  /** Refuse to run when the lock is stale, the image does not match, the work tree is dirty, or the build was not reproducible. */
+  strict?: boolean;
+  /** The run ID this run re-creates (`envseal reproduce`). */
+  reproduces?: string;
+  /** Where the run record goes (default: the project's .envseal/runs). */
+  recordsDir?: string;
 }
 
 export interface RunDeps {
@@ -102,7 +109,7 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
   const digest = lockDigest(lockText);
 
   // Everything that can be checked before the command runs is checked first, so a bad flag never costs a run.
-  const runsDir = join(paths.dir, RUNS_DIR);
+  const runsDir = request.recordsDir ?? join(paths.dir, RUNS_DIR);
   await ensureWritableDir(runsDir, paths.dir);
   const inputs: { path: string; content: DataDigest }[] = [];
   for (const p of request.inputs)
@@ -122,6 +129,9 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
     ENVSEAL_TARGET: request.target,
   };
   const git = await deps.captureGit(paths.dir);
+  const reasons = decideRunReasons(await gatherRunFacts(paths, lock, request.target, { ref, info }, git));
+  for (const reason of reasons) deps.logger.warn(`${reason.code}: ${reason.message}`);
+  refuseIfStrict(reasons, Boolean(request.strict));
   const host = await deps.captureHost(engineInfo);
 
   const workdir = lock.workdir;
@@ -184,6 +194,8 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
     inputs,
     outputs,
     host,
+    reasons,
+    reproduces: request.reproduces ?? null,
   });
   const recordPath = await writeRunRecord(runsDir, record);
   if (failure) {
@@ -247,12 +259,7 @@ async function findImage(lock: Lock, request: RunRequest & { projectDir: string 
     info = await deps.engine.inspectImage(built.imageId);
     if (!info) throw inputError('run.image-missing', `image ${ref} is still missing after the build`);
   }
-  const label = info.labels[LABEL_FINGERPRINT];
-  if (label !== lock.fingerprint) {
-    throw checkFailed('run.fingerprint-mismatch', `image ${ref} has fingerprint ${label ?? '(none)'}, the lock has ${lock.fingerprint}`, {
-      hint: `rebuild it from the current lock with \`envseal build --target ${request.target}\``,
-    });
-  }
+  // A fingerprint label other than the lock's is reported as `image-mismatch` by the run checks.
   return { ref, info };
 }
 

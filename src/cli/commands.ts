@@ -9,6 +9,7 @@ import { registerExport } from './export-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerBundleCommands } from './bundle-commands.js';
 import { registerAttestCommands } from './attest-commands.js';
+import { registerReproduce } from './reproduce-command.js';
 
 // Use cases and adapters are imported when a command runs, so each command loads only what it uses
 // (start-up time is most of a warm `envseal lock`).
@@ -33,6 +34,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
   registerPipelineCommands(program, context, setExit);
   registerBundleCommands(program, context, setExit);
   registerAttestCommands(program, context);
+  registerReproduce(program, context, setExit);
 }
 
 function registerInit(program: Command, context: ContextOf): void {

@@ -70,7 +70,7 @@ export function registerPipelineCommands(program: Command, context: ContextOf, s
 }
 
 /** Builds an image with the build command's flags (also what `run` does when the image is missing). */
-async function doBuild(ctx: CommandContext, opts: BuildFlags, signal: AbortSignal): Promise<BuildOutcome> {
+export async function doBuild(ctx: CommandContext, opts: BuildFlags, signal: AbortSignal): Promise<BuildOutcome> {
   const { createDeps } = await load.deps();
   const { buildImage } = await import('../app/build-image.js');
   const deps = createDeps(ctx, { signal });
@@ -151,6 +151,11 @@ function registerRun(program: Command, context: ContextOf, setExit: SetExit): vo
     .option('-i, --interactive', 'attach stdin even when it is a terminal', false)
     .option('--tty', 'allocate a terminal', false)
     .option('--time-limit <seconds>', 'stop the command after this long (exit 124)')
+    .option(
+      '--strict',
+      'refuse to run (exit 1) when the lock is stale, the image does not match it, the work tree is dirty or the build was not reproducible (also ENVSEAL_STRICT=1)',
+      false,
+    )
     .argument('<command...>', 'the command and its arguments, after --')
     .addHelpText(
       'after',
@@ -204,6 +209,7 @@ async function runAction(ctx: CommandContext, command: string[], opts: RunFlags)
         signal,
         ...(timeoutMs ? { timeoutMs } : {}),
         ...(uid !== 0 ? { hostUser: `${uid}:${gid}` } : {}),
+        strict: opts.strict || strictFromEnv(ctx.io.env),
       },
       {
         engine: deps.engine,
@@ -231,6 +237,16 @@ async function runAction(ctx: CommandContext, command: string[], opts: RunFlags)
   } finally {
     dispose();
   }
+}
+
+/** ENVSEAL_STRICT=1 (or true/yes) makes every run strict, for CI; 0, false, no or empty leave it off. */
+function strictFromEnv(env: NodeJS.ProcessEnv): boolean {
+  const value = (env.ENVSEAL_STRICT ?? '').trim().toLowerCase();
+  if (value === '' || value === '0' || value === 'false' || value === 'no') return false;
+  if (value === '1' || value === 'true' || value === 'yes') return true;
+  throw inputError('usage.strict', `ENVSEAL_STRICT=${JSON.stringify(env.ENVSEAL_STRICT)}: expected 1 or 0`, {
+    hint: 'set ENVSEAL_STRICT=1 to refuse non-reproducible runs',
+  });
 }
 
 function registerVerify(program: Command, context: ContextOf, setExit: SetExit): void {
@@ -351,7 +367,7 @@ interface VerifyFlags {
   junit?: string;
 }
 
-interface BuildFlags {
+export interface BuildFlags {
   target: TargetName;
   tag?: string[];
   push: boolean;
@@ -375,4 +391,5 @@ interface RunFlags {
   interactive: boolean;
   tty: boolean;
   timeLimit?: string;
+  strict: boolean;
 }

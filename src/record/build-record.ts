@@ -5,7 +5,7 @@ import type { DataDigest } from './data-digest.js';
 import type { GitCapture } from './git.js';
 import type { HostFacts } from './host.js';
 import { redactEnv } from './redact.js';
-import { RECORD_VERSION, formatIssuePath, runRecordSchema, type RunRecord } from './schema.js';
+import { RECORD_VERSION, formatIssuePath, runRecordSchema, type RunReason, type RunRecord } from './schema.js';
 
 /** Everything a run captured, in the shapes the capture functions return. */
 export interface RunRecordInput {
@@ -38,6 +38,10 @@ export interface RunRecordInput {
   inputs: { path: string; content: DataDigest }[];
   outputs: { path: string; content: DataDigest | null }[];
   host: HostFacts;
+  /** What made the run possibly not reproducible (default: nothing). */
+  reasons?: RunReason[];
+  /** The run ID this run re-creates (`envseal reproduce`). */
+  reproduces?: string | null;
 }
 
 /**
@@ -83,6 +87,8 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
     inputs: [...input.inputs].sort((a, b) => comparePaths(a.path, b.path)),
     outputs: [...input.outputs].sort((a, b) => comparePaths(a.path, b.path)),
     host: input.host,
+    reasons: input.reasons ?? [],
+    reproduces: input.reproduces ?? null,
   };
   const checked = runRecordSchema.safeParse(record);
   if (!checked.success) {

@@ -46,7 +46,13 @@ export interface GitState {
 
 export type GitUnavailableReason = 'not-a-repository' | 'git-not-installed';
 
-export type GitCapture = { state: GitState; unavailable: null } | { state: null; unavailable: { reason: GitUnavailableReason; message: string } };
+/**
+ * `changedPaths`: the tracked paths that differ from HEAD and the untracked ones, relative to the repository
+ * root and sorted (what `envseal run` names when it warns about a dirty work tree; not part of the record's
+ * git state, which keeps counts and a digest).
+ */
+export type GitCapture =
+  { state: GitState; unavailable: null; changedPaths?: string[] } | { state: null; unavailable: { reason: GitUnavailableReason; message: string } };
 
 /**
  * Runs `git <args>` in `cwd`. Resolves null when git is not installed.
@@ -130,6 +136,7 @@ export async function captureGitState(dir: string, options: CaptureGitOptions = 
       remote: await readRemote(git, branch),
     },
     unavailable: null,
+    changedPaths: [...new Set([...changed, ...untracked])].sort(),
   };
 }
 

@@ -13,7 +13,14 @@ import { RUN_ID_PATTERN } from './run-id.js';
  * record has the same shape. The published JSON Schema is generated from `runRecordSchema`
  * (`z.toJSONSchema`); cross-field rules (the `superRefine` below) are enforced by `parseRunRecord` only.
  */
-export const RECORD_VERSION = 1;
+export const RECORD_VERSION = 2;
+
+/**
+ * Why a run may not be reproducible, found before it started (`envseal run` warns, `--strict` refuses):
+ * the lock is stale against its inputs, the image's fingerprint label is not the lock's, the git work tree
+ * has uncommitted changes, or the image was built without the normalisation that makes its ID reproducible.
+ */
+const RUN_REASON_CODES = ['lock-stale', 'image-mismatch', 'git-dirty', 'not-reproducible-build'] as const;
 
 const sha256Digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected "sha256:" and 64 lowercase hex digits');
 /** ISO 8601 in UTC with a "Z", as `Date.prototype.toISOString` writes it. */
@@ -79,10 +86,20 @@ const hostSchema = z.strictObject({
   gpuQueryError: z.string().nullable(),
 });
 
+const reasonSchema = z.strictObject({
+  code: z.enum(RUN_REASON_CODES),
+  message: z.string().min(1),
+  /** The files concerned: drifted inputs for lock-stale, changed and untracked paths for git-dirty. */
+  files: z.array(z.string().min(1)),
+});
+export type RunReason = z.infer<typeof reasonSchema>;
+
+const runIdSchema = z.string().regex(RUN_ID_PATTERN, 'expected a run ID like 20261127T225501.123Z-7ZKQ3M9X2D4F8H1J');
+
 export const runRecordSchema = z
   .strictObject({
     recordVersion: z.literal(RECORD_VERSION),
-    runId: z.string().regex(RUN_ID_PATTERN, 'expected a run ID like 20261127T225501.123Z-7ZKQ3M9X2D4F8H1J'),
+    runId: runIdSchema,
     envsealVersion: z.string().min(1),
     startedAt: utcTime,
     endedAt: utcTime,
@@ -138,6 +155,10 @@ export const runRecordSchema = z
     /** `content: null`: the command did not produce this output. */
     outputs: z.array(z.strictObject({ path: z.string().min(1), content: dataDigestSchema.nullable() })),
     host: hostSchema,
+    /** What made this run possibly not reproducible, checked before it started (empty: nothing found). */
+    reasons: z.array(reasonSchema),
+    /** Set by `envseal reproduce`: the run ID of the record this run re-creates. */
+    reproduces: runIdSchema.nullable(),
   })
   .superRefine((record, ctx) => {
     if (Date.parse(record.endedAt) < Date.parse(record.startedAt)) {
@@ -172,6 +193,7 @@ export function parseRunRecord(text: string, file: string): RunRecord {
       data: { file, ...(at ? { line: at.line, column: at.column } : {}) },
     });
   }
+  raw = migrateRunRecord(raw);
   const version = (raw as { recordVersion?: unknown } | null)?.recordVersion;
   if (typeof version === 'number' && version !== RECORD_VERSION) {
     throw inputError('record.version', `${file}: recordVersion ${version} is not supported; this envseal reads version ${RECORD_VERSION}`, {
@@ -189,6 +211,17 @@ export function parseRunRecord(text: string, file: string): RunRecord {
     });
   }
   return result.data;
+}
+
+/**
+ * Older records read as the current version: version 1 had no `reasons` (nothing was checked before a run)
+ * and no `reproduces`. Anything else is returned as it is, for the checks above to report.
+ */
+function migrateRunRecord(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const record = raw as Record<string, unknown>;
+  if (record.recordVersion !== 1) return raw;
+  return { ...record, recordVersion: 2, reasons: record.reasons ?? [], reproduces: record.reproduces ?? null };
 }
 
 /** Dotted path as `inputs.0.content.digest`; "(top level)" for the record itself. */

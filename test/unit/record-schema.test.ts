@@ -86,13 +86,36 @@ describe('parseRunRecord', () => {
 
   it('names a newer record version instead of listing schema noise', () => {
     const raw = JSON.parse(validText());
-    raw.recordVersion = 2;
+    raw.recordVersion = 3;
     raw.newField = {};
     const err = catchError(() => parseRunRecord(JSON.stringify(raw), 'r.json'));
     assert.equal(err.code, 'record.version');
     assert.equal(err.exitCode, 2);
-    assert.match(err.message, /recordVersion 2 is not supported/);
+    assert.match(err.message, /recordVersion 3 is not supported/);
     assert.match(err.hint ?? '', /upgrade envseal/);
+  });
+
+  it('reads a version 1 record (no reasons, no reproduces) as version 2', () => {
+    const raw = JSON.parse(validText());
+    raw.recordVersion = 1;
+    delete raw.reasons;
+    delete raw.reproduces;
+    const record = parseRunRecord(JSON.stringify(raw), 'r.json');
+    assert.equal(record.recordVersion, 2);
+    assert.deepEqual(record.reasons, []);
+    assert.equal(record.reproduces, null);
+  });
+
+  it('keeps the reasons and checks their codes', () => {
+    const raw = JSON.parse(validText());
+    raw.reasons = [{ code: 'git-dirty', message: '1 uncommitted change (train.py)', files: ['train.py'] }];
+    assert.deepEqual(parseRunRecord(JSON.stringify(raw), 'r.json').reasons, raw.reasons);
+    raw.reasons = [{ code: 'moon-phase', message: 'x', files: [] }];
+    const err = catchError(() => parseRunRecord(JSON.stringify(raw), 'r.json'));
+    assert.ok(
+      err.details.some((d) => d.startsWith('r.json: reasons.0.code: ')),
+      err.details.join('\n'),
+    );
   });
 
   it('converts to a JSON Schema for publishing', () => {
