@@ -115,7 +115,12 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText,
  * the spec lists it under `ignore:`.
  */
 function refuseUnusedInputs(projectFiles: string[], ignore: string[], read: Set<string>, specRel: string): void {
-  const unused = ECOSYSTEMS.flatMap((w) => w.init(projectFiles).unused ?? []).filter((u) => !read.has(u.file) && !ignore.includes(u.file));
+  const unused = ECOSYSTEMS.flatMap((w) => {
+    const found = w.init(projectFiles);
+    return [...(found.unused ?? []), ...(found.mustRead ?? [])];
+  })
+    .filter((u) => !read.has(u.file) && !ignore.includes(u.file))
+    .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   if (!unused.length) return;
   throw inputError(
     'input.unused',

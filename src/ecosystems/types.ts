@@ -88,6 +88,11 @@ export interface InitFindings {
    * following the other manifests instead would silently give a different environment.
    */
   unused?: { file: string; why: string }[];
+  /**
+   * Files `init` puts into the spec that only some specs read (a conda environment.yml): `lock` refuses like for
+   * `unused` when the spec neither reads nor ignores them.
+   */
+  mustRead?: { file: string; why: string }[];
   /** A file it found but cannot use as it is: init refuses with this input error's code, message and hint. */
   refuse?: { code: string; message: string; hint: string };
 }

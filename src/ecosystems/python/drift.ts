@@ -15,6 +15,7 @@ export function pythonDrift(pa: PythonDeclared | null, pb: PythonDeclared | null
   out.scalar('python.options', pa.options, pb.options);
   out.scalar('python.packageIndexes', pa.packageIndexes, pb.packageIndexes);
   out.scalar('python.excludeNewer', pa.excludeNewer, pb.excludeNewer);
+  out.scalar('python.requiresPython', pa.requiresPython?.specifier, pb.requiresPython?.specifier);
   out.push(...requirementDrift(pa.requirements, pb.requirements));
   return out.entries;
 }

@@ -7,6 +7,7 @@ import { maskUrlCredentials } from '../../core/url-credentials.js';
 import { DEFAULT_VENV } from '../../core/image-contract.js';
 import { compareText, sortedUnique } from '../../core/order.js';
 import { defineEcosystem } from '../types.js';
+import { containsVersion } from './pep/specifier.js';
 import { pythonDrift } from './drift.js';
 import { initPython } from './init.js';
 import { pythonContents } from './contents.js';
@@ -32,8 +33,9 @@ export const pythonWing = defineEcosystem({
     const excludeNewer = ctx.options.excludeNewer ?? declared.excludeNewer;
     return ctx.previous !== null && !ctx.reprobed && ctx.previous.excludeNewer === excludeNewer && !ctx.options.upgradePackages?.length;
   },
-  check(declared) {
+  check(declared, ground) {
     rejectUnsupportedOptions(declared.options);
+    checkRequiresPython(declared, ground.target.python?.version ?? null, ground.base.reference);
   },
   resolve: resolvePythonSection,
   canonicalize: (py) => ({
@@ -88,6 +90,16 @@ async function resolvePythonSection(declared: PythonDeclared, _state: undefined,
     ...(excludeNewer ? { excludeNewer } : {}),
     packages: result.packages,
   };
+}
+
+/** A manifest's interpreter version (conda's `python=3.11`) must be the base image's: envseal does not install Pythons. */
+function checkRequiresPython(declared: PythonDeclared, version: string | null, base: string): void {
+  const wanted = declared.requiresPython;
+  if (!wanted || !version) return;
+  if (containsVersion(wanted.specifier, version, { prereleases: true })) return;
+  throw inputError('python.version-mismatch', `${wanted.source} asks for Python ${wanted.specifier}, but the base image ${base} has Python ${version}`, {
+    hint: `choose a base image whose Python matches, or change the version in ${wanted.source}`,
+  });
 }
 
 /** requirements.txt options envseal cannot honour are errors, not silently ignored. */

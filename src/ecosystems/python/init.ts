@@ -1,4 +1,4 @@
-/** `envseal init` for the python wing: requirements*.txt (dev ones by name) and pyproject.toml. */
+/** `envseal init` for the python wing: requirements*.txt (dev ones by name), pyproject.toml and a conda environment.yml. */
 import type { InitFindings } from '../types.js';
 
 const list = (items: string[]) => `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
@@ -10,17 +10,24 @@ const NOT_READ: [RegExp, string][] = [
   ],
   [/^Pipfile$/, 'Pipenv manifest: envseal reads requirements files and pyproject.toml [project]'],
   [/^(setup\.py|setup\.cfg)$/, 'setuptools metadata: envseal reads dependencies from pyproject.toml [project] and requirements files only'],
-  [/^(environment|conda)\.ya?ml$/, 'conda environment: envseal has no conda support yet'],
 ];
 
+const CONDA_ENV = /^(environment|conda)\.ya?ml$/;
+
 function notRead(files: readonly string[]): { file: string; why: string }[] {
-  return files.flatMap((file) => NOT_READ.filter(([re]) => re.test(file)).map(([, why]) => ({ file, why })));
+  const [conda, ...otherConda] = files.filter((f) => CONDA_ENV.test(f));
+  return [
+    ...files.flatMap((file) => NOT_READ.filter(([re]) => re.test(file)).map(([, why]) => ({ file, why }))),
+    ...otherConda.map((file) => ({ file, why: `a second conda environment: the spec reads ${conda}` })),
+  ];
 }
 
 export function initPython(files: readonly string[]): InitFindings {
   const findings = initPythonFiles(files);
   const unused = notRead(files);
-  return unused.length ? { ...findings, unused } : findings;
+  const conda = files.find((f) => CONDA_ENV.test(f));
+  const mustRead = conda ? [{ file: conda, why: 'a conda environment: name it as `python.environment` in envseal.yaml (its pip: section is locked)' }] : [];
+  return { ...findings, ...(unused.length ? { unused } : {}), ...(mustRead.length ? { mustRead } : {}) };
 }
 
 function initPythonFiles(files: readonly string[]): InitFindings {
@@ -29,15 +36,17 @@ function initPythonFiles(files: readonly string[]): InitFindings {
   const main = reqs.filter((n) => !isDev(n));
   const dev = reqs.filter(isDev);
   const pyproject = files.includes('pyproject.toml');
+  const conda = files.find((f) => CONDA_ENV.test(f));
   const devLines = dev.length ? ['    python:', `      requirements: ${list(dev)}`] : ['    # python: { requirements: [requirements-dev.txt] }'];
-  if (!main.length && !dev.length && !pyproject) return { found: [], lines: ['# python:', '#   requirements: [requirements.txt]'], devLines };
+  if (!main.length && !dev.length && !pyproject && !conda) return { found: [], lines: ['# python:', '#   requirements: [requirements.txt]'], devLines };
   const lines = ['python:', '  # The interpreter in the image that gets the locked packages.', '  interpreter: python3', `  requirements: ${list(main)}`];
   if (pyproject) lines.push('  # [project] dependencies; add optional-dependency groups under `extras`.', '  pyproject: { path: pyproject.toml, extras: [] }');
+  if (conda) lines.push('  # conda environment: its pip: section is locked, python=X.Y is checked against the base image.', `  environment: ${conda}`);
   lines.push(
     '  # PEP 503/691 index (requirement files may also set --index-url).',
     '  # index: https://pypi.org/simple',
     '  # Install into a venv when the base Python is "externally managed" (PEP 668).',
     '  venv: auto',
   );
-  return { found: [...main, ...dev, ...(pyproject ? ['pyproject.toml'] : [])], lines, devLines };
+  return { found: [...main, ...dev, ...(pyproject ? ['pyproject.toml'] : []), ...(conda ? [conda] : [])], lines, devLines };
 }

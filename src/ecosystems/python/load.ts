@@ -5,7 +5,9 @@
 import { describeError, inputError } from '../../core/errors.js';
 import { compareText, sortedUnique } from '../../core/order.js';
 import type { LoadContext } from '../types.js';
-import { loadRequirementsFile, type PythonRequirement } from './manifests/requirements.js';
+import { posix } from 'node:path';
+import { loadRequirementsFile, type PythonRequirement, type ReadFile } from './manifests/requirements.js';
+import { parseCondaEnvironment } from './manifests/conda-env.js';
 import { parsePyproject, selectPyprojectGroups } from './manifests/pyproject.js';
 import { normalizeName } from './pep/names.js';
 import { findRequirementProblem, formatRequirement, parseRequirement } from './pep/requirement.js';
@@ -29,6 +31,7 @@ export async function loadPython(py: PythonSpec | undefined, dev: PythonDevSpec 
   for (const [i, rel] of (py?.requirements ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `python.requirements.${i}`, ALL, false);
   for (const [i, rel] of (py?.constraints ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `python.constraints.${i}`, ALL, true);
   addInline(acc, ctx.specFile, py?.packages ?? [], 'python.packages', ALL);
+  const requiresPython = py?.environment ? await loadCondaEnvironment(acc, ctx, py.environment) : null;
   if (py?.pyproject) {
     const ref = typeof py.pyproject === 'string' ? { path: py.pyproject, extras: [] as string[] } : py.pyproject;
     const text = await ctx.readManifest(ref.path, 'python.pyproject');
@@ -51,15 +54,37 @@ export async function loadPython(py: PythonSpec | undefined, dev: PythonDevSpec 
     ...(py?.excludeNewer ? { excludeNewer: new Date(py.excludeNewer).toISOString().replace(/\.000Z$/, 'Z') } : {}),
     requirements: acc.requirements,
     options: acc.options,
+    ...(requiresPython ? { requiresPython } : {}),
   };
+}
+
+/** environment.yml: its `pip:` lines as a requirements file (includes relative to it); its `python` version. */
+async function loadCondaEnvironment(acc: Collected, ctx: LoadContext, rel: string): Promise<PythonDeclared['requiresPython'] | null> {
+  const text = await ctx.readManifest(rel, 'python.environment');
+  const env = parseCondaEnvironment(text, rel);
+  if (env.pipText) {
+    const self = posix.normalize(rel);
+    await loadRequirementFile(acc, ctx, rel, 'python.environment', ALL, false, async (p) =>
+      p === self ? env.pipText : ctx.readManifest(p, 'python.environment'),
+    );
+  }
+  return env.python?.specifier ? { specifier: env.python.specifier, source: rel } : null;
 }
 
 function addAll(acc: Collected, reqs: PythonRequirement[], kind: DeclaredRequirement['kind'], targets: Targets): void {
   for (const r of reqs) acc.requirements.push({ requirement: formatRequirement(r.requirement), hashes: r.hashes, source: r.source.file, kind, targets });
 }
 
-async function loadRequirementFile(acc: Collected, ctx: LoadContext, rel: string, listedAt: string, targets: Targets, asConstraints: boolean): Promise<void> {
-  const loaded = await loadRequirementsFile(rel, async (p) => ctx.readManifest(p, listedAt));
+async function loadRequirementFile(
+  acc: Collected,
+  ctx: LoadContext,
+  rel: string,
+  listedAt: string,
+  targets: Targets,
+  asConstraints: boolean,
+  read: ReadFile = async (p) => ctx.readManifest(p, listedAt),
+): Promise<void> {
+  const loaded = await loadRequirementsFile(rel, read);
   addAll(acc, loaded.requirements, asConstraints ? 'constraint' : 'requirement', targets);
   addAll(acc, loaded.constraints, 'constraint', targets);
   if (loaded.indexUrl) acc.fileIndexes.push(loaded.indexUrl);

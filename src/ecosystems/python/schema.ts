@@ -23,6 +23,11 @@ export const pythonSpecSchema = z.strictObject({
   constraints: z.array(relPathSchema).default([]),
   packages: z.array(z.string().min(1)).default([]),
   pyproject: pyprojectRef.optional(),
+  /**
+   * A conda environment.yml: its `pip:` section is locked like a requirements file, `python=X.Y` is checked
+   * against the base image's interpreter; any other conda package is an error (envseal runs no conda solver).
+   */
+  environment: relPathSchema.optional(),
   /** PEP 503/691 simple index URL; requirement files may set their own with --index-url. */
   index: httpUrlSchema.optional(),
   extraIndexes: z.array(httpUrlSchema).default([]),
@@ -72,6 +77,8 @@ export const pythonDeclaredSchema = z.strictObject({
   requirements: z.array(declaredRequirementSchema),
   /** Resolver options that change the answer (pre-releases, only-binary, ...). */
   options: z.record(z.string(), z.union([z.string(), z.boolean(), z.array(z.string())])),
+  /** The interpreter versions a manifest asks for (conda's `python=3.11` as `==3.11.*`), checked against the base. */
+  requiresPython: z.strictObject({ specifier: z.string(), source: z.string() }).optional(),
 });
 export type PythonDeclared = z.infer<typeof pythonDeclaredSchema>;
 
