@@ -84,6 +84,8 @@ export interface BuildOutcome {
   /** Wall time of the engine's build and of the normalisation (0 when not reproducible). */
   timings: { buildMs: number; normalizeMs: number };
   steps: number;
+  /** Steps the engine took from its build cache (the classic builder's `---> Using cache`). */
+  cachedSteps: number;
 }
 
 /**
@@ -227,7 +229,9 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
       imageId = normalized.imageId;
       diffIds = normalized.diffIds;
     } finally {
-      await deps.engine.removeImage(buildTags[0]!, { force: false }).catch(() => {});
+      // noprune: the classic builder's intermediate images under the raw image are its build cache; pruning
+      // them would make the next build of an edited source start from scratch.
+      await deps.engine.removeImage(buildTags[0]!, { force: false, noprune: true }).catch(() => {});
     }
   }
 
@@ -251,6 +255,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     durationMs: deps.clock.now().getTime() - started,
     timings: { buildMs: builtAt - started, normalizeMs },
     steps: progress.steps(),
+    cachedSteps: progress.cachedSteps(),
   };
   if (request.writeRecord !== false) {
     const parameters = { revision: deps.revision, platform: request.platform ?? lock.base.platform, network: request.network ?? 'host' };
@@ -270,9 +275,15 @@ async function assertDockerfileCurrent(paths: ProjectPaths, dockerfilePath: stri
 }
 
 /** Logs build steps (and, verbose, their output) and counts the steps the builder reported. */
-function buildProgress(request: BuildRequest, deps: BuildDeps, started: number): { onEvent: (event: BuildEvent) => void; steps: () => number } {
+function buildProgress(
+  request: BuildRequest,
+  deps: BuildDeps,
+  started: number,
+): { onEvent: (event: BuildEvent) => void; steps: () => number; cachedSteps: () => number } {
   let steps = 0;
+  let cached = 0;
   const onEvent = (event: BuildEvent) => {
+    if (event.kind === 'output' && /^\s*---> Using cache\s*$/.test(event.text)) cached += 1;
     if (event.kind === 'step') {
       steps = event.totalSteps ?? steps;
       const elapsed = ((deps.clock.now().getTime() - started) / 1000).toFixed(1);
@@ -284,7 +295,7 @@ function buildProgress(request: BuildRequest, deps: BuildDeps, started: number):
       deps.logger.warn(event.text);
     }
   };
-  return { onEvent, steps: () => steps };
+  return { onEvent, steps: () => steps, cachedSteps: () => cached };
 }
 
 async function pushTags(tags: string[], deps: BuildDeps, signal: AbortSignal | undefined): Promise<{ tag: string; digest: string }[]> {

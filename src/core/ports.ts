@@ -148,7 +148,8 @@ export interface EngineImages {
   inspectImage(ref: string): Promise<ImageInfo | null>;
   pullImage(ref: string, options?: { platform?: string; signal?: AbortSignal }): Promise<void>;
   tagImage(imageId: string, repoTag: string): Promise<void>;
-  removeImage(ref: string, options?: { force?: boolean }): Promise<void>;
+  /** `noprune` keeps the untagged parents (the classic builder's cache) that removing `ref` would delete. */
+  removeImage(ref: string, options?: { force?: boolean; noprune?: boolean }): Promise<void>;
   /** Pushes `repoTag`; returns the pushed manifest digest. */
   pushImage(repoTag: string, options?: { signal?: AbortSignal }): Promise<{ digest: string }>;
   /** The image as a tar stream in the image-archive format of `docker save` (manifest.json, config, layers). */

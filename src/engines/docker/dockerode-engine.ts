@@ -70,7 +70,7 @@ export class DockerodeEngine implements DockerEngine {
     return this.images.tagImage(imageId, repoTag);
   }
 
-  removeImage(ref: string, options?: { force?: boolean }): Promise<void> {
+  removeImage(ref: string, options?: { force?: boolean; noprune?: boolean }): Promise<void> {
     return this.images.removeImage(ref, options);
   }
 

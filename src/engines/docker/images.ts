@@ -124,13 +124,13 @@ export class DockerImages implements EngineImages {
   }
 
   /** DELETE /images/{name} */
-  async removeImage(ref: string, options: { force?: boolean } = {}): Promise<void> {
+  async removeImage(ref: string, options: { force?: boolean; noprune?: boolean } = {}): Promise<void> {
     assertReference(ref);
     try {
       await this.connection.request({
         method: 'DELETE',
         path: `/images/${ref}`,
-        query: { force: options.force ?? false },
+        query: { force: options.force ?? false, ...(options.noprune ? { noprune: true } : {}) },
         ok: [200],
         action: `remove image ${ref}`,
       });

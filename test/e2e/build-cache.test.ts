@@ -1,0 +1,83 @@
+/**
+ * Issue 11, incremental rebuilds: a reproducible build must not cost the build cache. After normalising, the
+ * raw image's scratch tag is removed with `noprune`, so the classic builder's intermediate images (its cache)
+ * survive, and a one-file source edit rebuilds only the steps from its COPY on. Measured against plain
+ * `docker build` of the same edit; the times are printed as a diagnostic.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
+import { dockerCli, LAB_BASE_IMAGE, LAB_INDEX_URL, requireLab, requireLabIndex } from '../lab/lab.js';
+
+const SPEC = `version: 1
+name: cache-e2e
+base: ${LAB_BASE_IMAGE}
+python:
+  packages: ["tinyconfig~=1.1"]
+  index: ${LAB_INDEX_URL}
+targets:
+  deploy:
+    copy: [app.py]
+    command: [python3, app.py]
+`;
+
+interface Built {
+  imageId: string;
+  steps: number;
+  cachedSteps: number;
+  timings: { buildMs: number; normalizeMs: number };
+}
+
+describe('incremental rebuilds keep the build cache (issue 11)', { concurrency: false }, () => {
+  let project: TempProject;
+  const images = new Set<string>();
+  const env = { ENVSEAL_CACHE_DIR: '' };
+  const build = async (): Promise<Built> => {
+    const res = await runEnvseal(['build', '--target', 'deploy', '--json'], { cwd: project.dir, env });
+    assert.equal(res.code, 0, res.stderr);
+    const out = JSON.parse(res.stdout) as Built & { tags: string[] };
+    for (const tag of out.tags) images.add(tag);
+    return out;
+  };
+
+  before(async () => {
+    await requireLab();
+    await requireLabIndex();
+    project = await makeTempProject({ 'envseal.yaml': SPEC, 'app.py': 'print("v1")\n' });
+    env.ENVSEAL_CACHE_DIR = project.path('.cache');
+    for (const step of [['lock'], ['generate']]) {
+      const res = await runEnvseal(step, { cwd: project.dir, env });
+      assert.equal(res.code, 0, res.stderr);
+    }
+  });
+  after(async () => {
+    if (images.size) await dockerCli(['rmi', ...images]);
+    await project?.cleanup();
+  });
+
+  it('a one-file source edit reuses every step before its COPY, and the image stays reproducible', async (t) => {
+    const first = await build();
+    await writeFile(project.path('app.py'), 'print("v2")\n');
+    const second = await build();
+    t.diagnostic(
+      `cache: first build ${first.cachedSteps}/${first.steps} steps cached (${(first.timings.buildMs / 1000).toFixed(1)} s), ` +
+        `after a one-file edit ${second.cachedSteps}/${second.steps} cached (${(second.timings.buildMs / 1000).toFixed(1)} s build + ` +
+        `${(second.timings.normalizeMs / 1000).toFixed(1)} s normalise)`,
+    );
+    assert.notEqual(second.imageId, first.imageId, 'the edit is in the new image');
+    // Every instruction before the deploy stage's COPY of the sources comes from the cache (the venv, the
+    // hash-checked pip install, the user); FROM lines are not cache steps.
+    const dockerfile = await readFile(project.path('envseal.Dockerfile'), 'utf8');
+    const instructions = dockerfile.split('\n').filter((line) => /^[A-Z]+\s/.test(line));
+    const copyAt = instructions.findIndex((line) => line.startsWith('COPY ["app.py"'));
+    assert.ok(copyAt > 0, 'the deploy stage copies app.py');
+    const cacheable = instructions.slice(0, copyAt).filter((line) => !line.startsWith('FROM ')).length;
+    assert.equal(second.cachedSteps, cacheable, `${second.cachedSteps} of the ${cacheable} steps before COPY app.py were cached`);
+    assert.equal(first.cachedSteps, 0, 'a first build has nothing to reuse');
+    // The cache does not change what is built: the edited source built again from scratch gives the same ID.
+    const again = await runEnvseal(['build', '--target', 'deploy', '--no-cache', '--json'], { cwd: project.dir, env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).imageId, second.imageId);
+  });
+});
