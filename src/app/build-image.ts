@@ -169,6 +169,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   const started = deps.clock.now().getTime();
   const rendered = await renderFromLock(paths, deps);
   const { lock } = rendered;
+  assertPlatformLocked(lock, request.platform, toRel(paths.dir, paths.lock));
   const digest = lockDigest(rendered.lockText);
   await assertDockerfileCurrent(paths, join(paths.dir, request.dockerfile ?? DEFAULT_DOCKERFILE), rendered.text);
 
@@ -306,6 +307,19 @@ async function pushTags(tags: string[], deps: BuildDeps, signal: AbortSignal | u
     pushed.push({ tag, digest });
   }
   return pushed;
+}
+
+/**
+ * A platform the lock was not made for would fail late, mid-build (a base digest and wheels for another
+ * architecture): refused before anything is built. Variants (`arm64/v8`) do not matter here, OS and architecture do.
+ */
+function assertPlatformLocked(lock: Lock, platform: string | undefined, lockFile: string): void {
+  const osArch = (p: string) => p.toLowerCase().split('/').slice(0, 2).join('/');
+  if (!platform || osArch(platform) === osArch(lock.base.platform)) return;
+  throw inputError('build.platform-not-locked', `--platform ${platform}: ${lockFile} is locked for ${lock.base.platform} only`, {
+    hint: `set \`platform: ${platform}\` in the spec and run \`envseal lock\` to lock for it (a lock holds one platform for now)`,
+    data: { requested: platform, locked: [lock.base.platform] },
+  });
 }
 
 /** The image must carry the lock's fingerprint: anything else means the Dockerfile or the image is not ours. */

@@ -109,6 +109,11 @@ describe('item 6: run and build flags are checked before the engine is asked', (
     await expectInputError(['build', '--network', 'weird'], files, /argument 'weird' is invalid/);
   });
 
+  it('build --platform the lock was not made for: exit 2 naming the locked platform, before any engine call (issue 10)', async () => {
+    await expectInputError(['build', '--platform', 'linux/arm64'], files, /--platform linux\/arm64: envseal\.lock is locked for linux\/amd64 only/);
+    await expectInputError(['build', '--platform', 'linux/arm64/v8', '--target', 'deploy'], files, /hint: set `platform: linux\/arm64\/v8` in the spec/);
+  });
+
   it('build interrupted by SIGINT exits 130, by SIGTERM 143 (like lock)', async () => {
     // A fake engine that accepts connections and never answers: the build waits until it is interrupted.
     const { dir: sockDir, cleanup } = await makeTempDir('envseal-sock-');
