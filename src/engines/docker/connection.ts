@@ -146,6 +146,12 @@ export class DockerConnection {
       fail?.();
     };
     if (spec.signal?.aborted) return Promise.reject(externalError('docker.aborted', `Docker engine: ${spec.action} was cancelled`));
+    try {
+      // Where the engine is, before any timer starts: an unreadable docker context fails the call here.
+      void this.docker;
+    } catch (err) {
+      return Promise.reject(err);
+    }
     spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const timeoutMs = spec.timeoutMs === undefined ? this.timeoutMs : spec.timeoutMs;
     const timer =
