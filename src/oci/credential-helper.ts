@@ -50,9 +50,13 @@ export async function runCredentialHelper(helper: string, serverUrl: string, opt
       settled = true;
       child.kill('SIGKILL');
       reject(
-        externalError('registry.credential-helper-timeout', `credential helper ${program} did not answer within ${timeoutMs / 1000} s (asked for ${serverUrl})`, {
-          hint: `run \`echo ${serverUrl} | ${program} get\` to see what it waits for (a locked keychain, a login prompt), or raise --timeout`,
-        }),
+        externalError(
+          'registry.credential-helper-timeout',
+          `credential helper ${program} did not answer within ${timeoutMs / 1000} s (asked for ${serverUrl})`,
+          {
+            hint: `run \`echo ${serverUrl} | ${program} get\` to see what it waits for (a locked keychain, a login prompt), or raise --timeout`,
+          },
+        ),
       );
     }, timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -64,12 +68,18 @@ export async function runCredentialHelper(helper: string, serverUrl: string, opt
       clearTimeout(timer);
       if (err.code === 'ENOENT') {
         reject(
-          inputError('registry.credential-helper-missing', `credential helper ${program} (named in the Docker config for ${serverUrl}) is not installed: not found on PATH`, {
-            hint: `install ${program}, or remove it from "credsStore" / "credHelpers" in the Docker config`,
-          }),
+          inputError(
+            'registry.credential-helper-missing',
+            `credential helper ${program} (named in the Docker config for ${serverUrl}) is not installed: not found on PATH`,
+            {
+              hint: `install ${program}, or remove it from "credsStore" / "credHelpers" in the Docker config`,
+            },
+          ),
         );
       } else {
-        reject(externalError('registry.credential-helper-failed', `credential helper ${program} could not be started: ${err.message}`, { hint: `check ${program}` }));
+        reject(
+          externalError('registry.credential-helper-failed', `credential helper ${program} could not be started: ${err.message}`, { hint: `check ${program}` }),
+        );
       }
     });
     child.on('close', (code) => {
@@ -83,18 +93,26 @@ export async function runCredentialHelper(helper: string, serverUrl: string, opt
   if (result.code !== 0) {
     const said = firstLine(result.stdout) || firstLine(result.stderr);
     if (said === NOT_FOUND) return undefined;
-    throw externalError('registry.credential-helper-failed', `credential helper ${program} failed for ${serverUrl} (exit ${result.code ?? 'signal'}): ${said || 'no message'}`, {
-      hint: `run \`echo ${serverUrl} | ${program} get\` to see the failure; log in again with \`docker login\``,
-    });
+    throw externalError(
+      'registry.credential-helper-failed',
+      `credential helper ${program} failed for ${serverUrl} (exit ${result.code ?? 'signal'}): ${said || 'no message'}`,
+      {
+        hint: `run \`echo ${serverUrl} | ${program} get\` to see the failure; log in again with \`docker login\``,
+      },
+    );
   }
   return parseHelperAnswer(result.stdout, program, serverUrl);
 }
 
 function parseHelperAnswer(stdout: string, program: string, serverUrl: string): RegistryCredentials | undefined {
   const garbage = () =>
-    externalError('registry.credential-helper-failed', `credential helper ${program} answered ${serverUrl} with something other than {"Username","Secret"} JSON`, {
-      hint: `check \`echo ${serverUrl} | ${program} get\``,
-    });
+    externalError(
+      'registry.credential-helper-failed',
+      `credential helper ${program} answered ${serverUrl} with something other than {"Username","Secret"} JSON`,
+      {
+        hint: `check \`echo ${serverUrl} | ${program} get\``,
+      },
+    );
   let raw: unknown;
   try {
     raw = JSON.parse(stdout);

@@ -360,7 +360,10 @@ class RepositorySession {
     if (bearer) return this.fetchToken(bearer, credentials);
     if (findChallenge(challenges, 'basic')) {
       if (!credentials || credentials.identityToken !== undefined) {
-        throw this.authError(res, `registry ${this.ref.registry} requires a login (Basic authentication${credentials ? '; an identity token cannot be used for it' : ''})`);
+        throw this.authError(
+          res,
+          `registry ${this.ref.registry} requires a login (Basic authentication${credentials ? '; an identity token cannot be used for it' : ''})`,
+        );
       }
       const value = basicAuthorization(credentials);
       this.deps.authCache.set(this.cacheKey, value);
@@ -439,7 +442,11 @@ class RepositorySession {
     const helper = this.deps.credentials.helperFor(registry);
     const configPath = this.deps.credentials.config.path ?? '~/.docker/config.json';
     const login = registry === DOCKER_HUB ? 'docker login' : `docker login ${registry}`;
-    const who = credentials ? (credentials.identityToken !== undefined ? 'an identity token' : `user ${JSON.stringify(credentials.username)}`) : 'anonymous access';
+    const who = credentials
+      ? credentials.identityToken !== undefined
+        ? 'an identity token'
+        : `user ${JSON.stringify(credentials.username)}`
+      : 'anonymous access';
     let hint: string;
     if (!credentials && helper) {
       hint = `${configPath} keeps the login for ${registry} in the credential helper "docker-credential-${helper}", which has none for it; run \`${login}\``;

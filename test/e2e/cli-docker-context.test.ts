@@ -66,7 +66,10 @@ describe('docker contexts through the CLI (lab engine)', { concurrency: false },
   test('lock goes through the current context, and -v says so', async () => {
     const res = await runEnvseal(['lock', '-v'], { cwd: project.dir, env: env() });
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stderr, new RegExp(`Docker engine: ${LAB_SOCKET} \\(from docker context "lab" \\(currentContext in ${join(configDir, 'config.json')}\\)\\)`));
+    assert.match(
+      res.stderr,
+      new RegExp(`Docker engine: ${LAB_SOCKET} \\(from docker context "lab" \\(currentContext in ${join(configDir, 'config.json')}\\)\\)`),
+    );
   });
 
   test('build and verify --image go through DOCKER_CONTEXT', async () => {

@@ -100,7 +100,11 @@ describe('resolveDockerEndpoint: a context that cannot be read is exit 2, never 
   });
 
   it('meta.json that is not JSON, or names no docker endpoint', () => {
-    const dir = configDir({ bad: '{not json', empty: { Name: 'empty', Endpoints: {} }, skip: { Endpoints: { docker: { Host: 'tcp://h:2376', SkipTLSVerify: true } } } });
+    const dir = configDir({
+      bad: '{not json',
+      empty: { Name: 'empty', Endpoints: {} },
+      skip: { Endpoints: { docker: { Host: 'tcp://h:2376', SkipTLSVerify: true } } },
+    });
     assertInputError(() => resolveDockerEndpoint(inputs(dir, { DOCKER_CONTEXT: 'bad' })), 'docker.context-invalid', '"bad"', 'meta.json', 'not valid JSON');
     assertInputError(() => resolveDockerEndpoint(inputs(dir, { DOCKER_CONTEXT: 'empty' })), 'docker.context-invalid', 'Endpoints.docker.Host');
     assertInputError(() => resolveDockerEndpoint(inputs(dir, { DOCKER_CONTEXT: 'skip' })), 'docker.context-invalid', 'SkipTLSVerify');
@@ -123,7 +127,10 @@ describe('resolveDockerEndpoint: a context that cannot be read is exit 2, never 
     const lines: string[] = [];
     const logger = { info: () => {}, warn: () => {}, progress: () => {}, debug: (m: string) => lines.push(m) };
     const engine = new DockerodeEngine({ locate: () => resolveDockerEndpoint(inputs(dir, { DOCKER_CONTEXT: 'dead' })), logger });
-    await assert.rejects(engine.info(), (err: unknown) => err instanceof EnvsealError && err.code === 'docker.unreachable' && err.message.includes(join(root, 'dead.sock')));
+    await assert.rejects(
+      engine.info(),
+      (err: unknown) => err instanceof EnvsealError && err.code === 'docker.unreachable' && err.message.includes(join(root, 'dead.sock')),
+    );
     assert.deepEqual(lines, [`Docker engine: ${join(root, 'dead.sock')} (from docker context "dead" (DOCKER_CONTEXT))`]);
   });
 });
@@ -133,7 +140,9 @@ describe('ssh:// engines', () => {
   mkdirSync(join(home, '.ssh'), { recursive: true });
   writeFileSync(
     join(home, '.ssh', 'config'),
-    ['# lab', 'Host builder gpu-*', '  HostName 127.0.0.1', '  User alice', '  Port 2222', '  IdentityFile ~/.ssh/lab_key', 'Host *', '  User nobody', ''].join('\n'),
+    ['# lab', 'Host builder gpu-*', '  HostName 127.0.0.1', '  User alice', '  Port 2222', '  IdentityFile ~/.ssh/lab_key', 'Host *', '  User nobody', ''].join(
+      '\n',
+    ),
   );
   writeFileSync(join(home, '.ssh', 'lab_key'), 'PRIVATE KEY');
 

@@ -93,7 +93,8 @@ function currentContextOf(path: string): string | undefined {
   }
   const value = isObject(raw) ? raw.currentContext : undefined;
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string') throw inputError('docker-config.invalid', `${path}: "currentContext" must be a string`, { hint: 'run `docker context use NAME`' });
+  if (typeof value !== 'string')
+    throw inputError('docker-config.invalid', `${path}: "currentContext" must be a string`, { hint: 'run `docker context use NAME`' });
   return value;
 }
 
@@ -193,13 +194,6 @@ function readTlsFiles(dir: string, required: boolean, what: string): EngineAddre
   const tls = { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') };
   if (!tls.ca && !tls.cert && !tls.key) return undefined;
   return Object.fromEntries(Object.entries(tls).filter(([, value]) => value !== undefined)) as EngineAddress['tls'];
-}
-
-/** The address as a URL for messages: `unix:///var/run/docker.sock`, `https://h:2376`, `ssh://u@h:22`. */
-export function describeAddress(address: EngineAddress): string {
-  if (address.ssh) return `ssh://${address.ssh.username}@${address.ssh.host}:${address.ssh.port}`;
-  if (address.host) return `${address.host.replace(/\/$/, '')}:${address.port ?? (address.host.startsWith('https://') ? 2376 : 2375)}`;
-  return `unix://${address.socketPath ?? DEFAULT_SOCKET}`;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -33,7 +33,10 @@ interface SshConfigEntry {
 const DEFAULT_IDENTITIES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 
 /** Connection options for `ssh://[user@]alias[:port]`, with ~/.ssh/config and the agent applied. */
-export function sshOptionsFor(url: { host: string; user?: string; port?: number }, inputs: { env: Record<string, string | undefined>; home: string }): SshAddress {
+export function sshOptionsFor(
+  url: { host: string; user?: string; port?: number },
+  inputs: { env: Record<string, string | undefined>; home: string },
+): SshAddress {
   const alias = url.host.replace(/^\[(.*)\]$/, '$1');
   const configPath = join(inputs.home, '.ssh', 'config');
   const entry = sshConfigFor(readOptional(configPath) ?? '', alias, configPath);
@@ -99,7 +102,13 @@ function hostMatches(patterns: string[], alias: string): boolean {
   for (const pattern of patterns) {
     const negated = pattern.startsWith('!');
     const glob = negated ? pattern.slice(1) : pattern;
-    const regex = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+    const regex = new RegExp(
+      `^${glob
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      'i',
+    );
     if (regex.test(alias)) {
       if (negated) return false;
       matched = true;
