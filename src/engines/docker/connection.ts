@@ -263,7 +263,8 @@ function modemOptions(address: EngineAddress): { options: Docker.DockerOptions; 
     Object.assign(connection, { host, port, username, protocol: 'ssh' });
     // ssh2's connect options; docker-modem runs `docker system dial-stdio` over the session.
     connection.sshOptions = { ...(agent ? { agent } : {}), ...(privateKey ? { privateKey } : {}), readyTimeout: 20_000 };
-    endpoint = `ssh://${username}@${address.ssh.alias}${port === 22 ? '' : `:${port}`}`;
+    // No userinfo in the URL: the CLI masks `scheme://…@` in everything it prints.
+    endpoint = `ssh://${address.ssh.alias}:${port} (user ${username})`;
   } else if (address.host) {
     const url = /^(\w+):\/\/(.+)$/.exec(address.host);
     const scheme = url?.[1] === 'https' ? 'https' : 'http';
