@@ -9,6 +9,14 @@ if (!existsSync(fileURLToPath(main))) {
   process.exit(70);
 }
 const { runCli } = await import(main.href);
+// docker-modem (ssh:// engines) formats an `ssh:host:port…` URL it never connects to and hands it to
+// url.resolve, which prints a DEP0170 deprecation warning on every run; only that warning is dropped.
+const emitWarning = process.emitWarning;
+process.emitWarning = function (warning, ...rest) {
+  const code = typeof rest[0] === 'object' && rest[0] !== null ? rest[0].code : rest[1];
+  if (code === 'DEP0170') return;
+  return emitWarning.call(process, warning, ...rest);
+};
 const onInterrupt = (handler) => {
   let fired = false;
   const listener = (signal) => {

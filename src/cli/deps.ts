@@ -11,9 +11,10 @@ import { externalError } from '../core/errors.js';
 import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
 import { DockerodeEngine } from '../engines/docker/dockerode-engine.js';
 import type { ContainerOwnership } from '../engines/docker/containers.js';
-import { dockerConnectionFromEnv } from '../engines/docker/connection.js';
+import { resolveDockerEndpoint } from '../engines/docker/endpoint.js';
 import { HttpOciRegistry } from '../oci/oci-registry.js';
-import { findRegistryCredentials, loadDockerConfig, type DockerConfig } from '../oci/docker-config.js';
+import { loadDockerConfig } from '../oci/docker-config.js';
+import { RegistryCredentialSource } from '../oci/credential-helper.js';
 import { PythonIndexClient } from '../ecosystems/python/index-client/python-index.js';
 import { CredentialStore } from '../core/url-credentials.js';
 import { HttpClient } from '../http/http.js';
@@ -37,8 +38,9 @@ export interface Deps {
 
 export const systemClock: Clock = { now: () => new Date() };
 
-export function dockerConfigPath(env: NodeJS.ProcessEnv): string {
-  return join(env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), '.docker'), 'config.json');
+/** The docker client config directory, as the docker CLI finds it: $DOCKER_CONFIG, else ~/.docker. */
+export function dockerConfigDir(env: NodeJS.ProcessEnv): string {
+  return env.DOCKER_CONFIG || join(env.HOME ?? homedir(), '.docker');
 }
 
 export function cacheDir(env: NodeJS.ProcessEnv): string {
@@ -75,20 +77,24 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
   const logger = ctx.out.logger;
   const deadlines = readDeadlines(ctx.globals.timeout, env);
   const http = { timeoutMs: deadlines.httpMs, deadlineMs: deadlines.httpMs, ...(options.signal ? { signal: options.signal } : {}) };
-  let dockerConfig: Promise<DockerConfig> | undefined;
-  const config = () => (dockerConfig ??= loadDockerConfig(dockerConfigPath(env)));
+  // One credential source for the registry client and the engine: a credential helper runs once per registry.
+  let credentials: Promise<RegistryCredentialSource> | undefined;
+  const credentialSource = () =>
+    (credentials ??= loadDockerConfig(join(dockerConfigDir(env), 'config.json')).then(
+      (config) => new RegistryCredentialSource(config, { env, timeoutMs: deadlines.httpMs }, logger),
+    ));
   let registry: HttpOciRegistry | undefined;
   const lazyRegistry: ImageRegistry = {
     resolveImage: async (ref, platform) => {
-      registry ??= new HttpOciRegistry({ dockerConfig: await config(), logger, clock: systemClock, ...http });
+      registry ??= new HttpOciRegistry({ credentials: await credentialSource(), logger, clock: systemClock, ...http });
       return registry.resolveImage(ref, platform);
     },
   };
   const ownership = processOwnership();
   const engine = new DockerodeEngine({
-    ...dockerConnectionFromEnv(env),
+    locate: () => resolveDockerEndpoint({ env, configDir: dockerConfigDir(env), home: env.HOME ?? homedir() }),
     logger,
-    authFor: async (host) => findRegistryCredentials(await config(), host),
+    authFor: async (host) => (await credentialSource()).credentialsFor(host),
     timeoutMs: deadlines.engineMs,
     streamIdleTimeoutMs: deadlines.streamIdleMs,
     ownership,

@@ -7,8 +7,7 @@
  *
  * `<server>` is a host ("127.0.0.1:5000") or a URL ("https://ghcr.io", "https://index.docker.io/v1/" for
  * Docker Hub); docker/cli matches entries by host only (registry.ConvertToHostname). Credential helpers
- * (`credsStore`, `credHelpers`) run external programs; envseal does not run them, it only names them in
- * error hints so the user knows why their login was not used.
+ * (`credsStore`, `credHelpers`) are programs that credential-helper.ts runs.
  *
  * Foreign format, parsed permissively: only these fields are read, anything else is ignored.
  */
@@ -20,6 +19,8 @@ export interface DockerAuthEntry {
   server: string;
   username?: string;
   password?: string;
+  /** An OAuth2 refresh token `docker login` stored instead of a password. */
+  identityToken?: string;
 }
 
 export interface DockerConfig {
@@ -35,7 +36,9 @@ export interface DockerConfig {
 export interface RegistryCredentials {
   username: string;
   password: string;
-  /** The `auths` key they came from. */
+  /** An identity token (OAuth2 refresh token) to use instead of username and password. */
+  identityToken?: string;
+  /** Where they came from, for messages: the `auths` key, or the credential helper. */
   server: string;
 }
 
@@ -108,6 +111,10 @@ export function parseDockerConfig(text: string, source = 'Docker config'): Docke
 
 function parseAuthEntry(server: string, value: Record<string, unknown>, invalid: (why: string) => Error): DockerAuthEntry {
   const entry: DockerAuthEntry = { server };
+  if (value.identitytoken !== undefined && value.identitytoken !== '') {
+    if (typeof value.identitytoken !== 'string') throw invalid(`auths.${server}.identitytoken must be a string`);
+    entry.identityToken = value.identitytoken;
+  }
   if (value.auth !== undefined && value.auth !== '') {
     if (typeof value.auth !== 'string') throw invalid(`auths.${server}.auth must be a string`);
     // base64 of "user:password"; the password may itself contain ":", so split at the first one.
@@ -150,14 +157,12 @@ export function normaliseRegistryKey(server: string): string {
 /** Inline credentials for a registry (as written in an image reference), if the config has complete ones. */
 export function findRegistryCredentials(config: DockerConfig, registry: string): RegistryCredentials | undefined {
   const entry = ownValue(config.auths, normaliseRegistryKey(registry));
+  if (entry?.identityToken !== undefined) return { username: entry.username ?? '', password: '', identityToken: entry.identityToken, server: entry.server };
   if (!entry || entry.username === undefined || entry.password === undefined) return undefined;
   return { username: entry.username, password: entry.password, server: entry.server };
 }
 
-/**
- * The credential helper the config sends this registry's logins to (`credHelpers[host]`, else
- * `credsStore`), if any. envseal cannot use it; callers mention it when a registry refuses access.
- */
+/** The credential helper the config sends this registry's logins to (`credHelpers[host]`, else `credsStore`), if any. */
 export function findCredentialHelper(config: DockerConfig, registry: string): string | undefined {
   return ownValue(config.credHelpers, normaliseRegistryKey(registry)) ?? config.credsStore;
 }

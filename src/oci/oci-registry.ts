@@ -20,7 +20,8 @@ import type { Clock, ImageRef, ImageRegistry, Logger, Platform, ResolvedImage } 
 import { silentLogger } from '../core/ports.js';
 import { EnvsealError, externalError, inputError } from '../core/errors.js';
 import type { DockerConfig, RegistryCredentials } from './docker-config.js';
-import { emptyDockerConfig, findCredentialHelper, findRegistryCredentials } from './docker-config.js';
+import { emptyDockerConfig } from './docker-config.js';
+import { RegistryCredentialSource } from './credential-helper.js';
 import type { HttpRequest, HttpResponse, RequestContext } from '../http/http.js';
 import { HttpClient, describeStatus, isLoopbackHost } from '../http/http.js';
 import { DOCKER_HUB, isSha256Digest } from '../core/image-ref.js';
@@ -54,6 +55,8 @@ export interface HttpOciRegistryOptions {
   fetch?: typeof fetch;
   /** Credentials (`auths`); loaded by the caller with `loadDockerConfig`. Default: none (anonymous). */
   dockerConfig?: DockerConfig;
+  /** Credentials with the config's credential helpers (wins over `dockerConfig`). */
+  credentials?: RegistryCredentialSource;
   retries?: number;
   timeoutMs?: number;
   /** Time for one request with its retries (see HttpClientOptions.deadlineMs). */
@@ -89,7 +92,7 @@ export class HttpOciRegistry implements ImageRegistry {
     const clock = options.clock ?? { now: () => new Date() };
     this.deps = {
       logger,
-      dockerConfig: options.dockerConfig ?? emptyDockerConfig(),
+      credentials: options.credentials ?? new RegistryCredentialSource(options.dockerConfig ?? emptyDockerConfig()),
       authCache: new AuthorizationCache(clock),
       http: new HttpClient({
         fetch: options.fetch,
@@ -166,7 +169,7 @@ export class HttpOciRegistry implements ImageRegistry {
 interface SessionDeps {
   http: HttpClient;
   authCache: AuthorizationCache;
-  dockerConfig: DockerConfig;
+  credentials: RegistryCredentialSource;
   logger: Logger;
 }
 
@@ -203,6 +206,8 @@ class RepositorySession {
   private readonly scope: string;
   private readonly cacheKey: string;
   private readonly context: RequestContext;
+  /** What the last authentication used (for messages). */
+  private credentials: RegistryCredentials | undefined;
 
   constructor(
     private readonly ref: ImageRef,
@@ -349,11 +354,17 @@ class RepositorySession {
       if (!(err instanceof AuthenticateHeaderError)) throw err;
       throw externalError('registry.protocol', `registry ${this.ref.registry}: ${err.message}`, { data: refData(this.ref), cause: err });
     }
-    const credentials = findRegistryCredentials(this.deps.dockerConfig, this.ref.registry);
+    const credentials = await this.deps.credentials.credentialsFor(this.ref.registry);
+    this.credentials = credentials;
     const bearer = findChallenge(challenges, 'bearer');
     if (bearer) return this.fetchToken(bearer, credentials);
     if (findChallenge(challenges, 'basic')) {
-      if (!credentials) throw this.authError(res, `registry ${this.ref.registry} requires a login (Basic authentication)`);
+      if (!credentials || credentials.identityToken !== undefined) {
+        throw this.authError(
+          res,
+          `registry ${this.ref.registry} requires a login (Basic authentication${credentials ? '; an identity token cannot be used for it' : ''})`,
+        );
+      }
       const value = basicAuthorization(credentials);
       this.deps.authCache.set(this.cacheKey, value);
       return value;
@@ -389,16 +400,10 @@ class RepositorySession {
         { hint: 'use the registry over HTTPS', data: refData(this.ref) },
       );
     }
-    if (challenge.params.service !== undefined) realmUrl.searchParams.set('service', challenge.params.service);
-    realmUrl.searchParams.set('scope', this.scope);
-    if (credentials) realmUrl.searchParams.set('account', credentials.username);
-
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (credentials) headers.Authorization = basicAuthorization(credentials);
-    const res = await this.deps.http.request(
-      { method: 'GET', url: realmUrl.href, headers },
-      { ...this.context, target: `token server ${realmUrl.host} (for registry ${this.ref.registry})` },
-    );
+    const res = await this.deps.http.request(tokenRequest(realmUrl, challenge, this.scope, credentials), {
+      ...this.context,
+      target: `token server ${realmUrl.host} (for registry ${this.ref.registry})`,
+    });
     if (res.status === 401 || res.status === 403) {
       throw this.authError(
         res,
@@ -433,17 +438,18 @@ class RepositorySession {
    */
   private authError(res: HttpResponse, what: string): EnvsealError {
     const { registry } = this.ref;
-    const credentials = findRegistryCredentials(this.deps.dockerConfig, registry);
-    const helper = findCredentialHelper(this.deps.dockerConfig, registry);
-    const configPath = this.deps.dockerConfig.path ?? '~/.docker/config.json';
+    const credentials = this.credentials;
+    const helper = this.deps.credentials.helperFor(registry);
+    const configPath = this.deps.credentials.config.path ?? '~/.docker/config.json';
     const login = registry === DOCKER_HUB ? 'docker login' : `docker login ${registry}`;
-    const who = credentials ? `user ${JSON.stringify(credentials.username)}` : 'anonymous access';
+    const who = credentials
+      ? credentials.identityToken !== undefined
+        ? 'an identity token'
+        : `user ${JSON.stringify(credentials.username)}`
+      : 'anonymous access';
     let hint: string;
     if (!credentials && helper) {
-      hint =
-        `${configPath} keeps the login for ${registry} in the credential helper "docker-credential-${helper}", ` +
-        `which envseal does not run; store the credentials inline in "auths" instead (remove "credsStore"/"credHelpers" ` +
-        `for ${registry}, or use a separate Docker config) and run \`${login}\` again`;
+      hint = `${configPath} keeps the login for ${registry} in the credential helper "docker-credential-${helper}", which has none for it; run \`${login}\``;
     } else if (!credentials) {
       hint = `log in with \`${login}\` (envseal reads the "auths" entries of ${configPath})`;
     } else {
@@ -496,6 +502,27 @@ function digestMismatch(ref: ImageRef, expected: string, actual: string): Envsea
 function withAuthorization(request: HttpRequest, authorization: string | undefined): HttpRequest {
   if (authorization === undefined) return request;
   return { ...request, headers: { ...request.headers, Authorization: authorization } };
+}
+
+/**
+ * The token request: with an identity token, the OAuth2 refresh-token grant the docker CLI uses (POST,
+ * client_id "docker"); otherwise GET with Basic credentials, or anonymous.
+ */
+function tokenRequest(realmUrl: URL, challenge: AuthChallenge, scope: string, credentials: RegistryCredentials | undefined): HttpRequest {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (credentials?.identityToken !== undefined) {
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: credentials.identityToken, client_id: 'docker', scope });
+    if (challenge.params.service !== undefined) form.set('service', challenge.params.service);
+    headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    return { method: 'POST', url: realmUrl.href, headers, body: Buffer.from(form.toString()) };
+  }
+  if (challenge.params.service !== undefined) realmUrl.searchParams.set('service', challenge.params.service);
+  realmUrl.searchParams.set('scope', scope);
+  if (credentials) {
+    realmUrl.searchParams.set('account', credentials.username);
+    headers.Authorization = basicAuthorization(credentials);
+  }
+  return { method: 'GET', url: realmUrl.href, headers };
 }
 
 function basicAuthorization(credentials: RegistryCredentials): string {

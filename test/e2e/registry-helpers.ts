@@ -142,6 +142,8 @@ export type FakeAuth =
       expiresIn?: number;
       /** When set, the token server wants these Basic credentials (else it gives anonymous tokens). */
       users?: Record<string, string>;
+      /** Identity tokens the token server takes in an OAuth2 refresh-token POST. */
+      refreshTokens?: string[];
     }
   | { kind: 'basic'; users: Record<string, string> };
 
@@ -236,6 +238,7 @@ export class FakeRegistry {
     if (this.options.intercept?.(req, res, n)) return;
 
     const auth = this.options.auth ?? { kind: 'none' };
+    if (url.pathname === '/token' && auth.kind === 'bearer' && req.method === 'POST') return this.answerRefresh(req, res, auth);
     if (url.pathname === '/token' && auth.kind === 'bearer') return this.answerToken(req, res, url, auth);
 
     const match = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(url.pathname);
@@ -291,6 +294,24 @@ export class FakeRegistry {
     this.issuedTokens.add(token);
     const field = auth.tokenField ?? 'token';
     sendJson(res, 200, { [field]: token, ...(auth.expiresIn !== undefined ? { expires_in: auth.expiresIn } : {}) });
+  }
+
+  /** The OAuth2 form posts the token server received. */
+  readonly tokenForms: URLSearchParams[] = [];
+
+  /** OAuth2 refresh-token grant (what the docker CLI does with an identity token). */
+  private async answerRefresh(req: IncomingMessage, res: ServerResponse, auth: Extract<FakeAuth, { kind: 'bearer' }>): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    this.tokenForms.push(form);
+    if (form.get('grant_type') !== 'refresh_token' || !auth.refreshTokens?.includes(form.get('refresh_token') ?? '')) {
+      return sendJson(res, 401, { error: 'invalid_grant' });
+    }
+    this.tokenSerial += 1;
+    const token = `token-${this.tokenSerial}-${form.get('scope') ?? ''}`;
+    this.issuedTokens.add(token);
+    sendJson(res, 200, { access_token: token, expires_in: 300 });
   }
 
   /** Forget issued tokens, as a registry does when they are revoked. */

@@ -11,6 +11,10 @@ import { EnvsealError } from '../../src/core/errors.js';
 import { parseDockerConfig, type DockerConfig } from '../../src/oci/docker-config.js';
 import { parseImageRef } from '../../src/core/image-ref.js';
 import { HttpOciRegistry, type HttpOciRegistryOptions } from '../../src/oci/oci-registry.js';
+import { RegistryCredentialSource } from '../../src/oci/credential-helper.js';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   DOCKER_LIST,
   DOCKER_MANIFEST,
@@ -47,6 +51,21 @@ function client(options: HttpOciRegistryOptions = {}) {
 
 function config(auths: Record<string, { username: string; password: string }>, extra: Record<string, unknown> = {}): DockerConfig {
   return parseDockerConfig(JSON.stringify({ auths, ...extra }), '/tmp/test-docker/config.json');
+}
+
+const helperDirs: string[] = [];
+after(() => helperDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** A PATH with a real docker-credential-envsealtest that answers carol/helper-pw, an identity token, or "not found". */
+function helperEnv(mode: { none?: boolean; token?: string } = {}): { env: Record<string, string> } {
+  const dir = mkdtempSync(join(tmpdir(), 'envseal-helper-'));
+  helperDirs.push(dir);
+  const answer = mode.none
+    ? 'echo "credentials not found in native keychain"; exit 1'
+    : `printf '{"ServerURL":"%s","Username":"${mode.token ? '<token>' : 'carol'}","Secret":"${mode.token ?? 'helper-pw'}"}' "$server"`;
+  writeFileSync(join(dir, 'docker-credential-envsealtest'), `#!/bin/sh\nread -r server\n${answer}\n`);
+  chmodSync(join(dir, 'docker-credential-envsealtest'), 0o755);
+  return { env: { PATH: `${dir}:/usr/bin:/bin` } };
 }
 
 function expectError(code: string, exitCode: number, check: (err: EnvsealError) => void = () => {}) {
@@ -186,16 +205,40 @@ describe('Basic challenge', () => {
     );
   });
 
-  it('names the credential helper the config uses for this registry', async () => {
+  it('takes the login from the credential helper (a real docker-credential-envsealtest on PATH)', async () => {
+    const fake = await startRegistry({ auth: { kind: 'basic', users: { carol: 'helper-pw' } } });
+    fake.addImage('app', buildTestImage(amd64, 'basic'), 'v1');
+    const helpers = helperEnv();
+    const source = new RegistryCredentialSource(parseDockerConfig(JSON.stringify({ credHelpers: { [fake.host]: 'envsealtest' } })), helpers);
+    const { registry } = client({ credentials: source });
+    await registry.resolveImage(parseImageRef(`${fake.host}/app:v1`), amd64);
+    assert.equal(fake.requests.at(-1)?.headers.authorization, `Basic ${Buffer.from('carol:helper-pw').toString('base64')}`);
+  });
+
+  it('names the credential helper when it has no login for this registry', async () => {
     const fake = await startRegistry({ auth: { kind: 'basic', users: { carol: 'pw' } } });
     fake.addImage('app', buildTestImage(amd64, 'basic'), 'v1');
-    const { registry } = client({ dockerConfig: parseDockerConfig(JSON.stringify({ auths: { [fake.host]: {} }, credsStore: 'desktop' })) });
+    const config = parseDockerConfig(JSON.stringify({ auths: { [fake.host]: {} }, credsStore: 'envsealtest' }));
+    const { registry } = client({ credentials: new RegistryCredentialSource(config, helperEnv({ none: true })) });
     await assert.rejects(
       registry.resolveImage(parseImageRef(`${fake.host}/app:v1`), amd64),
       expectError('registry.auth', 3, (err) => {
-        assert.match(err.hint ?? '', /credential helper "docker-credential-desktop", which envseal does not run/);
+        assert.match(err.hint ?? '', /credential helper "docker-credential-envsealtest", which has none for it/);
       }),
     );
+  });
+
+  it('trades an identity token from the helper for a Bearer token (OAuth2 refresh-token grant)', async () => {
+    const fake = await startRegistry({ auth: { kind: 'bearer', service: 'reg', refreshTokens: ['refresh-xyz'] } });
+    fake.addImage('team/app', buildTestImage(amd64, 'tok'), 'v1');
+    const config = parseDockerConfig(JSON.stringify({ credsStore: 'envsealtest' }));
+    const { registry } = client({ credentials: new RegistryCredentialSource(config, helperEnv({ token: 'refresh-xyz' })) });
+    await registry.resolveImage(parseImageRef(`${fake.host}/team/app:v1`), amd64);
+    const [form] = fake.tokenForms;
+    assert.equal(form?.get('grant_type'), 'refresh_token');
+    assert.equal(form?.get('client_id'), 'docker');
+    assert.equal(form?.get('service'), 'reg');
+    assert.equal(form?.get('scope'), 'repository:team/app:pull');
   });
 
   it('403 is an auth error too', async () => {

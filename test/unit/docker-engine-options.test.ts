@@ -5,23 +5,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
-import { dockerConnectionFromEnv, engineOptionsFromDockerHost } from '../../src/engines/docker/connection.js';
+import { addressFromEnv, parseDockerHost } from '../../src/engines/docker/endpoint.js';
 import { EnvsealError } from '../../src/core/errors.js';
 
-describe('engineOptionsFromDockerHost', () => {
+const hostInputs = { env: {}, home: '/nonexistent' };
+
+describe('parseDockerHost', () => {
   it('maps the DOCKER_HOST forms', () => {
-    assert.deepEqual(engineOptionsFromDockerHost(undefined), { socketPath: '/var/run/docker.sock' });
-    assert.deepEqual(engineOptionsFromDockerHost(''), { socketPath: '/var/run/docker.sock' });
-    assert.deepEqual(engineOptionsFromDockerHost('unix:///run/user/1000/docker.sock'), { socketPath: '/run/user/1000/docker.sock' });
-    assert.deepEqual(engineOptionsFromDockerHost('tcp://127.0.0.1:2375'), { host: 'http://127.0.0.1', port: 2375 });
-    assert.deepEqual(engineOptionsFromDockerHost('tcp://docker.internal'), { host: 'http://docker.internal', port: 2375 });
-    assert.deepEqual(engineOptionsFromDockerHost('https://docker.internal'), { host: 'https://docker.internal', port: 2376 });
+    assert.deepEqual(addressFromEnv({}, '/nonexistent'), { socketPath: '/var/run/docker.sock' });
+    assert.deepEqual(addressFromEnv({ DOCKER_HOST: '' }, '/nonexistent'), { socketPath: '/var/run/docker.sock' });
+    assert.deepEqual(parseDockerHost('unix:///run/user/1000/docker.sock', 'DOCKER_HOST', hostInputs), { socketPath: '/run/user/1000/docker.sock' });
+    assert.deepEqual(parseDockerHost('tcp://127.0.0.1:2375', 'DOCKER_HOST', hostInputs), { host: 'http://127.0.0.1', port: 2375 });
+    assert.deepEqual(parseDockerHost('tcp://docker.internal', 'DOCKER_HOST', hostInputs), { host: 'http://docker.internal', port: 2375 });
+    assert.deepEqual(parseDockerHost('https://docker.internal', 'DOCKER_HOST', hostInputs), { host: 'https://docker.internal', port: 2376 });
   });
 
   it('rejects what it cannot connect to, with exit code 2', () => {
-    for (const value of ['ssh://me@host', 'npipe:////./pipe/docker_engine', 'tcp://', 'host:2375/x']) {
+    for (const value of ['ssh://me@host/path', 'npipe:////./pipe/docker_engine', 'tcp://', 'host:2375/x']) {
       assert.throws(
-        () => engineOptionsFromDockerHost(value),
+        () => parseDockerHost(value, 'DOCKER_HOST', hostInputs),
         (err: unknown) => err instanceof EnvsealError && err.code === 'docker.host-invalid' && err.exitCode === 2 && err.message.includes(value),
         value,
       );
@@ -29,17 +31,17 @@ describe('engineOptionsFromDockerHost', () => {
   });
 });
 
-describe('dockerConnectionFromEnv', () => {
+describe('addressFromEnv', () => {
   const certs = mkdtempSync(join(tmpdir(), 'envseal-certs-'));
   after(() => rmSync(certs, { recursive: true, force: true }));
   for (const name of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(certs, name), `${name} content`);
 
   it('uses the default socket without DOCKER_HOST, whatever else is set', () => {
-    assert.deepEqual(dockerConnectionFromEnv({ DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs }), { socketPath: '/var/run/docker.sock' });
+    assert.deepEqual(addressFromEnv({ DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs }, '/nonexistent'), { socketPath: '/var/run/docker.sock' });
   });
 
   it('speaks https with the certificates from DOCKER_CERT_PATH when DOCKER_TLS_VERIFY is set', () => {
-    const options = dockerConnectionFromEnv({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs });
+    const options = addressFromEnv({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs }, '/nonexistent');
     assert.equal(options.host, 'https://10.0.0.5');
     assert.equal(options.port, 2376);
     assert.equal(options.tls?.ca?.toString(), 'ca.pem content');
@@ -48,13 +50,13 @@ describe('dockerConnectionFromEnv', () => {
   });
 
   it('keeps plain http for tcp:// without DOCKER_TLS_VERIFY', () => {
-    assert.deepEqual(dockerConnectionFromEnv({ DOCKER_HOST: 'tcp://10.0.0.5:2375', DOCKER_CERT_PATH: certs }), { host: 'http://10.0.0.5', port: 2375 });
+    assert.deepEqual(addressFromEnv({ DOCKER_HOST: 'tcp://10.0.0.5:2375', DOCKER_CERT_PATH: certs }, '/nonexistent'), { host: 'http://10.0.0.5', port: 2375 });
   });
 
   it('fails with the path when DOCKER_TLS_VERIFY is set but the certificates are missing', () => {
     const empty = join(certs, 'none');
     assert.throws(
-      () => dockerConnectionFromEnv({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: empty }),
+      () => addressFromEnv({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: empty }, '/nonexistent'),
       (err: unknown) => err instanceof EnvsealError && err.code === 'docker.tls-files' && err.exitCode === 2 && err.message.includes(join(empty, 'ca.pem')),
     );
   });

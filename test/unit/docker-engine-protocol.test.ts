@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { BuildEvent } from '../../src/core/ports.js';
 import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
-import { EnvsealError } from '../../src/core/errors.js';
+import { EnvsealError, inputError } from '../../src/core/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'envseal-fake-engine-'));
 const socketPath = join(dir, 'engine.sock');
@@ -259,6 +259,24 @@ describe('DockerodeEngine against a misbehaving engine', () => {
     assert.deepEqual(Object.fromEntries(request.query), { fromImage: 'reg.example/team/x', tag: digest, platform: 'linux/amd64' });
     const auth = JSON.parse(Buffer.from(String(request.headers['x-registry-auth']), 'base64url').toString('utf8'));
     assert.equal(auth.serveraddress, 'reg.example');
+  });
+
+  it('sends an identity token (from a credential helper) as identitytoken, without a password', async () => {
+    const tokenEngine = new DockerodeEngine({ socketPath, authFor: () => ({ username: '', password: '', identityToken: 'refresh-1' }) });
+    await assert.rejects(tokenEngine.pushImage('tok.example/x:1'));
+    const request = seen.filter((r) => r.path === '/images/tok.example/x/push').pop()!;
+    const auth = JSON.parse(Buffer.from(String(request.headers['x-registry-auth']), 'base64url').toString('utf8'));
+    assert.deepEqual(auth, { identitytoken: 'refresh-1', serveraddress: 'tok.example' });
+  });
+
+  it('fails the pull when the credential lookup fails, without calling the engine', async () => {
+    const before = seen.length;
+    const failing = new DockerodeEngine({
+      socketPath,
+      authFor: () => Promise.reject(inputError('registry.credential-helper-missing', 'credential helper docker-credential-x is not installed')),
+    });
+    await assert.rejects(failing.pullImage('reg.example/x:1'), (err: unknown) => err instanceof EnvsealError && err.exitCode === 2);
+    assert.equal(seen.length, before);
   });
 
   it('asks for Docker Hub credentials under the normalised registry name', async () => {

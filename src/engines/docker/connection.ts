@@ -1,8 +1,8 @@
 /**
  * The connection to a Docker engine, and the only file that loads dockerode.
  *
- * Where the engine is comes in as options (the CLI reads DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH
- * from its environment and passes them through dockerConnectionFromEnv; nothing here reads process.env).
+ * Where the engine is comes in as options (the CLI resolves DOCKER_HOST, DOCKER_CONTEXT and the docker contexts
+ * with endpoint.ts from the environment it passes in; nothing here reads process.env).
  * Every Engine API call goes through one typed `request()` on dockerode's transport (docker-modem: unix
  * socket, TCP, TLS, connection hijacking for attach), so each one gets the same abort signal, timeout and
  * error mapping, and the endpoint is visible where it is used (https://docs.docker.com/reference/api/engine/).
@@ -11,27 +11,24 @@
  * and `@types/dockerode` lags the library. Streamed answers are read by readJsonLines here and interpreted by
  * the pure helpers of stream.ts. Paths carry no API version prefix: the engine answers with its own version.
  */
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { EngineInfo, Logger } from '../../core/ports.js';
 import { describeError, externalError, inputError, isEnvsealError } from '../../core/errors.js';
 import { JsonLineSplitter } from './stream.js';
 import { formatDuration } from './deadline.js';
+import { DEFAULT_SOCKET, type EngineAddress, type EngineEndpoint } from './endpoint.js';
 
 const loadCjs = createRequire(import.meta.url);
 
 /** Where the engine is and how long a short call may take. */
-export interface DockerConnectionOptions {
-  /** Unix socket of the engine (default /var/run/docker.sock unless `host` is given). */
-  socketPath?: string;
-  /** TCP engine: a URL (`tcp://h:2375`, `http://h:2375`, `https://h:2376`) or a host name with `port`. */
-  host?: string;
-  port?: number;
-  /** Client certificate and CA for an https engine. */
-  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+export interface DockerConnectionOptions extends EngineAddress {
+  /**
+   * Where the engine is, found on first use (the CLI passes resolveDockerEndpoint, so that a command that never
+   * talks to the engine never reads the docker contexts). Overrides the address fields above.
+   */
+  locate?: () => EngineEndpoint;
   /** Timeout of short API calls (inspect, tag, create, start...). Default 60 s. Builds and runs have their own. */
   timeoutMs?: number;
   /**
@@ -41,65 +38,11 @@ export interface DockerConnectionOptions {
   streamIdleTimeoutMs?: number;
 }
 
-type EngineAddress = Pick<DockerConnectionOptions, 'socketPath' | 'host' | 'port' | 'tls'>;
-
-const DEFAULT_SOCKET = '/var/run/docker.sock';
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_STREAM_IDLE_MS = 600_000;
 /** Hint of every deadline error of the engine. */
 export const TIMEOUT_HINT = 'a longer deadline: --timeout <seconds> or ENVSEAL_ENGINE_TIMEOUT';
 const START_HINT = 'start it (e.g. `dockerd` / `systemctl start docker`, or `bash .ci/lab-up` in this repo) or set DOCKER_HOST';
-
-/**
- * Engine connection options from a DOCKER_HOST value (the CLI reads the environment and passes it in):
- * unset → the default socket; `unix:///path`; `tcp://host:port` (plain HTTP, default port 2375);
- * `http://` and `https://` URLs.
- */
-export function engineOptionsFromDockerHost(dockerHost: string | undefined): Pick<DockerConnectionOptions, 'socketPath' | 'host' | 'port'> {
-  const value = dockerHost?.trim();
-  if (!value) return { socketPath: DEFAULT_SOCKET };
-  if (value.startsWith('unix://')) return { socketPath: value.slice('unix://'.length) || DEFAULT_SOCKET };
-  if (value.startsWith('/')) return { socketPath: value };
-  const match = /^(tcp|http|https):\/\/([^/:]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(value);
-  if (!match) {
-    throw inputError('docker.host-invalid', `DOCKER_HOST="${value}" is not a supported engine address`, {
-      hint: 'use unix:///var/run/docker.sock, tcp://HOST:2375 or https://HOST:2376 (ssh:// is not supported)',
-    });
-  }
-  const scheme = match[1] === 'https' ? 'https' : 'http';
-  const port = match[3] ? Number(match[3]) : scheme === 'https' ? 2376 : 2375;
-  return { host: `${scheme}://${match[2]}`, port };
-}
-
-/**
- * Engine connection options from environment variables the caller passes in (the CLI hands over its env;
- * nothing here reads process.env): DOCKER_HOST as engineOptionsFromDockerHost reads it; with
- * DOCKER_TLS_VERIFY=1 a tcp:// engine is spoken to over https, and DOCKER_CERT_PATH (default
- * $HOME/.docker) holds ca.pem, cert.pem and key.pem, as the docker CLI expects them.
- */
-export function dockerConnectionFromEnv(env: Record<string, string | undefined>): EngineAddress {
-  const options: EngineAddress = engineOptionsFromDockerHost(env.DOCKER_HOST);
-  const tlsVerify = env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0';
-  if (!options.host || !(tlsVerify || options.host.startsWith('https://'))) return options;
-  if (options.host.startsWith('http://')) options.host = `https://${options.host.slice('http://'.length)}`;
-  const certDir = env.DOCKER_CERT_PATH || (env.HOME ? join(env.HOME, '.docker') : undefined);
-  if (!certDir) return options;
-  const read = (name: string): Buffer | undefined => {
-    try {
-      return readFileSync(join(certDir, name));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !tlsVerify) return undefined;
-      throw inputError('docker.tls-files', `cannot read ${join(certDir, name)} for the TLS connection to the Docker engine: ${describeError(err)}`, {
-        hint: 'set DOCKER_CERT_PATH to the directory with ca.pem, cert.pem and key.pem, or unset DOCKER_TLS_VERIFY',
-      });
-    }
-  };
-  const tls = { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') };
-  if (tls.ca || tls.cert || tls.key) {
-    options.tls = Object.fromEntries(Object.entries(tls).filter(([, value]) => value !== undefined)) as DockerConnectionOptions['tls'];
-  }
-  return options;
-}
 
 /** One Engine API call, as the resource adapters (images, build, containers) describe it. */
 export interface RequestSpec {
@@ -133,44 +76,34 @@ export interface HttpFailure {
  * logger), never dockerode itself.
  */
 export class DockerConnection {
-  /** Where the engine is, for messages: the socket path or `http(s)://host:port`. */
-  readonly endpoint: string;
   readonly logger: Logger;
   /** See DockerConnectionOptions.streamIdleTimeoutMs. */
   readonly streamIdleMs: number;
   private client: Docker | undefined;
-  private readonly options: Docker.DockerOptions;
+  private readonly locate: () => EngineEndpoint;
+  private resolved: { options: Docker.DockerOptions; endpoint: string } | undefined;
   private readonly timeoutMs: number;
 
   constructor(options: DockerConnectionOptions, logger: Logger) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.streamIdleMs = options.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_MS;
     this.logger = logger;
-    // docker-modem merges DOCKER_HOST/DOCKER_CERT_PATH from the environment into its defaults; every field is
-    // set here explicitly (undefined included) so that only what the caller passed decides the connection.
-    const connection = {
-      socketPath: undefined as string | undefined,
-      host: undefined as string | undefined,
-      port: undefined as number | undefined,
-      protocol: undefined as 'http' | 'https' | undefined,
-      ca: options.tls?.ca,
-      cert: options.tls?.cert,
-      key: options.tls?.key,
-      timeout: undefined,
-      version: undefined,
-    };
-    if (options.host) {
-      const url = /^(\w+):\/\/(.+)$/.exec(options.host);
-      const scheme = url?.[1] === 'https' ? 'https' : 'http';
-      connection.host = url ? url[2]!.replace(/\/$/, '') : options.host;
-      connection.protocol = url ? scheme : options.tls?.cert ? 'https' : 'http';
-      connection.port = options.port ?? (connection.protocol === 'https' ? 2376 : 2375);
-      this.endpoint = `${connection.protocol}://${connection.host}:${connection.port}`;
-    } else {
-      connection.socketPath = options.socketPath ?? DEFAULT_SOCKET;
-      this.endpoint = connection.socketPath;
+    this.locate = options.locate ?? (() => ({ address: options, source: 'the caller' }));
+  }
+
+  /** Where the engine is, for messages: the socket path, `http(s)://host:port` or `ssh://user@host:port`. */
+  get endpoint(): string {
+    return this.target.endpoint;
+  }
+
+  /** The engine's address, found on first use; `--verbose` says which engine it is and what chose it. */
+  private get target(): { options: Docker.DockerOptions; endpoint: string } {
+    if (!this.resolved) {
+      const { address, source } = this.locate();
+      this.resolved = modemOptions(address);
+      this.logger.debug(`Docker engine: ${this.resolved.endpoint} (from ${source})`);
     }
-    this.options = { ...connection, pathPrefix: '/' } as Docker.DockerOptions;
+    return this.resolved;
   }
 
   /**
@@ -179,9 +112,10 @@ export class DockerConnection {
    */
   private get docker(): Docker {
     if (!this.client) {
+      const { options } = this.target;
       const DockerClass = loadCjs('dockerode') as typeof Docker;
       try {
-        this.client = new DockerClass(this.options);
+        this.client = new DockerClass(options);
       } catch (err) {
         // docker-modem evaluates DOCKER_HOST / DOCKER_CERT_PATH for its defaults before our options override
         // them, and throws when they are malformed or name missing files.
@@ -212,6 +146,12 @@ export class DockerConnection {
       fail?.();
     };
     if (spec.signal?.aborted) return Promise.reject(externalError('docker.aborted', `Docker engine: ${spec.action} was cancelled`));
+    try {
+      // Where the engine is, before any timer starts: an unreadable docker context fails the call here.
+      void this.docker;
+    } catch (err) {
+      return Promise.reject(err);
+    }
     spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const timeoutMs = spec.timeoutMs === undefined ? this.timeoutMs : spec.timeoutMs;
     const timer =
@@ -276,6 +216,13 @@ export class DockerConnection {
         cause: err,
       });
     }
+    const sshLevel = (err as { level?: unknown }).level;
+    if (typeof sshLevel === 'string' && sshLevel.startsWith('client-')) {
+      return externalError('docker.unreachable', `cannot reach the Docker engine at ${this.endpoint}: ssh: ${err.message}`, {
+        hint: 'check that `ssh` to that host works with the same user, key (IdentityFile in ~/.ssh/config) or agent (SSH_AUTH_SOCK)',
+        cause: err,
+      });
+    }
     const statusCode = (err as { statusCode?: unknown }).statusCode;
     if (typeof statusCode === 'number') {
       const message = daemonMessageOf(err);
@@ -290,6 +237,46 @@ export class DockerConnection {
       cause: err,
     });
   }
+}
+
+/**
+ * docker-modem's options for an address. docker-modem merges DOCKER_HOST/DOCKER_CERT_PATH from the environment
+ * into its defaults; every field is set here explicitly (undefined included) so that only the address decides.
+ */
+function modemOptions(address: EngineAddress): { options: Docker.DockerOptions; endpoint: string } {
+  const connection = {
+    socketPath: undefined as string | undefined,
+    host: undefined as string | undefined,
+    port: undefined as number | undefined,
+    protocol: undefined as 'http' | 'https' | 'ssh' | undefined,
+    username: undefined as string | undefined,
+    sshOptions: undefined as Record<string, unknown> | undefined,
+    ca: address.tls?.ca,
+    cert: address.tls?.cert,
+    key: address.tls?.key,
+    timeout: undefined,
+    version: undefined,
+  };
+  let endpoint: string;
+  if (address.ssh) {
+    const { host, port, username, agent, privateKey } = address.ssh;
+    Object.assign(connection, { host, port, username, protocol: 'ssh' });
+    // ssh2's connect options; docker-modem runs `docker system dial-stdio` over the session.
+    connection.sshOptions = { ...(agent ? { agent } : {}), ...(privateKey ? { privateKey } : {}), readyTimeout: 20_000 };
+    // No userinfo in the URL: the CLI masks `scheme://…@` in everything it prints.
+    endpoint = `ssh://${address.ssh.alias}:${port} (user ${username})`;
+  } else if (address.host) {
+    const url = /^(\w+):\/\/(.+)$/.exec(address.host);
+    const scheme = url?.[1] === 'https' ? 'https' : 'http';
+    connection.host = url ? url[2]!.replace(/\/$/, '') : address.host;
+    connection.protocol = url ? scheme : address.tls?.cert ? 'https' : 'http';
+    connection.port = address.port ?? (connection.protocol === 'https' ? 2376 : 2375);
+    endpoint = `${connection.protocol}://${connection.host}:${connection.port}`;
+  } else {
+    connection.socketPath = address.socketPath ?? DEFAULT_SOCKET;
+    endpoint = connection.socketPath;
+  }
+  return { options: { ...connection, pathPrefix: '/' } as Docker.DockerOptions, endpoint };
 }
 
 /** GET /info and GET /version. `architecture` is the Go/OCI name (amd64, arm64), as platforms use it. */

@@ -29,6 +29,8 @@ import { SCRATCH_REPOSITORY, scratchOwner } from '../../core/image-contract.js';
 export interface RegistryCredentials {
   username: string;
   password: string;
+  /** An identity token (OAuth2 refresh token), sent instead of username and password. */
+  identityToken?: string;
 }
 
 /** Credentials for a registry host ("127.0.0.1:5000", "ghcr.io", "docker.io"), or undefined for anonymous. */
@@ -276,7 +278,9 @@ export class DockerImages implements EngineImages {
   private async registryAuth(ref: ImageRef): Promise<Record<string, string>> {
     const credentials = this.authFor ? await this.authFor(ref.registry) : undefined;
     // The daemon wants an X-Registry-Auth header on push even without credentials: `{}` means anonymous.
-    return credentials ? { username: credentials.username, password: credentials.password, serveraddress: ref.registry } : {};
+    if (!credentials) return {};
+    if (credentials.identityToken !== undefined) return { identitytoken: credentials.identityToken, serveraddress: ref.registry };
+    return { username: credentials.username, password: credentials.password, serveraddress: ref.registry };
   }
 
   /** Runs a JSON-lines progress request (pull, push, load) to its end and collects what it said. */
