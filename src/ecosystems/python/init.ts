@@ -1,4 +1,7 @@
-/** `envseal init` for the python wing: requirements*.txt (dev ones by name) and pyproject.toml. */
+/**
+ * `envseal init` for the python wing: a PEP 751 pylock.toml when there is one (followed pin for pin), else
+ * requirements*.txt (dev ones by name) and pyproject.toml.
+ */
 import type { InitFindings } from '../types.js';
 
 const list = (items: string[]) => `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
@@ -17,10 +20,34 @@ function notRead(files: readonly string[]): { file: string; why: string }[] {
   return files.flatMap((file) => NOT_READ.filter(([re]) => re.test(file)).map(([, why]) => ({ file, why })));
 }
 
+/** The pylock file init follows: `pylock.toml`, else the first named one (`pylock.<name>.toml`). */
+function pylockOf(files: readonly string[]): string | undefined {
+  const found = files.filter((f) => /^pylock(\.[^.]+)?\.toml$/.test(f)).sort();
+  return found.includes('pylock.toml') ? 'pylock.toml' : found[0];
+}
+
 export function initPython(files: readonly string[]): InitFindings {
-  const findings = initPythonFiles(files);
-  const unused = notRead(files);
+  const lockfile = pylockOf(files);
+  const findings = lockfile ? initImported(files, lockfile) : initPythonFiles(files);
+  const unused = notRead(files.filter((f) => f !== lockfile));
   return unused.length ? { ...findings, unused } : findings;
+}
+
+function initImported(files: readonly string[], lockfile: string): InitFindings {
+  const pyproject = files.includes('pyproject.toml');
+  const reqs = files.filter((n) => /^requirements.*\.txt$/.test(n));
+  const lines = [
+    'python:',
+    '  # The interpreter in the image that gets the locked packages.',
+    '  interpreter: python3',
+    `  # ${lockfile} is the source of truth: \`envseal lock\` follows its pins and hashes (checked against the index),`,
+    '  # it does not resolve. Install dependency groups or extras of the lock with { path, groups: [...], extras: [...] }.',
+    `  lockfile: ${lockfile}`,
+  ];
+  if (pyproject) lines.push('  # Checked against the lock: a requirement the lock does not satisfy makes `lock` fail (stale lock).', '  pyproject: pyproject.toml');
+  if (reqs.length) lines.push(`  # Not read while the lock is followed: ${reqs.join(', ')}`);
+  lines.push('  # Install into a venv when the base Python is "externally managed" (PEP 668).', '  venv: auto');
+  return { found: [lockfile, ...(pyproject ? ['pyproject.toml'] : [])], lines, devLines: [] };
 }
 
 function initPythonFiles(files: readonly string[]): InitFindings {

@@ -2,6 +2,7 @@
  * The python wing's declared inputs: requirement and constraint files, inline requirements, pyproject.toml
  * groups and index settings from envseal.yaml, normalised into one list with where each came from.
  */
+import { createHash } from 'node:crypto';
 import { describeError, inputError } from '../../core/errors.js';
 import { compareText, sortedUnique } from '../../core/order.js';
 import type { LoadContext } from '../types.js';
@@ -9,7 +10,8 @@ import { loadRequirementsFile, type PythonRequirement } from './manifests/requir
 import { parsePyproject, selectPyprojectGroups } from './manifests/pyproject.js';
 import { normalizeName } from './pep/names.js';
 import { findRequirementProblem, formatRequirement, parseRequirement } from './pep/requirement.js';
-import type { DeclaredRequirement, PythonDeclared, PythonDevSpec, PythonSpec } from './schema.js';
+import { parsePylock, type ImportedLock } from './lockfiles/pylock.js';
+import type { DeclaredRequirement, ImportedLockRef, PythonDeclared, PythonDevSpec, PythonSpec } from './schema.js';
 
 export const DEFAULT_INDEX = 'https://pypi.org/simple';
 
@@ -23,8 +25,20 @@ interface Collected {
   options: Record<string, string | boolean | string[]>;
 }
 
-export async function loadPython(py: PythonSpec | undefined, dev: PythonDevSpec | undefined, ctx: LoadContext): Promise<PythonDeclared | null> {
+export interface LoadedPython {
+  declared: PythonDeclared;
+  /** The parsed lock `python.lockfile` names, when it does. */
+  imported?: ImportedLock;
+}
+
+export async function loadPython(py: PythonSpec | undefined, dev: PythonDevSpec | undefined, ctx: LoadContext): Promise<LoadedPython | null> {
   if (!py && !dev) return null;
+  if (py?.lockfile) return loadImported(py, dev, ctx);
+  const declared = await loadDeclared(py, dev, ctx);
+  return { declared };
+}
+
+async function loadDeclared(py: PythonSpec | undefined, dev: PythonDevSpec | undefined, ctx: LoadContext): Promise<PythonDeclared> {
   const acc: Collected = { requirements: [], fileIndexes: [], options: {} };
   for (const [i, rel] of (py?.requirements ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `python.requirements.${i}`, ALL, false);
   for (const [i, rel] of (py?.constraints ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `python.constraints.${i}`, ALL, true);
@@ -52,6 +66,61 @@ export async function loadPython(py: PythonSpec | undefined, dev: PythonDevSpec 
     requirements: acc.requirements,
     options: acc.options,
   };
+}
+
+/** `python.lockfile`: the lock is the only source of packages; a pyproject.toml next to it is checked against it. */
+async function loadImported(py: PythonSpec, dev: PythonDevSpec | undefined, ctx: LoadContext): Promise<LoadedPython> {
+  const ref = typeof py.lockfile === 'string' ? { path: py.lockfile, groups: [] as string[], extras: [] as string[] } : py.lockfile!;
+  const mixed = [
+    ...(py.requirements.length ? ['python.requirements'] : []),
+    ...(py.constraints.length ? ['python.constraints'] : []),
+    ...(py.packages.length ? ['python.packages'] : []),
+    ...(py.excludeNewer ? ['python.excludeNewer'] : []),
+    ...(Object.keys(py.packageIndexes).length ? ['python.packageIndexes'] : []),
+    ...(dev?.requirements.length || dev?.packages.length ? ['targets.dev.python'] : []),
+  ];
+  if (mixed.length) {
+    throw inputError('python.import-conflict', `${ctx.specFile}: python.lockfile (${ref.path}) is followed pin for pin, so ${mixed.join(', ')} would be ignored`, {
+      hint: `add those packages to the project and regenerate ${ref.path}, or drop python.lockfile to let envseal resolve`,
+    });
+  }
+  const text = await ctx.readManifest(ref.path, 'python.lockfile');
+  const lock = parsePylock(text, ref.path);
+  for (const p of lock.packages) if (p.index) p.index = ctx.credentials.addFromUrl(p.index).replace(/\/+$/, '');
+  let pyproject: ImportedLockRef['pyproject'];
+  if (py.pyproject) {
+    const pref = typeof py.pyproject === 'string' ? { path: py.pyproject, extras: [] as string[] } : py.pyproject;
+    const parsed = parsePyproject(await ctx.readManifest(pref.path, 'python.pyproject'), pref.path);
+    pyproject = { path: pref.path, requirements: selectPyprojectGroups(parsed, pref.extras).map((r) => formatRequirement(r.requirement)) };
+  }
+  const imported: ImportedLockRef = {
+    path: ref.path,
+    kind: lock.kind,
+    sha256: createHash('sha256').update(text).digest('hex'),
+    groups: ref.groups,
+    extras: ref.extras,
+    ...(pyproject ? { pyproject } : {}),
+  };
+  const fromSpec = [...(py.index ? [py.index] : []), ...py.extraIndexes].map((u) => ctx.credentials.addFromUrl(u));
+  const indexes = dedupeUrls([...fromSpec, ...lock.packages.flatMap((p) => (p.index ? [p.index] : []))]);
+  const declared: PythonDeclared = {
+    interpreter: py.interpreter,
+    indexes: indexes.length ? indexes : [DEFAULT_INDEX],
+    venv: py.venv,
+    systemSitePackages: py.systemSitePackages,
+    packageIndexes: {},
+    // One pin per package of the lock (all files' hashes), so drift names the packages that changed.
+    requirements: lock.packages.map((p) => ({
+      requirement: `${p.name}==${p.version}`,
+      hashes: [...p.wheels, ...(p.sdist ? [p.sdist] : [])].map((f) => `sha256:${f.sha256}`),
+      source: ref.path,
+      kind: 'requirement' as const,
+      targets: ALL,
+    })),
+    options: {},
+    imported,
+  };
+  return { declared, imported: lock };
 }
 
 function addAll(acc: Collected, reqs: PythonRequirement[], kind: DeclaredRequirement['kind'], targets: Targets): void {

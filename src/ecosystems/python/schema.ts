@@ -15,6 +15,17 @@ const pyprojectRef = z.union([
   }),
 ]);
 
+const lockfileRef = z.union([
+  relPathSchema,
+  z.strictObject({
+    path: relPathSchema,
+    /** PEP 751 `dependency-groups` to install (default: the lock's `default-groups`). */
+    groups: z.array(z.string().min(1)).default([]),
+    /** PEP 751 `extras` to install. */
+    extras: z.array(z.string().min(1)).default([]),
+  }),
+]);
+
 export const pythonSpecSchema = z.strictObject({
   /** The interpreter inside the image the packages are for. */
   interpreter: z.string().min(1).default('python3'),
@@ -23,6 +34,11 @@ export const pythonSpecSchema = z.strictObject({
   constraints: z.array(relPathSchema).default([]),
   packages: z.array(z.string().min(1)).default([]),
   pyproject: pyprojectRef.optional(),
+  /**
+   * An existing lock to follow pin for pin instead of resolving (`pylock.toml`, PEP 751). With it, `pyproject`
+   * is only checked against the lock, and requirements, constraints and packages must be empty.
+   */
+  lockfile: lockfileRef.optional(),
   /** PEP 503/691 simple index URL; requirement files may set their own with --index-url. */
   index: httpUrlSchema.optional(),
   extraIndexes: z.array(httpUrlSchema).default([]),
@@ -61,6 +77,18 @@ export const declaredRequirementSchema = z.strictObject({
 });
 export type DeclaredRequirement = z.infer<typeof declaredRequirementSchema>;
 
+/** An imported lock as the input hash sees it: the file's digest, what was selected from it, what it is checked against. */
+export const importedLockSchema = z.strictObject({
+  path: z.string(),
+  kind: z.enum(['pylock']),
+  sha256: hex64Schema,
+  groups: z.array(z.string()),
+  extras: z.array(z.string()),
+  /** The pyproject.toml requirements the lock is checked against (stale lock: exit 2), when the spec names one. */
+  pyproject: z.strictObject({ path: z.string(), requirements: z.array(z.string()) }).optional(),
+});
+export type ImportedLockRef = z.infer<typeof importedLockSchema>;
+
 export const pythonDeclaredSchema = z.strictObject({
   interpreter: z.string(),
   indexes: z.array(z.string()),
@@ -72,6 +100,8 @@ export const pythonDeclaredSchema = z.strictObject({
   requirements: z.array(declaredRequirementSchema),
   /** Resolver options that change the answer (pre-releases, only-binary, ...). */
   options: z.record(z.string(), z.union([z.string(), z.boolean(), z.array(z.string())])),
+  /** Set when the packages come from an existing lock (`python.lockfile`) instead of the resolver. */
+  imported: importedLockSchema.optional(),
 });
 export type PythonDeclared = z.infer<typeof pythonDeclaredSchema>;
 
