@@ -64,7 +64,13 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
   if (declared.imported) {
     if (!imported) throw internalError('python.import-state', `${declared.imported.path} was not loaded`);
     const packages = await importLockedPackages({ lock: imported, ref: declared.imported, target, defaultIndex: declared.indexes[0]! }, ctx);
-    return { interpreter: declared.interpreter, venv: venv ? DEFAULT_VENV : null, systemSitePackages: declared.systemSitePackages, indexes: declared.indexes, packages };
+    return {
+      interpreter: declared.interpreter,
+      venv: venv ? DEFAULT_VENV : null,
+      systemSitePackages: declared.systemSitePackages,
+      indexes: declared.indexes,
+      packages,
+    };
   }
   const excludeNewer = ctx.options.excludeNewer ?? declared.excludeNewer;
   const installable = declared.requirements.filter((r) => r.kind === 'requirement');

@@ -44,7 +44,8 @@ function initImported(files: readonly string[], lockfile: string): InitFindings 
     '  # it does not resolve. Install dependency groups or extras of the lock with { path, groups: [...], extras: [...] }.',
     `  lockfile: ${lockfile}`,
   ];
-  if (pyproject) lines.push('  # Checked against the lock: a requirement the lock does not satisfy makes `lock` fail (stale lock).', '  pyproject: pyproject.toml');
+  if (pyproject)
+    lines.push('  # Checked against the lock: a requirement the lock does not satisfy makes `lock` fail (stale lock).', '  pyproject: pyproject.toml');
   if (reqs.length) lines.push(`  # Not read while the lock is followed: ${reqs.join(', ')}`);
   lines.push('  # Install into a venv when the base Python is "externally managed" (PEP 668).', '  venv: auto');
   return { found: [lockfile, ...(pyproject ? ['pyproject.toml'] : [])], lines, devLines: [] };

@@ -80,9 +80,13 @@ async function loadImported(py: PythonSpec, dev: PythonDevSpec | undefined, ctx:
     ...(dev?.requirements.length || dev?.packages.length ? ['targets.dev.python'] : []),
   ];
   if (mixed.length) {
-    throw inputError('python.import-conflict', `${ctx.specFile}: python.lockfile (${ref.path}) is followed pin for pin, so ${mixed.join(', ')} would be ignored`, {
-      hint: `add those packages to the project and regenerate ${ref.path}, or drop python.lockfile to let envseal resolve`,
-    });
+    throw inputError(
+      'python.import-conflict',
+      `${ctx.specFile}: python.lockfile (${ref.path}) is followed pin for pin, so ${mixed.join(', ')} would be ignored`,
+      {
+        hint: `add those packages to the project and regenerate ${ref.path}, or drop python.lockfile to let envseal resolve`,
+      },
+    );
   }
   const text = await ctx.readManifest(ref.path, 'python.lockfile');
   const lock = parsePylock(text, ref.path);

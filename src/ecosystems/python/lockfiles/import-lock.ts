@@ -24,7 +24,9 @@ async function checkOnIndex(lock: ImportedLock, s: SelectedPackage, indexUrl: st
   if (!project) throw inputError('python.import-not-on-index', `${lock.path}: package ${s.name} is not on the index ${indexUrl}`, { hint });
   const listed = project.files.find((f) => f.filename === s.file.filename);
   if (!listed) {
-    throw inputError('python.import-not-on-index', `${lock.path}: package ${s.name} ${s.version}: the index ${indexUrl} does not list ${s.file.filename}`, { hint });
+    throw inputError('python.import-not-on-index', `${lock.path}: package ${s.name} ${s.version}: the index ${indexUrl} does not list ${s.file.filename}`, {
+      hint,
+    });
   }
   const served = listed.hashes.sha256;
   if (served !== s.file.sha256) {
@@ -39,7 +41,13 @@ async function checkOnIndex(lock: ImportedLock, s: SelectedPackage, indexUrl: st
   return {
     name: s.name,
     version: s.version,
-    file: { filename: listed.filename, url: listed.url, sha256: served, ...(size !== undefined ? { size } : {}), ...(uploadTime !== undefined ? { uploadTime } : {}) },
+    file: {
+      filename: listed.filename,
+      url: listed.url,
+      sha256: served,
+      ...(size !== undefined ? { size } : {}),
+      ...(uploadTime !== undefined ? { uploadTime } : {}),
+    },
     index: indexUrl,
     via: [lock.path],
     targets: ['deploy', 'dev'],

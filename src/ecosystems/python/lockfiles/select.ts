@@ -42,9 +42,13 @@ function contains(spec: string, version: string, where: string): boolean {
 /** The lock-level checks: environments, requires-python, and that the asked extras/groups exist. */
 function checkLock(lock: ImportedLock, env: MarkerEnvironment, pythonVersion: string, sel: Selection, description: string): void {
   if (lock.environments.length && !lock.environments.some((m) => evaluateMarker(m, env))) {
-    throw inputError('python.import-wrong-target', `${lock.path} is not for ${description}: none of its environments holds (${lock.environments.join(' | ')})`, {
-      hint: REGENERATE(lock),
-    });
+    throw inputError(
+      'python.import-wrong-target',
+      `${lock.path} is not for ${description}: none of its environments holds (${lock.environments.join(' | ')})`,
+      {
+        hint: REGENERATE(lock),
+      },
+    );
   }
   if (lock.requiresPython && !contains(lock.requiresPython, pythonVersion, lock.path)) {
     throw inputError('python.import-wrong-target', `${lock.path} requires Python ${lock.requiresPython}, but the target has ${pythonVersion}`, {
@@ -97,9 +101,13 @@ export function selectImported(lock: ImportedLock, target: TargetProbe, sel: Sel
   for (const p of lock.packages) {
     if (p.marker && !evaluateMarker(p.marker, env, { lockSets })) continue;
     if (p.requiresPython && !contains(p.requiresPython, pythonVersion, `${lock.path}: package ${p.name}`)) {
-      throw inputError('python.import-wrong-target', `${lock.path}: package ${p.name} ${p.version} requires Python ${p.requiresPython}, the target has ${pythonVersion}`, {
-        hint: REGENERATE(lock),
-      });
+      throw inputError(
+        'python.import-wrong-target',
+        `${lock.path}: package ${p.name} ${p.version} requires Python ${p.requiresPython}, the target has ${pythonVersion}`,
+        {
+          hint: REGENERATE(lock),
+        },
+      );
     }
     const seen = out.get(p.name);
     if (seen) throw inputError('python.import-invalid', `${lock.path}: package ${p.name} applies twice to the target (${seen.version} and ${p.version})`);
@@ -113,7 +121,12 @@ export function selectImported(lock: ImportedLock, target: TargetProbe, sel: Sel
  * A lock is stale against its pyproject.toml when a requirement that applies to the target is missing from
  * the selection or pinned outside its specifier. (PEP 751 records no inputs; this is what can be checked.)
  */
-export function checkAgainstPyproject(lock: ImportedLock, selected: SelectedPackage[], pyproject: { path: string; requirements: string[] }, target: TargetProbe): void {
+export function checkAgainstPyproject(
+  lock: ImportedLock,
+  selected: SelectedPackage[],
+  pyproject: { path: string; requirements: string[] },
+  target: TargetProbe,
+): void {
   const env = target.python!.markers as unknown as MarkerEnvironment;
   const byName = new Map(selected.map((s) => [s.name, s]));
   for (const text of pyproject.requirements) {
@@ -124,7 +137,9 @@ export function checkAgainstPyproject(lock: ImportedLock, selected: SelectedPack
     const hint = `the lock no longer matches ${pyproject.path}: regenerate ${lock.path} with the tool that wrote it`;
     if (!pinned) throw inputError('python.import-stale', `${lock.path} is stale: ${pyproject.path} requires ${text}, which the lock does not pin`, { hint });
     if (req.specifier && !containsVersion(req.specifier, pinned.version, { prereleases: true })) {
-      throw inputError('python.import-stale', `${lock.path} is stale: ${pyproject.path} requires ${text}, but the lock pins ${name} ${pinned.version}`, { hint });
+      throw inputError('python.import-stale', `${lock.path} is stale: ${pyproject.path} requires ${text}, but the lock pins ${name} ${pinned.version}`, {
+        hint,
+      });
     }
   }
 }

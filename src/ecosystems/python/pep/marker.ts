@@ -295,14 +295,23 @@ const LOCK_SETS: ReadonlySet<MarkerVariableName> = new Set(['extras', 'dependenc
 function evaluateSetCompare(node: Extract<Marker, { kind: 'compare' }>, sets: NonNullable<MarkerEvaluationOptions['lockSets']>): boolean {
   const { left, op, right } = node;
   if (left.kind !== 'string' || right.kind !== 'variable' || (op !== 'in' && op !== 'not in')) {
-    return evaluationError(node, 'a lock-file set can only be tested with `"name" in <set>` or `"name" not in <set>`', 'write e.g. `"dev" in dependency_groups`');
+    return evaluationError(
+      node,
+      'a lock-file set can only be tested with `"name" in <set>` or `"name" not in <set>`',
+      'write e.g. `"dev" in dependency_groups`',
+    );
   }
   const set = right.name === 'extras' ? sets.extras : sets.dependencyGroups;
   const has = set.map(normalizeName).includes(normalizeName(left.value));
   return op === 'in' ? has : !has;
 }
 
-function evaluateCompare(node: Extract<Marker, { kind: 'compare' }>, env: MarkerEnvironment, extra: string, sets?: MarkerEvaluationOptions['lockSets']): boolean {
+function evaluateCompare(
+  node: Extract<Marker, { kind: 'compare' }>,
+  env: MarkerEnvironment,
+  extra: string,
+  sets?: MarkerEvaluationOptions['lockSets'],
+): boolean {
   const { left, op, right } = node;
   if (sets && ((left.kind === 'variable' && LOCK_SETS.has(left.name)) || (right.kind === 'variable' && LOCK_SETS.has(right.name)))) {
     return evaluateSetCompare(node, sets);
