@@ -129,3 +129,15 @@ test('init names the files it recognises but does not read, and the spec it writ
   const spec = parseSpec(text.replace('# ignore: ', 'ignore: '));
   assert.deepEqual(spec.ignore, ['uv.lock', 'setup.py']);
 });
+
+test('init writes a spec that follows a pylock.toml (and checks pyproject.toml against it); other locks stay listed as unused', () => {
+  const detected = detectInFiles(['pylock.toml', 'pyproject.toml', 'uv.lock', 'train.py']);
+  assert.deepEqual(
+    Object.values(detected).flatMap((f) => (f.unused ?? []).map((u) => u.file)),
+    ['uv.lock'],
+  );
+  const spec = parseSpec(renderInitSpec({ name: 'proj', base: 'python:3.12', detected }).replace('# ignore: ', 'ignore: '));
+  assert.equal(spec.python?.lockfile, 'pylock.toml');
+  assert.equal(spec.python?.pyproject, 'pyproject.toml');
+  assert.deepEqual(spec.python?.requirements, []);
+});

@@ -110,7 +110,11 @@ export function selectImported(lock: ImportedLock, target: TargetProbe, sel: Sel
       );
     }
     const seen = out.get(p.name);
-    if (seen) throw inputError('python.import-invalid', `${lock.path}: package ${p.name} applies twice to the target (${seen.version} and ${p.version})`);
+    if (seen) {
+      throw inputError('python.import-invalid', `${lock.path}: package ${p.name} applies twice to the target (${seen.version} and ${p.version})`, {
+        hint: `their markers overlap on this target; ${REGENERATE(lock)}`,
+      });
+    }
     const file = chooseFile(lock, p, rank, fit.description);
     out.set(p.name, { name: p.name, version: p.version, file, ...(p.index ? { index: p.index } : {}) });
   }
