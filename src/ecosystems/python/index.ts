@@ -14,7 +14,7 @@ import { renderPython } from './dockerfile.js';
 import { canonicalPythonDeclared, loadPython, normalizePythonDeclared } from './load.js';
 import { resolvePython } from './resolver/resolve-python.js';
 import { importLockedPackages } from './lockfiles/import-lock.js';
-import type { ImportedLock } from './lockfiles/pylock.js';
+import type { ImportedLock } from './lockfiles/types.js';
 import { pythonDeclaredSchema, pythonDevSpecSchema, pythonSectionSchema, pythonSpecSchema, type PythonDeclared, type PythonSection } from './schema.js';
 import type { ResolveContext } from '../types.js';
 

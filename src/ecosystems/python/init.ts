@@ -1,5 +1,5 @@
 /**
- * `envseal init` for the python wing: a PEP 751 pylock.toml when there is one (followed pin for pin), else
+ * `envseal init` for the python wing: a PEP 751 pylock.toml or a uv.lock when there is one (followed pin for pin), else
  * requirements*.txt (dev ones by name) and pyproject.toml.
  */
 import type { InitFindings } from '../types.js';
@@ -20,14 +20,15 @@ function notRead(files: readonly string[]): { file: string; why: string }[] {
   return files.flatMap((file) => NOT_READ.filter(([re]) => re.test(file)).map(([, why]) => ({ file, why })));
 }
 
-/** The pylock file init follows: `pylock.toml`, else the first named one (`pylock.<name>.toml`). */
-function pylockOf(files: readonly string[]): string | undefined {
+/** The lock init follows: `pylock.toml`, else the first named one (`pylock.<name>.toml`), else `uv.lock`. */
+function lockfileOf(files: readonly string[]): string | undefined {
   const found = files.filter((f) => /^pylock(\.[^.]+)?\.toml$/.test(f)).sort();
-  return found.includes('pylock.toml') ? 'pylock.toml' : found[0];
+  if (found.length) return found.includes('pylock.toml') ? 'pylock.toml' : found[0];
+  return files.includes('uv.lock') ? 'uv.lock' : undefined;
 }
 
 export function initPython(files: readonly string[]): InitFindings {
-  const lockfile = pylockOf(files);
+  const lockfile = lockfileOf(files);
   const findings = lockfile ? initImported(files, lockfile) : initPythonFiles(files);
   const unused = notRead(files.filter((f) => f !== lockfile));
   return unused.length ? { ...findings, unused } : findings;

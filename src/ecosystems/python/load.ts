@@ -10,7 +10,10 @@ import { loadRequirementsFile, type PythonRequirement } from './manifests/requir
 import { parsePyproject, selectPyprojectGroups } from './manifests/pyproject.js';
 import { normalizeName } from './pep/names.js';
 import { findRequirementProblem, formatRequirement, parseRequirement } from './pep/requirement.js';
-import { parsePylock, type ImportedLock } from './lockfiles/pylock.js';
+import { parseImportedLock } from './lockfiles/read.js';
+import type { ImportedLock } from './lockfiles/types.js';
+import { checkUvFresh, pyprojectInputs, uvRecordedInputs } from './lockfiles/uv.js';
+import { readDependencyGroups } from './manifests/dependency-groups.js';
 import type { DeclaredRequirement, ImportedLockRef, PythonDeclared, PythonDevSpec, PythonSpec } from './schema.js';
 
 export const DEFAULT_INDEX = 'https://pypi.org/simple';
@@ -89,14 +92,10 @@ async function loadImported(py: PythonSpec, dev: PythonDevSpec | undefined, ctx:
     );
   }
   const text = await ctx.readManifest(ref.path, 'python.lockfile');
-  const lock = parsePylock(text, ref.path);
-  for (const p of lock.packages) if (p.index) p.index = ctx.credentials.addFromUrl(p.index).replace(/\/+$/, '');
-  let pyproject: ImportedLockRef['pyproject'];
-  if (py.pyproject) {
-    const pref = typeof py.pyproject === 'string' ? { path: py.pyproject, extras: [] as string[] } : py.pyproject;
-    const parsed = parsePyproject(await ctx.readManifest(pref.path, 'python.pyproject'), pref.path);
-    pyproject = { path: pref.path, requirements: selectPyprojectGroups(parsed, pref.extras).map((r) => formatRequirement(r.requirement)) };
-  }
+  const lock = parseImportedLock(text, ref.path);
+  for (const p of lock.packages) if ('index' in p && p.index) p.index = ctx.credentials.addFromUrl(p.index).replace(/\/+$/, '');
+  for (const p of lock.packages) if ('registry' in p && p.registry) p.registry = ctx.credentials.addFromUrl(p.registry).replace(/\/+$/, '');
+  const pyproject = await loadLockPyproject(py, lock, ctx);
   const imported: ImportedLockRef = {
     path: ref.path,
     kind: lock.kind,
@@ -106,7 +105,8 @@ async function loadImported(py: PythonSpec, dev: PythonDevSpec | undefined, ctx:
     ...(pyproject ? { pyproject } : {}),
   };
   const fromSpec = [...(py.index ? [py.index] : []), ...py.extraIndexes].map((u) => ctx.credentials.addFromUrl(u));
-  const indexes = dedupeUrls([...fromSpec, ...lock.packages.flatMap((p) => (p.index ? [p.index] : []))]);
+  const lockIndexes = lock.packages.flatMap((p) => ('index' in p && p.index ? [p.index] : 'registry' in p && p.registry ? [p.registry] : []));
+  const indexes = dedupeUrls([...fromSpec, ...lockIndexes]);
   const declared: PythonDeclared = {
     interpreter: py.interpreter,
     indexes: indexes.length ? indexes : [DEFAULT_INDEX],
@@ -114,17 +114,42 @@ async function loadImported(py: PythonSpec, dev: PythonDevSpec | undefined, ctx:
     systemSitePackages: py.systemSitePackages,
     packageIndexes: {},
     // One pin per package of the lock (all files' hashes), so drift names the packages that changed.
-    requirements: lock.packages.map((p) => ({
-      requirement: `${p.name}==${p.version}`,
-      hashes: [...p.wheels, ...(p.sdist ? [p.sdist] : [])].map((f) => `sha256:${f.sha256}`),
-      source: ref.path,
-      kind: 'requirement' as const,
-      targets: ALL,
-    })),
+    requirements: lock.packages.flatMap((p) =>
+      'sourceKind' in p && !p.registry
+        ? []
+        : [
+            {
+              requirement: `${p.name}==${p.version}`,
+              hashes: [...p.wheels, ...(p.sdist ? [p.sdist] : [])].map((f) => `sha256:${f.sha256}`),
+              source: ref.path,
+              kind: 'requirement' as const,
+              targets: ALL,
+            },
+          ],
+    ),
     options: {},
     imported,
   };
   return { declared, imported: lock };
+}
+
+/**
+ * The pyproject.toml an imported lock is checked against: the one the spec names, else (uv.lock, which always
+ * sits next to its project) `pyproject.toml` when present. A uv.lock is checked here: its `[package.metadata]`
+ * must equal what pyproject.toml declares now.
+ */
+async function loadLockPyproject(py: PythonSpec, lock: ImportedLock, ctx: LoadContext): Promise<ImportedLockRef['pyproject']> {
+  const pref = typeof py.pyproject === 'string' ? { path: py.pyproject, extras: [] as string[] } : py.pyproject;
+  const text = pref ? await ctx.readManifest(pref.path, 'python.pyproject') : lock.kind === 'uv' ? await ctx.readOptional('pyproject.toml') : null;
+  if (text === null) return undefined;
+  const path = pref?.path ?? 'pyproject.toml';
+  const parsed = parsePyproject(text, path);
+  if (lock.kind === 'pylock') return { path, requirements: selectPyprojectGroups(parsed, pref?.extras ?? []).map((r) => formatRequirement(r.requirement)) };
+  const plain = (rs: PythonRequirement[]) => rs.map((r) => r.requirement);
+  const optional = Object.fromEntries(Object.entries(parsed.optionalDependencies).map(([g, rs]) => [g, plain(rs)]));
+  const current = pyprojectInputs(plain(parsed.dependencies), optional, readDependencyGroups(text, path));
+  checkUvFresh(lock, uvRecordedInputs(lock), current, path);
+  return { path, requirements: current };
 }
 
 function addAll(acc: Collected, reqs: PythonRequirement[], kind: DeclaredRequirement['kind'], targets: Targets): void {

@@ -19,7 +19,7 @@ const lockfileRef = z.union([
   relPathSchema,
   z.strictObject({
     path: relPathSchema,
-    /** PEP 751 `dependency-groups` to install (default: the lock's `default-groups`). */
+    /** Dependency groups to install: PEP 751 `dependency-groups` (default: the lock's `default-groups`), uv dev groups (default: none). */
     groups: z.array(z.string().min(1)).default([]),
     /** PEP 751 `extras` to install. */
     extras: z.array(z.string().min(1)).default([]),
@@ -35,8 +35,8 @@ export const pythonSpecSchema = z.strictObject({
   packages: z.array(z.string().min(1)).default([]),
   pyproject: pyprojectRef.optional(),
   /**
-   * An existing lock to follow pin for pin instead of resolving (`pylock.toml`, PEP 751). With it, `pyproject`
-   * is only checked against the lock, and requirements, constraints and packages must be empty.
+   * An existing lock to follow pin for pin instead of resolving (`pylock.toml`, PEP 751, or `uv.lock`). With
+   * it, `pyproject` is only checked against the lock, and requirements, constraints and packages must be empty.
    */
   lockfile: lockfileRef.optional(),
   /** PEP 503/691 simple index URL; requirement files may set their own with --index-url. */
@@ -80,7 +80,7 @@ export type DeclaredRequirement = z.infer<typeof declaredRequirementSchema>;
 /** An imported lock as the input hash sees it: the file's digest, what was selected from it, what it is checked against. */
 export const importedLockSchema = z.strictObject({
   path: z.string(),
-  kind: z.enum(['pylock']),
+  kind: z.enum(['pylock', 'uv']),
   sha256: hex64Schema,
   groups: z.array(z.string()),
   extras: z.array(z.string()),

@@ -7,7 +7,7 @@ import { inputError } from '../../../core/errors.js';
 import type { TargetProbe } from '../../../core/ground.js';
 import type { Logger, PackageIndex } from '../../../core/ports.js';
 import type { ImportedLockRef, LockedPythonPackage } from '../schema.js';
-import type { ImportedLock } from './pylock.js';
+import type { ImportedLock } from './types.js';
 import { checkAgainstPyproject, selectImported, type SelectedPackage } from './select.js';
 
 export interface ImportRequest {
@@ -61,7 +61,8 @@ async function checkOnIndex(lock: ImportedLock, s: SelectedPackage, indexUrl: st
 export async function importLockedPackages(req: ImportRequest, deps: { index: PackageIndex; logger: Logger }): Promise<LockedPythonPackage[]> {
   const { lock, ref, target } = req;
   const selected = selectImported(lock, target, { groups: ref.groups, extras: ref.extras });
-  if (ref.pyproject) checkAgainstPyproject(lock, selected, ref.pyproject, target);
+  // A uv.lock was checked against pyproject.toml when it was loaded (its record does not depend on the target).
+  if (ref.pyproject && lock.kind === 'pylock') checkAgainstPyproject(lock, selected, ref.pyproject, target);
   deps.logger.progress(`following ${lock.path}: checking ${selected.length} pinned file(s) against the index`);
   const out: LockedPythonPackage[] = [];
   for (const s of selected) out.push(await checkOnIndex(lock, s, s.index ?? req.defaultIndex, deps.index));

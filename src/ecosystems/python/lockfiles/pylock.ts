@@ -3,52 +3,10 @@
  * version, marker, index and files with their sha256. Pure: text in, an `ImportedLock` out. Packages envseal
  * cannot install from an index (vcs, directory, archive) are input errors naming the package, never skipped.
  */
-import { parse as parseToml, TomlError } from 'smol-toml';
 import { inputError } from '../../../core/errors.js';
 import { normalizeName } from '../pep/names.js';
-
-/** One distribution file a lock names. */
-export interface ImportedFile {
-  filename: string;
-  url?: string;
-  sha256: string;
-  size?: number;
-  uploadTime?: string;
-}
-
-export interface ImportedPackage {
-  /** PEP 503 normalised. */
-  name: string;
-  version: string;
-  marker?: string;
-  requiresPython?: string;
-  /** The simple-API index the files come from, when the lock names it. */
-  index?: string;
-  wheels: ImportedFile[];
-  sdist?: ImportedFile;
-}
-
-export interface ImportedLock {
-  kind: 'pylock';
-  /** Project-relative path, for messages. */
-  path: string;
-  /** PEP 508 markers of the environments the lock is for (any one must hold); empty: any. */
-  environments: string[];
-  requiresPython?: string;
-  extras: string[];
-  dependencyGroups: string[];
-  defaultGroups: string[];
-  packages: ImportedPackage[];
-}
-
-const HINT = 'regenerate the lock with the tool that wrote it (PEP 751: https://packaging.python.org/en/latest/specifications/pylock-toml/)';
-
-function invalid(path: string, what: string): never {
-  throw inputError('python.import-invalid', `${path}: ${what}`, { hint: HINT });
-}
-
-type Table = Record<string, unknown>;
-const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+import { HINT, invalid, isTable, parseTomlLock, type Table } from './toml-values.js';
+import type { ImportedFile, ImportedPackage, PylockLock } from './types.js';
 
 function str(t: Table, key: string, where: string, path: string): string | undefined {
   const v = t[key];
@@ -62,18 +20,6 @@ function strList(t: Table, key: string, path: string): string[] {
   if (v === undefined) return [];
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) invalid(path, `${key} must be an array of strings`);
   return v as string[];
-}
-
-export function parseTomlLock(text: string, path: string): Table {
-  try {
-    return parseToml(text) as Table;
-  } catch (err) {
-    if (err instanceof TomlError) {
-      const reason = err.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      throw inputError('python.import-invalid', `${path}:${err.line}:${err.column}: invalid TOML: ${reason}`, { hint: HINT });
-    }
-    throw err;
-  }
 }
 
 function readFile(value: unknown, where: string, path: string): ImportedFile {
@@ -132,11 +78,14 @@ function readPackage(value: unknown, i: number, path: string): ImportedPackage {
   };
 }
 
-/** Parses a pylock.toml. Throws `python.import-invalid` / `python.import-unsupported` (exit 2) naming the file. */
-export function parsePylock(text: string, path: string): ImportedLock {
-  const doc = parseTomlLock(text, path);
+/** Parses a pylock.toml. */
+export function parsePylock(text: string, path: string): PylockLock {
+  return readPylock(parseTomlLock(text, path), path);
+}
+
+export function readPylock(doc: Record<string, unknown>, path: string): PylockLock {
   const version = doc['lock-version'];
-  if (typeof version !== 'string') invalid(path, 'has no lock-version: is it a PEP 751 lock?');
+  if (typeof version !== 'string') invalid(path, 'has no lock-version: is it a PEP 751 pylock.toml (or a uv.lock)?');
   if (!/^1(\.\d+)*$/.test(version)) {
     throw inputError('python.import-invalid', `${path}: lock-version ${JSON.stringify(version)} is not supported (envseal reads lock-version 1.x)`, {
       hint: HINT,

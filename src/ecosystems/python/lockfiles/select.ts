@@ -13,7 +13,8 @@ import { parseRequirement } from '../pep/requirement.js';
 import { containsVersion, parseSpecifierSet, type SpecifierSet } from '../pep/specifier.js';
 import { tryParseWheelFilename } from '../pep/wheel.js';
 import { targetFitFor } from '../resolver/target.js';
-import type { ImportedFile, ImportedLock, ImportedPackage } from './pylock.js';
+import type { ImportedFile, ImportedLock, ImportedPackage, PylockLock } from './types.js';
+import { uvApplicable } from './uv.js';
 
 export interface SelectedPackage {
   name: string;
@@ -40,7 +41,16 @@ function contains(spec: string, version: string, where: string): boolean {
 }
 
 /** The lock-level checks: environments, requires-python, and that the asked extras/groups exist. */
-function checkLock(lock: ImportedLock, env: MarkerEnvironment, pythonVersion: string, sel: Selection, description: string): void {
+function checkLock(lock: ImportedLock, env: MarkerEnvironment, pythonVersion: string, description: string): void {
+  if (lock.kind === 'pylock') checkPylock(lock, env, description);
+  if (lock.requiresPython && !contains(lock.requiresPython, pythonVersion, lock.path)) {
+    throw inputError('python.import-wrong-target', `${lock.path} requires Python ${lock.requiresPython}, but the target has ${pythonVersion}`, {
+      hint: REGENERATE(lock),
+    });
+  }
+}
+
+function checkPylock(lock: PylockLock, env: MarkerEnvironment, description: string): void {
   if (lock.environments.length && !lock.environments.some((m) => evaluateMarker(m, env))) {
     throw inputError(
       'python.import-wrong-target',
@@ -50,11 +60,9 @@ function checkLock(lock: ImportedLock, env: MarkerEnvironment, pythonVersion: st
       },
     );
   }
-  if (lock.requiresPython && !contains(lock.requiresPython, pythonVersion, lock.path)) {
-    throw inputError('python.import-wrong-target', `${lock.path} requires Python ${lock.requiresPython}, but the target has ${pythonVersion}`, {
-      hint: REGENERATE(lock),
-    });
-  }
+}
+
+function checkPylockGroups(lock: PylockLock, sel: Selection): void {
   for (const [asked, known, what] of [
     [sel.groups, lock.dependencyGroups, 'dependency group'],
     [sel.extras, lock.extras, 'extra'],
@@ -66,6 +74,14 @@ function checkLock(lock: ImportedLock, env: MarkerEnvironment, pythonVersion: st
       });
     }
   }
+}
+
+/** The pylock packages whose markers hold for the target and the selected extras/groups. */
+function pylockApplicable(lock: PylockLock, env: MarkerEnvironment, sel: Selection): ImportedPackage[] {
+  checkPylockGroups(lock, sel);
+  const groups = sel.groups.length ? sel.groups.map(normalizeName) : lock.defaultGroups;
+  const lockSets = { extras: sel.extras.map(normalizeName), dependencyGroups: groups };
+  return lock.packages.filter((p) => !p.marker || evaluateMarker(p.marker, env, { lockSets }));
 }
 
 function chooseFile(lock: ImportedLock, p: ImportedPackage, rank: (f: ImportedFile) => number | undefined, description: string): ImportedFile {
@@ -90,16 +106,14 @@ export function selectImported(lock: ImportedLock, target: TargetProbe, sel: Sel
   const fit = targetFitFor(target);
   const env = target.python!.markers as unknown as MarkerEnvironment;
   const pythonVersion = target.python!.version;
-  checkLock(lock, env, pythonVersion, sel, fit.description);
-  const groups = sel.groups.length ? sel.groups.map(normalizeName) : lock.defaultGroups;
-  const lockSets = { extras: sel.extras.map(normalizeName), dependencyGroups: groups };
+  checkLock(lock, env, pythonVersion, fit.description);
+  const applicable = lock.kind === 'pylock' ? pylockApplicable(lock, env, sel) : uvApplicable(lock, env, sel);
   const rank = (f: ImportedFile) => {
     const parsed = tryParseWheelFilename(f.filename);
     return parsed.ok ? fit.rankWheelTags(parsed.value.tags) : undefined;
   };
   const out = new Map<string, SelectedPackage>();
-  for (const p of lock.packages) {
-    if (p.marker && !evaluateMarker(p.marker, env, { lockSets })) continue;
+  for (const p of applicable) {
     if (p.requiresPython && !contains(p.requiresPython, pythonVersion, `${lock.path}: package ${p.name}`)) {
       throw inputError(
         'python.import-wrong-target',
