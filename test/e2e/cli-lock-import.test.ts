@@ -24,17 +24,80 @@ targets:
 interface LockedPackage {
   name: string;
   version: string;
-  file: { filename: string; sha256: string };
+  file: { filename: string; url: string; sha256: string; size?: number };
+  via: string[];
   targets: string[];
 }
 
-const pins = (packages: LockedPackage[]) => packages.map((p) => `${p.name}==${p.version} ${p.file.filename} ${p.file.sha256}`).sort();
+const UV_PYPROJECT = `[project]
+name = "uv-e2e"
+version = "0.1.0"
+requires-python = ">=3.9"
+dependencies = ["seal-metrics>=1.0", "tinyconfig~=1.1"]
+
+[dependency-groups]
+dev = ["seal-plot>=0.1"]
+`;
+
+/**
+ * A uv.lock (version 1) as uv writes it for UV_PYPROJECT against the lab index, built from the files and the
+ * requirement chains (\`via\`) of the source project's lock: each package lists the packages it pulled in.
+ */
+function uvLockFor(packages: LockedPackage[]): string {
+  const q = JSON.stringify;
+  const parentOf = (chain: string) => {
+    const parts = chain.split(' > ').map((x) => x.replace(/\[.*\]$/, ''));
+    return parts.length > 2 ? parts[parts.length - 2]! : null;
+  };
+  const children = (name: string | null) =>
+    packages
+      .filter((p) => p.via.some((v) => parentOf(v) === name && (name !== null || !v.startsWith('envseal.yaml'))))
+      .map((p) => `    { name = ${q(p.name)} },`);
+  const lines = [
+    'version = 1',
+    'requires-python = ">=3.9"',
+    '',
+    '[[package]]',
+    'name = "uv-e2e"',
+    'version = "0.1.0"',
+    'source = { editable = "." }',
+    'dependencies = [',
+    ...children(null),
+    ']',
+    '',
+    '[package.dev-dependencies]',
+    'dev = [',
+    '    { name = "seal-plot" },',
+    ']',
+    '',
+    '[package.metadata]',
+    'requires-dist = [',
+    '    { name = "seal-metrics", specifier = ">=1.0" },',
+    '    { name = "tinyconfig", specifier = "~=1.1" },',
+    ']',
+    '',
+    '[package.metadata.requires-dev]',
+    'dev = [{ name = "seal-plot", specifier = ">=0.1" }]',
+  ];
+  for (const p of packages) {
+    const deps = children(p.name);
+    lines.push('', '[[package]]', `name = ${q(p.name)}`, `version = ${q(p.version)}`, `source = { registry = ${q(LAB_INDEX_URL)} }`);
+    if (deps.length) lines.push('dependencies = [', ...deps, ']');
+    const size = p.file.size !== undefined ? `, size = ${p.file.size}` : '';
+    lines.push('wheels = [', `    { url = ${q(p.file.url)}, hash = "sha256:${p.file.sha256}"${size} },`, ']');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const pins = (packages: LockedPackage[]) => packages.map((p) => `${p.name}==${p.version} ${p.file.filename} ${p.file.sha256} ${p.targets.join()}`).sort();
 
 describe('envseal lock follows an existing pylock.toml (PEP 751) pin for pin', { concurrency: false }, () => {
   let source: TempProject;
   let project: TempProject;
   let sourcePackages: LockedPackage[];
   let pylock: string;
+  let uvProject: TempProject;
+  let uvLock: string;
   const env = { ENVSEAL_CACHE_DIR: '' };
 
   before(async () => {
@@ -49,10 +112,13 @@ describe('envseal lock follows an existing pylock.toml (PEP 751) pin for pin', {
     assert.equal(exported.code, 0, exported.stderr);
     pylock = await readFile(source.path('pylock.toml'), 'utf8');
     project = await makeTempProject({ 'pylock.toml': pylock, 'train.py': 'print("hi")\n' });
+    uvLock = uvLockFor(sourcePackages);
+    uvProject = await makeTempProject({ 'uv.lock': uvLock, 'pyproject.toml': UV_PYPROJECT, 'train.py': 'print("hi")\n' });
   });
   after(async () => {
     await source?.cleanup();
     await project?.cleanup();
+    await uvProject?.cleanup();
   });
 
   it('init writes a spec that follows pylock.toml, and a flagless lock gives the same deploy pins', async () => {
@@ -74,7 +140,7 @@ describe('envseal lock follows an existing pylock.toml (PEP 751) pin for pin', {
     for (const p of deploy) assert.match(dockerfile, new RegExp(`${p.name}==${p.version.replace(/\./g, '\\.')}`));
   });
 
-  it('the dev dependency group adds the dev-only packages: all of the source lock', async () => {
+  it('the dev dependency group adds the dev-only packages for the dev image: the source lock, targets included', async () => {
     const spec = await readFile(project.path('envseal.yaml'), 'utf8');
     await writeFile(project.path('envseal.yaml'), spec.replace(/^ {2}lockfile: pylock\.toml$/m, '  lockfile: { path: pylock.toml, groups: [dev] }'));
     const res = await runEnvseal(['lock'], { cwd: project.dir, env });
@@ -107,5 +173,41 @@ describe('envseal lock follows an existing pylock.toml (PEP 751) pin for pin', {
     assert.match(res.stderr, new RegExp(forged));
     assert.deepEqual(await readFile(project.path('envseal.lock')), before);
     await writeFile(project.path('pylock.toml'), pylock);
+  });
+
+  it('uv.lock: init follows it, a flagless lock gives the same deploy pins, the dev group all of them', async () => {
+    const init = await runEnvseal(['init', '--base', LAB_BASE_IMAGE], { cwd: uvProject.dir, env });
+    assert.equal(init.code, 0, init.stderr);
+    const spec = await readFile(uvProject.path('envseal.yaml'), 'utf8');
+    assert.match(spec, /^ {2}lockfile: uv\.lock$/m);
+    assert.match(spec, /^ {2}pyproject: pyproject\.toml$/m);
+    const res = await runEnvseal(['lock'], { cwd: uvProject.dir, env });
+    assert.equal(res.code, 0, res.stderr);
+    const lock = JSON.parse(await readFile(uvProject.path('envseal.lock'), 'utf8'));
+    assert.deepEqual(pins(lock.python.packages), pins(sourcePackages.filter((p) => p.targets.includes('deploy'))));
+    assert.equal(lock.declared.python.imported.kind, 'uv');
+    await writeFile(uvProject.path('envseal.yaml'), spec.replace(/^ {2}lockfile: uv\.lock$/m, '  lockfile: { path: uv.lock, groups: [dev] }'));
+    const dev = await runEnvseal(['lock'], { cwd: uvProject.dir, env });
+    assert.equal(dev.code, 0, dev.stderr);
+    assert.deepEqual(pins(JSON.parse(await readFile(uvProject.path('envseal.lock'), 'utf8')).python.packages), pins(sourcePackages));
+  });
+
+  it('uv.lock stale against pyproject.toml, or with a tampered hash, is exit 2 naming it; envseal.lock stays byte-identical', async () => {
+    const before = await readFile(uvProject.path('envseal.lock'));
+    await writeFile(uvProject.path('pyproject.toml'), UV_PYPROJECT.replace('tinyconfig~=1.1', 'tinyconfig~=1.2'));
+    const staleRes = await runEnvseal(['lock'], { cwd: uvProject.dir, env });
+    assert.equal(staleRes.code, 2, staleRes.stderr);
+    assert.match(staleRes.stderr, /uv\.lock is stale against pyproject\.toml: pyproject\.toml declares tinyconfig~=1\.2/);
+    assert.match(staleRes.stderr, /uv lock/);
+    await writeFile(uvProject.path('pyproject.toml'), UV_PYPROJECT);
+    const victim = sourcePackages.find((p) => p.name === 'tinyconfig')!;
+    const forged = victim.file.sha256.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    await writeFile(uvProject.path('uv.lock'), uvLock.replace(victim.file.sha256, forged));
+    const tampered = await runEnvseal(['lock'], { cwd: uvProject.dir, env });
+    assert.equal(tampered.code, 2, tampered.stderr);
+    assert.match(tampered.stderr, /uv\.lock: package tinyconfig 1\.1\.0: the lock's sha256/);
+    assert.deepEqual(await readFile(uvProject.path('envseal.lock')), before);
+    await writeFile(uvProject.path('uv.lock'), uvLock);
+    assert.equal((await runEnvseal(['lock', '--check'], { cwd: uvProject.dir, env })).code, 0);
   });
 });

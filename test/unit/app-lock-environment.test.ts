@@ -179,7 +179,7 @@ test('never silently ignore an input: a recognised file envseal does not read is
       assert.equal(err.code, 'input.unused');
       assert.equal(err.exitCode, 2);
       assert.match(err.message, /2 project files envseal recognises would be ignored: environment\.yml, uv\.lock/);
-      assert.match(err.details.join('\n'), /uv\.lock: a Python lock envseal does not import yet/);
+      assert.match(err.details.join('\n'), /uv\.lock: a Python lock: name it in python\.lockfile to follow its pins/);
       assert.match(err.hint, /ignore:/);
       return true;
     });

@@ -143,6 +143,11 @@ describe('pylock.toml: what applies to the target', () => {
   it('groups and extras turn on the packages behind `in dependency_groups` / `in extras` markers; the sdist is the file when there is no wheel', () => {
     const out = selectImported(lock, BOOKWORM_TARGET, sel(['dev'], ['plot']));
     assert.deepEqual(
+      out.map((p) => `${p.name} ${p.targets.join()}`),
+      ['devtool dev', 'plotlib deploy,dev', 'seal-metrics deploy,dev'],
+      'what only a selected group brings in is for the dev image; extras are for both',
+    );
+    assert.deepEqual(
       out.map((p) => `${p.name}==${p.version} ${p.file.filename}`),
       [
         'devtool==2.0 devtool-2.0.tar.gz',

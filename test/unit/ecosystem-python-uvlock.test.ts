@@ -77,6 +77,8 @@ describe('uv.lock: what applies to the target', () => {
       ['ruff-lite==0.1.0 ruff_lite-0.1.0-py3-none-any.whl', 'seal-devtools==2.0.0 seal_devtools-2.0.0-py3-none-any.whl'],
     );
     assert.equal(picked(load(), ['lint']).filter((p) => /ruff|devtools/.test(p)).length, 1);
+    const targets = selectImported(load(), BOOKWORM_TARGET, { groups: ['dev'], extras: [] }).map((p) => `${p.name} ${p.targets.join()}`);
+    assert.deepEqual(targets, ['numpy-lite deploy,dev', 'ruff-lite dev', 'seal-devtools dev', 'seal-metrics deploy,dev', 'tinyconfig deploy,dev']);
   });
 
   it('a name locked at two versions is told apart by resolution-markers when the edge does not say', () => {

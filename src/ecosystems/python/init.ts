@@ -7,10 +7,8 @@ import type { InitFindings } from '../types.js';
 const list = (items: string[]) => `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
 
 const NOT_READ: [RegExp, string][] = [
-  [
-    /^(uv\.lock|poetry\.lock|Pipfile\.lock|pylock(\.[^.]+)?\.toml)$/,
-    'a Python lock envseal does not import yet: `lock` would resolve again instead of following its pins',
-  ],
+  [/^(uv\.lock|pylock(\.[^.]+)?\.toml)$/, 'a Python lock: name it in python.lockfile to follow its pins (otherwise `lock` would resolve again instead)'],
+  [/^(poetry\.lock|Pipfile\.lock)$/, 'a Python lock envseal does not import yet: `lock` would resolve again instead of following its pins'],
   [/^Pipfile$/, 'Pipenv manifest: envseal reads requirements files and pyproject.toml [project]'],
   [/^(setup\.py|setup\.cfg)$/, 'setuptools metadata: envseal reads dependencies from pyproject.toml [project] and requirements files only'],
   [/^(environment|conda)\.ya?ml$/, 'conda environment: envseal has no conda support yet'],
@@ -30,7 +28,8 @@ function lockfileOf(files: readonly string[]): string | undefined {
 export function initPython(files: readonly string[]): InitFindings {
   const lockfile = lockfileOf(files);
   const findings = lockfile ? initImported(files, lockfile) : initPythonFiles(files);
-  const unused = notRead(files.filter((f) => f !== lockfile));
+  // The lock the spec will follow stays in `unused`: `lock` refuses it while a spec does not read it.
+  const unused = notRead(files);
   return unused.length ? { ...findings, unused } : findings;
 }
 

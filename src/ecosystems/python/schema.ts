@@ -19,9 +19,12 @@ const lockfileRef = z.union([
   relPathSchema,
   z.strictObject({
     path: relPathSchema,
-    /** Dependency groups to install: PEP 751 `dependency-groups` (default: the lock's `default-groups`), uv dev groups (default: none). */
+    /**
+     * Dependency groups for the dev image (PEP 751 `dependency-groups`, uv dev groups). The deploy image gets the
+     * lock's default selection (PEP 751 `default-groups`; for uv.lock, no group) with `extras`.
+     */
     groups: z.array(z.string().min(1)).default([]),
-    /** PEP 751 `extras` to install. */
+    /** Extras to install in both images. */
     extras: z.array(z.string().min(1)).default([]),
   }),
 ]);

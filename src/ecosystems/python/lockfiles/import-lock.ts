@@ -50,7 +50,7 @@ async function checkOnIndex(lock: ImportedLock, s: SelectedPackage, indexUrl: st
     },
     index: indexUrl,
     via: [lock.path],
-    targets: ['deploy', 'dev'],
+    targets: s.targets,
   };
 }
 

@@ -7,6 +7,7 @@
  */
 import { inputError } from '../../../core/errors.js';
 import type { TargetProbe } from '../../../core/ground.js';
+import type { TargetName } from '../../../core/image-contract.js';
 import { evaluateMarker, type MarkerEnvironment } from '../pep/marker.js';
 import { normalizeName } from '../pep/names.js';
 import { parseRequirement } from '../pep/requirement.js';
@@ -21,6 +22,8 @@ export interface SelectedPackage {
   version: string;
   file: ImportedFile;
   index?: string;
+  /** Both images, or the dev image only when only the selected dependency groups bring it in. */
+  targets: TargetName[];
 }
 
 export interface Selection {
@@ -79,7 +82,7 @@ function checkPylockGroups(lock: PylockLock, sel: Selection): void {
 /** The pylock packages whose markers hold for the target and the selected extras/groups. */
 function pylockApplicable(lock: PylockLock, env: MarkerEnvironment, sel: Selection): ImportedPackage[] {
   checkPylockGroups(lock, sel);
-  const groups = sel.groups.length ? sel.groups.map(normalizeName) : lock.defaultGroups;
+  const groups = [...lock.defaultGroups, ...sel.groups.map(normalizeName)];
   const lockSets = { extras: sel.extras.map(normalizeName), dependencyGroups: groups };
   return lock.packages.filter((p) => !p.marker || evaluateMarker(p.marker, env, { lockSets }));
 }
@@ -107,7 +110,10 @@ export function selectImported(lock: ImportedLock, target: TargetProbe, sel: Sel
   const env = target.python!.markers as unknown as MarkerEnvironment;
   const pythonVersion = target.python!.version;
   checkLock(lock, env, pythonVersion, fit.description);
-  const applicable = lock.kind === 'pylock' ? pylockApplicable(lock, env, sel) : uvApplicable(lock, env, sel);
+  const applicableFor = (s: Selection) => (lock.kind === 'pylock' ? pylockApplicable(lock, env, s) : uvApplicable(lock, env, s));
+  const applicable = applicableFor(sel);
+  // What the deploy image gets: the lock without the selected groups (those are for the dev image).
+  const deploy = new Set((sel.groups.length ? applicableFor({ groups: [], extras: sel.extras }) : applicable).map((p) => `${p.name}==${p.version}`));
   const rank = (f: ImportedFile) => {
     const parsed = tryParseWheelFilename(f.filename);
     return parsed.ok ? fit.rankWheelTags(parsed.value.tags) : undefined;
@@ -130,7 +136,8 @@ export function selectImported(lock: ImportedLock, target: TargetProbe, sel: Sel
       });
     }
     const file = chooseFile(lock, p, rank, fit.description);
-    out.set(p.name, { name: p.name, version: p.version, file, ...(p.index ? { index: p.index } : {}) });
+    const targets: TargetName[] = deploy.has(`${p.name}==${p.version}`) ? ['deploy', 'dev'] : ['dev'];
+    out.set(p.name, { name: p.name, version: p.version, file, ...(p.index ? { index: p.index } : {}), targets });
   }
   return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
