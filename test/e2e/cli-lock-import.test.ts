@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
-import { LAB_BASE_IMAGE, LAB_INDEX_URL, requireLab, requireLabIndex } from '../lab/lab.js';
+import { dockerCli, LAB_BASE_IMAGE, LAB_INDEX_URL, requireLab, requireLabIndex } from '../lab/lab.js';
 
 const SOURCE_SPEC = `version: 1
 name: pylock-source
@@ -115,7 +115,9 @@ describe('envseal lock follows an existing pylock.toml (PEP 751) pin for pin', {
     uvLock = uvLockFor(sourcePackages);
     uvProject = await makeTempProject({ 'uv.lock': uvLock, 'pyproject.toml': UV_PYPROJECT, 'train.py': 'print("hi")\n' });
   });
+  const tags: string[] = [];
   after(async () => {
+    if (tags.length) await dockerCli(['rmi', '-f', ...tags]);
     await source?.cleanup();
     await project?.cleanup();
     await uvProject?.cleanup();
@@ -209,5 +211,15 @@ describe('envseal lock follows an existing pylock.toml (PEP 751) pin for pin', {
     assert.deepEqual(await readFile(uvProject.path('envseal.lock')), before);
     await writeFile(uvProject.path('uv.lock'), uvLock);
     assert.equal((await runEnvseal(['lock', '--check'], { cwd: uvProject.dir, env })).code, 0);
+  });
+
+  it('the imported lock builds unchanged: generate, build --target dev, then verify passes (image contents included)', async () => {
+    assert.equal((await runEnvseal(['generate'], { cwd: uvProject.dir, env })).code, 0);
+    const built = await runEnvseal(['build', '--target', 'dev', '--json'], { cwd: uvProject.dir, env });
+    assert.equal(built.code, 0, built.stderr);
+    const { tags: builtTags } = JSON.parse(built.stdout) as { tags: string[] };
+    tags.push(...builtTags);
+    const verify = await runEnvseal(['verify', '--image', builtTags[0]!], { cwd: uvProject.dir, env });
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });
 });
