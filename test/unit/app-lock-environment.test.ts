@@ -227,6 +227,14 @@ test('python.lockfile: lock follows pylock.toml without resolving; an edit to it
     );
     assert.ok(!index.calls.some((c) => c.startsWith('metadata')), 'no metadata read: nothing was resolved');
     assert.equal((await checkLock(p.paths)).drift.length, 0);
+    for (const options of [{ excludeNewer: '2026-01-01T00:00:00Z' }, { upgradePackages: ['beta'] }]) {
+      await assert.rejects(lockEnvironment(p.paths, deps, options), (err: any) => {
+        assert.equal(err.code, 'python.import-conflict');
+        assert.equal(err.exitCode, 2);
+        assert.match(err.message, /^--(exclude-newer|upgrade-package) cannot apply: the Python packages follow pylock\.toml pin for pin/);
+        return true;
+      });
+    }
     await writeFile(join(p.dir, 'pylock.toml'), pylock.replace(entry('beta'), ''));
     const { drift } = await checkLock(p.paths);
     assert.deepEqual(

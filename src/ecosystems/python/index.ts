@@ -63,6 +63,12 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
   const venv = declared.venv === 'auto' ? probePy.externallyManaged : declared.venv;
   if (declared.imported) {
     if (!imported) throw internalError('python.import-state', `${declared.imported.path} was not loaded`);
+    const flags = [...(ctx.options.excludeNewer ? ['--exclude-newer'] : []), ...(ctx.options.upgradePackages?.length ? ['--upgrade-package'] : [])];
+    if (flags.length) {
+      throw inputError('python.import-conflict', `${flags.join(' and ')} cannot apply: the Python packages follow ${declared.imported.path} pin for pin`, {
+        hint: `update ${declared.imported.path} with the tool that wrote it, then run \`envseal lock\``,
+      });
+    }
     const packages = await importLockedPackages({ lock: imported, ref: declared.imported, target, defaultIndex: declared.indexes[0]! }, ctx);
     return {
       interpreter: declared.interpreter,
