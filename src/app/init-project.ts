@@ -27,9 +27,15 @@ export async function detectManifests(dir: string): Promise<DetectedManifests> {
   return detectInFiles(files);
 }
 
-/** Pure: what the wings find among these top-level file names. */
+/** Pure: what the wings find among these top-level file names (a file the spec will read is not reported unused). */
 export function detectInFiles(files: readonly string[]): DetectedManifests {
-  return Object.fromEntries(ECOSYSTEMS.map((w) => [w.id, w.init(files)]));
+  return Object.fromEntries(
+    ECOSYSTEMS.map((w) => {
+      const { unused, ...findings } = w.init(files);
+      const left = (unused ?? []).filter((u) => !findings.found.includes(u.file));
+      return [w.id, left.length ? { ...findings, unused: left } : findings];
+    }),
+  );
 }
 
 export function renderInitSpec(options: { name: string; base: string; detected: DetectedManifests }): string {

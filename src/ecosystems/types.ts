@@ -85,7 +85,9 @@ export interface InitFindings {
   /**
    * Files of its ecosystem it recognises but does not read (e.g. a lock format not supported yet): `init` lists
    * them and `lock` refuses (exit 2) while they are present and not under `ignore:` in envseal.yaml, because
-   * following the other manifests instead would silently give a different environment.
+   * following the other manifests instead would silently give a different environment. A file listed in
+   * `found` as well (a lock the written spec follows) is shown by init as used, and `lock` still refuses it
+   * when the spec does not read it.
    */
   unused?: { file: string; why: string }[];
   /**

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerRunOptions, DockerEngine, ImageRegistry } from '../../src/core/ports.js';
 import { silentLogger } from '../../src/core/ports.js';
-import { lockEnvironment } from '../../src/app/lock-environment.js';
+import { checkLock, lockEnvironment } from '../../src/app/lock-environment.js';
 import { MemoryIndex } from '../fixtures/resolve/memory-index.js';
 import { BOOKWORM_TARGET } from '../fixtures/resolve/targets.js';
 
@@ -179,7 +179,7 @@ test('never silently ignore an input: a recognised file envseal does not read is
       assert.equal(err.code, 'input.unused');
       assert.equal(err.exitCode, 2);
       assert.match(err.message, /2 project files envseal recognises would be ignored: environment\.yml, uv\.lock/);
-      assert.match(err.details.join('\n'), /uv\.lock: a Python lock envseal does not import yet/);
+      assert.match(err.details.join('\n'), /uv\.lock: a Python lock: name it in python\.lockfile to follow its pins/);
       assert.match(err.hint, /ignore:/);
       return true;
     });
@@ -203,6 +203,53 @@ test('a lock that would pin zero packages from the manifests it read is exit 2, 
       return true;
     });
     await assert.rejects(readFile(p.paths.lock, 'utf8'), /ENOENT/, 'nothing is written');
+  } finally {
+    await p.cleanup();
+  }
+});
+
+test('python.lockfile: lock follows pylock.toml without resolving; an edit to it is drift; mixing it with requirements is exit 2', async () => {
+  const { deps, index } = fakes();
+  const wheel = (name: string) => `${name}-1.0.0-py3-none-any.whl`;
+  const entry = (name: string) =>
+    `[[packages]]\nname = "${name}"\nversion = "1.0.0"\nindex = "${INDEX}"\nwheels = [{ name = "${wheel(name)}", hashes = { sha256 = "${index.sha256Of(INDEX, wheel(name))}" } }]\n`;
+  // beta 1.0.0 although the resolver would pick 2.0.0: the lock is followed, not re-solved.
+  const pylock = `lock-version = "1.0"\n${entry('alpha')}${entry('beta')}`;
+  const spec = `version: 1\nname: t\nbase: registry.test/python:bookworm\npython:\n  lockfile: pylock.toml\n`;
+  const p = await project({ 'envseal.yaml': spec, 'pylock.toml': pylock });
+  try {
+    const result = await lockEnvironment(p.paths, deps);
+    assert.equal(result.status, 'created');
+    const lock = JSON.parse(await readFile(p.paths.lock, 'utf8'));
+    assert.deepEqual(
+      lock.python.packages.map((x: { name: string; version: string }) => `${x.name}==${x.version}`),
+      ['alpha==1.0.0', 'beta==1.0.0'],
+    );
+    assert.ok(!index.calls.some((c) => c.startsWith('metadata')), 'no metadata read: nothing was resolved');
+    assert.equal((await checkLock(p.paths)).drift.length, 0);
+    for (const options of [{ excludeNewer: '2026-01-01T00:00:00Z' }, { upgradePackages: ['beta'] }]) {
+      await assert.rejects(lockEnvironment(p.paths, deps, options), (err: any) => {
+        assert.equal(err.code, 'python.import-conflict');
+        assert.equal(err.exitCode, 2);
+        assert.match(err.message, /^--(exclude-newer|upgrade-package) cannot apply: the Python packages follow pylock\.toml pin for pin/);
+        return true;
+      });
+    }
+    await writeFile(join(p.dir, 'pylock.toml'), pylock.replace(entry('beta'), ''));
+    const { drift } = await checkLock(p.paths);
+    assert.deepEqual(
+      drift.map((d) => `${d.file} ${d.kind} ${d.subject}`),
+      ['pylock.toml changed pylock.toml (sha256)', 'pylock.toml removed requirement beta'],
+    );
+    await writeFile(p.paths.spec, `${spec}  packages: [gamma]\n`);
+    const before = await readFile(p.paths.lock);
+    await assert.rejects(lockEnvironment(p.paths, deps), (err: any) => {
+      assert.equal(err.code, 'python.import-conflict');
+      assert.equal(err.exitCode, 2);
+      assert.match(err.message, /envseal\.yaml: python\.lockfile \(pylock\.toml\) is followed pin for pin, so python\.packages would be ignored/);
+      return true;
+    });
+    assert.deepEqual(await readFile(p.paths.lock), before);
   } finally {
     await p.cleanup();
   }

@@ -119,13 +119,33 @@ test('what init writes is always a valid spec', () => {
 });
 
 test('init names the files it recognises but does not read, and the spec it writes says how to ignore them', () => {
-  const detected = detectInFiles(['requirements.txt', 'uv.lock', 'setup.py', 'train.py']);
+  const detected = detectInFiles(['requirements.txt', 'poetry.lock', 'setup.py', 'train.py']);
   assert.deepEqual(
     Object.values(detected).flatMap((f) => (f.unused ?? []).map((u) => u.file)),
-    ['uv.lock', 'setup.py'],
+    ['poetry.lock', 'setup.py'],
   );
   const text = renderInitSpec({ name: 'proj', base: 'python:3.12', detected });
-  assert.match(text, /^# ignore: \["uv\.lock", "setup\.py"\]$/m);
+  assert.match(text, /^# ignore: \["poetry\.lock", "setup\.py"\]$/m);
   const spec = parseSpec(text.replace('# ignore: ', 'ignore: '));
-  assert.deepEqual(spec.ignore, ['uv.lock', 'setup.py']);
+  assert.deepEqual(spec.ignore, ['poetry.lock', 'setup.py']);
+});
+
+test('init writes a spec that follows a pylock.toml (or a uv.lock) and checks pyproject.toml against it; other locks stay listed as unused', () => {
+  const detected = detectInFiles(['pylock.toml', 'pyproject.toml', 'uv.lock', 'train.py']);
+  assert.deepEqual(
+    Object.values(detected).flatMap((f) => (f.unused ?? []).map((u) => u.file)),
+    ['uv.lock'],
+  );
+  const spec = parseSpec(renderInitSpec({ name: 'proj', base: 'python:3.12', detected }).replace('# ignore: ', 'ignore: '));
+  assert.equal(spec.python?.lockfile, 'pylock.toml');
+  assert.equal(spec.python?.pyproject, 'pyproject.toml');
+  assert.deepEqual(spec.python?.requirements, []);
+  const uv = detectInFiles(['uv.lock', 'pyproject.toml', 'requirements.txt']);
+  assert.deepEqual(
+    Object.values(uv).flatMap((f) => f.unused ?? []),
+    [],
+  );
+  const uvSpec = parseSpec(renderInitSpec({ name: 'proj', base: 'python:3.12', detected: uv }));
+  assert.equal(uvSpec.python?.lockfile, 'uv.lock');
+  assert.match(renderInitSpec({ name: 'proj', base: 'python:3.12', detected: uv }), /Not read while the lock is followed: requirements\.txt/);
 });

@@ -16,6 +16,7 @@ export function pythonDrift(pa: PythonDeclared | null, pb: PythonDeclared | null
   out.scalar('python.packageIndexes', pa.packageIndexes, pb.packageIndexes);
   out.scalar('python.excludeNewer', pa.excludeNewer, pb.excludeNewer);
   out.scalar('python.requiresPython', pa.requiresPython?.specifier, pb.requiresPython?.specifier);
+  importDrift(out, pa, pb);
   out.push(...requirementDrift(pa.requirements, pb.requirements));
   return out.entries;
 }
@@ -55,4 +56,16 @@ function requirementName(requirement: string): string {
       ?.toLowerCase()
       .replace(/[-_.]+/g, '-') ?? requirement
   );
+}
+
+/** The imported lock: its file's digest (any edit), the selected groups/extras, the pyproject it is checked against. */
+function importDrift(out: DriftCollector, pa: PythonDeclared, pb: PythonDeclared): void {
+  const a = pa.imported;
+  const b = pb.imported;
+  out.scalar('python.lockfile', a?.path, b?.path);
+  if (!a || !b) return;
+  if (a.sha256 !== b.sha256) out.push({ file: b.path, kind: 'changed', subject: `${b.path} (sha256)`, before: a.sha256, after: b.sha256 });
+  out.scalar('python.lockfile.groups', a.groups, b.groups);
+  out.scalar('python.lockfile.extras', a.extras, b.extras);
+  out.scalar('python.pyproject', a.pyproject, b.pyproject);
 }

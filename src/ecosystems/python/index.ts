@@ -2,7 +2,7 @@
  * The python wing: requirements.txt, constraints, pyproject.toml and inline requirements, resolved by envseal's
  * PubGrub resolver against PEP 503/691 indexes for the base image's interpreter, installed hash-checked by pip.
  */
-import { inputError } from '../../core/errors.js';
+import { inputError, internalError } from '../../core/errors.js';
 import { maskUrlCredentials } from '../../core/url-credentials.js';
 import { DEFAULT_VENV } from '../../core/image-contract.js';
 import { compareText, sortedUnique } from '../../core/order.js';
@@ -14,6 +14,8 @@ import { pythonContents } from './contents.js';
 import { renderPython } from './dockerfile.js';
 import { canonicalPythonDeclared, loadPython, normalizePythonDeclared } from './load.js';
 import { resolvePython } from './resolver/resolve-python.js';
+import { importLockedPackages } from './lockfiles/import-lock.js';
+import type { ImportedLock } from './lockfiles/types.js';
 import { pythonDeclaredSchema, pythonDevSpecSchema, pythonSectionSchema, pythonSpecSchema, type PythonDeclared, type PythonSection } from './schema.js';
 import type { ResolveContext } from '../types.js';
 
@@ -23,8 +25,8 @@ export const pythonWing = defineEcosystem({
   schemas: { spec: pythonSpecSchema, devSpec: pythonDevSpecSchema, declared: pythonDeclaredSchema, section: pythonSectionSchema },
   init: initPython,
   async load(spec, dev, ctx) {
-    const declared = await loadPython(spec, dev, ctx);
-    return declared ? { declared, state: undefined } : null;
+    const loaded = await loadPython(spec, dev, ctx);
+    return loaded ? { declared: loaded.declared, state: loaded.imported } : null;
   },
   normalizeDeclared: normalizePythonDeclared,
   canonicalDeclared: canonicalPythonDeclared,
@@ -56,11 +58,28 @@ export const pythonWing = defineEcosystem({
   drift: pythonDrift,
 });
 
-async function resolvePythonSection(declared: PythonDeclared, _state: undefined, ctx: ResolveContext<PythonSection>): Promise<PythonSection> {
+async function resolvePythonSection(declared: PythonDeclared, imported: ImportedLock | undefined, ctx: ResolveContext<PythonSection>): Promise<PythonSection> {
   const { target } = ctx.ground;
   const probePy = target.python;
   if (!probePy) throw inputError('probe.no-python', `the base image ${ctx.ground.base.reference} has no Python interpreter`);
   const venv = declared.venv === 'auto' ? probePy.externallyManaged : declared.venv;
+  if (declared.imported) {
+    if (!imported) throw internalError('python.import-state', `${declared.imported.path} was not loaded`);
+    const flags = [...(ctx.options.excludeNewer ? ['--exclude-newer'] : []), ...(ctx.options.upgradePackages?.length ? ['--upgrade-package'] : [])];
+    if (flags.length) {
+      throw inputError('python.import-conflict', `${flags.join(' and ')} cannot apply: the Python packages follow ${declared.imported.path} pin for pin`, {
+        hint: `update ${declared.imported.path} with the tool that wrote it, then run \`envseal lock\``,
+      });
+    }
+    const packages = await importLockedPackages({ lock: imported, ref: declared.imported, target, defaultIndex: declared.indexes[0]! }, ctx);
+    return {
+      interpreter: declared.interpreter,
+      venv: venv ? DEFAULT_VENV : null,
+      systemSitePackages: declared.systemSitePackages,
+      indexes: declared.indexes,
+      packages,
+    };
+  }
   const excludeNewer = ctx.options.excludeNewer ?? declared.excludeNewer;
   const installable = declared.requirements.filter((r) => r.kind === 'requirement');
   ctx.logger.progress(`resolving ${installable.length} Python requirement(s) for ${probePy.implementation} ${probePy.version} on ${target.machine}`);

@@ -1,13 +1,14 @@
-/** `envseal init` for the python wing: requirements*.txt (dev ones by name), pyproject.toml and a conda environment.yml. */
+/**
+ * `envseal init` for the python wing: a PEP 751 pylock.toml or a uv.lock when there is one (followed pin for pin), else
+ * requirements*.txt (dev ones by name), pyproject.toml and a conda environment.yml.
+ */
 import type { InitFindings } from '../types.js';
 
 const list = (items: string[]) => `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
 
 const NOT_READ: [RegExp, string][] = [
-  [
-    /^(uv\.lock|poetry\.lock|Pipfile\.lock|pylock(\.[^.]+)?\.toml)$/,
-    'a Python lock envseal does not import yet: `lock` would resolve again instead of following its pins',
-  ],
+  [/^(uv\.lock|pylock(\.[^.]+)?\.toml)$/, 'a Python lock: name it in python.lockfile to follow its pins (otherwise `lock` would resolve again instead)'],
+  [/^(poetry\.lock|Pipfile\.lock)$/, 'a Python lock envseal does not import yet: `lock` would resolve again instead of following its pins'],
   [/^Pipfile$/, 'Pipenv manifest: envseal reads requirements files and pyproject.toml [project]'],
   [/^(setup\.py|setup\.cfg)$/, 'setuptools metadata: envseal reads dependencies from pyproject.toml [project] and requirements files only'],
 ];
@@ -22,12 +23,39 @@ function notRead(files: readonly string[]): { file: string; why: string }[] {
   ];
 }
 
+/** The lock init follows: `pylock.toml`, else the first named one (`pylock.<name>.toml`), else `uv.lock`. */
+function lockfileOf(files: readonly string[]): string | undefined {
+  const found = files.filter((f) => /^pylock(\.[^.]+)?\.toml$/.test(f)).sort();
+  if (found.length) return found.includes('pylock.toml') ? 'pylock.toml' : found[0];
+  return files.includes('uv.lock') ? 'uv.lock' : undefined;
+}
+
 export function initPython(files: readonly string[]): InitFindings {
-  const findings = initPythonFiles(files);
+  const lockfile = lockfileOf(files);
+  const findings = lockfile ? initImported(files, lockfile) : initPythonFiles(files);
+  // The lock the spec will follow stays in `unused`: `lock` refuses it while a spec does not read it.
   const unused = notRead(files);
   const conda = files.find((f) => CONDA_ENV.test(f));
   const mustRead = conda ? [{ file: conda, why: 'a conda environment: name it as `python.environment` in envseal.yaml (its pip: section is locked)' }] : [];
   return { ...findings, ...(unused.length ? { unused } : {}), ...(mustRead.length ? { mustRead } : {}) };
+}
+
+function initImported(files: readonly string[], lockfile: string): InitFindings {
+  const pyproject = files.includes('pyproject.toml');
+  const reqs = files.filter((n) => /^requirements.*\.txt$/.test(n));
+  const lines = [
+    'python:',
+    '  # The interpreter in the image that gets the locked packages.',
+    '  interpreter: python3',
+    `  # ${lockfile} is the source of truth: \`envseal lock\` follows its pins and hashes (checked against the index),`,
+    '  # it does not resolve. Install dependency groups or extras of the lock with { path, groups: [...], extras: [...] }.',
+    `  lockfile: ${lockfile}`,
+  ];
+  if (pyproject)
+    lines.push('  # Checked against the lock: a requirement the lock does not satisfy makes `lock` fail (stale lock).', '  pyproject: pyproject.toml');
+  if (reqs.length) lines.push(`  # Not read while the lock is followed: ${reqs.join(', ')}`);
+  lines.push('  # Install into a venv when the base Python is "externally managed" (PEP 668).', '  venv: auto');
+  return { found: [lockfile, ...(pyproject ? ['pyproject.toml'] : [])], lines, devLines: [] };
 }
 
 function initPythonFiles(files: readonly string[]): InitFindings {

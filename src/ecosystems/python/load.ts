@@ -2,6 +2,7 @@
  * The python wing's declared inputs: requirement and constraint files, inline requirements, pyproject.toml
  * groups and index settings from envseal.yaml, normalised into one list with where each came from.
  */
+import { createHash } from 'node:crypto';
 import { describeError, inputError } from '../../core/errors.js';
 import { compareText, sortedUnique } from '../../core/order.js';
 import type { LoadContext } from '../types.js';
@@ -11,7 +12,11 @@ import { parseCondaEnvironment } from './manifests/conda-env.js';
 import { parsePyproject, selectPyprojectGroups } from './manifests/pyproject.js';
 import { normalizeName } from './pep/names.js';
 import { findRequirementProblem, formatRequirement, parseRequirement } from './pep/requirement.js';
-import type { DeclaredRequirement, PythonDeclared, PythonDevSpec, PythonSpec } from './schema.js';
+import { parseImportedLock } from './lockfiles/read.js';
+import type { ImportedLock } from './lockfiles/types.js';
+import { checkUvFresh, pyprojectInputs, uvRecordedInputs } from './lockfiles/uv.js';
+import { readDependencyGroups } from './manifests/dependency-groups.js';
+import type { DeclaredRequirement, ImportedLockRef, PythonDeclared, PythonDevSpec, PythonSpec } from './schema.js';
 
 export const DEFAULT_INDEX = 'https://pypi.org/simple';
 
@@ -25,8 +30,20 @@ interface Collected {
   options: Record<string, string | boolean | string[]>;
 }
 
-export async function loadPython(py: PythonSpec | undefined, dev: PythonDevSpec | undefined, ctx: LoadContext): Promise<PythonDeclared | null> {
+export interface LoadedPython {
+  declared: PythonDeclared;
+  /** The parsed lock `python.lockfile` names, when it does. */
+  imported?: ImportedLock;
+}
+
+export async function loadPython(py: PythonSpec | undefined, dev: PythonDevSpec | undefined, ctx: LoadContext): Promise<LoadedPython | null> {
   if (!py && !dev) return null;
+  if (py?.lockfile) return loadImported(py, dev, ctx);
+  const declared = await loadDeclared(py, dev, ctx);
+  return { declared };
+}
+
+async function loadDeclared(py: PythonSpec | undefined, dev: PythonDevSpec | undefined, ctx: LoadContext): Promise<PythonDeclared> {
   const acc: Collected = { requirements: [], fileIndexes: [], options: {} };
   for (const [i, rel] of (py?.requirements ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `python.requirements.${i}`, ALL, false);
   for (const [i, rel] of (py?.constraints ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `python.constraints.${i}`, ALL, true);
@@ -69,6 +86,88 @@ async function loadCondaEnvironment(acc: Collected, ctx: LoadContext, rel: strin
     );
   }
   return env.python?.specifier ? { specifier: env.python.specifier, source: rel } : null;
+}
+
+/** `python.lockfile`: the lock is the only source of packages; a pyproject.toml next to it is checked against it. */
+async function loadImported(py: PythonSpec, dev: PythonDevSpec | undefined, ctx: LoadContext): Promise<LoadedPython> {
+  const ref = typeof py.lockfile === 'string' ? { path: py.lockfile, groups: [] as string[], extras: [] as string[] } : py.lockfile!;
+  const mixed = [
+    ...(py.requirements.length ? ['python.requirements'] : []),
+    ...(py.constraints.length ? ['python.constraints'] : []),
+    ...(py.packages.length ? ['python.packages'] : []),
+    ...(py.environment ? ['python.environment'] : []),
+    ...(py.excludeNewer ? ['python.excludeNewer'] : []),
+    ...(Object.keys(py.packageIndexes).length ? ['python.packageIndexes'] : []),
+    ...(dev?.requirements.length || dev?.packages.length ? ['targets.dev.python'] : []),
+  ];
+  if (mixed.length) {
+    throw inputError(
+      'python.import-conflict',
+      `${ctx.specFile}: python.lockfile (${ref.path}) is followed pin for pin, so ${mixed.join(', ')} would be ignored`,
+      {
+        hint: `add those packages to the project and regenerate ${ref.path}, or drop python.lockfile to let envseal resolve`,
+      },
+    );
+  }
+  const text = await ctx.readManifest(ref.path, 'python.lockfile');
+  const lock = parseImportedLock(text, ref.path);
+  for (const p of lock.packages) if ('index' in p && p.index) p.index = ctx.credentials.addFromUrl(p.index).replace(/\/+$/, '');
+  for (const p of lock.packages) if ('registry' in p && p.registry) p.registry = ctx.credentials.addFromUrl(p.registry).replace(/\/+$/, '');
+  const pyproject = await loadLockPyproject(py, lock, ctx);
+  const imported: ImportedLockRef = {
+    path: ref.path,
+    kind: lock.kind,
+    sha256: createHash('sha256').update(text).digest('hex'),
+    groups: ref.groups,
+    extras: ref.extras,
+    ...(pyproject ? { pyproject } : {}),
+  };
+  const fromSpec = [...(py.index ? [py.index] : []), ...py.extraIndexes].map((u) => ctx.credentials.addFromUrl(u));
+  const lockIndexes = lock.packages.flatMap((p) => ('index' in p && p.index ? [p.index] : 'registry' in p && p.registry ? [p.registry] : []));
+  const indexes = dedupeUrls([...fromSpec, ...lockIndexes]);
+  const declared: PythonDeclared = {
+    interpreter: py.interpreter,
+    indexes: indexes.length ? indexes : [DEFAULT_INDEX],
+    venv: py.venv,
+    systemSitePackages: py.systemSitePackages,
+    packageIndexes: {},
+    // One pin per package of the lock (all files' hashes), so drift names the packages that changed.
+    requirements: lock.packages.flatMap((p) =>
+      'sourceKind' in p && !p.registry
+        ? []
+        : [
+            {
+              requirement: `${p.name}==${p.version}`,
+              hashes: [...p.wheels, ...(p.sdist ? [p.sdist] : [])].map((f) => `sha256:${f.sha256}`),
+              source: ref.path,
+              kind: 'requirement' as const,
+              targets: ALL,
+            },
+          ],
+    ),
+    options: {},
+    imported,
+  };
+  return { declared, imported: lock };
+}
+
+/**
+ * The pyproject.toml an imported lock is checked against: the one the spec names, else (uv.lock, which always
+ * sits next to its project) `pyproject.toml` when present. A uv.lock is checked here: its `[package.metadata]`
+ * must equal what pyproject.toml declares now.
+ */
+async function loadLockPyproject(py: PythonSpec, lock: ImportedLock, ctx: LoadContext): Promise<ImportedLockRef['pyproject']> {
+  const pref = typeof py.pyproject === 'string' ? { path: py.pyproject, extras: [] as string[] } : py.pyproject;
+  const text = pref ? await ctx.readManifest(pref.path, 'python.pyproject') : lock.kind === 'uv' ? await ctx.readOptional('pyproject.toml') : null;
+  if (text === null) return undefined;
+  const path = pref?.path ?? 'pyproject.toml';
+  const parsed = parsePyproject(text, path);
+  if (lock.kind === 'pylock') return { path, requirements: selectPyprojectGroups(parsed, pref?.extras ?? []).map((r) => formatRequirement(r.requirement)) };
+  const plain = (rs: PythonRequirement[]) => rs.map((r) => r.requirement);
+  const optional = Object.fromEntries(Object.entries(parsed.optionalDependencies).map(([g, rs]) => [g, plain(rs)]));
+  const current = pyprojectInputs(plain(parsed.dependencies), optional, readDependencyGroups(text, path));
+  checkUvFresh(lock, uvRecordedInputs(lock), current, path);
+  return { path, requirements: current };
 }
 
 function addAll(acc: Collected, reqs: PythonRequirement[], kind: DeclaredRequirement['kind'], targets: Targets): void {

@@ -15,6 +15,20 @@ const pyprojectRef = z.union([
   }),
 ]);
 
+const lockfileRef = z.union([
+  relPathSchema,
+  z.strictObject({
+    path: relPathSchema,
+    /**
+     * Dependency groups for the dev image (PEP 751 `dependency-groups`, uv dev groups). The deploy image gets the
+     * lock's default selection (PEP 751 `default-groups`; for uv.lock, no group) with `extras`.
+     */
+    groups: z.array(z.string().min(1)).default([]),
+    /** Extras to install in both images. */
+    extras: z.array(z.string().min(1)).default([]),
+  }),
+]);
+
 export const pythonSpecSchema = z.strictObject({
   /** The interpreter inside the image the packages are for. */
   interpreter: z.string().min(1).default('python3'),
@@ -28,6 +42,11 @@ export const pythonSpecSchema = z.strictObject({
    * against the base image's interpreter; any other conda package is an error (envseal runs no conda solver).
    */
   environment: relPathSchema.optional(),
+  /**
+   * An existing lock to follow pin for pin instead of resolving (`pylock.toml`, PEP 751, or `uv.lock`). With
+   * it, `pyproject` is only checked against the lock, and requirements, constraints and packages must be empty.
+   */
+  lockfile: lockfileRef.optional(),
   /** PEP 503/691 simple index URL; requirement files may set their own with --index-url. */
   index: httpUrlSchema.optional(),
   extraIndexes: z.array(httpUrlSchema).default([]),
@@ -66,6 +85,18 @@ export const declaredRequirementSchema = z.strictObject({
 });
 export type DeclaredRequirement = z.infer<typeof declaredRequirementSchema>;
 
+/** An imported lock as the input hash sees it: the file's digest, what was selected from it, what it is checked against. */
+export const importedLockSchema = z.strictObject({
+  path: z.string(),
+  kind: z.enum(['pylock', 'uv']),
+  sha256: hex64Schema,
+  groups: z.array(z.string()),
+  extras: z.array(z.string()),
+  /** The pyproject.toml requirements the lock is checked against (stale lock: exit 2), when the spec names one. */
+  pyproject: z.strictObject({ path: z.string(), requirements: z.array(z.string()) }).optional(),
+});
+export type ImportedLockRef = z.infer<typeof importedLockSchema>;
+
 export const pythonDeclaredSchema = z.strictObject({
   interpreter: z.string(),
   indexes: z.array(z.string()),
@@ -79,6 +110,8 @@ export const pythonDeclaredSchema = z.strictObject({
   options: z.record(z.string(), z.union([z.string(), z.boolean(), z.array(z.string())])),
   /** The interpreter versions a manifest asks for (conda's `python=3.11` as `==3.11.*`), checked against the base. */
   requiresPython: z.strictObject({ specifier: z.string(), source: z.string() }).optional(),
+  /** Set when the packages come from an existing lock (`python.lockfile`) instead of the resolver. */
+  imported: importedLockSchema.optional(),
 });
 export type PythonDeclared = z.infer<typeof pythonDeclaredSchema>;
 

@@ -233,6 +233,11 @@ export interface MarkerEvaluationOptions {
    * evaluates a distribution's `Requires-Dist` for the extras requested of it.
    */
   extras?: Iterable<string>;
+  /**
+   * When evaluating a lock file's markers (PEP 751): the selected extras and dependency groups, the sets
+   * `extras` and `dependency_groups` stand for (`'dev' in dependency_groups`). Without it they are errors.
+   */
+  lockSets?: { extras: readonly string[]; dependencyGroups: readonly string[] };
 }
 
 function evaluationError(marker: Marker, what: string, hint: string): never {
@@ -284,8 +289,33 @@ function compareStrings(lhs: string, op: MarkerOperator, rhs: string, node: Mark
   }
 }
 
-function evaluateCompare(node: Extract<Marker, { kind: 'compare' }>, env: MarkerEnvironment, extra: string): boolean {
+const LOCK_SETS: ReadonlySet<MarkerVariableName> = new Set(['extras', 'dependency_groups']);
+
+/** `'x' in extras`, `'x' not in dependency_groups`: membership of a name in a lock file's selected set. */
+function evaluateSetCompare(node: Extract<Marker, { kind: 'compare' }>, sets: NonNullable<MarkerEvaluationOptions['lockSets']>): boolean {
   const { left, op, right } = node;
+  if (left.kind !== 'string' || right.kind !== 'variable' || (op !== 'in' && op !== 'not in')) {
+    return evaluationError(
+      node,
+      'a lock-file set can only be tested with `"name" in <set>` or `"name" not in <set>`',
+      'write e.g. `"dev" in dependency_groups`',
+    );
+  }
+  const set = right.name === 'extras' ? sets.extras : sets.dependencyGroups;
+  const has = set.map(normalizeName).includes(normalizeName(left.value));
+  return op === 'in' ? has : !has;
+}
+
+function evaluateCompare(
+  node: Extract<Marker, { kind: 'compare' }>,
+  env: MarkerEnvironment,
+  extra: string,
+  sets?: MarkerEvaluationOptions['lockSets'],
+): boolean {
+  const { left, op, right } = node;
+  if (sets && ((left.kind === 'variable' && LOCK_SETS.has(left.name)) || (right.kind === 'variable' && LOCK_SETS.has(right.name)))) {
+    return evaluateSetCompare(node, sets);
+  }
   let key: MarkerVariableName;
   if (left.kind === 'variable') key = left.name;
   else if (right.kind === 'variable') key = right.name;
@@ -301,16 +331,16 @@ function evaluateCompare(node: Extract<Marker, { kind: 'compare' }>, env: Marker
   return compareStrings(lhs, op, rhs, node);
 }
 
-function evaluateWith(marker: Marker, env: MarkerEnvironment, extra: string): boolean {
+function evaluateWith(marker: Marker, env: MarkerEnvironment, extra: string, sets?: MarkerEvaluationOptions['lockSets']): boolean {
   switch (marker.kind) {
     case 'compare':
-      return evaluateCompare(marker, env, extra);
+      return evaluateCompare(marker, env, extra, sets);
     // Every operand is evaluated (no short-circuit), as `packaging` does: an undefined comparison is an
     // error wherever it sits, not only when the other operands happen to leave the result open.
     case 'and':
-      return marker.items.map((m) => evaluateWith(m, env, extra)).every(Boolean);
+      return marker.items.map((m) => evaluateWith(m, env, extra, sets)).every(Boolean);
     case 'or':
-      return marker.items.map((m) => evaluateWith(m, env, extra)).some(Boolean);
+      return marker.items.map((m) => evaluateWith(m, env, extra, sets)).some(Boolean);
   }
 }
 
@@ -322,8 +352,8 @@ function evaluateWith(marker: Marker, env: MarkerEnvironment, extra: string): bo
 export function evaluateMarker(marker: Marker | string, env: MarkerEnvironment, options: MarkerEvaluationOptions = {}): boolean {
   const parsed = typeof marker === 'string' ? parseMarker(marker) : marker;
   const extras = [...(options.extras ?? [])].map((e) => (e === '' ? '' : normalizeName(e)));
-  if (extras.length === 0) return evaluateWith(parsed, env, '');
-  return extras.some((extra) => evaluateWith(parsed, env, extra));
+  if (extras.length === 0) return evaluateWith(parsed, env, '', options.lockSets);
+  return extras.some((extra) => evaluateWith(parsed, env, extra, options.lockSets));
 }
 
 /** The variables a marker reads (for reports and for deciding which probe values a lock depends on). */

@@ -1,0 +1,107 @@
+/**
+ * PEP 751 `pylock.toml` (lock-version 1.x) read into the form envseal follows pin for pin: per package its
+ * version, marker, index and files with their sha256. Pure: text in, an `ImportedLock` out. Packages envseal
+ * cannot install from an index (vcs, directory, archive) are input errors naming the package, never skipped.
+ */
+import { inputError } from '../../../core/errors.js';
+import { normalizeName } from '../pep/names.js';
+import { HINT, invalid, isTable, parseTomlLock, type Table } from './toml-values.js';
+import type { ImportedFile, ImportedPackage, PylockLock } from './types.js';
+
+function str(t: Table, key: string, where: string, path: string): string | undefined {
+  const v = t[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') invalid(path, `${where}.${key} must be a string`);
+  return v;
+}
+
+function strList(t: Table, key: string, path: string): string[] {
+  const v = t[key];
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) invalid(path, `${key} must be an array of strings`);
+  return v as string[];
+}
+
+function readFile(value: unknown, where: string, path: string): ImportedFile {
+  if (!isTable(value)) invalid(path, `${where} must be a table`);
+  const url = str(value, 'url', where, path);
+  const filePath = str(value, 'path', where, path);
+  const filename = str(value, 'name', where, path) ?? (url ?? filePath)?.split(/[?#]/)[0]!.split('/').pop();
+  if (!filename) invalid(path, `${where} has neither name nor url`);
+  const hashes = value.hashes;
+  if (!isTable(hashes) || typeof hashes.sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(hashes.sha256)) {
+    invalid(path, `${where} (${filename}) has no sha256 in its hashes`);
+  }
+  const size = value.size;
+  if (size !== undefined && (typeof size !== 'number' || !Number.isInteger(size) || size < 0)) invalid(path, `${where}.size must be a non-negative integer`);
+  const uploadTime = value['upload-time'];
+  return {
+    filename,
+    ...(url !== undefined ? { url } : {}),
+    sha256: hashes.sha256.toLowerCase(),
+    ...(size !== undefined ? { size } : {}),
+    ...(uploadTime instanceof Date ? { uploadTime: uploadTime.toISOString().replace(/\.000Z$/, 'Z') } : {}),
+  };
+}
+
+function readPackage(value: unknown, i: number, path: string): ImportedPackage {
+  const where = `packages[${i}]`;
+  if (!isTable(value)) invalid(path, `${where} must be a table`);
+  const rawName = str(value, 'name', where, path);
+  if (!rawName) invalid(path, `${where} has no name`);
+  const name = normalizeName(rawName);
+  for (const kind of ['vcs', 'directory', 'archive'] as const) {
+    if (value[kind] !== undefined) {
+      throw inputError('python.import-unsupported', `${path}: package ${name} is a ${kind} source; envseal installs from indexes only`, {
+        hint: 'publish the package to an index (a local one works), lock it from there, and regenerate the lock',
+      });
+    }
+  }
+  const version = str(value, 'version', where, path);
+  if (!version) invalid(path, `package ${name} has no version`);
+  const wheelsValue = value.wheels ?? [];
+  if (!Array.isArray(wheelsValue)) invalid(path, `package ${name}: wheels must be an array of tables`);
+  const wheels = wheelsValue.map((w, j) => readFile(w, `package ${name} wheels[${j}]`, path));
+  const sdist = value.sdist === undefined ? undefined : readFile(value.sdist, `package ${name} sdist`, path);
+  if (!wheels.length && !sdist) invalid(path, `package ${name} ${version} names no wheel and no sdist`);
+  const marker = str(value, 'marker', where, path);
+  const requiresPython = str(value, 'requires-python', where, path);
+  const index = str(value, 'index', where, path);
+  return {
+    name,
+    version,
+    ...(marker ? { marker } : {}),
+    ...(requiresPython ? { requiresPython } : {}),
+    ...(index ? { index: index.replace(/\/+$/, '') } : {}),
+    wheels,
+    ...(sdist ? { sdist } : {}),
+  };
+}
+
+/** Parses a pylock.toml. */
+export function parsePylock(text: string, path: string): PylockLock {
+  return readPylock(parseTomlLock(text, path), path);
+}
+
+export function readPylock(doc: Record<string, unknown>, path: string): PylockLock {
+  const version = doc['lock-version'];
+  if (typeof version !== 'string') invalid(path, 'has no lock-version: is it a PEP 751 pylock.toml (or a uv.lock)?');
+  if (!/^1(\.\d+)*$/.test(version)) {
+    throw inputError('python.import-invalid', `${path}: lock-version ${JSON.stringify(version)} is not supported (envseal reads lock-version 1.x)`, {
+      hint: HINT,
+    });
+  }
+  const packagesValue = doc.packages ?? [];
+  if (!Array.isArray(packagesValue)) invalid(path, 'packages must be an array of tables ([[packages]])');
+  const requiresPython = str(doc, 'requires-python', 'lock', path);
+  return {
+    kind: 'pylock',
+    path,
+    environments: strList(doc, 'environments', path),
+    ...(requiresPython ? { requiresPython } : {}),
+    extras: strList(doc, 'extras', path).map(normalizeName),
+    dependencyGroups: strList(doc, 'dependency-groups', path).map(normalizeName),
+    defaultGroups: strList(doc, 'default-groups', path).map(normalizeName),
+    packages: packagesValue.map((p, i) => readPackage(p, i, path)),
+  };
+}
