@@ -14,6 +14,7 @@ import {
   INDEX_CREDENTIALS_ARG,
   LABEL_FINGERPRINT,
   LABEL_LOCK_DIGEST,
+  LABEL_SBOM_DIGEST,
   REVISION_ARG,
   scratchTag,
   type TargetName,
@@ -177,6 +178,8 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   const context = createBuildContext({
     dir: paths.dir,
     dockerfile: { path: CONTEXT_DOCKERFILE, content: rendered.text },
+    // The SBOM the Dockerfile copies in, as the lock renders it (generate writes the same bytes for `docker build`).
+    extraFiles: { [rendered.sbom.contextPath]: rendered.sbom.text },
     mtime: epoch,
   });
 
@@ -235,6 +238,11 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   const info = await deps.engine.inspectImage(imageId);
   if (!info) throw externalError('build.no-image', `the engine reported image ${imageId} but cannot show it`);
   assertImageMatchesLock(info, lock, digest, request.target);
+  if (info.labels[LABEL_SBOM_DIGEST] !== rendered.sbom.digest) {
+    throw checkFailed('build.sbom-digest-mismatch', `the built ${request.target} image carries SBOM digest ${info.labels[LABEL_SBOM_DIGEST] ?? '(none)'}, the lock's SBOM is ${rendered.sbom.digest}`, {
+      hint: 'run `envseal generate` and build again',
+    });
+  }
   if (!diffIds.length) diffIds = info.layers;
 
   const pushed = request.push ? await pushTags(tags, deps, request.signal) : [];
