@@ -1,0 +1,112 @@
+/**
+ * The SBOM in the image, against the lab: a built and pushed image carries envseal.sbom.cdx.json at
+ * /etc/envseal/sbom.cdx.json and its digest in the dev.envseal.sbom-digest label; `verify --image` (and
+ * `--rebuild`: the image stays reproducible) passes, an image whose label or file was changed fails naming it;
+ * `run` gives the container WANDB_DOCKER = the pushed repo digest.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
+import { dockerCli, LAB_BASE_IMAGE, LAB_INDEX_URL, LAB_REGISTRY, requireLab, requireLabIndex } from '../lab/lab.js';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  summary: string;
+  details: string[];
+}
+
+describe('the SBOM in a built image', { concurrency: false }, () => {
+  let project: TempProject;
+  const repo = `attest12-${process.pid}/img`;
+  const tag = `${LAB_REGISTRY}/${repo}:v1`;
+  const tampered = [`attest12-${process.pid}/label:x`, `attest12-${process.pid}/nofile:x`];
+  let sbom: string;
+  let pushedDigest: string;
+
+  before(async () => {
+    await requireLab();
+    await requireLabIndex();
+    project = await makeTempProject({
+      'envseal.yaml': `version: 1\nname: attest12-e2e\nbase: ${LAB_BASE_IMAGE}\npython:\n  packages: ["tinyconfig>=1.0"]\n  index: ${LAB_INDEX_URL}\ntargets:\n  deploy:\n    copy: [main.py]\n    command: [python, main.py]\n`,
+      'main.py': 'import tinyconfig\nprint(tinyconfig.loads("a = 1"))\n',
+    });
+    assert.equal((await runEnvseal(['lock'], { cwd: project.dir })).code, 0);
+    const generated = await runEnvseal(['generate'], { cwd: project.dir });
+    assert.equal(generated.code, 0, generated.stderr);
+    assert.match(generated.stdout, /wrote envseal\.Dockerfile and envseal\.sbom\.cdx\.json/);
+    sbom = await readFile(project.path('envseal.sbom.cdx.json'), 'utf8');
+    const built = await runEnvseal(['build', '--target', 'deploy', '-t', tag, '--push', '--json'], { cwd: project.dir, timeoutMs: 10 * 60_000 });
+    assert.equal(built.code, 0, built.stderr.slice(-2000));
+    pushedDigest = (JSON.parse(built.stdout) as { pushed: { digest: string }[] }).pushed[0]!.digest;
+  });
+  after(async () => {
+    await dockerCli(['rmi', '-f', tag, ...tampered]);
+    await project?.cleanup();
+  });
+
+  test('the image holds envseal.sbom.cdx.json byte for byte next to the lock, and labels its sha256', async () => {
+    const cat = await dockerCli(['run', '--rm', '--network', 'none', '--entrypoint', 'cat', tag, '/etc/envseal/sbom.cdx.json']);
+    assert.equal(cat.code, 0, cat.stderr);
+    assert.equal(cat.stdout, sbom);
+    const label = await dockerCli(['image', 'inspect', '--format', '{{index .Config.Labels "dev.envseal.sbom-digest"}}', tag]);
+    assert.equal(label.stdout.trim(), `sha256:${createHash('sha256').update(sbom).digest('hex')}`);
+    assert.equal((await runEnvseal(['generate', '--check'], { cwd: project.dir })).code, 0);
+  });
+
+  test('verify --image --rebuild passes: label and in-image file match the lock SBOM, the rebuild gives the same image', async () => {
+    const res = await runEnvseal(['verify', '--image', tag, '--rebuild', '--json'], { cwd: project.dir, timeoutMs: 10 * 60_000 });
+    const report = JSON.parse(res.stdout) as { ok: boolean; checks: Check[] };
+    assert.equal(res.code, 0, res.stdout + res.stderr.slice(-2000));
+    const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
+    assert.match(byName['dockerfile']!.summary, /envseal\.Dockerfile and envseal\.sbom\.cdx\.json are what the lock renders/);
+    assert.match(byName['image-label']!.summary, /carries the lock's fingerprint and SBOM digest/);
+    assert.match(byName['image-contents']!.summary, /and the lock's SBOM/);
+  });
+
+  test('an image whose SBOM label or file differs: verify --image exits 1 naming it', async () => {
+    const label = await dockerCli(['build', '-t', tampered[0]!, '-'], { input: `FROM ${tag}\nLABEL dev.envseal.sbom-digest=sha256:${'0'.repeat(64)}\n` });
+    assert.equal(label.code, 0, label.stderr);
+    const res = await runEnvseal(['verify', '--image', tampered[0]!, '--json'], { cwd: project.dir });
+    assert.equal(res.code, 1, res.stderr);
+    const checks = Object.fromEntries((JSON.parse(res.stdout) as { checks: Check[] }).checks.map((c) => [c.name, c]));
+    assert.equal(checks['image-label']!.ok, false);
+    assert.match(checks['image-label']!.summary, new RegExp(`carries SBOM digest sha256:0{64}, the lock's SBOM is sha256:[0-9a-f]{64}`));
+
+    const file = await dockerCli(['build', '--network', 'host', '-t', tampered[1]!, '-'], {
+      input: `FROM ${tag}\nUSER root\nRUN rm /etc/envseal/sbom.cdx.json\n`,
+    });
+    assert.equal(file.code, 0, file.stderr);
+    const res2 = await runEnvseal(['verify', '--image', tampered[1]!, '--json'], { cwd: project.dir });
+    assert.equal(res2.code, 1, res2.stderr);
+    const checks2 = Object.fromEntries((JSON.parse(res2.stdout) as { checks: Check[] }).checks.map((c) => [c.name, c]));
+    assert.equal(checks2['image-label']!.ok, true);
+    assert.equal(checks2['image-contents']!.ok, false);
+    assert.ok(checks2['image-contents']!.details.includes('/etc/envseal/sbom.cdx.json is missing from the image'), checks2['image-contents']!.details.join('\n'));
+  });
+
+  test('a stale SBOM file in the project: verify exits 1 in the dockerfile check, naming it', async () => {
+    const path = project.path('envseal.sbom.cdx.json');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(path, sbom.replace('"version": 1', '"version": 2'));
+    try {
+      const res = await runEnvseal(['verify', '--json'], { cwd: project.dir });
+      assert.equal(res.code, 1, res.stderr);
+      const dockerfile = (JSON.parse(res.stdout) as { checks: Check[] }).checks.find((c) => c.name === 'dockerfile')!;
+      assert.equal(dockerfile.ok, false);
+      assert.match(dockerfile.summary, /envseal\.sbom\.cdx\.json is not the lock's SBOM/);
+    } finally {
+      await writeFile(path, sbom);
+    }
+  });
+
+  test('run sets WANDB_DOCKER to the pushed repo digest', async () => {
+    const res = await runEnvseal(['run', '--target', 'deploy', '--image', tag, '--', 'python', '-c', 'import os; print(os.environ["WANDB_DOCKER"])'], {
+      cwd: project.dir,
+    });
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout.trim().split('\n').at(-1), `${LAB_REGISTRY}/${repo}@${pushedDigest}`);
+  });
+});
