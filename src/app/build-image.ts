@@ -239,9 +239,13 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   if (!info) throw externalError('build.no-image', `the engine reported image ${imageId} but cannot show it`);
   assertImageMatchesLock(info, lock, digest, request.target);
   if (info.labels[LABEL_SBOM_DIGEST] !== rendered.sbom.digest) {
-    throw checkFailed('build.sbom-digest-mismatch', `the built ${request.target} image carries SBOM digest ${info.labels[LABEL_SBOM_DIGEST] ?? '(none)'}, the lock's SBOM is ${rendered.sbom.digest}`, {
-      hint: 'run `envseal generate` and build again',
-    });
+    throw checkFailed(
+      'build.sbom-digest-mismatch',
+      `the built ${request.target} image carries SBOM digest ${info.labels[LABEL_SBOM_DIGEST] ?? '(none)'}, the lock's SBOM is ${rendered.sbom.digest}`,
+      {
+        hint: 'run `envseal generate` and build again',
+      },
+    );
   }
   if (!diffIds.length) diffIds = info.layers;
 

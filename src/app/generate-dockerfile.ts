@@ -83,7 +83,8 @@ export async function checkDockerfile(paths: ProjectPaths, output: string, deps:
   }
   const sbomRel = toRel(paths.dir, rendered.sbom.file);
   const sbomOnDisk = await readSbomFile(rendered.sbom.file, displayPath(paths.dir, rendered.sbom.file));
-  if (sbomOnDisk === null) throw checkFailed('sbom.missing', `${sbomRel} does not exist`, { hint: 'run `envseal generate` (the Dockerfile copies it into the image)' });
+  if (sbomOnDisk === null)
+    throw checkFailed('sbom.missing', `${sbomRel} does not exist`, { hint: 'run `envseal generate` (the Dockerfile copies it into the image)' });
   if (sbomOnDisk !== rendered.sbom.text) {
     throw checkFailed('sbom.stale', `${sbomRel} is not the SBOM of ${toRel(paths.dir, paths.lock)}`, {
       details: firstDifference(sbomOnDisk, rendered.sbom.text),

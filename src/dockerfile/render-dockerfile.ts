@@ -106,7 +106,12 @@ function renderProvenance(lock: Lock, options: RenderOptions, target: TargetName
     [LABEL_SBOM_DIGEST, options.sbom.digest],
     [LABEL_TARGET, target],
   ];
-  const lines = [`COPY ${options.lockPath} ${LOCK_PATH_IN_IMAGE}`, `COPY ${options.sbom.path} ${SBOM_PATH_IN_IMAGE}`, `ENV ENVSEAL_FINGERPRINT=${lock.fingerprint} \\`, `    ENVSEAL_TARGET=${target}`];
+  const lines = [
+    `COPY ${options.lockPath} ${LOCK_PATH_IN_IMAGE}`,
+    `COPY ${options.sbom.path} ${SBOM_PATH_IN_IMAGE}`,
+    `ENV ENVSEAL_FINGERPRINT=${lock.fingerprint} \\`,
+    `    ENVSEAL_TARGET=${target}`,
+  ];
   if (target === 'deploy') {
     lines.push(`ARG ${REVISION_ARG}=`);
     labels.push(['org.opencontainers.image.revision', `\${${REVISION_ARG}}`]);

@@ -84,7 +84,10 @@ describe('the SBOM in a built image', { concurrency: false }, () => {
     const checks2 = Object.fromEntries((JSON.parse(res2.stdout) as { checks: Check[] }).checks.map((c) => [c.name, c]));
     assert.equal(checks2['image-label']!.ok, true);
     assert.equal(checks2['image-contents']!.ok, false);
-    assert.ok(checks2['image-contents']!.details.includes('/etc/envseal/sbom.cdx.json is missing from the image'), checks2['image-contents']!.details.join('\n'));
+    assert.ok(
+      checks2['image-contents']!.details.includes('/etc/envseal/sbom.cdx.json is missing from the image'),
+      checks2['image-contents']!.details.join('\n'),
+    );
   });
 
   test('a stale SBOM file in the project: verify exits 1 in the dockerfile check, naming it', async () => {

@@ -10,7 +10,14 @@ import { assertGolden } from '../lab/golden.js';
 
 const template = readFileSync(new URL('../../templates/Dockerfile.tmpl', import.meta.url), 'utf8');
 const seedHook = readFileSync(new URL('../../templates/envseal_seed.py', import.meta.url), 'utf8');
-const opts = { template, seedHook, lockPath: 'envseal.lock', lockDigest: `sha256:${'7'.repeat(64)}`, toolVersion: '0.1.0', sbom: { path: 'envseal.sbom.cdx.json', digest: `sha256:${'5'.repeat(64)}` } };
+const opts = {
+  template,
+  seedHook,
+  lockPath: 'envseal.lock',
+  lockDigest: `sha256:${'7'.repeat(64)}`,
+  toolVersion: '0.1.0',
+  sbom: { path: 'envseal.sbom.cdx.json', digest: `sha256:${'5'.repeat(64)}` },
+};
 
 test('renders the sample lock exactly as the golden Dockerfile', () => {
   assertGolden('sample.Dockerfile', renderDockerfile(sampleLock(), opts));

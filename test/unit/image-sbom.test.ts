@@ -31,7 +31,13 @@ test('generate writes the lock SBOM next to the lock; the Dockerfile copies it a
   try {
     const g = await runCliInProcess(['generate', '--json'], { cwd: dir });
     assert.equal(g.code, 0, g.stderr);
-    assert.deepEqual(JSON.parse(g.stdout), { ok: true, dockerfile: 'envseal.Dockerfile', sbom: 'envseal.sbom.cdx.json', written: true, fingerprint: sbomLock().fingerprint });
+    assert.deepEqual(JSON.parse(g.stdout), {
+      ok: true,
+      dockerfile: 'envseal.Dockerfile',
+      sbom: 'envseal.sbom.cdx.json',
+      written: true,
+      fingerprint: sbomLock().fingerprint,
+    });
     const sbom = await readFile(join(dir, 'envseal.sbom.cdx.json'), 'utf8');
     await assertValidCycloneDx(sbom);
     const printed = await runCliInProcess(['sbom'], { cwd: dir });
