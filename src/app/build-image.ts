@@ -28,6 +28,8 @@ import { writeFileAtomic } from '../core/atomic-write.js';
 import { BUILDS_DIR, type BuildParameters, type ImageBuildRecord } from '../record/image-build-record.js';
 import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
 import { loadInputs, toRel, type ProjectPaths } from './load-inputs.js';
+import { attachToPushed, type OpenArtifacts } from './attachments.js';
+import { generateProvenance } from './provenance.js';
 
 /** Path of the Dockerfile inside the build context. */
 const CONTEXT_DOCKERFILE = DEFAULT_DOCKERFILE;
@@ -42,6 +44,8 @@ export interface BuildDeps extends GenerateDeps {
   revision: string | null;
   /** This process as `<host>/<pid>`: named in the raw image's scratch tag, so a killed build's can be removed. */
   owner?: string;
+  /** The registry's artifacts: with `push`, the SBOM and the provenance are attached to the pushed image. */
+  artifacts?: OpenArtifacts;
   /** Post-build normalisation (issue: reproducible images); absent = not available. */
   normalize?: (
     imageId: string,
@@ -267,6 +271,11 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   if (request.writeRecord !== false) {
     const parameters = { revision: deps.revision, platform: request.platform ?? lock.base.platform, network: request.network ?? 'host' };
     await writeBuildRecord(paths, outcome, parameters, deps.clock);
+  }
+  if (pushed.length && deps.artifacts) {
+    // The provenance statement is made from the build record just written; without one, only the SBOM goes.
+    const provenance = request.writeRecord !== false ? (await generateProvenance(paths, { target: request.target, toolVersion: deps.toolVersion })).text : null;
+    await attachToPushed(pushed, { sbom: rendered.sbom.text, provenance }, deps.artifacts, deps.logger);
   }
   return outcome;
 }

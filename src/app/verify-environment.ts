@@ -23,6 +23,7 @@ import { ECOSYSTEMS } from '../ecosystems/registry.js';
 import { captureContainerOutput } from '../core/container-output.js';
 import { readSbomFile, renderFromLock, type GenerateDeps, type RenderedDockerfile } from './generate-dockerfile.js';
 import { checkLock } from './lock-environment.js';
+import { registryDigestRef, verifyAttachments, type OpenArtifacts } from './attachments.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 
 export interface VerifyCheck {
@@ -53,6 +54,8 @@ export interface VerifyDeps extends GenerateDeps {
   logger: Logger;
   /** When given, each check's duration is measured (for reports that show it, such as JUnit). */
   clock?: Clock;
+  /** The registry's artifacts, for `--image REGISTRY/REPO@sha256:…` (attached SBOM and provenance). */
+  artifacts?: OpenArtifacts;
 }
 
 /** Milliseconds each check took, in report order; checks made together (the image's two) share their time evenly. */
@@ -88,6 +91,8 @@ export async function verifyEnvironment(
   timed([await dockerfileCheck(paths, request.dockerfile ?? DEFAULT_DOCKERFILE, rendered)]);
 
   if (request.image) timed(await verifyImage(request.image, lock, { lock: digest, sbom: rendered.sbom.digest }, deps));
+  const registryRef = request.image ? registryDigestRef(request.image) : null;
+  if (registryRef && deps.artifacts) timed([await verifyAttachments(registryRef, lock, rendered.sbom.text, deps.artifacts)]);
   if (request.record) timed([await verifyRecord(request.record, paths, lock, deps)]);
   if (request.extra) timed(await request.extra(lock));
 

@@ -13,6 +13,8 @@ import { DockerodeEngine } from '../engines/docker/dockerode-engine.js';
 import type { ContainerOwnership } from '../engines/docker/containers.js';
 import { dockerConnectionFromEnv } from '../engines/docker/connection.js';
 import { HttpOciRegistry } from '../oci/oci-registry.js';
+import { ArtifactStore } from '../oci/artifacts.js';
+import type { OpenArtifacts } from '../app/attachments.js';
 import { findRegistryCredentials, loadDockerConfig, type DockerConfig } from '../oci/docker-config.js';
 import { PythonIndexClient } from '../ecosystems/python/index-client/python-index.js';
 import { CredentialStore } from '../core/url-credentials.js';
@@ -33,6 +35,8 @@ export interface Deps {
   indexCredentials: CredentialStore;
   /** This process as the owner of what it creates in the engine (`<host>/<pid>`). */
   owner: string;
+  /** Artifacts attached to images in registries (SBOM, provenance). */
+  artifacts: OpenArtifacts;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -84,6 +88,10 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
       return registry.resolveImage(ref, platform);
     },
   };
+  const artifacts: OpenArtifacts = async (ref, write) => {
+    registry ??= new HttpOciRegistry({ dockerConfig: await config(), logger, clock: systemClock, ...http });
+    return new ArtifactStore(registry.session(ref, write ? 'pull,push' : 'pull'));
+  };
   const ownership = processOwnership();
   const engine = new DockerodeEngine({
     ...dockerConnectionFromEnv(env),
@@ -107,7 +115,7 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
       await rm(workDir, { recursive: true, force: true });
     }
   };
-  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials, owner: ownership.owner };
+  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials, owner: ownership.owner, artifacts };
 }
 
 /** Fetches one package file whole (wheel, sdist, npm tarball) for `envseal bundle`, with the index credentials. */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
-import { dockerCli, LAB_BASE_IMAGE, LAB_INDEX_URL, LAB_REGISTRY, requireLab, requireLabIndex } from '../lab/lab.js';
+import { dockerCli, LAB_BASE_IMAGE, LAB_INDEX_URL, LAB_REGISTRY, LAB_REGISTRY_URL, requireLab, requireLabIndex } from '../lab/lab.js';
 
 interface Check {
   name: string;
@@ -103,6 +103,43 @@ describe('the SBOM in a built image', { concurrency: false }, () => {
     } finally {
       await writeFile(path, sbom);
     }
+  });
+
+  test('build --push attached the SBOM and the provenance (tag fallback: the lab registry has no referrers API)', async () => {
+    const referrers = await fetch(`${LAB_REGISTRY_URL}/v2/${repo}/referrers/${pushedDigest}`);
+    assert.equal(referrers.status, 404, 'the lab registry (distribution 2.8) serves no referrers API');
+    const accept = { Accept: 'application/vnd.oci.image.manifest.v1+json' };
+    for (const [kind, type] of [
+      ['sbom', 'application/vnd.cyclonedx+json'],
+      ['att', 'application/vnd.in-toto+json'],
+    ] as const) {
+      const res = await fetch(`${LAB_REGISTRY_URL}/v2/${repo}/manifests/${pushedDigest.replace(':', '-')}.${kind}`, { headers: accept });
+      assert.equal(res.status, 200, kind);
+      const manifest = (await res.json()) as { artifactType: string; subject: { digest: string }; layers: { digest: string }[] };
+      assert.equal(manifest.artifactType, type);
+      assert.equal(manifest.subject.digest, pushedDigest);
+      const blob = await fetch(`${LAB_REGISTRY_URL}/v2/${repo}/blobs/${manifest.layers[0]!.digest}`);
+      const text = await blob.text();
+      if (kind === 'sbom') assert.equal(text, sbom);
+      else assert.equal((JSON.parse(text) as { predicateType: string }).predicateType, 'https://slsa.dev/provenance/v1');
+    }
+    const res = await runEnvseal(['verify', '--image', `${LAB_REGISTRY}/${repo}@${pushedDigest}`, '--json'], { cwd: project.dir });
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const check = (JSON.parse(res.stdout) as { checks: Check[] }).checks.find((c) => c.name === 'registry-attachments');
+    assert.ok(check?.ok, JSON.stringify(check));
+  });
+
+  test('a registry copy of the image without the attachments: verify --image exits 1 naming the SBOM and the provenance', async () => {
+    const copy = `${LAB_REGISTRY}/attest12-${process.pid}/copy:v1`;
+    tampered.push(copy);
+    assert.equal((await dockerCli(['tag', tag, copy])).code, 0);
+    const pushed = await dockerCli(['push', copy]);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const res = await runEnvseal(['verify', '--image', `${LAB_REGISTRY}/attest12-${process.pid}/copy@${pushedDigest}`, '--json'], { cwd: project.dir });
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    const check = (JSON.parse(res.stdout) as { checks: Check[] }).checks.find((c) => c.name === 'registry-attachments')!;
+    assert.equal(check.ok, false);
+    assert.deepEqual(check.details, ['no SBOM (application/vnd.cyclonedx+json) is attached', 'no provenance (application/vnd.in-toto+json) is attached']);
   });
 
   test('run sets WANDB_DOCKER to the pushed repo digest', async () => {
