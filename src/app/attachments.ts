@@ -63,8 +63,10 @@ export function provenanceProblems(bytes: Buffer, lock: Lock, digest: string): s
   }
   const problems: string[] = [];
   const fingerprint = statement.predicate?.buildDefinition?.externalParameters?.lockFingerprint;
-  if (fingerprint !== lock.fingerprint) problems.push(`the attached provenance is for lock fingerprint ${fingerprint ?? '(none)'}, the lock has ${lock.fingerprint}`);
-  if (!(statement.subject ?? []).some((s) => `sha256:${s.digest?.sha256}` === digest)) problems.push(`the attached provenance does not name ${digest} as a subject`);
+  if (fingerprint !== lock.fingerprint)
+    problems.push(`the attached provenance is for lock fingerprint ${fingerprint ?? '(none)'}, the lock has ${lock.fingerprint}`);
+  if (!(statement.subject ?? []).some((s) => `sha256:${s.digest?.sha256}` === digest))
+    problems.push(`the attached provenance does not name ${digest} as a subject`);
   return problems;
 }
 
@@ -81,7 +83,12 @@ export async function verifyAttachments(ref: ImageRef, lock: Lock, sbomText: str
   if (!provenance) problems.push(`no provenance (${PROVENANCE_ARTIFACT.artifactType}) is attached`);
   else problems.push(...provenanceProblems(provenance.bytes, lock, digest));
   if (!problems.length) {
-    return { name: 'registry-attachments', ok: true, summary: `${name} has the lock's SBOM and a provenance statement of this lock attached (${sbom!.via})`, details: [] };
+    return {
+      name: 'registry-attachments',
+      ok: true,
+      summary: `${name} has the lock's SBOM and a provenance statement of this lock attached (${sbom!.via})`,
+      details: [],
+    };
   }
   return {
     name: 'registry-attachments',

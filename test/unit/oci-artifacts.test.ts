@@ -67,7 +67,9 @@ function fakeRegistry(referrers: boolean, refusePut = false) {
         return send(201, null, { 'Docker-Content-Digest': sha256Of(body) });
       }
       const m = manifests.get(reference);
-      return m ? send(200, m.body, { 'Content-Type': m.type, 'Docker-Content-Digest': sha256Of(m.body) }) : send(404, Buffer.from('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}'));
+      return m
+        ? send(200, m.body, { 'Content-Type': m.type, 'Docker-Content-Digest': sha256Of(m.body) })
+        : send(404, Buffer.from('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}'));
     }
     return send(404);
   };
@@ -78,7 +80,10 @@ function fakeRegistry(referrers: boolean, refusePut = false) {
 
 const lock = sbomLock();
 const provenanceFor = (digest: string) =>
-  JSON.stringify({ subject: [{ name: 'x', digest: { sha256: digest.slice(7) } }], predicate: { buildDefinition: { externalParameters: { lockFingerprint: lock.fingerprint } } } });
+  JSON.stringify({
+    subject: [{ name: 'x', digest: { sha256: digest.slice(7) } }],
+    predicate: { buildDefinition: { externalParameters: { lockFingerprint: lock.fingerprint } } },
+  });
 
 for (const referrers of [true, false]) {
   test(`attach and verify ${referrers ? 'through the referrers API' : 'with the sha256-<hex>.<kind> tag fallback'}`, async () => {
@@ -88,7 +93,12 @@ for (const referrers of [true, false]) {
     assert.equal(before.ok, false);
     assert.deepEqual(before.details, ['no SBOM (application/vnd.cyclonedx+json) is attached', 'no provenance (application/vnd.in-toto+json) is attached']);
 
-    const attached = await attachToPushed([{ tag: '127.0.0.1:5000/app:v1', digest: reg.imageDigest }], { sbom: 'SBOM', provenance: provenanceFor(reg.imageDigest) }, reg.open, silentLogger);
+    const attached = await attachToPushed(
+      [{ tag: '127.0.0.1:5000/app:v1', digest: reg.imageDigest }],
+      { sbom: 'SBOM', provenance: provenanceFor(reg.imageDigest) },
+      reg.open,
+      silentLogger,
+    );
     assert.deepEqual(
       attached.map((a) => [a.kind, a.via, a.tag]),
       [
@@ -119,7 +129,9 @@ test('a registry that refuses the artifact manifest: exit 3 naming the registry 
   await assert.rejects(
     attachToPushed([{ tag: '127.0.0.1:5000/app:v1', digest: reg.imageDigest }], { sbom: 'S', provenance: null }, reg.open, silentLogger),
     (e: { exitCode: number; message: string; hint?: string }) =>
-      e.exitCode === 3 && /registry 127\.0\.0\.1:5000 answered UNSUPPORTED: The operation is unsupported\. for the sbom manifest/.test(e.message) && /docker login/.test(e.hint ?? ''),
+      e.exitCode === 3 &&
+      /registry 127\.0\.0\.1:5000 answered UNSUPPORTED: The operation is unsupported\. for the sbom manifest/.test(e.message) &&
+      /docker login/.test(e.hint ?? ''),
   );
 });
 
@@ -130,9 +142,18 @@ test('artifactManifest: OCI manifest with artifactType, the empty config, one ti
   assert.deepEqual(bytes, artifactManifest(artifact, subject));
   const m = JSON.parse(bytes.toString());
   assert.equal(m.artifactType, 'application/vnd.cyclonedx+json');
-  assert.deepEqual(m.config, { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 });
+  assert.deepEqual(m.config, {
+    mediaType: 'application/vnd.oci.empty.v1+json',
+    digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+    size: 2,
+  });
   assert.deepEqual(m.layers, [
-    { mediaType: 'application/vnd.cyclonedx+json', digest: sha256Of(Buffer.from('{}\n')), size: 3, annotations: { 'org.opencontainers.image.title': 'sbom.cdx.json' } },
+    {
+      mediaType: 'application/vnd.cyclonedx+json',
+      digest: sha256Of(Buffer.from('{}\n')),
+      size: 3,
+      annotations: { 'org.opencontainers.image.title': 'sbom.cdx.json' },
+    },
   ]);
   assert.deepEqual(m.subject, subject);
   assert.equal(fallbackTag(subject.digest, 'att'), `sha256-${'1'.repeat(64)}.att`);
