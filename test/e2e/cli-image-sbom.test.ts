@@ -56,6 +56,17 @@ describe('the SBOM in a built image', { concurrency: false }, () => {
     assert.equal((await runEnvseal(['generate', '--check'], { cwd: project.dir })).code, 0);
   });
 
+  test('plain `docker build` of the generated Dockerfile puts the same SBOM and label in the image', async () => {
+    const plain = `attest12-${process.pid}/plain:deploy`;
+    tampered.push(plain);
+    const built = await dockerCli(['build', '--network', 'host', '-f', 'envseal.Dockerfile', '--target', 'deploy', '-t', plain, '.'], { cwd: project.dir });
+    assert.equal(built.code, 0, built.stderr.slice(-2000));
+    const cat = await dockerCli(['run', '--rm', '--network', 'none', '--entrypoint', 'cat', plain, '/etc/envseal/sbom.cdx.json']);
+    assert.equal(cat.stdout, sbom);
+    const label = await dockerCli(['image', 'inspect', '--format', '{{index .Config.Labels "dev.envseal.sbom-digest"}}', plain]);
+    assert.equal(label.stdout.trim(), `sha256:${createHash('sha256').update(sbom).digest('hex')}`);
+  });
+
   test('verify --image --rebuild passes: label and in-image file match the lock SBOM, the rebuild gives the same image', async () => {
     const res = await runEnvseal(['verify', '--image', tag, '--rebuild', '--json'], { cwd: project.dir, timeoutMs: 10 * 60_000 });
     const report = JSON.parse(res.stdout) as { ok: boolean; checks: Check[] };
