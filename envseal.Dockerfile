@@ -30,6 +30,7 @@ COPY ["dist", "/opt/envseal/dist"]
 COPY ["templates", "/opt/envseal/templates"]
 COPY ["schema", "/opt/envseal/schema"]
 COPY envseal.lock /etc/envseal/lock.json
+COPY envseal.sbom.cdx.json /etc/envseal/sbom.cdx.json
 ENV ENVSEAL_FINGERPRINT=sha256:f7766c5306cc05431ebf914d046a9c7ab3304643b7033ba3db295b48a38f9571 \
     ENVSEAL_TARGET=deploy
 ARG ENVSEAL_REVISION=
@@ -39,6 +40,7 @@ LABEL org.opencontainers.image.title="envseal" \
       org.opencontainers.image.base.digest="sha256:b8b5212d406a4c1c558afacb6adc37485dd82c45dc7169a2944e16cdca0b876d" \
       dev.envseal.fingerprint="sha256:f7766c5306cc05431ebf914d046a9c7ab3304643b7033ba3db295b48a38f9571" \
       dev.envseal.lock-digest="sha256:c5bda679017044a9327f3966c343fa9e59c1e0ff5e7615463e8bf840cc105f2f" \
+      dev.envseal.sbom-digest="sha256:67475941a43af33512a009bf67dc179430da8eb0a997dbab172ed4032c4433e1" \
       dev.envseal.target="deploy" \
       org.opencontainers.image.revision="${ENVSEAL_REVISION}"
 USER envseal
@@ -51,6 +53,7 @@ CMD ["--help"]
 FROM deps AS dev
 ARG SOURCE_DATE_EPOCH=1796221712
 COPY envseal.lock /etc/envseal/lock.json
+COPY envseal.sbom.cdx.json /etc/envseal/sbom.cdx.json
 ENV ENVSEAL_FINGERPRINT=sha256:f7766c5306cc05431ebf914d046a9c7ab3304643b7033ba3db295b48a38f9571 \
     ENVSEAL_TARGET=dev
 LABEL org.opencontainers.image.title="envseal" \
@@ -59,5 +62,6 @@ LABEL org.opencontainers.image.title="envseal" \
       org.opencontainers.image.base.digest="sha256:b8b5212d406a4c1c558afacb6adc37485dd82c45dc7169a2944e16cdca0b876d" \
       dev.envseal.fingerprint="sha256:f7766c5306cc05431ebf914d046a9c7ab3304643b7033ba3db295b48a38f9571" \
       dev.envseal.lock-digest="sha256:c5bda679017044a9327f3966c343fa9e59c1e0ff5e7615463e8bf840cc105f2f" \
+      dev.envseal.sbom-digest="sha256:67475941a43af33512a009bf67dc179430da8eb0a997dbab172ed4032c4433e1" \
       dev.envseal.target="dev"
 WORKDIR /opt/envseal

@@ -14,6 +14,7 @@ import {
   INDEX_CREDENTIALS_ARG,
   LABEL_FINGERPRINT,
   LABEL_LOCK_DIGEST,
+  LABEL_SBOM_DIGEST,
   REVISION_ARG,
   scratchTag,
   type TargetName,
@@ -27,6 +28,8 @@ import { writeFileAtomic } from '../core/atomic-write.js';
 import { BUILDS_DIR, type BuildParameters, type ImageBuildRecord } from '../record/image-build-record.js';
 import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
 import { loadInputs, toRel, type ProjectPaths } from './load-inputs.js';
+import { attachToPushed, type OpenArtifacts } from './attachments.js';
+import { generateProvenance } from './provenance.js';
 
 /** Path of the Dockerfile inside the build context. */
 const CONTEXT_DOCKERFILE = DEFAULT_DOCKERFILE;
@@ -41,6 +44,8 @@ export interface BuildDeps extends GenerateDeps {
   revision: string | null;
   /** This process as `<host>/<pid>`: named in the raw image's scratch tag, so a killed build's can be removed. */
   owner?: string;
+  /** The registry's artifacts: with `push`, the SBOM and the provenance are attached to the pushed image. */
+  artifacts?: OpenArtifacts;
   /** Post-build normalisation (issue: reproducible images); absent = not available. */
   normalize?: (
     imageId: string,
@@ -165,6 +170,17 @@ async function collectIndexNetrc(paths: ProjectPaths, lock: Lock, deps: BuildDep
   return store.toNetrc(indexes);
 }
 
+/** The build context: the project as .dockerignore leaves it, the rendered Dockerfile and the SBOM it copies in. */
+function contextFor(paths: ProjectPaths, rendered: Awaited<ReturnType<typeof renderFromLock>>, epoch: number): ReturnType<typeof createBuildContext> {
+  return createBuildContext({
+    dir: paths.dir,
+    dockerfile: { path: CONTEXT_DOCKERFILE, content: rendered.text },
+    // The SBOM the Dockerfile copies in, as the lock renders it (generate writes the same bytes for `docker build`).
+    extraFiles: { [rendered.sbom.contextPath]: rendered.sbom.text },
+    mtime: epoch,
+  });
+}
+
 export async function buildImage(paths: ProjectPaths, request: BuildRequest, deps: BuildDeps): Promise<BuildOutcome> {
   const started = deps.clock.now().getTime();
   const rendered = await renderFromLock(paths, deps);
@@ -177,11 +193,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   const sourceDigest = await computeSourceDigest(paths.dir, lock.targets.deploy.copy);
   const tags = request.tags?.length ? request.tags : [defaultImageTag(lock, request.target, sourceDigest)];
   const epoch = sourceDateEpoch(lock);
-  const context = createBuildContext({
-    dir: paths.dir,
-    dockerfile: { path: CONTEXT_DOCKERFILE, content: rendered.text },
-    mtime: epoch,
-  });
+  const context = contextFor(paths, rendered, epoch);
 
   const progress = buildProgress(request, deps, started);
   const buildArgs = { ...(await buildArgsFor(paths, lock, request.target, deps)), ...request.extraBuildArgs };
@@ -240,6 +252,15 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   const info = await deps.engine.inspectImage(imageId);
   if (!info) throw externalError('build.no-image', `the engine reported image ${imageId} but cannot show it`);
   assertImageMatchesLock(info, lock, digest, request.target);
+  if (info.labels[LABEL_SBOM_DIGEST] !== rendered.sbom.digest) {
+    throw checkFailed(
+      'build.sbom-digest-mismatch',
+      `the built ${request.target} image carries SBOM digest ${info.labels[LABEL_SBOM_DIGEST] ?? '(none)'}, the lock's SBOM is ${rendered.sbom.digest}`,
+      {
+        hint: 'run `envseal generate` and build again',
+      },
+    );
+  }
   if (!diffIds.length) diffIds = info.layers;
 
   const pushed = request.push ? await pushTags(tags, deps, request.signal) : [];
@@ -261,6 +282,11 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   if (request.writeRecord !== false) {
     const parameters = { revision: deps.revision, platform: request.platform ?? lock.base.platform, network: request.network ?? 'host' };
     await writeBuildRecord(paths, outcome, parameters, deps.clock);
+  }
+  if (pushed.length && deps.artifacts) {
+    // The provenance statement is made from the build record just written; without one, only the SBOM goes.
+    const provenance = request.writeRecord !== false ? (await generateProvenance(paths, { target: request.target, toolVersion: deps.toolVersion })).text : null;
+    await attachToPushed(pushed, { sbom: rendered.sbom.text, provenance }, deps.artifacts, deps.logger);
   }
   return outcome;
 }

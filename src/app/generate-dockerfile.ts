@@ -1,6 +1,7 @@
 /**
- * `envseal generate`: the lock rendered through templates/Dockerfile.tmpl into `envseal.Dockerfile`.
- * `--check` renders in memory and reports whether the file on disk differs.
+ * `envseal generate`: the lock rendered through templates/Dockerfile.tmpl into `envseal.Dockerfile`, and the
+ * lock's CycloneDX SBOM that the Dockerfile copies into the image (`envseal.sbom.cdx.json`, next to the lock).
+ * `--check` renders in memory and reports whether the files on disk differ.
  */
 import { checkFailed, inputError } from '../core/errors.js';
 import { readTextFile } from '../core/read-text-file.js';
@@ -10,6 +11,7 @@ import { renderDockerfile } from '../dockerfile/render-dockerfile.js';
 import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 import { displayPath } from '../core/paths.js';
+import { imageSbom, type ImageSbom } from './image-sbom.js';
 
 export interface GenerateDeps {
   template: string;
@@ -21,6 +23,8 @@ export interface RenderedDockerfile {
   lock: Lock;
   lockText: string;
   text: string;
+  /** The SBOM file the Dockerfile copies into the image. */
+  sbom: ImageSbom;
 }
 
 export async function loadLockFile(paths: ProjectPaths): Promise<{ lock: Lock; text: string }> {
@@ -38,22 +42,28 @@ export async function loadLockFile(paths: ProjectPaths): Promise<{ lock: Lock; t
 
 export async function renderFromLock(paths: ProjectPaths, deps: GenerateDeps): Promise<RenderedDockerfile> {
   const { lock, text: lockText } = await loadLockFile(paths);
+  const sbom = await imageSbom(paths, lock, deps.toolVersion);
   const text = renderDockerfile(lock, {
     template: deps.template,
     seedHook: deps.seedHook,
     lockPath: toRel(paths.dir, paths.lock),
     lockDigest: lockDigest(lockText),
     toolVersion: deps.toolVersion,
+    sbom: { path: sbom.contextPath, digest: sbom.digest },
   });
-  return { lock, lockText, text };
+  return { lock, lockText, text, sbom };
 }
 
 export async function generateDockerfile(paths: ProjectPaths, output: string, deps: GenerateDeps): Promise<{ written: boolean; rendered: RenderedDockerfile }> {
   const rendered = await renderFromLock(paths, deps);
-  const written = await writeFileAtomic(output, rendered.text).catch((err: unknown) => {
-    throw describeWriteFailure(err, displayPath(paths.dir, output));
-  });
-  return { written, rendered };
+  const write = (file: string, text: string) =>
+    writeFileAtomic(file, text).catch((err: unknown) => {
+      throw describeWriteFailure(err, displayPath(paths.dir, file));
+    });
+  // The Dockerfile first: a bad `-o` leaves the project as it was.
+  const written = await write(output, rendered.text);
+  const sbomWritten = await write(rendered.sbom.file, rendered.sbom.text);
+  return { written: written || sbomWritten, rendered };
 }
 
 /** Throws a check failure when the Dockerfile on disk is missing or differs from what the lock renders. */
@@ -71,7 +81,25 @@ export async function checkDockerfile(paths: ProjectPaths, output: string, deps:
       hint: 'run `envseal generate` (the file is generated: edit envseal.yaml or the templates instead)',
     });
   }
+  const sbomRel = toRel(paths.dir, rendered.sbom.file);
+  const sbomOnDisk = await readSbomFile(rendered.sbom.file, displayPath(paths.dir, rendered.sbom.file));
+  if (sbomOnDisk === null)
+    throw checkFailed('sbom.missing', `${sbomRel} does not exist`, { hint: 'run `envseal generate` (the Dockerfile copies it into the image)' });
+  if (sbomOnDisk !== rendered.sbom.text) {
+    throw checkFailed('sbom.stale', `${sbomRel} is not the SBOM of ${toRel(paths.dir, paths.lock)}`, {
+      details: firstDifference(sbomOnDisk, rendered.sbom.text),
+      hint: 'run `envseal generate` (the file is generated from the lock)',
+    });
+  }
   return rendered;
+}
+
+/** The text of the SBOM file on disk, or null when there is none. */
+export async function readSbomFile(file: string, label: string): Promise<string | null> {
+  return readTextFile(file, label).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
 }
 
 function firstDifference(a: string, b: string): string[] {

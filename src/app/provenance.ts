@@ -16,7 +16,7 @@ import { buildProvenance, serializeProvenance } from '../attest/provenance.js';
 import type { InTotoStatement } from '../attest/in-toto-schema.js';
 import { loadLockFile } from './generate-dockerfile.js';
 import type { ProjectPaths } from './load-inputs.js';
-import { readNpmContents } from './sbom.js';
+import { readNpmContents } from './image-sbom.js';
 
 export interface ProvenanceRequest {
   target: TargetName;

@@ -102,6 +102,17 @@ export function parseGpus(value: string): GpuRequest {
   return { deviceIds: ids, capabilities: [['gpu']] };
 }
 
+/**
+ * W&B's WANDB_DOCKER (what `wandb` records as the run's image): the image's repo digest (`repo@sha256:…`) when
+ * it has one, preferring the repository of the reference the run used, else its image ID.
+ */
+export function wandbDocker(ref: string, info: Pick<ImageInfo, 'id' | 'repoDigests'>): string {
+  const digests = [...info.repoDigests].sort();
+  const at = ref.indexOf('@');
+  const repository = at >= 0 ? ref.slice(0, at) : ref.replace(/:[^:/]+$/, '');
+  return digests.find((d) => d.slice(0, d.indexOf('@')) === repository) ?? digests[0] ?? info.id;
+}
+
 export async function runCommand(paths: ProjectPaths, request: RunRequest, deps: RunDeps): Promise<RunOutcome> {
   if (!request.command.length) throw inputError('run.no-command', 'no command given', { hint: 'envseal run -- python train.py' });
   const gpus = request.gpus ? parseGpus(request.gpus) : undefined;
@@ -127,6 +138,7 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
     ENVSEAL_IMAGE_ID: info.id,
     ENVSEAL_FINGERPRINT: lock.fingerprint,
     ENVSEAL_TARGET: request.target,
+    WANDB_DOCKER: wandbDocker(ref, info),
   };
   const git = await deps.captureGit(paths.dir);
   const reasons = decideRunReasons(await gatherRunFacts(paths, lock, request.target, { ref, info }, git));

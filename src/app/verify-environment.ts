@@ -6,15 +6,24 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, DockerEngine, ImageInfo, Logger } from '../core/ports.js';
 import { inputError, isEnvsealError } from '../core/errors.js';
-import { DEFAULT_DOCKERFILE, LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, LABEL_TARGET, type TargetName } from '../core/image-contract.js';
+import {
+  DEFAULT_DOCKERFILE,
+  LABEL_FINGERPRINT,
+  LABEL_LOCK_DIGEST,
+  LABEL_SBOM_DIGEST,
+  LABEL_TARGET,
+  SBOM_PATH_IN_IMAGE,
+  type TargetName,
+} from '../core/image-contract.js';
 import { formatDrift } from '../core/drift.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
 import { readRunRecord } from '../record/store.js';
 import { ECOSYSTEMS } from '../ecosystems/registry.js';
 import { captureContainerOutput } from '../core/container-output.js';
-import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
+import { readSbomFile, renderFromLock, type GenerateDeps, type RenderedDockerfile } from './generate-dockerfile.js';
 import { checkLock } from './lock-environment.js';
+import { registryDigestRef, verifyAttachments, type OpenArtifacts } from './attachments.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 
 export interface VerifyCheck {
@@ -45,6 +54,8 @@ export interface VerifyDeps extends GenerateDeps {
   logger: Logger;
   /** When given, each check's duration is measured (for reports that show it, such as JUnit). */
   clock?: Clock;
+  /** The registry's artifacts, for `--image REGISTRY/REPO@sha256:…` (attached SBOM and provenance). */
+  artifacts?: OpenArtifacts;
 }
 
 /** Milliseconds each check took, in report order; checks made together (the image's two) share their time evenly. */
@@ -77,24 +88,31 @@ export async function verifyEnvironment(
 
   const rendered = await renderFromLock(paths, deps);
   const digest = lockDigest(rendered.lockText);
-  const dockerfileRel = request.dockerfile ?? DEFAULT_DOCKERFILE;
-  const onDisk = await readFile(join(paths.dir, dockerfileRel), 'utf8').catch(() => null);
-  timed([
-    onDisk === null
-      ? { name: 'dockerfile', ok: false, summary: `${dockerfileRel} does not exist`, details: [], fix: 'run `envseal generate` and commit it' }
-      : onDisk === rendered.text
-        ? { name: 'dockerfile', ok: true, summary: `${dockerfileRel} is what the lock renders`, details: [] }
-        : { name: 'dockerfile', ok: false, summary: `${dockerfileRel} is not what the lock renders`, details: [], fix: 'run `envseal generate`' },
-  ]);
+  timed([await dockerfileCheck(paths, request.dockerfile ?? DEFAULT_DOCKERFILE, rendered)]);
 
-  if (request.image) timed(await verifyImage(request.image, lock, digest, deps));
+  if (request.image) timed(await verifyImage(request.image, lock, { lock: digest, sbom: rendered.sbom.digest }, deps));
+  const registryRef = request.image ? registryDigestRef(request.image) : null;
+  if (registryRef && deps.artifacts) timed([await verifyAttachments(registryRef, lock, rendered.sbom.text, deps.artifacts)]);
   if (request.record) timed([await verifyRecord(request.record, paths, lock, deps)]);
   if (request.extra) timed(await request.extra(lock));
 
   return { report: { ok: checks.every((c) => c.ok), fingerprint: lock.fingerprint, checks }, durations };
 }
 
-async function verifyImage(ref: string, lock: Lock, digest: string, deps: VerifyDeps): Promise<VerifyCheck[]> {
+/** The Dockerfile and the SBOM file it copies into the image must be what the lock renders. */
+async function dockerfileCheck(paths: ProjectPaths, dockerfileRel: string, rendered: RenderedDockerfile): Promise<VerifyCheck> {
+  const sbomRel = toRel(paths.dir, rendered.sbom.file);
+  const onDisk = await readFile(join(paths.dir, dockerfileRel), 'utf8').catch(() => null);
+  const sbomOnDisk = await readSbomFile(rendered.sbom.file, sbomRel);
+  const problems = [
+    ...(onDisk === null ? [`${dockerfileRel} does not exist`] : onDisk === rendered.text ? [] : [`${dockerfileRel} is not what the lock renders`]),
+    ...(sbomOnDisk === null ? [`${sbomRel} does not exist`] : sbomOnDisk === rendered.sbom.text ? [] : [`${sbomRel} is not the lock's SBOM`]),
+  ];
+  if (!problems.length) return { name: 'dockerfile', ok: true, summary: `${dockerfileRel} and ${sbomRel} are what the lock renders`, details: [] };
+  return { name: 'dockerfile', ok: false, summary: problems.join('; '), details: [], fix: 'run `envseal generate` and commit the result' };
+}
+
+async function verifyImage(ref: string, lock: Lock, digests: { lock: string; sbom: string }, deps: VerifyDeps): Promise<VerifyCheck[]> {
   const info = await deps.engine.inspectImage(ref);
   if (!info) {
     throw inputError('verify.image-missing', `image ${ref} does not exist locally`, { hint: 'build it (`envseal build`) or pull it first' });
@@ -102,21 +120,29 @@ async function verifyImage(ref: string, lock: Lock, digest: string, deps: Verify
   const checks: VerifyCheck[] = [];
   const label = info.labels[LABEL_FINGERPRINT];
   const target = (info.labels[LABEL_TARGET] === 'deploy' ? 'deploy' : 'dev') as TargetName;
-  checks.push(
-    label === lock.fingerprint
-      ? { name: 'image-label', ok: true, summary: `${ref} (${target}) carries the lock's fingerprint`, details: [] }
-      : {
-          name: 'image-label',
-          ok: false,
-          summary: `${ref} carries fingerprint ${label ?? '(none)'}, the lock has ${lock.fingerprint}`,
-          details:
-            info.labels[LABEL_LOCK_DIGEST] && info.labels[LABEL_LOCK_DIGEST] !== digest
-              ? [`lock digest label ${info.labels[LABEL_LOCK_DIGEST]} ≠ ${digest}`]
-              : [],
-          fix: `rebuild it from this lock: \`envseal build --target ${target}\``,
-        },
-  );
-  const problems = await imageContentProblems(info, lock, target, deps);
+  const sbomLabel = info.labels[LABEL_SBOM_DIGEST];
+  const rebuild = `rebuild it from this lock: \`envseal build --target ${target}\``;
+  if (label !== lock.fingerprint) {
+    const lockLabel = info.labels[LABEL_LOCK_DIGEST];
+    checks.push({
+      name: 'image-label',
+      ok: false,
+      summary: `${ref} carries fingerprint ${label ?? '(none)'}, the lock has ${lock.fingerprint}`,
+      details: lockLabel && lockLabel !== digests.lock ? [`lock digest label ${lockLabel} ≠ ${digests.lock}`] : [],
+      fix: rebuild,
+    });
+  } else if (sbomLabel !== digests.sbom) {
+    checks.push({
+      name: 'image-label',
+      ok: false,
+      summary: `${ref} carries SBOM digest ${sbomLabel ?? '(none)'}, the lock's SBOM is ${digests.sbom}`,
+      details: [`label ${LABEL_SBOM_DIGEST}`],
+      fix: rebuild,
+    });
+  } else {
+    checks.push({ name: 'image-label', ok: true, summary: `${ref} (${target}) carries the lock's fingerprint and SBOM digest`, details: [] });
+  }
+  const problems = await imageContentProblems(info, lock, target, digests.sbom, deps);
   checks.push(
     problems.length
       ? {
@@ -126,27 +152,35 @@ async function verifyImage(ref: string, lock: Lock, digest: string, deps: Verify
           details: problems,
           fix: `rebuild it from this lock (\`envseal build --target ${target} --no-cache\`); do not install packages into images by hand`,
         }
-      : { name: 'image-contents', ok: true, summary: `${ref} has exactly the locked Python and apt packages`, details: [] },
+      : { name: 'image-contents', ok: true, summary: `${ref} has exactly the locked Python and apt packages and the lock's SBOM`, details: [] },
   );
   return checks;
 }
 
+/** The difference between the SBOM file an image holds (`sha256sum` output, or null) and the lock's. */
+export function sbomFileProblems(output: string | null, expected: string): string[] {
+  const hex = /^([0-9a-f]{64})\s/.exec(output ?? '')?.[1];
+  if (!hex) return [`${SBOM_PATH_IN_IMAGE} is missing from the image`];
+  return `sha256:${hex}` === expected ? [] : [`${SBOM_PATH_IN_IMAGE} has digest sha256:${hex}, the lock's SBOM is ${expected}`];
+}
+
 /**
  * Each wing with a contents check prints what the image holds (one container of the image, and one of the base
- * for wings that compare with it); each wing then lists its differences from the lock.
+ * for wings that compare with it); each wing then lists its differences from the lock. The same container
+ * hashes the SBOM file the image carries.
  */
-async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetName, deps: VerifyDeps): Promise<string[]> {
+async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetName, sbomDigest: string, deps: VerifyDeps): Promise<string[]> {
   const checked = ECOSYSTEMS.flatMap((wing) => {
     const section = (lock as Record<string, unknown>)[wing.id];
     return section && wing.contents ? [{ id: wing.id, section, contents: wing.contents }] : [];
   });
-  if (!checked.length) return [];
   const marked = (scripts: { id: string; script: string }[]) =>
     scripts.map(({ id, script }) => `echo __ENVSEAL_BEGIN_${id}__; ( ${script} ); echo __ENVSEAL_END_${id}__`).join('\n');
   const outputOf = (stdout: string, id: string) => new RegExp(`__ENVSEAL_BEGIN_${id}__\\n([\\s\\S]*?)__ENVSEAL_END_${id}__`).exec(stdout)?.[1] ?? null;
+  const sbomScript = { id: 'sbomfile', script: `sha256sum ${SBOM_PATH_IN_IMAGE} 2>/dev/null || true` };
   const run = await captureContainerOutput(deps.engine, {
     image: info.id,
-    cmd: ['/bin/sh', '-c', marked(checked.map((c) => ({ id: c.id, script: c.contents.script(c.section) })))],
+    cmd: ['/bin/sh', '-c', marked([...checked.map((c) => ({ id: c.id, script: c.contents.script(c.section) })), sbomScript])],
     networkMode: 'none',
     user: '0',
   });
@@ -158,7 +192,10 @@ async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetN
     baseStdout = (await captureContainerOutput(deps.engine, { image: lock.base.pinned, cmd: ['/bin/sh', '-c', script], networkMode: 'none', user: '0' }))
       .stdout;
   }
-  return checked.flatMap((c) => c.contents.compare(c.section, target, outputOf(run.stdout, c.id), c.contents.baseScript ? outputOf(baseStdout, c.id) : null));
+  return [
+    ...checked.flatMap((c) => c.contents.compare(c.section, target, outputOf(run.stdout, c.id), c.contents.baseScript ? outputOf(baseStdout, c.id) : null)),
+    ...sbomFileProblems(outputOf(run.stdout, 'sbomfile'), sbomDigest),
+  ];
 }
 
 async function verifyRecord(file: string, paths: ProjectPaths, lock: Lock, deps: VerifyDeps): Promise<VerifyCheck> {

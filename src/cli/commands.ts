@@ -158,7 +158,7 @@ function registerFingerprint(program: Command, context: ContextOf): void {
 function registerGenerate(program: Command, context: ContextOf): void {
   program
     .command('generate')
-    .description('render envseal.Dockerfile from the lock')
+    .description('render envseal.Dockerfile and the SBOM it copies into the image (envseal.sbom.cdx.json) from the lock')
     .option('-o, --output <file>', 'Dockerfile to write, relative to the project directory', DEFAULT_DOCKERFILE)
     .option('--check', 'write nothing; exit 1 if the file differs from what the lock renders', false)
     .option('--junit <file>', 'with --check: also write the check as a JUnit XML report, whatever the outcome')
@@ -177,13 +177,15 @@ function registerGenerate(program: Command, context: ContextOf): void {
         const { withJunitCheck } = await import('./junit-report.js');
         await withJunitCheck(ctx, opts.junit, { suite: 'envseal generate --check', name: 'dockerfile' }, async () => {
           const rendered = await checkDockerfile(ctx.paths, output, deps);
-          ctx.out.json({ ok: true, dockerfile: rel, fingerprint: rendered.lock.fingerprint });
-          ctx.out.result(`${rel} is up to date`);
+          const sbomRel = toRel(ctx.paths.dir, rendered.sbom.file);
+          ctx.out.json({ ok: true, dockerfile: rel, sbom: sbomRel, fingerprint: rendered.lock.fingerprint });
+          ctx.out.result(`${rel} and ${sbomRel} are up to date`);
         });
         return;
       }
       const { written, rendered } = await generateDockerfile(ctx.paths, output, deps);
-      ctx.out.json({ ok: true, dockerfile: rel, written, fingerprint: rendered.lock.fingerprint });
-      ctx.out.result(written ? `wrote ${rel} (fingerprint ${rendered.lock.fingerprint})` : `${rel} is up to date`);
+      const sbomRel = toRel(ctx.paths.dir, rendered.sbom.file);
+      ctx.out.json({ ok: true, dockerfile: rel, sbom: sbomRel, written, fingerprint: rendered.lock.fingerprint });
+      ctx.out.result(written ? `wrote ${rel} and ${sbomRel} (fingerprint ${rendered.lock.fingerprint})` : `${rel} and ${sbomRel} are up to date`);
     });
 }

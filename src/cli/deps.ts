@@ -15,6 +15,8 @@ import { resolveDockerEndpoint } from '../engines/docker/endpoint.js';
 import { HttpOciRegistry } from '../oci/oci-registry.js';
 import { loadDockerConfig } from '../oci/docker-config.js';
 import { RegistryCredentialSource } from '../oci/credential-helper.js';
+import { ArtifactStore } from '../oci/artifacts.js';
+import type { OpenArtifacts } from '../app/attachments.js';
 import { PythonIndexClient } from '../ecosystems/python/index-client/python-index.js';
 import { CredentialStore } from '../core/url-credentials.js';
 import { HttpClient } from '../http/http.js';
@@ -34,6 +36,8 @@ export interface Deps {
   indexCredentials: CredentialStore;
   /** This process as the owner of what it creates in the engine (`<host>/<pid>`). */
   owner: string;
+  /** Artifacts attached to images in registries (SBOM, provenance). */
+  artifacts: OpenArtifacts;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -90,6 +94,10 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
       return registry.resolveImage(ref, platform);
     },
   };
+  const artifacts: OpenArtifacts = async (ref, write) => {
+    registry ??= new HttpOciRegistry({ credentials: await credentialSource(), logger, clock: systemClock, ...http });
+    return new ArtifactStore(registry.session(ref, write ? 'pull,push' : 'pull'));
+  };
   const ownership = processOwnership();
   const engine = new DockerodeEngine({
     locate: () => resolveDockerEndpoint({ env, configDir: dockerConfigDir(env), home: env.HOME ?? homedir() }),
@@ -113,7 +121,7 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
       await rm(workDir, { recursive: true, force: true });
     }
   };
-  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials, owner: ownership.owner };
+  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials, owner: ownership.owner, artifacts };
 }
 
 /** Fetches one package file whole (wheel, sdist, npm tarball) for `envseal bundle`, with the index credentials. */

@@ -321,7 +321,7 @@ async function verifyAction(ctx: CommandContext, opts: VerifyFlags) {
             }
           : {}),
       },
-      { engine: deps.engine, logger: ctx.out.logger, clock: systemClock, ...ctx.templates(), toolVersion: TOOL_VERSION },
+      { engine: deps.engine, logger: ctx.out.logger, clock: systemClock, artifacts: deps.artifacts, ...ctx.templates(), toolVersion: TOOL_VERSION },
     );
   } finally {
     dispose();

@@ -7,6 +7,8 @@
 export const LABEL_FINGERPRINT = 'dev.envseal.fingerprint';
 export const LABEL_LOCK_DIGEST = 'dev.envseal.lock-digest';
 export const LABEL_TARGET = 'dev.envseal.target';
+/** `sha256:<hex>` of the SBOM file the image carries at SBOM_PATH_IN_IMAGE (its exact bytes). */
+export const LABEL_SBOM_DIGEST = 'dev.envseal.sbom-digest';
 /**
  * On every container envseal creates (probe, apt resolution, verify, run): which process made it
  * (`<host>/<pid>`), so a later envseal can remove what a killed one left behind, and a marker that it is
@@ -16,6 +18,10 @@ export const LABEL_CONTAINER_OWNER = 'dev.envseal.owner';
 export const LABEL_TEMPORARY = 'dev.envseal.temporary';
 /** Where the Dockerfile copies the lock inside the image. */
 export const LOCK_PATH_IN_IMAGE = '/etc/envseal/lock.json';
+/** Where the Dockerfile copies the CycloneDX SBOM of the lock inside the image, next to the lock. */
+export const SBOM_PATH_IN_IMAGE = '/etc/envseal/sbom.cdx.json';
+/** The SBOM file `envseal generate` writes next to the lock (the Dockerfile copies it into the image). */
+export const DEFAULT_SBOM_FILE = 'envseal.sbom.cdx.json';
 /** Where `envseal generate` writes, and what build/verify compare with. */
 export const DEFAULT_DOCKERFILE = 'envseal.Dockerfile';
 /** The virtual environment the python section installs into. */

@@ -9,7 +9,16 @@ import { ECOSYSTEMS } from '../ecosystems/registry.js';
 import { SEED_HOOK_ASSET } from '../ecosystems/python/dockerfile.js';
 import { continued, dockerfileQuote, execForm, shellQuote } from '../core/dockerfile-quote.js';
 import { renderTemplate } from './template.js';
-import { LABEL_FINGERPRINT, LABEL_LOCK_DIGEST, LABEL_TARGET, LOCK_PATH_IN_IMAGE, REVISION_ARG, type TargetName } from '../core/image-contract.js';
+import {
+  LABEL_FINGERPRINT,
+  LABEL_LOCK_DIGEST,
+  LABEL_SBOM_DIGEST,
+  LABEL_TARGET,
+  LOCK_PATH_IN_IMAGE,
+  REVISION_ARG,
+  SBOM_PATH_IN_IMAGE,
+  type TargetName,
+} from '../core/image-contract.js';
 
 export interface RenderOptions {
   template: string;
@@ -19,6 +28,8 @@ export interface RenderOptions {
   toolVersion: string;
   /** Text of templates/envseal_seed.py, written into the image's site-packages. */
   seedHook: string;
+  /** The lock's CycloneDX SBOM file: its path inside the build context (POSIX) and the sha256 of its bytes. */
+  sbom: { path: string; digest: string };
 }
 
 export function renderDockerfile(lock: Lock, options: RenderOptions): string {
@@ -92,9 +103,15 @@ function renderProvenance(lock: Lock, options: RenderOptions, target: TargetName
     ['org.opencontainers.image.base.digest', lock.base.digest],
     [LABEL_FINGERPRINT, lock.fingerprint],
     [LABEL_LOCK_DIGEST, options.lockDigest],
+    [LABEL_SBOM_DIGEST, options.sbom.digest],
     [LABEL_TARGET, target],
   ];
-  const lines = [`COPY ${options.lockPath} ${LOCK_PATH_IN_IMAGE}`, `ENV ENVSEAL_FINGERPRINT=${lock.fingerprint} \\`, `    ENVSEAL_TARGET=${target}`];
+  const lines = [
+    `COPY ${options.lockPath} ${LOCK_PATH_IN_IMAGE}`,
+    `COPY ${options.sbom.path} ${SBOM_PATH_IN_IMAGE}`,
+    `ENV ENVSEAL_FINGERPRINT=${lock.fingerprint} \\`,
+    `    ENVSEAL_TARGET=${target}`,
+  ];
   if (target === 'deploy') {
     lines.push(`ARG ${REVISION_ARG}=`);
     labels.push(['org.opencontainers.image.revision', `\${${REVISION_ARG}}`]);

@@ -110,6 +110,11 @@ export class HttpOciRegistry implements ImageRegistry {
     };
   }
 
+  /** A session on one repository with the registry's authentication; `pull,push` to write to it. */
+  session(ref: ImageRef, actions: 'pull' | 'pull,push'): RepositorySession {
+    return new RepositorySession(ref, this.deps, actions);
+  }
+
   async resolveImage(ref: ImageRef, platform: Platform): Promise<ResolvedImage> {
     const want = normalisePlatform(platform);
     const session = new RepositorySession(ref, this.deps);
@@ -200,9 +205,10 @@ class AuthorizationCache {
   }
 }
 
-/** Everything about talking to one repository of one registry during a resolve. */
-class RepositorySession {
-  private readonly baseUrl: string;
+/** Everything about talking to one repository of one registry: a resolve, or pushing artifacts (oci/artifacts.ts). */
+export class RepositorySession {
+  /** `http(s)://<api host>`: the registry API's origin. */
+  readonly baseUrl: string;
   private readonly scope: string;
   private readonly cacheKey: string;
   private readonly context: RequestContext;
@@ -210,12 +216,13 @@ class RepositorySession {
   private credentials: RegistryCredentials | undefined;
 
   constructor(
-    private readonly ref: ImageRef,
+    readonly ref: ImageRef,
     private readonly deps: SessionDeps,
+    actions: 'pull' | 'pull,push' = 'pull',
   ) {
     const apiHost = registryApiHost(ref.registry);
     this.baseUrl = `${isLoopbackHost(apiHost) ? 'http' : 'https'}://${apiHost}`;
-    this.scope = `repository:${ref.repository}:pull`;
+    this.scope = `repository:${ref.repository}:${actions}`;
     this.cacheKey = `${ref.registry}\n${this.scope}`;
     this.context = {
       target: `registry ${ref.registry}${apiHost !== ref.registry ? ` (${apiHost})` : ''}`,
@@ -315,7 +322,7 @@ class RepositorySession {
    * Sends a request with the cached authorization, answering a 401 challenge once. 401/403 after that is
    * an auth error.
    */
-  private async send(request: HttpRequest): Promise<HttpResponse> {
+  async send(request: HttpRequest): Promise<HttpResponse> {
     const { http, authCache } = this.deps;
     const cached = authCache.get(this.cacheKey);
     let res = await http.request(withAuthorization(request, cached), this.context);
@@ -378,7 +385,7 @@ class RepositorySession {
   /**
    * Docker token spec: GET <realm>?service=<service>&scope=<scope>, with Basic credentials when we have
    * them. `service` is absent on some registries (nvcr.io), so it is only sent when given. The scope is
-   * always our own `repository:<repo>:pull`: a challenge's scope can be broader (`pull,push`) or, on
+   * always our own `repository:<repo>:pull` (or `pull,push` for a session that writes): a challenge's scope can be broader (`pull,push`) or, on
    * ghcr.io's /v2/ ping, a placeholder.
    */
   private async fetchToken(challenge: AuthChallenge, credentials: RegistryCredentials | undefined): Promise<string> {

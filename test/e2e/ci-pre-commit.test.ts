@@ -101,7 +101,8 @@ describe('the pre-commit hooks on a fixture repository', { concurrency: false },
       assert.ok(matches('envseal-lock-check', f), f);
     }
     for (const f of ['train.py', 'README.md', 'sub/requirements/notes.md', 'myenvseal.yaml']) assert.ok(!matches('envseal-lock-check', f), f);
-    for (const f of ['envseal.lock', 'env/envseal.Dockerfile']) assert.ok(matches('envseal-generate-check', f), f);
+    for (const f of ['envseal.lock', 'env/envseal.Dockerfile', 'envseal.sbom.cdx.json', 'package-lock.json'])
+      assert.ok(matches('envseal-generate-check', f), f);
     assert.ok(!matches('envseal-generate-check', 'Dockerfile'));
   });
 

@@ -254,6 +254,7 @@ describe('inputs, lock and Dockerfile keep no userinfo', () => {
       lockPath: 'envseal.lock',
       lockDigest: `sha256:${'7'.repeat(64)}`,
       toolVersion: '0.1.0',
+      sbom: { path: 'envseal.sbom.cdx.json', digest: `sha256:${'5'.repeat(64)}` },
     });
     assert.ok(!text.includes(SECRET) && !text.includes('tok@') && !text.includes('u:'), text);
     assert.match(text, /--index-url http:\/\/127\.0\.0\.1:5080\/simple --extra-index-url https:\/\/extra\.example\/simple/);

@@ -10,7 +10,14 @@ import { assertGolden } from '../lab/golden.js';
 
 const template = readFileSync(new URL('../../templates/Dockerfile.tmpl', import.meta.url), 'utf8');
 const seedHook = readFileSync(new URL('../../templates/envseal_seed.py', import.meta.url), 'utf8');
-const opts = { template, seedHook, lockPath: 'envseal.lock', lockDigest: `sha256:${'7'.repeat(64)}`, toolVersion: '0.1.0' };
+const opts = {
+  template,
+  seedHook,
+  lockPath: 'envseal.lock',
+  lockDigest: `sha256:${'7'.repeat(64)}`,
+  toolVersion: '0.1.0',
+  sbom: { path: 'envseal.sbom.cdx.json', digest: `sha256:${'5'.repeat(64)}` },
+};
 
 test('renders the sample lock exactly as the golden Dockerfile', () => {
   assertGolden('sample.Dockerfile', renderDockerfile(sampleLock(), opts));
@@ -69,6 +76,8 @@ test('labels and env carry the fingerprint and lock digest; the lock is copied i
   assert.equal(text.split(`dev.envseal.lock-digest="${opts.lockDigest}"`).length - 1, 2);
   assert.equal(text.split(`ENV ENVSEAL_FINGERPRINT=${lock.fingerprint}`).length - 1, 2);
   assert.equal(text.split('COPY envseal.lock /etc/envseal/lock.json').length - 1, 2);
+  assert.equal(text.split('COPY envseal.sbom.cdx.json /etc/envseal/sbom.cdx.json').length - 1, 2, 'the SBOM next to the lock in both targets');
+  assert.equal(text.split(`dev.envseal.sbom-digest="${opts.sbom.digest}"`).length - 1, 2);
   assert.match(text, /org\.opencontainers\.image\.created="2026-11-27T12:00:00Z"/);
   assert.match(text, /^# fingerprint: sha256:/m);
 });

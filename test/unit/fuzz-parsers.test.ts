@@ -136,7 +136,14 @@ describe('fuzz: env spec loader (parseSpec)', () => {
 
 const template = readFileSync(new URL('../../templates/Dockerfile.tmpl', import.meta.url), 'utf8');
 const seedHook = readFileSync(new URL('../../templates/envseal_seed.py', import.meta.url), 'utf8');
-const renderOptions = { template, seedHook, lockPath: 'envseal.lock', lockDigest: `sha256:${'7'.repeat(64)}`, toolVersion: '0.1.0' };
+const renderOptions = {
+  template,
+  seedHook,
+  lockPath: 'envseal.lock',
+  lockDigest: `sha256:${'7'.repeat(64)}`,
+  toolVersion: '0.1.0',
+  sbom: { path: 'envseal.sbom.cdx.json', digest: `sha256:${'5'.repeat(64)}` },
+};
 
 describe('fuzz: lock parser (parseLock), and what parses also renders', () => {
   const property = (text: string) => {
