@@ -370,7 +370,8 @@ export function assertImageMatchesLock(info: ImageInfo, lock: Lock, digest: stri
  */
 async function writeBuildRecord(paths: ProjectPaths, outcome: BuildOutcome, parameters: BuildParameters, clock: Clock): Promise<void> {
   const file = join(paths.dir, BUILDS_DIR, `${outcome.target}.json`);
-  const { durationMs: _d, timings: _t, ...stable } = outcome;
+  // How much came from the build cache says nothing about the image: not recorded.
+  const { durationMs: _d, timings: _t, cachedSteps: _c, ...stable } = outcome;
   const record: ImageBuildRecord = { buildRecordVersion: 1, builtAt: clock.now().toISOString(), ...stable, ...parameters };
   await writeFileAtomic(file, canonicalJson(record), { mkdir: true }).catch((err: NodeJS.ErrnoException) => {
     throw inputError('build.record-unwritable', `cannot write ${toRel(paths.dir, file)}: ${err.message}`, {
