@@ -94,7 +94,7 @@ describe('the GitHub Action against a locked project', { concurrency: false }, (
     // The project sits in a subdirectory of the workspace, as in a monorepo: working-directory names it.
     workspace = project.dir;
     await mkdir(project.path('env'), { recursive: true });
-    for (const f of ['envseal.yaml', 'requirements.txt', 'app.py', 'envseal.lock', 'envseal.Dockerfile']) {
+    for (const f of ['envseal.yaml', 'requirements.txt', 'app.py', 'envseal.lock', 'envseal.Dockerfile', 'envseal.sbom.cdx.json']) {
       await writeFile(project.path(`env/${f}`), await readFile(project.path(f)));
       await rm(project.path(f));
     }
