@@ -188,6 +188,7 @@ export class DockerConnection {
         // A stream already handed over is the caller's to end; only a pending call is failed here.
         if (settled) return;
         settled = true;
+        if (timer) clearTimeout(timer);
         spec.signal?.removeEventListener('abort', onCallerAbort);
         reject(aborted());
       };
