@@ -113,9 +113,16 @@ async function dockerfileCheck(paths: ProjectPaths, dockerfileRel: string, rende
 }
 
 async function verifyImage(ref: string, lock: Lock, digests: { lock: string; sbom: string }, deps: VerifyDeps): Promise<VerifyCheck[]> {
-  const info = await deps.engine.inspectImage(ref);
+  let info = await deps.engine.inspectImage(ref);
+  // A digest names exactly one image: pulling it is safe, and it is what CI on a fresh runner needs.
+  if (!info && /@sha256:[0-9a-f]{64}$/.test(ref)) {
+    await deps.engine.pullImage(ref, { platform: lock.base.platform });
+    info = await deps.engine.inspectImage(ref);
+  }
   if (!info) {
-    throw inputError('verify.image-missing', `image ${ref} does not exist locally`, { hint: 'build it (`envseal build`) or pull it first' });
+    throw inputError('verify.image-missing', `image ${ref} does not exist locally`, {
+      hint: 'build it (`envseal build`) or pull it first (a REPOSITORY@sha256:… reference is pulled)',
+    });
   }
   const checks: VerifyCheck[] = [];
   const label = info.labels[LABEL_FINGERPRINT];

@@ -153,6 +153,15 @@ describe('the SBOM in a built image', { concurrency: false }, () => {
     assert.deepEqual(check.details, ['no SBOM (application/vnd.cyclonedx+json) is attached', 'no provenance (application/vnd.in-toto+json) is attached']);
   });
 
+  test('verify --image REPOSITORY@sha256:… pulls the image when it is not local (a fresh CI runner)', async () => {
+    const byDigest = `${LAB_REGISTRY}/${repo}@${pushedDigest}`;
+    assert.equal((await dockerCli(['rmi', byDigest])).code, 0);
+    assert.notEqual((await dockerCli(['image', 'inspect', byDigest])).code, 0, 'the digest reference is gone locally');
+    const res = await runEnvseal(['verify', '--image', byDigest, '--json'], { cwd: project.dir });
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.equal((await dockerCli(['image', 'inspect', byDigest])).code, 0, 'verify pulled it');
+  });
+
   test('run sets WANDB_DOCKER to the pushed repo digest', async () => {
     const res = await runEnvseal(['run', '--target', 'deploy', '--image', tag, '--', 'python', '-c', 'import os; print(os.environ["WANDB_DOCKER"])'], {
       cwd: project.dir,
