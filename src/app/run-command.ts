@@ -260,6 +260,12 @@ async function findImage(lock: Lock, request: RunRequest & { projectDir: string 
   const sourceDigest = request.target === 'deploy' ? await computeSourceDigest(request.projectDir, lock.targets.deploy.copy) : undefined;
   const ref = request.image ?? defaultImageTag(lock, request.target, sourceDigest);
   let info = await deps.engine.inspectImage(ref);
+  // An image given by digest names exactly one image: pull it (a record made elsewhere names one anyone can pull).
+  if (!info && request.image && /@sha256:[0-9a-f]{64}$/.test(request.image)) {
+    deps.logger.info(`image ${ref} is not local: pulling it`);
+    await deps.engine.pullImage(ref, { platform: lock.base.platform });
+    info = await deps.engine.inspectImage(ref);
+  }
   if (!info) {
     if (request.image || request.noBuild) {
       throw inputError('run.image-missing', `image ${ref} does not exist${request.noBuild ? ' (and --no-build was given)' : ''}`, {

@@ -162,6 +162,17 @@ describe('the SBOM in a built image', { concurrency: false }, () => {
     assert.equal((await dockerCli(['image', 'inspect', byDigest])).code, 0, 'verify pulled it');
   });
 
+  test('run --image REPOSITORY@sha256:… pulls the image when it is not local, and the record names that digest (issue 13)', async () => {
+    const byDigest = `${LAB_REGISTRY}/${repo}@${pushedDigest}`;
+    assert.equal((await dockerCli(['rmi', byDigest])).code, 0);
+    const res = await runEnvseal(['run', '--target', 'deploy', '--image', byDigest, '--json', '--', 'python', '-c', 'print("ran")'], { cwd: project.dir });
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /is not local: pulling it/);
+    assert.equal((await dockerCli(['image', 'inspect', byDigest])).code, 0, 'run pulled it');
+    const record = await readFile(project.path((JSON.parse(res.stdout) as { record: string }).record), 'utf8');
+    assert.ok(record.includes(`${repo}@${pushedDigest}`), 'the record names the pulled repo digest');
+  });
+
   test('run sets WANDB_DOCKER to the pushed repo digest', async () => {
     const res = await runEnvseal(['run', '--target', 'deploy', '--image', tag, '--', 'python', '-c', 'import os; print(os.environ["WANDB_DOCKER"])'], {
       cwd: project.dir,
