@@ -1,10 +1,10 @@
 /** bundle and load: offline bundles for machines with an engine but no registry or index (docs/bundles.md). */
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { isEnvsealError } from '../core/errors.js';
 import { TOOL_VERSION } from '../core/version.js';
 import type { TargetName } from '../core/image-contract.js';
 import type { CommandContext } from './context.js';
+import { interruptible } from './interrupt.js';
 
 type ContextOf = (cmd: Command) => CommandContext;
 type SetExit = (code: number) => void;
@@ -19,7 +19,7 @@ export function registerBundleCommands(program: Command, context: ContextOf, set
     .addHelpText('after', '\nExamples:\n  envseal build && envseal bundle -o env.tar\n  envseal bundle --target deploy -o deploy.tar --json')
     .action(async (opts: { output: string; target: TargetName; image?: string }, cmd: Command) => {
       const ctx = context(cmd);
-      await withInterrupt(ctx, setExit, async (signal) => {
+      await withInterrupt(ctx, setExit, 'bundle', async (signal) => {
         const { createDeps, createDownloader } = await import('./deps.js');
         const { writeBundle } = await import('../app/bundle/write-bundle.js');
         const deps = createDeps(ctx);
@@ -44,7 +44,7 @@ export function registerBundleCommands(program: Command, context: ContextOf, set
     .addHelpText('after', '\nExamples:\n  envseal load env.tar\n  envseal load env.tar --rebuild --json')
     .action(async (file: string, opts: { rebuild: boolean }, cmd: Command) => {
       const ctx = context(cmd);
-      await withInterrupt(ctx, setExit, async (signal) => {
+      await withInterrupt(ctx, setExit, 'load', async (signal) => {
         const { createDeps } = await import('./deps.js');
         const { loadBundle } = await import('../app/bundle/load-bundle.js');
         const deps = createDeps(ctx);
@@ -60,22 +60,8 @@ export function registerBundleCommands(program: Command, context: ContextOf, set
     });
 }
 
-/** Runs `work` with an abort signal tied to Ctrl-C; an interrupted command exits 130/143. */
-async function withInterrupt(ctx: CommandContext, setExit: SetExit, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
-  const controller = new AbortController();
-  let received: NodeJS.Signals | undefined;
-  const dispose = ctx.io.onInterrupt?.((name) => {
-    received = name ?? 'SIGINT';
-    ctx.out.log('interrupted: stopping (press Ctrl-C again to force)');
-    controller.abort();
-  });
-  try {
-    await work(controller.signal);
-  } catch (err) {
-    if (received === undefined) throw err;
-    ctx.out.log(`interrupted${isEnvsealError(err) ? `: ${err.message}` : ''}`);
-    setExit(received === 'SIGTERM' ? 143 : 130);
-  } finally {
-    dispose?.();
-  }
+/** Runs `work` with an abort signal tied to Ctrl-C; an interrupted command exits 130/143 (cli/interrupt.ts). */
+async function withInterrupt(ctx: CommandContext, setExit: SetExit, what: string, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const outcome = await interruptible(ctx, what, work);
+  if (outcome) setExit(outcome.interrupted);
 }
