@@ -16,6 +16,10 @@ export const LAB_BASE_IMAGE = `${LAB_REGISTRY}/python:bookworm`;
 export const LAB_LOCAL_BASE_IMAGE = 'local/python:bookworm';
 export const LAB_INDEX_URL = 'http://127.0.0.1:5080/simple';
 export const LAB_UP_COMMAND = 'bash .ci/lab-up';
+/** The lab engine's second endpoint: the same dockerd on TCP with TLS both ways (--tlsverify), see .ci/lab-up. */
+export const LAB_ENGINE_TLS_HOST = 'tcp://127.0.0.1:2376';
+/** ca.pem, cert.pem and key.pem of the lab's client certificate for that endpoint (made by .ci/lab-tls). */
+export const LAB_ENGINE_TLS_CERTS = `${process.env.ENVSEAL_LAB_DIR || '/var/lib/envseal-lab'}/tls/client`;
 
 /** Accept header for manifest lookups: OCI and Docker v2 manifests and indexes (OCI distribution spec). */
 const MANIFEST_ACCEPT = [
@@ -194,4 +198,27 @@ export function dockerCli(args: string[], options: DockerCliOptions = {}): Promi
     child.stdin.on('error', () => undefined); // the command may exit before reading its input
     child.stdin.end(options.input ?? '');
   });
+}
+
+/**
+ * Checks that the lab's one-node Slurm cluster (started by lab-up, .ci/lab-slurm) answers: `sinfo` shows this
+ * host's node idle or busy with jobs. Returns the node name. Throws with "run `bash .ci/lab-up`" otherwise.
+ */
+export async function requireLabSlurm(): Promise<string> {
+  const res = await new Promise<CommandResult>((resolve) => {
+    const child = spawn('sinfo', ['-h', '-N', '-o', '%N %T'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', (e) => resolve({ code: 127, stdout: '', stderr: e.message }));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+  });
+  const up = res.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '))
+    .find(([, state]) => state !== undefined && /^(idle|mixed|allocated|completing)/.test(state));
+  if (res.code !== 0 || !up) throw labMissing(`no idle Slurm node (sinfo exit ${res.code}: ${(res.stderr || res.stdout).trim() || 'no nodes'})`);
+  return up[0]!;
 }

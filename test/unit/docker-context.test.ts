@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { resolveDockerEndpoint, type EndpointInputs } from '../../src/engines/do
 import { sshConfigFor } from '../../src/engines/docker/ssh-config.js';
 import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
 import { EnvsealError } from '../../src/core/errors.js';
+import { tlsMaterial } from './tls-material.js';
 
 const root = mkdtempSync(join(tmpdir(), 'envseal-contexts-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -75,15 +76,16 @@ describe('resolveDockerEndpoint: the docker CLI precedence', () => {
   });
 
   it('reads a context TLS material and speaks https to its tcp endpoint', () => {
+    const pem = (name: string) => readFileSync(join(tlsMaterial().client, name), 'utf8');
     const tlsDir = configDir({ secure: meta('secure', 'tcp://127.0.0.1:2376') }, undefined, {
-      secure: { 'ca.pem': 'CA', 'cert.pem': 'CERT', 'key.pem': 'KEY' },
+      secure: { 'ca.pem': pem('ca.pem'), 'cert.pem': pem('cert.pem'), 'key.pem': pem('key.pem') },
     });
     const found = resolveDockerEndpoint(inputs(tlsDir, { DOCKER_CONTEXT: 'secure' }));
     assert.equal(found.address.host, 'https://127.0.0.1');
     assert.equal(found.address.port, 2376);
-    assert.equal(found.address.tls?.ca?.toString(), 'CA');
-    assert.equal(found.address.tls?.cert?.toString(), 'CERT');
-    assert.equal(found.address.tls?.key?.toString(), 'KEY');
+    assert.equal(found.address.tls?.ca?.toString(), pem('ca.pem'));
+    assert.equal(found.address.tls?.cert?.toString(), pem('cert.pem'));
+    assert.equal(found.address.tls?.key?.toString(), pem('key.pem'));
   });
 
   it('a DOCKER_TLS_VERIFY of the environment does not leak into a named context', () => {

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DockerodeEngine } from '../../src/engines/docker/dockerode-engine.js';
 import { addressFromEnv, parseDockerHost } from '../../src/engines/docker/endpoint.js';
 import { EnvsealError } from '../../src/core/errors.js';
+import { tlsMaterial } from './tls-material.js';
 
 const hostInputs = { env: {}, home: '/nonexistent' };
 
@@ -34,7 +36,9 @@ describe('parseDockerHost', () => {
 describe('addressFromEnv', () => {
   const certs = mkdtempSync(join(tmpdir(), 'envseal-certs-'));
   after(() => rmSync(certs, { recursive: true, force: true }));
-  for (const name of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(certs, name), `${name} content`);
+  const material = tlsMaterial();
+  cpSync(material.client, certs, { recursive: true });
+  const pem = (name: string) => readFileSync(join(material.client, name), 'utf8');
 
   it('uses the default socket without DOCKER_HOST, whatever else is set', () => {
     assert.deepEqual(addressFromEnv({ DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs }, '/nonexistent'), { socketPath: '/var/run/docker.sock' });
@@ -44,9 +48,35 @@ describe('addressFromEnv', () => {
     const options = addressFromEnv({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs }, '/nonexistent');
     assert.equal(options.host, 'https://10.0.0.5');
     assert.equal(options.port, 2376);
-    assert.equal(options.tls?.ca?.toString(), 'ca.pem content');
-    assert.equal(options.tls?.cert?.toString(), 'cert.pem content');
-    assert.equal(options.tls?.key?.toString(), 'key.pem content');
+    assert.equal(options.tls?.ca?.toString(), pem('ca.pem'));
+    assert.equal(options.tls?.cert?.toString(), pem('cert.pem'));
+    assert.equal(options.tls?.key?.toString(), pem('key.pem'));
+  });
+
+  it('files that are read but unusable are exit 2 naming the file: not PEM, a key of another certificate, a directory', () => {
+    const broken = (name: string, files: Record<string, string | null>, code: string, message: RegExp) => {
+      const dir = join(certs, name);
+      cpSync(material.client, dir, { recursive: true });
+      for (const [file, text] of Object.entries(files)) {
+        rmSync(join(dir, file), { force: true });
+        if (text === null) mkdirSync(join(dir, file));
+        else writeFileSync(join(dir, file), text);
+      }
+      assert.throws(
+        () => addressFromEnv({ DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir }, '/nonexistent'),
+        (err: unknown) => err instanceof EnvsealError && err.code === code && err.exitCode === 2 && message.test(err.message),
+        name,
+      );
+    };
+    broken('garbage-key', { 'key.pem': 'junk\n' }, 'docker.tls-files', /garbage-key\/key\.pem \(DOCKER_CERT_PATH\) cannot be used .*: not a PEM private key/);
+    broken('garbage-ca', { 'ca.pem': 'junk\n' }, 'docker.tls-files', /garbage-ca\/ca\.pem .*: not a PEM certificate/);
+    broken(
+      'other-key',
+      { 'key.pem': readFileSync(join(material.other, 'client', 'key.pem'), 'utf8') },
+      'docker.tls-files',
+      /other-key\/key\.pem .*: it is not the private key of cert\.pem/,
+    );
+    broken('dir-cert', { 'cert.pem': null }, 'docker.tls-files', /cannot read .*dir-cert\/cert\.pem \(DOCKER_CERT_PATH\).*EISDIR/);
   });
 
   it('keeps plain http for tcp:// without DOCKER_TLS_VERIFY', () => {
@@ -111,6 +141,55 @@ describe('DockerodeEngine connection errors (no engine needed)', () => {
     const port = (server.address() as { port: number }).port;
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await assertUnreachable(new DockerodeEngine({ host: 'tcp://127.0.0.1', port }), `http://127.0.0.1:${port}`, /connection refused \(ECONNREFUSED\)/);
+  });
+
+  it('a failed TLS handshake is docker.tls-failed (exit 3) saying which side: an untrusted engine certificate, a refused client certificate', async () => {
+    const material = tlsMaterial();
+    const read = (path: string) => readFileSync(path);
+    // A TLS server with the lab's engine certificate that, like dockerd --tlsverify, wants a client certificate of its CA.
+    const server = createTlsServer({
+      key: read(join(material.dir, 'server-key.pem')),
+      cert: read(join(material.dir, 'server-cert.pem')),
+      ca: read(join(material.dir, 'ca.pem')),
+      requestCert: true,
+      rejectUnauthorized: true,
+      // TLS 1.2: the refusal comes as an alert inside the handshake (under 1.3 Node's client sees only a reset).
+      maxVersion: 'TLSv1.2',
+    });
+    server.on('secureConnection', (socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK'));
+    server.on('tlsClientError', () => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const engineWith = (ca: string, client: string) =>
+      new DockerodeEngine({
+        host: 'https://127.0.0.1',
+        port,
+        tls: { ca: read(join(ca, 'ca.pem')), cert: read(join(client, 'cert.pem')), key: read(join(client, 'key.pem')) },
+      });
+    const assertTls = async (engine: DockerodeEngine, reason: RegExp, hint: RegExp) =>
+      assert.rejects(engine.info(), (err: unknown) => {
+        assert.ok(err instanceof EnvsealError, String(err));
+        assert.equal(err.code, 'docker.tls-failed', err.message);
+        assert.equal(err.exitCode, 3);
+        assert.ok(err.message.startsWith(`cannot reach the Docker engine at https://127.0.0.1:${port}: TLS: `), err.message);
+        assert.match(err.message, reason);
+        assert.match(err.hint ?? '', hint);
+        return true;
+      });
+    try {
+      await assertTls(
+        engineWith(material.other, material.client),
+        /its certificate is not trusted: .*\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)\)/,
+        /ca\.pem/,
+      );
+      await assertTls(
+        engineWith(material.client, join(material.other, 'client')),
+        /the engine (refused the connection: .*\(ERR_SSL_\w*ALERT\w*\)|closed the connection during the handshake \(ECONNRESET\))/,
+        /--tlscacert/,
+      );
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('ignores DOCKER_HOST in the environment: only the options decide', async () => {

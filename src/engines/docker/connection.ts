@@ -217,6 +217,8 @@ export class DockerConnection {
         cause: err,
       });
     }
+    const tls = tlsFailureOf(err, this.endpoint);
+    if (tls) return tls;
     const sshLevel = (err as { level?: unknown }).level;
     if (typeof sshLevel === 'string' && sshLevel.startsWith('client-')) {
       return externalError('docker.unreachable', `cannot reach the Docker engine at ${this.endpoint}: ssh: ${err.message}`, {
@@ -228,7 +230,9 @@ export class DockerConnection {
     if (typeof statusCode === 'number') {
       const message = daemonMessageOf(err);
       return externalError('docker.api-error', `Docker engine: ${action} failed (HTTP ${statusCode}): ${message}`, {
-        hint: 'see the message from the engine; its log may say more',
+        hint: /HTTP request to an HTTPS server/i.test(message)
+          ? `the engine at ${this.endpoint} speaks TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), or give it as https://`
+          : 'see the message from the engine; its log may say more',
         data: { httpStatus: statusCode, daemonMessage: message },
         cause: err,
       });
@@ -397,6 +401,58 @@ export function asError(err: unknown): Error {
 /** A non-empty string field of the engine's JSON, or undefined. */
 export function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** Node's codes for a server certificate that does not verify against the CA given (tls.checkServerIdentity, OpenSSL). */
+const CERT_VERIFY_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * A failed TLS handshake with an https engine, told apart from an engine that is down: the engine's
+ * certificate does not verify against ca.pem, or the engine refused envseal's client certificate (a TLS alert).
+ * Exit 3 like any engine that cannot be reached, but the message says which side and which file to look at.
+ */
+function tlsFailureOf(err: Error, endpoint: string): Error | undefined {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  // OpenSSL's errors carry a short `reason` ("sslv3 alert bad certificate"); Node's verify errors only a message.
+  const reason = (err as { reason?: unknown }).reason;
+  const text = typeof reason === 'string' && reason ? reason : err.message.split('\n')[0]!.trim();
+  if (CERT_VERIFY_ERRORS.has(code)) {
+    return externalError('docker.tls-failed', `cannot reach the Docker engine at ${endpoint}: TLS: its certificate is not trusted: ${text} (${code})`, {
+      hint: "ca.pem (in DOCKER_CERT_PATH or the context's TLS files) must be the CA that signed the engine's certificate (dockerd --tlscert), for this host name or IP",
+      cause: err,
+    });
+  }
+  const clientHint =
+    "the client certificate (cert.pem, key.pem) must be signed by the CA the engine trusts (dockerd --tlscacert); the engine's log may say more";
+  if (code === 'ECONNRESET' && /before secure TLS connection was established/.test(err.message)) {
+    return externalError(
+      'docker.tls-failed',
+      `cannot reach the Docker engine at ${endpoint}: TLS: the engine closed the connection during the handshake (${code})`,
+      {
+        hint: `${clientHint}; or the engine does not speak TLS on that port`,
+        cause: err,
+      },
+    );
+  }
+  if (/^ERR_SSL_.*ALERT/.test(code)) {
+    return externalError('docker.tls-failed', `cannot reach the Docker engine at ${endpoint}: TLS: the engine refused the connection: ${text} (${code})`, {
+      hint: clientHint,
+      cause: err,
+    });
+  }
+  return undefined;
 }
 
 const CONNECTION_ERRORS: Record<string, string> = {

@@ -116,13 +116,17 @@ export class DockerContainers implements EngineContainers {
       if (interrupted) stopping ??= this.stopContainer(id);
       if (options.timeoutMs) timer = setTimeout(() => stop('timeout'), options.timeoutMs);
 
-      const status = await this.connection.request<{ StatusCode?: number; Error?: { Message?: string } | null }>({
+      // As a stream: the answer's body comes when the container exits, and a connection that drops before then
+      // (a remote engine's network) must fail the run, not leave a call that never settles.
+      const waiting = await this.connection.request<Readable>({
         method: 'POST',
         path: `/containers/${id}/wait`,
         ok: [200],
+        stream: true,
         timeoutMs: null,
         action: `wait for container ${id.slice(0, 12)}`,
       });
+      const status = await readWaitAnswer(waiting, this.connection.endpoint, id);
       if (stopping) await stopping;
       await Promise.race([outputDone, delay(OUTPUT_DRAIN_MS)]);
       if (typeof status.StatusCode !== 'number') {
@@ -325,4 +329,30 @@ function feedStdin(stdin: Readable, connection: Readable, logger: Logger): void 
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** The JSON body of `POST /containers/{id}/wait`; a connection closed before it ends is exit 3, naming the engine. */
+async function readWaitAnswer(body: Readable, endpoint: string, id: string): Promise<{ StatusCode?: number; Error?: { Message?: string } | null }> {
+  const chunks: Buffer[] = [];
+  const lost = (why: string) =>
+    externalError('docker.connection-lost', `the connection to the Docker engine at ${endpoint} was lost while container ${id.slice(0, 12)} ran: ${why}`, {
+      hint: 'the container may still be running on the engine; check the engine and its network, then run again',
+    });
+  await new Promise<void>((resolve, reject) => {
+    let ended = false;
+    body.on('data', (c: Buffer) => chunks.push(c));
+    body.once('end', () => {
+      ended = true;
+      resolve();
+    });
+    body.once('error', (err) => reject(lost(describeError(err))));
+    body.once('close', () => {
+      if (!ended) reject(lost('closed before the exit status came'));
+    });
+  });
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as { StatusCode?: number; Error?: { Message?: string } | null };
+  } catch {
+    throw lost('the exit status was not JSON');
+  }
 }

@@ -16,7 +16,7 @@
  * side). ~/.ssh/config is honoured for HostName, User, Port and IdentityFile, and the agent at SSH_AUTH_SOCK.
  * Everything comes in as arguments (the CLI passes its environment); nothing here reads process.env.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, inputError } from '../../core/errors.js';
@@ -193,7 +193,36 @@ function readTlsFiles(dir: string, required: boolean, what: string): EngineAddre
   };
   const tls = { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') };
   if (!tls.ca && !tls.cert && !tls.key) return undefined;
+  checkTlsMaterial(dir, what, tls);
   return Object.fromEntries(Object.entries(tls).filter(([, value]) => value !== undefined)) as EngineAddress['tls'];
+}
+
+/**
+ * Files that were read but cannot be used (not PEM, a key that is not the certificate's) are the user's input:
+ * exit 2 naming the file, here, rather than an OpenSSL decoder error from the middle of the first engine call.
+ */
+function checkTlsMaterial(dir: string, what: string, tls: { ca?: Buffer | undefined; cert?: Buffer | undefined; key?: Buffer | undefined }): void {
+  const bad = (name: string, why: string) =>
+    inputError('docker.tls-files', `${join(dir, name)} (${what}) cannot be used for the TLS connection to the Docker engine: ${why}`, {
+      hint: 'ca.pem and cert.pem must be PEM certificates and key.pem the PEM private key of cert.pem (as `docker context create` or dockerd --tlsverify expect)',
+    });
+  const certificate = (name: string, data: Buffer): X509Certificate => {
+    try {
+      return new X509Certificate(data);
+    } catch (err) {
+      throw bad(name, `not a PEM certificate (${describeError(err)})`);
+    }
+  };
+  if (tls.ca) certificate('ca.pem', tls.ca);
+  const cert = tls.cert ? certificate('cert.pem', tls.cert) : undefined;
+  if (!tls.key) return;
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(tls.key);
+  } catch (err) {
+    throw bad('key.pem', `not a PEM private key (${describeError(err)})`);
+  }
+  if (cert && !cert.checkPrivateKey(key)) throw bad('key.pem', 'it is not the private key of cert.pem');
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
