@@ -103,7 +103,7 @@ describe('pyproject.toml: selecting groups', () => {
 /** Every error path, each with its own fixture: [file, code, "file:line[:col]: " prefix, message part]. */
 const ERRORS: [string, string, string, string][] = [
   ['bad-toml.toml', 'manifest.pyproject.syntax', 'pyproject/bad-toml.toml:6:3: ', 'invalid TOML'],
-  ['poetry.toml', 'manifest.pyproject.invalid', 'pyproject/poetry.toml: ', 'has no [project] table'],
+  ['no-project.toml', 'manifest.pyproject.invalid', 'pyproject/no-project.toml: ', 'has no [project] table'],
   ['no-project.toml', 'manifest.pyproject.invalid', 'pyproject/no-project.toml: ', 'has no [project] table'],
   ['dynamic.toml', 'manifest.pyproject.dynamic', 'pyproject/dynamic.toml:3: ', 'project.dynamic lists "dependencies"'],
   [
@@ -164,15 +164,15 @@ describe('pyproject.toml: errors name the file (and line), with a hint', () => {
     });
   }
 
-  it('shows the TOML error in context and suggests poetry export for Poetry projects', () => {
+  it('shows the TOML error in context; a Poetry project without [project] is read from [tool.poetry] (issue 10)', () => {
     assert.throws(
       () => load('bad-toml.toml'),
       (err: unknown) => err instanceof EnvsealError && err.details.some((d) => d.includes('"pandas",')),
     );
-    assert.throws(
-      () => load('poetry.toml'),
-      (err: unknown) => err instanceof EnvsealError && (err.hint ?? '').includes('poetry export'),
-    );
+    const poetry = load('poetry.toml');
+    assert.equal(poetry.name, 'legacy');
+    assert.equal(poetry.requiresPython, '>=3.11,<4.0');
+    assert.deepEqual(poetry.dependencies, []);
   });
 });
 
@@ -184,5 +184,16 @@ describe('pyproject.toml: "===" needs a value (issue 14 item 8)', () => {
       (e: EnvsealError) =>
         e.exitCode === 2 && /pyproject\.toml:6: .*invalid requirement "foo===": "===" \(PEP 440 arbitrary equality\) needs a version string/.test(e.message),
     );
+  });
+});
+
+describe('pyproject.toml: a Poetry 2 project ([project] dependencies, [tool.poetry] groups and sources)', () => {
+  it('keeps [project] dependencies and reads the Poetry groups and sources', () => {
+    const text = `[project]\nname = "p2"\nversion = "0.1.0"\ndependencies = ["tinyconfig>=1.1"]\n\n[tool.poetry.group.dev.dependencies]\nseal-plot = "^0.1"\n\n[[tool.poetry.source]]\nname = "lab"\nurl = "http://127.0.0.1:5080/simple"\n`;
+    const m = parsePyproject(text, 'pyproject.toml');
+    assert.deepEqual(summary(m.dependencies), ['pyproject.toml:4 tinyconfig>=1.1']);
+    assert.deepEqual(Object.keys(m.poetry!.groups), ['dev']);
+    assert.equal(formatRequirement(m.poetry!.groups.dev![0]!.requirement), 'seal-plot<0.2,>=0.1');
+    assert.deepEqual(m.poetry!.sources, [{ name: 'lab', url: 'http://127.0.0.1:5080/simple', priority: 'primary' }]);
   });
 });

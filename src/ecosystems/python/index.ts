@@ -13,8 +13,6 @@ import { initPython } from './init.js';
 import { pythonContents } from './contents.js';
 import { renderPython } from './dockerfile.js';
 import { canonicalPythonDeclared, loadPython, normalizePythonDeclared } from './load.js';
-import { resolvePython } from './resolver/resolve-python.js';
-import { importLockedPackages } from './lockfiles/import-lock.js';
 import type { ImportedLock } from './lockfiles/types.js';
 import { pythonDeclaredSchema, pythonDevSpecSchema, pythonSectionSchema, pythonSpecSchema, type PythonDeclared, type PythonSection } from './schema.js';
 import type { ResolveContext } from '../types.js';
@@ -22,6 +20,8 @@ import type { ResolveContext } from '../types.js';
 export const pythonWing = defineEcosystem({
   id: 'python',
   title: 'Python packages (requirements.txt, pyproject.toml; installed by pip)',
+  // Which wheel fits (and platform_machine markers) depends on the platform.
+  perPlatform: true,
   schemas: { spec: pythonSpecSchema, devSpec: pythonDevSpecSchema, declared: pythonDeclaredSchema, section: pythonSectionSchema },
   init: initPython,
   async load(spec, dev, ctx) {
@@ -71,6 +71,7 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
         hint: `update ${declared.imported.path} with the tool that wrote it, then run \`envseal lock\``,
       });
     }
+    const { importLockedPackages } = await import('./lockfiles/import-lock.js');
     const packages = await importLockedPackages({ lock: imported, ref: declared.imported, target, defaultIndex: declared.indexes[0]! }, ctx);
     return {
       interpreter: declared.interpreter,
@@ -85,6 +86,8 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
   ctx.logger.progress(`resolving ${installable.length} Python requirement(s) for ${probePy.implementation} ${probePy.version} on ${target.machine}`);
   const opts = declared.options;
   const upgrade = ctx.options.upgradeAll ? { upgrade: true as const } : ctx.options.upgradePackages?.length ? { upgrade: ctx.options.upgradePackages } : {};
+  // The resolver is loaded when a resolution runs: `lock --check`, `verify` and `generate` never need it.
+  const { resolvePython } = await import('./resolver/resolve-python.js');
   const result = await resolvePython(
     {
       requirements: declared.requirements,

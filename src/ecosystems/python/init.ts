@@ -1,5 +1,5 @@
 /**
- * `envseal init` for the python wing: a PEP 751 pylock.toml or a uv.lock when there is one (followed pin for pin), else
+ * `envseal init` for the python wing: a PEP 751 pylock.toml, uv.lock, poetry.lock or Pipfile.lock when there is one (followed pin for pin), else
  * requirements*.txt (dev ones by name), pyproject.toml and a conda environment.yml.
  */
 import type { InitFindings } from '../types.js';
@@ -7,9 +7,11 @@ import type { InitFindings } from '../types.js';
 const list = (items: string[]) => `[${items.map((i) => JSON.stringify(i)).join(', ')}]`;
 
 const NOT_READ: [RegExp, string][] = [
-  [/^(uv\.lock|pylock(\.[^.]+)?\.toml)$/, 'a Python lock: name it in python.lockfile to follow its pins (otherwise `lock` would resolve again instead)'],
-  [/^(poetry\.lock|Pipfile\.lock)$/, 'a Python lock envseal does not import yet: `lock` would resolve again instead of following its pins'],
-  [/^Pipfile$/, 'Pipenv manifest: envseal reads requirements files and pyproject.toml [project]'],
+  [
+    /^(uv\.lock|pylock(\.[^.]+)?\.toml|poetry\.lock|Pipfile\.lock)$/,
+    'a Python lock: name it in python.lockfile to follow its pins (otherwise `lock` would resolve again instead)',
+  ],
+  [/^Pipfile$/, 'Pipenv manifest: read only to check Pipfile.lock against it (name Pipfile.lock in python.lockfile)'],
   [/^(setup\.py|setup\.cfg)$/, 'setuptools metadata: envseal reads dependencies from pyproject.toml [project] and requirements files only'],
 ];
 
@@ -23,11 +25,11 @@ function notRead(files: readonly string[]): { file: string; why: string }[] {
   ];
 }
 
-/** The lock init follows: `pylock.toml`, else the first named one (`pylock.<name>.toml`), else `uv.lock`. */
+/** The lock init follows: `pylock.toml`, else the first named one (`pylock.<name>.toml`), else `uv.lock`, `poetry.lock`, `Pipfile.lock`. */
 function lockfileOf(files: readonly string[]): string | undefined {
   const found = files.filter((f) => /^pylock(\.[^.]+)?\.toml$/.test(f)).sort();
   if (found.length) return found.includes('pylock.toml') ? 'pylock.toml' : found[0];
-  return files.includes('uv.lock') ? 'uv.lock' : undefined;
+  return ['uv.lock', 'poetry.lock', 'Pipfile.lock'].find((f) => files.includes(f));
 }
 
 export function initPython(files: readonly string[]): InitFindings {
@@ -41,7 +43,7 @@ export function initPython(files: readonly string[]): InitFindings {
 }
 
 function initImported(files: readonly string[], lockfile: string): InitFindings {
-  const pyproject = files.includes('pyproject.toml');
+  const pyproject = files.includes('pyproject.toml') && lockfile !== 'Pipfile.lock';
   const reqs = files.filter((n) => /^requirements.*\.txt$/.test(n));
   const lines = [
     'python:',
@@ -51,11 +53,16 @@ function initImported(files: readonly string[], lockfile: string): InitFindings 
     '  # it does not resolve. Install dependency groups or extras of the lock with { path, groups: [...], extras: [...] }.',
     `  lockfile: ${lockfile}`,
   ];
+  if (lockfile === 'Pipfile.lock')
+    lines.push('  # Pipfile.lock is checked against Pipfile (its _meta.hash); groups: [develop] adds the dev packages to the dev image.');
+  if (lockfile === 'poetry.lock')
+    lines.push('  # poetry.lock is checked against pyproject.toml (its content-hash); the walk starts from [tool.poetry] dependencies.');
   if (pyproject)
     lines.push('  # Checked against the lock: a requirement the lock does not satisfy makes `lock` fail (stale lock).', '  pyproject: pyproject.toml');
   if (reqs.length) lines.push(`  # Not read while the lock is followed: ${reqs.join(', ')}`);
   lines.push('  # Install into a venv when the base Python is "externally managed" (PEP 668).', '  venv: auto');
-  return { found: [lockfile, ...(pyproject ? ['pyproject.toml'] : [])], lines, devLines: [] };
+  const pipfile = lockfile === 'Pipfile.lock' && files.includes('Pipfile') ? ['Pipfile'] : [];
+  return { found: [lockfile, ...(pyproject ? ['pyproject.toml'] : []), ...pipfile], lines, devLines: [] };
 }
 
 function initPythonFiles(files: readonly string[]): InitFindings {
@@ -68,7 +75,11 @@ function initPythonFiles(files: readonly string[]): InitFindings {
   const devLines = dev.length ? ['    python:', `      requirements: ${list(dev)}`] : ['    # python: { requirements: [requirements-dev.txt] }'];
   if (!main.length && !dev.length && !pyproject && !conda) return { found: [], lines: ['# python:', '#   requirements: [requirements.txt]'], devLines };
   const lines = ['python:', '  # The interpreter in the image that gets the locked packages.', '  interpreter: python3', `  requirements: ${list(main)}`];
-  if (pyproject) lines.push('  # [project] dependencies; add optional-dependency groups under `extras`.', '  pyproject: { path: pyproject.toml, extras: [] }');
+  if (pyproject)
+    lines.push(
+      '  # [project] (or Poetry [tool.poetry]) dependencies; optional groups under `extras`, Poetry groups under `groups` (dev image).',
+      '  pyproject: { path: pyproject.toml, extras: [] }',
+    );
   if (conda) lines.push('  # conda environment: its pip: section is locked, python=X.Y is checked against the base image.', `  environment: ${conda}`);
   lines.push(
     '  # PEP 503/691 index (requirement files may also set --index-url).',

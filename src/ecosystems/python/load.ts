@@ -9,11 +9,16 @@ import type { LoadContext } from '../types.js';
 import { posix } from 'node:path';
 import { loadRequirementsFile, type PythonRequirement, type ReadFile } from './manifests/requirements.js';
 import { parseCondaEnvironment } from './manifests/conda-env.js';
-import { parsePyproject, selectPyprojectGroups } from './manifests/pyproject.js';
+import { parsePyproject, type PyprojectManifest, selectPyprojectGroups } from './manifests/pyproject.js';
+import { poetryIndexes, selectPoetryGroups } from './manifests/poetry.js';
 import { normalizeName } from './pep/names.js';
 import { findRequirementProblem, formatRequirement, parseRequirement } from './pep/requirement.js';
 import { parseImportedLock } from './lockfiles/read.js';
-import type { ImportedLock } from './lockfiles/types.js';
+import type { ImportedLock, PipfileLock, PoetryLock } from './lockfiles/types.js';
+import { lockPins, useCredentials } from './lockfiles/pins.js';
+import { checkPoetryFresh } from './lockfiles/poetry-lock.js';
+import { checkPipfileFresh } from './lockfiles/pipfile-lock.js';
+import { parseTomlLock } from './lockfiles/toml-values.js';
 import { checkUvFresh, pyprojectInputs, uvRecordedInputs } from './lockfiles/uv.js';
 import { readDependencyGroups } from './manifests/dependency-groups.js';
 import type { DeclaredRequirement, ImportedLockRef, PythonDeclared, PythonDevSpec, PythonSpec } from './schema.js';
@@ -48,17 +53,31 @@ async function loadDeclared(py: PythonSpec | undefined, dev: PythonDevSpec | und
   for (const [i, rel] of (py?.requirements ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `python.requirements.${i}`, ALL, false);
   for (const [i, rel] of (py?.constraints ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `python.constraints.${i}`, ALL, true);
   addInline(acc, ctx.specFile, py?.packages ?? [], 'python.packages', ALL);
-  const requiresPython = py?.environment ? await loadCondaEnvironment(acc, ctx, py.environment) : null;
+  let requiresPython = py?.environment ? await loadCondaEnvironment(acc, ctx, py.environment) : null;
+  const pinned: Record<string, string> = {};
   if (py?.pyproject) {
-    const ref = typeof py.pyproject === 'string' ? { path: py.pyproject, extras: [] as string[] } : py.pyproject;
+    const ref = typeof py.pyproject === 'string' ? { path: py.pyproject, extras: [] as string[], groups: [] as string[] } : py.pyproject;
     const text = await ctx.readManifest(ref.path, 'python.pyproject');
-    addAll(acc, selectPyprojectGroups(parsePyproject(text, ref.path), ref.extras), 'requirement', ALL);
+    const manifest = parsePyproject(text, ref.path);
+    addAll(acc, selectPyprojectGroups(manifest, ref.extras), 'requirement', ALL);
+    if (manifest.poetry) {
+      addAll(acc, selectPoetryGroups(manifest.poetry, ref.groups), 'requirement', DEV);
+      const sources = poetryIndexes(manifest.poetry);
+      acc.fileIndexes.push(...sources.indexes);
+      Object.assign(pinned, sources.pinned);
+      if (manifest.poetry.python) requiresPython ??= { specifier: manifest.poetry.python, source: `${ref.path} (tool.poetry.dependencies.python)` };
+    } else if (ref.groups.length) {
+      throw inputError('python.pyproject-groups', `${ctx.specFile}: python.pyproject.groups applies to Poetry projects; ${ref.path} has no [tool.poetry]`, {
+        hint: 'select [project.optional-dependencies] with python.pyproject.extras',
+      });
+    }
   }
   for (const [i, rel] of (dev?.requirements ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `targets.dev.python.requirements.${i}`, DEV, false);
   addInline(acc, ctx.specFile, dev?.packages ?? [], 'targets.dev.python.packages', DEV);
 
   const packageIndexes: Record<string, string> = {};
-  for (const [name, url] of Object.entries(py?.packageIndexes ?? {})) packageIndexes[normalizeName(name)] = ctx.credentials.addFromUrl(url).replace(/\/+$/, '');
+  for (const [name, url] of Object.entries({ ...pinned, ...py?.packageIndexes }))
+    packageIndexes[normalizeName(name)] = ctx.credentials.addFromUrl(url).replace(/\/+$/, '');
   const primary = dedupeUrls([...(py?.index ? [py.index] : []), ...acc.fileIndexes, ...(py?.extraIndexes ?? [])].map((u) => ctx.credentials.addFromUrl(u)));
   // Pinned indexes go last: they serve only their own projects, but pip in the image must be able to reach them.
   const indexes = dedupeUrls([...(primary.length ? primary : [DEFAULT_INDEX]), ...Object.values(packageIndexes)]);
@@ -111,8 +130,7 @@ async function loadImported(py: PythonSpec, dev: PythonDevSpec | undefined, ctx:
   }
   const text = await ctx.readManifest(ref.path, 'python.lockfile');
   const lock = parseImportedLock(text, ref.path);
-  for (const p of lock.packages) if ('index' in p && p.index) p.index = ctx.credentials.addFromUrl(p.index).replace(/\/+$/, '');
-  for (const p of lock.packages) if ('registry' in p && p.registry) p.registry = ctx.credentials.addFromUrl(p.registry).replace(/\/+$/, '');
+  useCredentials(lock, (u) => ctx.credentials.addFromUrl(u).replace(/\/+$/, ''));
   const pyproject = await loadLockPyproject(py, lock, ctx);
   const imported: ImportedLockRef = {
     path: ref.path,
@@ -123,8 +141,11 @@ async function loadImported(py: PythonSpec, dev: PythonDevSpec | undefined, ctx:
     ...(pyproject ? { pyproject } : {}),
   };
   const fromSpec = [...(py.index ? [py.index] : []), ...py.extraIndexes].map((u) => ctx.credentials.addFromUrl(u));
-  const lockIndexes = lock.packages.flatMap((p) => ('index' in p && p.index ? [p.index] : 'registry' in p && p.registry ? [p.registry] : []));
-  const indexes = dedupeUrls([...fromSpec, ...lockIndexes]);
+  const pins = lockPins(lock);
+  const lockIndexes = pins.flatMap((p) => (p.index ? [p.index] : []));
+  // A poetry.lock package without [package.source] came from PyPI (unless the spec names the index to use).
+  const pypi = lock.kind === 'poetry' && !fromSpec.length && pins.some((p) => !p.index) ? [DEFAULT_INDEX] : [];
+  const indexes = dedupeUrls([...fromSpec, ...pypi, ...lockIndexes]);
   const declared: PythonDeclared = {
     interpreter: py.interpreter,
     indexes: indexes.length ? indexes : [DEFAULT_INDEX],
@@ -132,19 +153,13 @@ async function loadImported(py: PythonSpec, dev: PythonDevSpec | undefined, ctx:
     systemSitePackages: py.systemSitePackages,
     packageIndexes: {},
     // One pin per package of the lock (all files' hashes), so drift names the packages that changed.
-    requirements: lock.packages.flatMap((p) =>
-      'sourceKind' in p && !p.registry
-        ? []
-        : [
-            {
-              requirement: `${p.name}==${p.version}`,
-              hashes: [...p.wheels, ...(p.sdist ? [p.sdist] : [])].map((f) => `sha256:${f.sha256}`),
-              source: ref.path,
-              kind: 'requirement' as const,
-              targets: ALL,
-            },
-          ],
-    ),
+    requirements: pins.map((p) => ({
+      requirement: `${p.name}==${p.version}`,
+      hashes: p.hashes.map((h) => `sha256:${h}`),
+      source: ref.path,
+      kind: 'requirement' as const,
+      targets: ALL,
+    })),
     options: {},
     imported,
   };
@@ -158,16 +173,41 @@ async function loadImported(py: PythonSpec, dev: PythonDevSpec | undefined, ctx:
  */
 async function loadLockPyproject(py: PythonSpec, lock: ImportedLock, ctx: LoadContext): Promise<ImportedLockRef['pyproject']> {
   const pref = typeof py.pyproject === 'string' ? { path: py.pyproject, extras: [] as string[] } : py.pyproject;
-  const text = pref ? await ctx.readManifest(pref.path, 'python.pyproject') : lock.kind === 'uv' ? await ctx.readOptional('pyproject.toml') : null;
+  if (lock.kind === 'pipfile') return loadPipfile(lock, ctx);
+  const text = pref
+    ? await ctx.readManifest(pref.path, 'python.pyproject')
+    : lock.kind === 'poetry'
+      ? await ctx.readManifest(posix.join(posix.dirname(lock.path), 'pyproject.toml'), 'python.lockfile')
+      : lock.kind === 'uv'
+        ? await ctx.readOptional('pyproject.toml')
+        : null;
   if (text === null) return undefined;
-  const path = pref?.path ?? 'pyproject.toml';
+  const path = pref?.path ?? (lock.kind === 'poetry' ? posix.join(posix.dirname(lock.path), 'pyproject.toml') : 'pyproject.toml');
   const parsed = parsePyproject(text, path);
+  if (lock.kind === 'poetry') return followPoetry(lock, parsed, parseTomlLock(text, path), path);
   if (lock.kind === 'pylock') return { path, requirements: selectPyprojectGroups(parsed, pref?.extras ?? []).map((r) => formatRequirement(r.requirement)) };
   const plain = (rs: PythonRequirement[]) => rs.map((r) => r.requirement);
   const optional = Object.fromEntries(Object.entries(parsed.optionalDependencies).map(([g, rs]) => [g, plain(rs)]));
   const current = pyprojectInputs(plain(parsed.dependencies), optional, readDependencyGroups(text, path));
   checkUvFresh(lock, uvRecordedInputs(lock), current, path);
   return { path, requirements: current };
+}
+
+/** A poetry.lock starts from its project's requirements and must carry the content-hash of pyproject.toml. */
+function followPoetry(lock: PoetryLock, parsed: PyprojectManifest, doc: Record<string, unknown>, path: string): ImportedLockRef['pyproject'] {
+  checkPoetryFresh(lock, doc, path);
+  const plain = (rs: PythonRequirement[]) => rs.map((r) => r.requirement);
+  const mapped = (groups: Record<string, PythonRequirement[]>) => Object.fromEntries(Object.entries(groups).map(([g, rs]) => [g, plain(rs)]));
+  lock.roots = { file: path, main: plain(parsed.dependencies), extras: mapped(parsed.optionalDependencies), groups: mapped(parsed.poetry?.groups ?? {}) };
+  return { path, requirements: [`content-hash ${lock.contentHash}`] };
+}
+
+/** A Pipfile.lock is checked against the Pipfile next to it (`_meta.hash`). */
+async function loadPipfile(lock: PipfileLock, ctx: LoadContext): Promise<ImportedLockRef['pyproject']> {
+  const path = lock.path.replace(/\.lock$/, '');
+  const text = await ctx.readManifest(path, 'python.lockfile');
+  checkPipfileFresh(lock, parseTomlLock(text, path), path);
+  return { path, requirements: [`sha256 ${lock.pipfileHash}`] };
 }
 
 function addAll(acc: Collected, reqs: PythonRequirement[], kind: DeclaredRequirement['kind'], targets: Targets): void {

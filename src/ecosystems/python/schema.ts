@@ -10,8 +10,10 @@ const pyprojectRef = z.union([
   relPathSchema,
   z.strictObject({
     path: relPathSchema.default('pyproject.toml'),
-    /** Names of `[project.optional-dependencies]` groups to install. */
+    /** Names of `[project.optional-dependencies]` groups (Poetry: `[tool.poetry.extras]`) to install. */
     extras: z.array(z.string().min(1)).default([]),
+    /** Poetry dependency groups (`[tool.poetry.group.<name>]`, `dev-dependencies` as `dev`) for the dev image. */
+    groups: z.array(z.string().min(1)).default([]),
   }),
 ]);
 
@@ -88,7 +90,7 @@ export type DeclaredRequirement = z.infer<typeof declaredRequirementSchema>;
 /** An imported lock as the input hash sees it: the file's digest, what was selected from it, what it is checked against. */
 export const importedLockSchema = z.strictObject({
   path: z.string(),
-  kind: z.enum(['pylock', 'uv']),
+  kind: z.enum(['pylock', 'uv', 'poetry', 'pipfile']),
   sha256: hex64Schema,
   groups: z.array(z.string()),
   extras: z.array(z.string()),

@@ -7,8 +7,12 @@ import { inputError } from '../../../core/errors.js';
 import type { TargetProbe } from '../../../core/ground.js';
 import type { Logger, PackageIndex } from '../../../core/ports.js';
 import type { ImportedLockRef, LockedPythonPackage } from '../schema.js';
-import type { ImportedLock } from './types.js';
-import { checkAgainstPyproject, selectImported, type SelectedPackage } from './select.js';
+import type { ImportedFile, ImportedLock, PipfileLock } from './types.js';
+import { pipfileApplicable } from './pipfile-lock.js';
+import type { MarkerEnvironment } from '../pep/marker.js';
+import { tryParseSdistFilename, tryParseWheelFilename } from '../pep/wheel.js';
+import { normalizeVersion } from '../pep/version.js';
+import { checkAgainstPyproject, checkLock, chooseFile, rankerFor, selectImported, type SelectedPackage } from './select.js';
 
 export interface ImportRequest {
   lock: ImportedLock;
@@ -60,6 +64,7 @@ async function checkOnIndex(lock: ImportedLock, s: SelectedPackage, indexUrl: st
  */
 export async function importLockedPackages(req: ImportRequest, deps: { index: PackageIndex; logger: Logger }): Promise<LockedPythonPackage[]> {
   const { lock, ref, target } = req;
+  if (lock.kind === 'pipfile') return importPipfile({ ...req, lock }, deps);
   const selected = selectImported(lock, target, { groups: ref.groups, extras: ref.extras });
   // A uv.lock was checked against pyproject.toml when it was loaded (its record does not depend on the target).
   if (ref.pyproject && lock.kind === 'pylock') checkAgainstPyproject(lock, selected, ref.pyproject, target);
@@ -67,4 +72,67 @@ export async function importLockedPackages(req: ImportRequest, deps: { index: Pa
   const out: LockedPythonPackage[] = [];
   for (const s of selected) out.push(await checkOnIndex(lock, s, s.index ?? req.defaultIndex, deps.index));
   return out;
+}
+
+/**
+ * A Pipfile.lock names hashes, not files: per package the files of its version on the index whose sha256 the
+ * lock lists are the candidates, and the best for the target is chosen among them. No listed hash on the index
+ * is `python.import-hash-mismatch`; none of them fitting the target is `python.import-no-file`.
+ */
+async function importPipfile(req: ImportRequest & { lock: PipfileLock }, deps: { index: PackageIndex; logger: Logger }): Promise<LockedPythonPackage[]> {
+  const { lock, ref, target } = req;
+  const env = target.python!.markers as unknown as MarkerEnvironment;
+  checkLock(lock, env, target.python!.version, rankerFor(target).description);
+  const sel = { groups: ref.groups, extras: ref.extras };
+  const all = pipfileApplicable(lock, env, sel);
+  const deploy = new Set(pipfileApplicable(lock, env, { groups: [], extras: [] }).map((p) => `${p.name}==${p.version}`));
+  deps.logger.progress(`following ${lock.path}: finding ${all.length} pinned package(s) on the index`);
+  const { rank, description } = rankerFor(target);
+  const out: LockedPythonPackage[] = [];
+  for (const p of all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const indexUrl = p.index ?? req.defaultIndex;
+    const project = await deps.index.getProject(indexUrl, p.name);
+    if (!project) {
+      throw inputError('python.import-not-on-index', `${lock.path}: package ${p.name} is not on the index ${indexUrl}`, {
+        hint: `check that ${lock.path} was written against ${indexUrl}, or regenerate it`,
+      });
+    }
+    const ofVersion = project.files.filter((f) => fileVersion(f.filename, p.name) === normalizeVersion(p.version));
+    const listed = ofVersion.filter((f) => f.hashes.sha256 && p.hashes.includes(f.hashes.sha256));
+    if (!listed.length) {
+      throw inputError(
+        'python.import-hash-mismatch',
+        `${lock.path}: package ${p.name} ${p.version}: none of the lock's sha256 (${p.hashes.join(', ')}) is a file the index ${indexUrl} gives for it (${ofVersion.map((f) => `${f.filename} ${f.hashes.sha256 ?? 'no sha256'}`).join(', ') || 'no files'})`,
+        { hint: 'the lock file or the index was changed: find out which before regenerating the lock' },
+      );
+    }
+    const files = listed.map((f) => ({ filename: f.filename, sha256: f.hashes.sha256!, url: f.url }));
+    const chosen = chooseFile(
+      lock,
+      { name: p.name, version: p.version, wheels: files.filter((f) => f.filename.endsWith('.whl')), ...sdistOf(files) },
+      rank,
+      description,
+    );
+    const s: SelectedPackage = {
+      name: p.name,
+      version: p.version,
+      file: chosen,
+      index: indexUrl,
+      targets: deploy.has(`${p.name}==${p.version}`) ? ['deploy', 'dev'] : ['dev'],
+    };
+    out.push(await checkOnIndex(lock, s, indexUrl, deps.index));
+  }
+  return out;
+}
+
+function sdistOf(files: ImportedFile[]): { sdist?: ImportedFile } {
+  const sdist = files.find((f) => !f.filename.endsWith('.whl'));
+  return sdist ? { sdist } : {};
+}
+
+function fileVersion(filename: string, project: string): string | undefined {
+  const wheel = tryParseWheelFilename(filename);
+  if (wheel.ok) return wheel.value.versionText;
+  const sdist = tryParseSdistFilename(filename, project);
+  return sdist.ok ? sdist.value.versionText : undefined;
 }

@@ -15,6 +15,8 @@ import { containsVersion, parseSpecifierSet, type SpecifierSet } from '../pep/sp
 import { tryParseWheelFilename } from '../pep/wheel.js';
 import { targetFitFor } from '../resolver/target.js';
 import type { ImportedFile, ImportedLock, ImportedPackage, PylockLock } from './types.js';
+import { poetryApplicable } from './poetry-lock.js';
+import { invalid } from './toml-values.js';
 import { uvApplicable } from './uv.js';
 
 export interface SelectedPackage {
@@ -44,9 +46,9 @@ function contains(spec: string, version: string, where: string): boolean {
 }
 
 /** The lock-level checks: environments, requires-python, and that the asked extras/groups exist. */
-function checkLock(lock: ImportedLock, env: MarkerEnvironment, pythonVersion: string, description: string): void {
+export function checkLock(lock: ImportedLock, env: MarkerEnvironment, pythonVersion: string, description: string): void {
   if (lock.kind === 'pylock') checkPylock(lock, env, description);
-  if (lock.requiresPython && !contains(lock.requiresPython, pythonVersion, lock.path)) {
+  if ('requiresPython' in lock && lock.requiresPython && !contains(lock.requiresPython, pythonVersion, lock.path)) {
     throw inputError('python.import-wrong-target', `${lock.path} requires Python ${lock.requiresPython}, but the target has ${pythonVersion}`, {
       hint: REGENERATE(lock),
     });
@@ -87,7 +89,29 @@ function pylockApplicable(lock: PylockLock, env: MarkerEnvironment, sel: Selecti
   return lock.packages.filter((p) => !p.marker || evaluateMarker(p.marker, env, { lockSets }));
 }
 
-function chooseFile(lock: ImportedLock, p: ImportedPackage, rank: (f: ImportedFile) => number | undefined, description: string): ImportedFile {
+function applicableIn(lock: ImportedLock, env: MarkerEnvironment, s: Selection): ImportedPackage[] {
+  if (lock.kind === 'pylock') return pylockApplicable(lock, env, s);
+  if (lock.kind === 'uv') return uvApplicable(lock, env, s);
+  if (lock.kind === 'poetry') {
+    if (!lock.roots) invalid(lock.path, 'cannot be followed without its pyproject.toml (it records no roots): name it as python.pyproject');
+    return poetryApplicable(lock, lock.roots, env, s);
+  }
+  throw new Error(`${lock.path}: a Pipfile.lock is selected on the index (import-lock.ts)`);
+}
+
+/** The target's wheel-tag rank of a file name (undefined: not a wheel, or no tag fits). */
+export function rankerFor(target: TargetProbe): { rank: (f: ImportedFile) => number | undefined; description: string } {
+  const fit = targetFitFor(target);
+  return {
+    rank: (f: ImportedFile) => {
+      const parsed = tryParseWheelFilename(f.filename);
+      return parsed.ok ? fit.rankWheelTags(parsed.value.tags) : undefined;
+    },
+    description: fit.description,
+  };
+}
+
+export function chooseFile(lock: ImportedLock, p: ImportedPackage, rank: (f: ImportedFile) => number | undefined, description: string): ImportedFile {
   let best: { file: ImportedFile; rank: number } | undefined;
   for (const file of p.wheels) {
     const r = rank(file);
@@ -110,7 +134,7 @@ export function selectImported(lock: ImportedLock, target: TargetProbe, sel: Sel
   const env = target.python!.markers as unknown as MarkerEnvironment;
   const pythonVersion = target.python!.version;
   checkLock(lock, env, pythonVersion, fit.description);
-  const applicableFor = (s: Selection) => (lock.kind === 'pylock' ? pylockApplicable(lock, env, s) : uvApplicable(lock, env, s));
+  const applicableFor = (s: Selection) => applicableIn(lock, env, s);
   const applicable = applicableFor(sel);
   // What the deploy image gets: the lock without the selected groups (those are for the dev image).
   const deploy = new Set((sel.groups.length ? applicableFor({ groups: [], extras: sel.extras }) : applicable).map((p) => `${p.name}==${p.version}`));

@@ -1,4 +1,5 @@
-/** The imported locks as envseal reads them: PEP 751 pylock.toml and uv.lock (version 1). */
+/** The imported locks as envseal reads them: PEP 751 pylock.toml, uv.lock (version 1), poetry.lock (2.x), Pipfile.lock. */
+import type { Requirement } from '../pep/requirement.js';
 
 /** One distribution file a lock names. */
 export interface ImportedFile {
@@ -78,4 +79,69 @@ export interface UvLock {
   packages: UvPackage[];
 }
 
-export type ImportedLock = PylockLock | UvLock;
+/** A `[package.dependencies]` edge of a poetry.lock, its constraint as a PEP 440 specifier set. */
+export interface PoetryDependency {
+  name: string;
+  /** The constraint's alternatives (`||`), each a PEP 440 specifier set (`''`: any). */
+  specifiers: string[];
+  marker?: string;
+  optional: boolean;
+  extras: string[];
+}
+
+export interface PoetryLockPackage {
+  name: string;
+  version: string;
+  /** `[package.source] type`: `pypi` when absent, `legacy` for an index, else git/directory/file/url. */
+  sourceType: string;
+  index?: string;
+  /** `python-versions` as alternatives of PEP 440 specifier sets. */
+  pythonVersions: string[];
+  files: ImportedFile[];
+  dependencies: PoetryDependency[];
+  /** `[package.extras]`: extra → the dependency names it turns on. */
+  extras: Record<string, string[]>;
+}
+
+/** Where the walk through a poetry.lock starts: the project's requirements, from pyproject.toml. */
+export interface PoetryRoots {
+  file: string;
+  main: Requirement[];
+  extras: Record<string, Requirement[]>;
+  groups: Record<string, Requirement[]>;
+}
+
+export interface PoetryLock {
+  kind: 'poetry';
+  path: string;
+  lockVersion: string;
+  contentHash: string;
+  /** `[metadata] python-versions` as alternatives of PEP 440 specifier sets. */
+  pythonVersions: string[];
+  packages: PoetryLockPackage[];
+  /** Set when the project's pyproject.toml was read (a poetry.lock cannot be followed without it). */
+  roots?: PoetryRoots;
+}
+
+/** One package of a Pipfile.lock section: pinned version, the hashes of its allowed files, marker, source name. */
+export interface PipfilePackage {
+  name: string;
+  version: string;
+  hashes: string[];
+  marker?: string;
+  /** The `_meta.sources` URL its `index` names (the first source when it names none). */
+  index?: string;
+}
+
+export interface PipfileLock {
+  kind: 'pipfile';
+  path: string;
+  /** `_meta.hash.sha256`: the Pipfile it was made from. */
+  pipfileHash: string;
+  requiresPython?: string;
+  sources: { name: string; url: string }[];
+  /** `default`, `develop` and any other package category, by name. */
+  sections: Record<string, PipfilePackage[]>;
+}
+
+export type ImportedLock = PylockLock | UvLock | PoetryLock | PipfileLock;

@@ -13,6 +13,7 @@ import { andMarkers, formatMarker } from '../pep/marker.js';
 import { isValidName, normalizeName } from '../pep/names.js';
 import { findRequirementProblem, type Requirement, tryParseRequirement } from '../pep/requirement.js';
 import { formatSpecifierSet, tryParseSpecifierSet } from '../pep/specifier.js';
+import { isPoetryProject, type PoetryProject, readPoetryProject } from './poetry.js';
 import type { PythonRequirement } from './requirements.js';
 
 export interface PyprojectManifest {
@@ -28,6 +29,22 @@ export interface PyprojectManifest {
   dynamic: string[];
   /** Group names of PEP 735 `[dependency-groups]`, only to explain that they are not read. */
   dependencyGroups: string[];
+  /** Set for a Poetry project without `[project]`: its groups and sources (dependencies and extras are above). */
+  poetry?: PoetryProject;
+}
+
+/** A Poetry project as a pyproject manifest: `[tool.poetry.extras]` stand for the optional dependency groups. */
+function fromPoetry(poetry: PoetryProject): PyprojectManifest {
+  return {
+    file: poetry.file,
+    ...(poetry.name !== undefined ? { name: poetry.name } : {}),
+    ...(poetry.python ? { requiresPython: poetry.python } : {}),
+    dependencies: poetry.dependencies,
+    optionalDependencies: poetry.extras,
+    dynamic: [],
+    dependencyGroups: [],
+    poetry,
+  };
 }
 
 const PEP621_HINT = 'see https://packaging.python.org/en/latest/specifications/pyproject-toml/';
@@ -167,15 +184,12 @@ export function parsePyproject(text: string, file: string): PyprojectManifest {
 
   const project = doc.project;
   if (project === undefined) {
-    const tool = isTable(doc.tool) ? doc.tool : {};
-    const poetry = isTable(tool.poetry);
+    if (isPoetryProject(doc)) return fromPoetry(readPoetryProject(doc, file));
     throw invalid(
       file,
       null,
       'has no [project] table, so it declares no dependencies in the standard (PEP 621) form',
-      poetry
-        ? 'this is a Poetry project: export its dependencies with `poetry export -f requirements.txt` and list that file under python.requirements'
-        : `declare dependencies under [project] or use a requirements file instead; ${PEP621_HINT}`,
+      `declare dependencies under [project] or use a requirements file instead; ${PEP621_HINT}`,
     );
   }
   if (!isTable(project)) throw invalid(file, null, `"project" must be a table, not ${describeType(project)}`);
@@ -188,6 +202,8 @@ export function parsePyproject(text: string, file: string): PyprojectManifest {
     optionalDependencies: {},
     dynamic,
     dependencyGroups: isTable(doc['dependency-groups']) ? Object.keys(doc['dependency-groups']).sort() : [],
+    // Poetry 2: [project] holds the dependencies, [tool.poetry] the groups and sources.
+    ...(isTable(doc.tool) && isTable(doc.tool.poetry) ? { poetry: readPoetryProject(doc, file) } : {}),
   };
 
   if (project.name !== undefined) {
