@@ -123,7 +123,7 @@ targets:
     const archive = await readFile(project.path('env.tar'));
     const m = findEntry(archive, 'manifest.json');
     const manifest = JSON.parse(archive.subarray(m.offset, m.offset + m.size).toString('utf8'));
-    assert.equal(manifest.bundleVersion, 1);
+    assert.equal(manifest.bundleVersion, 2);
     assert.equal(manifest.image.id, imageId);
     const paths = (manifest.entries as { path: string }[]).map((e) => e.path).sort();
     assert.deepEqual(paths.filter((p) => p.startsWith('python/')).length, 3, paths.join(', '));

@@ -13,6 +13,7 @@ import { finalizeLock, lockDigest, serializeLock } from '../../src/lock/lock-fil
 import { createTarWriter } from '../../src/tar/tar-stream-codec.js';
 import {
   checkEntries,
+  aptEntryPath,
   checkManifestAgainstLock,
   parseManifest,
   pythonEntryPath,
@@ -102,9 +103,16 @@ test('parseManifest refuses non-JSON, unknown keys, bad paths, duplicates and ot
   const twice = { ...good, entries: [good.entries[0], good.entries[0]] };
   assertDamaged(() => parseManifest(JSON.stringify(twice), 'b.tar'), 'manifest.json', /lists .* twice/);
   assert.throws(
-    () => parseManifest(JSON.stringify({ ...good, bundleVersion: 2 }), 'b.tar'),
-    (err: unknown) => isEnvsealError(err) && err.code === 'bundle.version' && err.exitCode === 2 && /format version 2 is not supported/.test(err.message),
+    () => parseManifest(JSON.stringify({ ...good, bundleVersion: 3 }), 'b.tar'),
+    (err: unknown) =>
+      isEnvsealError(err) &&
+      err.code === 'bundle.version' &&
+      err.exitCode === 2 &&
+      /format version 3 is not supported \(this envseal reads versions 1 and 2\)/.test(err.message),
   );
+  // Version 1 (before apt entries) and version 2 both read.
+  assert.equal(parseManifest(JSON.stringify({ ...good, bundleVersion: 1 }), 'b.tar').bundleVersion, 1);
+  assert.equal(parseManifest(JSON.stringify({ ...good, bundleVersion: 2 }), 'b.tar').bundleVersion, 2);
 });
 
 test('checkEntries names the entry that is missing, resized, changed or unlisted', () => {
@@ -152,13 +160,26 @@ test('checkManifestAgainstLock: fingerprint, lock digest and every locked Python
   assertDamaged(() => checkManifestAgainstLock(other, lock, lockDigest(lockText), 'b.tar'), wheel, /has sha256 9{64}, the lock says/);
 });
 
-test('offlineRebuildBlocker: apt packages to install, npm, and https indexes cannot be rebuilt offline', () => {
-  assert.match(offlineRebuildBlocker(lock) ?? '', /installs 3 apt package\(s\)/);
+test('offlineRebuildBlocker: apt packages without their recorded files, npm, and https indexes cannot be rebuilt offline', () => {
+  const m = manifestFor(bundleFiles());
+  assert.match(offlineRebuildBlocker(lock, m) ?? '', /installs 3 apt package\(s\), and the bundle does not hold what apt fetched for them/);
+  const withApt = manifestFor(bundleFiles(), (entries) =>
+    entries.push({ path: aptEntryPath('http://deb.debian.org/debian/dists/bookworm/InRelease'), kind: 'apt', size: 1, sha256: '1'.repeat(64), url: 'x' }),
+  );
+  assert.equal(offlineRebuildBlocker(lock, withApt), null);
   const pyOnly = { ...lock, apt: null };
-  assert.equal(offlineRebuildBlocker(pyOnly), null);
+  assert.equal(offlineRebuildBlocker(pyOnly, m), null);
   const https = structuredClone(pyOnly);
   https.python!.packages[0]!.file.url = 'https://files.example/x.whl';
-  assert.match(offlineRebuildBlocker(https) ?? '', /plain-HTTP index URLs only/);
+  assert.match(offlineRebuildBlocker(https, m) ?? '', /plain-HTTP index URLs only/);
+});
+
+test('aptEntryPath mirrors where apt fetched the file from', () => {
+  assert.equal(aptEntryPath('http://deb.debian.org/debian/dists/bookworm/InRelease'), 'apt/deb.debian.org/debian/dists/bookworm/InRelease');
+  assert.equal(
+    aptEntryPath('http://127.0.0.1:8080/pool/main/j/jq/jq_1.6-2.1%2bdeb12u2_amd64.deb'),
+    'apt/127.0.0.1:8080/pool/main/j/jq/jq_1.6-2.1+deb12u2_amd64.deb',
+  );
 });
 
 /** Writes a real bundle archive: the given files, then manifest.json (as `envseal bundle` orders it). */

@@ -15,6 +15,7 @@ import { checkFailed, inputError } from '../../core/errors.js';
 import { LABEL_FINGERPRINT, LABEL_LOCK_DIGEST } from '../../core/image-contract.js';
 import type { Lock } from '../../lock/schema.js';
 import { buildImage, type BuildDeps } from '../build-image.js';
+import { aptPackagesFor } from '../../ecosystems/apt/offline.js';
 import { DOCKERFILE_ENTRY, IMAGE_ENTRY, LOCK_ENTRY, type BundleManifest } from './manifest.js';
 import { startOfflineIndex, type ServedFile } from './offline-index.js';
 import { readBundleEntries, verifyBundle } from './read-bundle.js';
@@ -36,6 +37,8 @@ export interface LoadOutcome {
   target: string;
   entries: number;
   rebuilt: boolean;
+  /** `--rebuild`: requests the build made that the bundle answered (index pages, wheels, apt files). */
+  servedFromBundle?: number;
 }
 
 export async function loadBundle(request: LoadRequest, deps: BuildDeps): Promise<LoadOutcome> {
@@ -45,7 +48,10 @@ export async function loadBundle(request: LoadRequest, deps: BuildDeps): Promise
   deps.logger.progress(`checking ${request.label}`);
   const bundle = await verifyBundle(request.file, request.label);
   const { manifest, lock } = bundle;
-  const imageId = request.rebuild ? await rebuildFromBundle(request, bundle, deps) : await loadImageEntry(request, manifest, deps);
+  let servedFromBundle: number | undefined;
+  const imageId = request.rebuild
+    ? await rebuildFromBundle(request, bundle, deps, (n) => (servedFromBundle = n))
+    : await loadImageEntry(request, manifest, deps);
   const info = await deps.engine.inspectImage(imageId);
   if (!info) throw checkFailed('load.image-missing', `the engine does not show image ${imageId} after loading it`, { hint: 'load it again' });
   if (info.labels[LABEL_FINGERPRINT] !== lock.fingerprint || info.labels[LABEL_LOCK_DIGEST] !== manifest.lockDigest) {
@@ -61,6 +67,7 @@ export async function loadBundle(request: LoadRequest, deps: BuildDeps): Promise
     target: manifest.target,
     entries: manifest.entries.length,
     rebuilt: !!request.rebuild,
+    ...(servedFromBundle !== undefined ? { servedFromBundle } : {}),
   };
 }
 
@@ -94,20 +101,29 @@ async function loadImageEntry(request: LoadRequest, manifest: BundleManifest, de
   return wanted;
 }
 
-/** Why `--rebuild` cannot work offline for this lock, or null. */
-export function offlineRebuildBlocker(lock: Lock): string | null {
-  const apt = lock.apt?.packages.filter((p) => !p.installed) ?? [];
-  if (apt.length) return `the lock installs ${apt.length} apt package(s), which come from the Debian archive and are not in the bundle`;
+/** Why `--rebuild` cannot work offline for this lock and bundle, or null. */
+export function offlineRebuildBlocker(lock: Lock, manifest: BundleManifest): string | null {
+  const apt = lock.apt ? aptPackagesFor(lock.apt, manifest.target) : [];
+  if (apt.length && !manifest.entries.some((e) => e.kind === 'apt')) {
+    return `the lock installs ${apt.length} apt package(s), and the bundle does not hold what apt fetched for them (made by an older envseal, or apt could not fetch them when it was made)`;
+  }
   if (lock.npm) return 'the lock has npm packages, which `npm ci` fetches over HTTPS from the npm registry';
+  if (lock.files?.length)
+    return `the image fetches ${lock.files.length} remote file(s) with ADD, which the Docker daemon downloads itself, past the offline proxy`;
   const https = (lock.python?.packages ?? []).find((p) => !p.index.startsWith('http:') || !p.file.url.startsWith('http:'));
   if (https) return `${https.name} comes from ${https.file.url}: the offline index serves plain-HTTP index URLs only`;
   return null;
 }
 
 /** Rebuilds the image from the bundle in a scratch project; returns its ID after checking it is the manifest's. */
-async function rebuildFromBundle(request: LoadRequest, bundle: Awaited<ReturnType<typeof verifyBundle>>, deps: BuildDeps): Promise<string> {
+async function rebuildFromBundle(
+  request: LoadRequest,
+  bundle: Awaited<ReturnType<typeof verifyBundle>>,
+  deps: BuildDeps,
+  reportServed: (count: number) => void,
+): Promise<string> {
   const { manifest, lock } = bundle;
-  const blocker = offlineRebuildBlocker(lock);
+  const blocker = offlineRebuildBlocker(lock, manifest);
   if (blocker)
     throw inputError('load.rebuild-unsupported', `${request.label}: cannot rebuild offline: ${blocker}`, { hint: 'load the bundled image without --rebuild' });
   if (!(await deps.engine.inspectImage(lock.base.pinned))) {
@@ -151,6 +167,7 @@ async function rebuildFromBundle(request: LoadRequest, bundle: Awaited<ReturnTyp
       }
       return built.imageId;
     } finally {
+      reportServed(index.served());
       await index.close();
     }
   } finally {
@@ -166,7 +183,8 @@ async function extractForRebuild(request: LoadRequest, manifest: BundleManifest,
     if (path === LOCK_ENTRY) return join(project, manifest.lockPath);
     if (path === DOCKERFILE_ENTRY) return join(project, DOCKERFILE_ENTRY);
     if (path.startsWith('source/')) return join(project, path.slice('source/'.length));
-    if (byPath.get(path)?.kind === 'python') return join(filesDir, path.slice('python/'.length));
+    const kind = byPath.get(path)?.kind;
+    if (kind === 'python' || kind === 'apt') return join(filesDir, path);
     return null;
   };
   await mkdir(filesDir, { recursive: true });
@@ -181,7 +199,7 @@ async function extractForRebuild(request: LoadRequest, manifest: BundleManifest,
       await pipeline(body, createWriteStream(out));
       const entry = byPath.get(path)!;
       if (entry.executable) await chmod(out, 0o755);
-      if (entry.kind === 'python' && entry.url) served.push({ url: entry.url, path: out, size: entry.size });
+      if ((entry.kind === 'python' || entry.kind === 'apt') && entry.url) served.push({ url: entry.url, path: out, size: entry.size });
     },
   );
   return served;

@@ -11,7 +11,9 @@ import { inputError } from '../../core/errors.js';
 import { TARGET_NAMES } from '../../core/image-contract.js';
 import type { Lock } from '../../lock/schema.js';
 
-export const BUNDLE_FORMAT_VERSION = 1;
+/** 2 added `apt` entries (what apt fetched for the lock's packages); version 1 bundles are still read. */
+export const BUNDLE_FORMAT_VERSION = 2;
+const READABLE_VERSIONS = [1, 2] as const;
 export const MANIFEST_ENTRY = 'manifest.json';
 export const IMAGE_ENTRY = 'image.tar';
 export const LOCK_ENTRY = 'envseal.lock';
@@ -25,10 +27,10 @@ const entryPathSchema = z
 
 export const bundleEntrySchema = z.strictObject({
   path: entryPathSchema,
-  kind: z.enum(['image', 'lock', 'dockerfile', 'python', 'npm', 'sbom', 'source']),
+  kind: z.enum(['image', 'lock', 'dockerfile', 'python', 'npm', 'apt', 'sbom', 'source']),
   size: z.number().int().nonnegative(),
   sha256: hex64Schema,
-  /** Where a package file was fetched from (python, npm). */
+  /** Where a package file was fetched from (python, npm, apt). */
   url: z.string().optional(),
   /** The npm lockfile's `integrity` (SRI) for npm tarballs. */
   integrity: z.string().optional(),
@@ -38,7 +40,7 @@ export const bundleEntrySchema = z.strictObject({
 export type BundleEntry = z.infer<typeof bundleEntrySchema>;
 
 export const bundleManifestSchema = z.strictObject({
-  bundleVersion: z.literal(BUNDLE_FORMAT_VERSION),
+  bundleVersion: z.union(READABLE_VERSIONS.map((v) => z.literal(v))),
   /** The envseal version that wrote it (a rebuild renders the Dockerfile with the running version). */
   envseal: z.string(),
   name: z.string(),
@@ -75,10 +77,14 @@ export function parseManifest(text: string, bundle: string): BundleManifest {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const version = (raw as { bundleVersion?: unknown } | null)?.bundleVersion;
-    if (typeof version === 'number' && version !== BUNDLE_FORMAT_VERSION) {
-      throw inputError('bundle.version', `${bundle}: bundle format version ${version} is not supported (this envseal reads version ${BUNDLE_FORMAT_VERSION})`, {
-        hint: 'load it with the envseal version that wrote it',
-      });
+    if (typeof version === 'number' && !(READABLE_VERSIONS as readonly number[]).includes(version)) {
+      throw inputError(
+        'bundle.version',
+        `${bundle}: bundle format version ${version} is not supported (this envseal reads versions ${READABLE_VERSIONS.join(' and ')})`,
+        {
+          hint: 'load it with the envseal version that wrote it',
+        },
+      );
     }
     throw damaged(bundle, MANIFEST_ENTRY, `is not a valid manifest: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
   }
@@ -136,6 +142,13 @@ export function checkManifestAgainstLock(manifest: BundleManifest, lock: Lock, l
     if (!entry) throw damaged(bundle, path, `(${p.name} ${p.version}, in the lock) is not in the bundle`);
     if (entry.sha256 !== p.file.sha256) throw damaged(bundle, path, `has sha256 ${entry.sha256}, the lock says ${p.file.sha256}`);
   }
+}
+
+/** `apt/<host>/<path>`: where apt fetched the file from, readable in `tar -tvf`. */
+export function aptEntryPath(url: string): string {
+  const u = new URL(url);
+  // Decoded (jq_1.6-2.1+deb12u2_amd64.deb, not %2b), as the archive names the file; the schema refuses `..`.
+  return `apt/${u.host}${decodeURIComponent(u.pathname)}`.replace(/\/+$/, '');
 }
 
 export function pythonEntryPath(filename: string): string {

@@ -18,6 +18,8 @@ export interface OfflineIndex {
   proxyUrl: string;
   /** URLs asked for that the bundle does not have (for the error report when the build fails). */
   misses: string[];
+  /** How many requests were answered from the bundle. */
+  served(): number;
   close(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export async function startOfflineIndex(lock: Lock, files: ServedFile[]): Promis
   const pages = renderProjectPages(lock);
   const byUrl = new Map(files.map((f) => [normalizeUrl(f.url), f]));
   const misses: string[] = [];
+  let served = 0;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     let key: string;
     try {
@@ -72,12 +75,14 @@ export async function startOfflineIndex(lock: Lock, files: ServedFile[]): Promis
     }
     const page = pages.get(key);
     if (page !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
+      served++;
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page) });
       res.end(req.method === 'HEAD' ? undefined : page);
       return;
     }
     const file = byUrl.get(key);
     if (file && (req.method === 'GET' || req.method === 'HEAD')) {
+      served++;
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': file.size });
       if (req.method === 'HEAD') res.end();
       else createReadStream(file.path).pipe(res);
@@ -100,6 +105,7 @@ export async function startOfflineIndex(lock: Lock, files: ServedFile[]): Promis
   return {
     proxyUrl: `http://127.0.0.1:${port}`,
     misses,
+    served: () => served,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

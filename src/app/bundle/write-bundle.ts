@@ -23,7 +23,18 @@ import { createTarWriter, type TarWriter } from '../../tar/tar-stream-codec.js';
 import { assertImageMatchesLock, computeSourceDigest, defaultImageTag } from '../build-image.js';
 import { renderFromLock, type GenerateDeps } from '../generate-dockerfile.js';
 import { toRel, type ProjectPaths } from '../load-inputs.js';
-import { DOCKERFILE_ENTRY, IMAGE_ENTRY, LOCK_ENTRY, MANIFEST_ENTRY, pythonEntryPath, serializeManifest, type BundleEntry } from './manifest.js';
+import {
+  aptEntryPath,
+  BUNDLE_FORMAT_VERSION,
+  DOCKERFILE_ENTRY,
+  IMAGE_ENTRY,
+  LOCK_ENTRY,
+  MANIFEST_ENTRY,
+  pythonEntryPath,
+  serializeManifest,
+  type BundleEntry,
+} from './manifest.js';
+import { recordAptDownloads } from './apt-recorder.js';
 import { listNpmTarballs, matchesIntegrity } from './npm-tarballs.js';
 
 export interface BundleDeps extends GenerateDeps {
@@ -47,6 +58,10 @@ export interface BundleOutcome {
   fingerprint: string;
   entries: number;
   bytes: number;
+  /** Files apt fetched for the lock's packages (so `load --rebuild` works offline); 0 without apt. */
+  aptFiles: number;
+  /** Why the bundle cannot be rebuilt offline (e.g. apt could not fetch the locked versions), or null. */
+  rebuildBlocker: string | null;
 }
 
 const REVISION_LABEL = 'org.opencontainers.image.revision';
@@ -90,11 +105,12 @@ export async function writeBundle(paths: ProjectPaths, request: BundleRequest, d
     await add({ path: DOCKERFILE_ENTRY, kind: 'dockerfile' }, Buffer.from(rendered.text, 'utf8'));
     await addPythonFiles(lock, add, deps, request.signal);
     await addNpmTarballs(paths, lock, add, deps, request.signal);
+    const apt = await addAptFiles(lock, request.target, dirname(request.output), writer, entries, deps, request.signal);
     await addSboms(paths, add);
     await addSources(paths, lock.targets.deploy.copy, add);
     entries.push(await addImage(writer, info.id, tmp, deps, request.signal));
     const manifest = serializeManifest({
-      bundleVersion: 1,
+      bundleVersion: BUNDLE_FORMAT_VERSION,
       envseal: TOOL_VERSION,
       name: lock.name,
       target: request.target,
@@ -110,7 +126,15 @@ export async function writeBundle(paths: ProjectPaths, request: BundleRequest, d
     const handle = await open(tmp, 'r+');
     await handle.sync().finally(() => handle.close());
     await rename(tmp, request.output);
-    return { output: request.output, imageId: info.id, fingerprint: lock.fingerprint, entries: entries.length + 1, bytes: writer.bytesWritten };
+    return {
+      output: request.output,
+      imageId: info.id,
+      fingerprint: lock.fingerprint,
+      entries: entries.length + 1,
+      bytes: writer.bytesWritten,
+      aptFiles: apt.files,
+      rebuildBlocker: apt.blocker,
+    };
   } catch (err) {
     writer.fail(err instanceof Error ? err : new Error(String(err)));
     await written.catch(() => {});
@@ -159,6 +183,39 @@ async function addNpmTarballs(paths: ProjectPaths, lock: Lock, add: AddEntry, de
       });
     }
     await add({ path: t.path, kind: 'npm', url: t.url, integrity: t.integrity }, bytes);
+  }
+}
+
+/**
+ * What apt fetches for the target's locked packages, recorded through a proxy (apt-recorder.ts) and streamed
+ * into the bundle. When apt cannot fetch them (the archive moved on and the lock has no snapshot), the bundle
+ * is still written, with a warning: the image loads, but `load --rebuild` will refuse.
+ */
+async function addAptFiles(
+  lock: Lock,
+  target: TargetName,
+  tmpRoot: string,
+  writer: TarWriter,
+  entries: BundleEntry[],
+  deps: BundleDeps,
+  signal?: AbortSignal,
+): Promise<{ files: number; blocker: string | null }> {
+  const recording = await recordAptDownloads(lock, target, tmpRoot, deps, signal);
+  if (recording === null) return { files: 0, blocker: null };
+  if (typeof recording === 'string') {
+    deps.logger.warn(`the bundle will load, but cannot be rebuilt offline: ${recording}`);
+    return { files: 0, blocker: recording };
+  }
+  try {
+    for (const f of recording.files) {
+      const path = aptEntryPath(f.url);
+      if (entries.some((e) => e.path === path)) continue;
+      await writer.add({ name: path, type: 'file', mode: 0o644, size: f.size }, createReadStream(f.path));
+      entries.push({ path, kind: 'apt', url: f.url, size: f.size, sha256: f.sha256 });
+    }
+    return { files: recording.files.length, blocker: null };
+  } finally {
+    await recording.dispose();
   }
 }
 

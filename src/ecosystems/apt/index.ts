@@ -14,6 +14,7 @@ import { defaultSnapshotUrl, formatSnapshotTimestamp, snapshotSources, writeSour
 import { aptContents } from './contents.js';
 import { parseAptList } from './parse-apt-list.js';
 import { resolveApt } from './resolve-apt.js';
+import { aptInstallSpec } from './offline.js';
 import {
   aptDeclaredSchema,
   aptDevSpecSchema,
@@ -144,11 +145,6 @@ function renderAptSection(apt: AptSection, ctx: RenderContext): DockerfileSectio
   };
 }
 
-function aptSpec(p: LockedAptPackage, targetArch: string): string {
-  const arch = p.architecture === 'all' || p.architecture === targetArch ? '' : `:${p.architecture}`;
-  return shellQuote(`${p.name}${arch}=${p.version}`);
-}
-
 // The lock lists the whole closure (recommends included when the spec asked for them), so installing exactly
 // that list with --no-install-recommends installs what was resolved and nothing more.
 function renderApt(apt: AptSection, ctx: RenderContext, packages: LockedAptPackage[]): string {
@@ -157,7 +153,7 @@ function renderApt(apt: AptSection, ctx: RenderContext, packages: LockedAptPacka
     : '';
   const install = continued(
     `RUN export DEBIAN_FRONTEND=noninteractive${sources} \\\n && apt-get update \\\n && apt-get install -y --no-install-recommends`,
-    packages.map((p) => aptSpec(p, ctx.target.architecture)),
+    packages.map((p) => aptInstallSpec(p, ctx.target.architecture)),
   );
   return [
     install + ' \\',
