@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { LAB_BASE_IMAGE, LAB_LOCAL_BASE_IMAGE, requireLab } from '../test/lab/lab.js';
 import { probeLabTarget } from '../test/fixtures/resolve/pip-oracle.js';
+import { isMainModule } from '../test/lab/entry.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENVSEAL = join(ROOT, 'bin', 'envseal.js');
@@ -35,10 +36,7 @@ function numberArg(name: string, fallback: number): number {
   const at = process.argv.indexOf(name);
   return at >= 0 ? Number(process.argv[at + 1]) : fallback;
 }
-const RUNS = Math.max(1, numberArg('--runs', 3));
-const LATENCY = Math.max(0, numberArg('--latency-ms', 20));
-
-interface Served {
+export interface Served {
   url: string;
   htmlUrl: string;
   projects: number;
@@ -46,7 +44,7 @@ interface Served {
   requirements: string[];
 }
 
-interface Timings {
+export interface Timings {
   pipCold: number[];
   pipWarm: number[];
   cold: number[];
@@ -59,7 +57,7 @@ interface Timings {
   pip: string[];
 }
 
-function computeMedian(values: number[]): number {
+export function computeMedian(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
@@ -80,8 +78,9 @@ function fail(what: string, res: { code: number; stdout: string; stderr: string 
   throw new Error(`${what} failed (exit ${res.code})\n${(res.stderr || res.stdout).trim().split('\n').slice(-15).join('\n')}`);
 }
 
-async function startServer(latencyMs: number): Promise<{ served: Served; stop(): void }> {
-  const args = ['--import', 'tsx', join(ROOT, 'bench/lib/serve-ml-index.ts'), '--trap', '--latency-ms', String(latencyMs)];
+/** The index server in its own process; `extra` selects another index (e.g. `--scale 500`) instead of the trap graph. */
+export async function startServer(latencyMs: number, extra: string[] = ['--trap']): Promise<{ served: Served; stop(): void }> {
+  const args = ['--import', 'tsx', join(ROOT, 'bench/lib/serve-ml-index.ts'), ...extra, '--latency-ms', String(latencyMs)];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout });
@@ -123,8 +122,15 @@ function readPipClosure(stdout: string): string[] {
     .sort();
 }
 
-/** One scenario: its own index server, project, caches; every measurement interleaved `RUNS` times. */
-async function runScenario(latencyMs: number, work: string, viaCli: boolean): Promise<{ served: Served; t: Timings; cliProblem?: string }> {
+/** One scenario: its own index server, project, caches; every measurement interleaved `runs` times. */
+export async function runScenario(
+  latencyMs: number,
+  work: string,
+  viaCli: boolean,
+  runs: number,
+  /** Also time the resolver alone in a fresh process (bench/lib/resolve-once.ts); bench/all leaves it out. */
+  library = true,
+): Promise<{ served: Served; t: Timings; cliProblem?: string }> {
   const { served, stop } = await startServer(latencyMs);
   try {
     const dir = join(work, `latency-${latencyMs}`);
@@ -177,10 +183,10 @@ async function runScenario(latencyMs: number, work: string, viaCli: boolean): Pr
     const envsealWarmCache = join(dir, 'envseal-warm');
     envsealRun(envsealWarmCache);
     const libWarmCache = join(dir, 'lib-warm');
-    libraryRun(libWarmCache);
+    if (library) libraryRun(libWarmCache);
 
     const t: Timings = { pipCold: [], pipWarm: [], cold: [], warm: [], libCold: [], libWarm: [], docker: [], same: false, ours: [], pip: [] };
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < runs; run++) {
       const pc = runTimed('docker', buildPipArgs(served, null));
       if (pc.code !== 0) fail('pip (cold)', pc);
       t.pipCold.push(pc.ms);
@@ -192,8 +198,10 @@ async function runScenario(latencyMs: number, work: string, viaCli: boolean): Pr
       if (pw.code !== 0) fail('pip (warm)', pw);
       t.pipWarm.push(pw.ms);
       t.warm.push(envsealRun(envsealWarmCache).ms);
-      t.libCold.push(libraryRun(join(dir, `lib-cold-${run}`)).ms);
-      t.libWarm.push(libraryRun(libWarmCache).ms);
+      if (library) {
+        t.libCold.push(libraryRun(join(dir, `lib-cold-${run}`)).ms);
+        t.libWarm.push(libraryRun(libWarmCache).ms);
+      }
       t.docker.push(runTimed('docker', ['run', '--rm', '--network', 'host', LAB_LOCAL_BASE_IMAGE, 'true']).ms);
     }
     t.same = JSON.stringify(t.pip) === JSON.stringify(t.ours);
@@ -203,14 +211,14 @@ async function runScenario(latencyMs: number, work: string, viaCli: boolean): Pr
   }
 }
 
-function report(latencyMs: number, served: Served, t: Timings, viaCli: boolean): void {
+function report(latencyMs: number, served: Served, t: Timings, viaCli: boolean, runs: number): void {
   const s = (ms: number) => (ms / 1000).toFixed(2);
   const row = (label: string, values: number[]) =>
     console.log(
       `    ${label.padEnd(34)} ${values
         .map(s)
         .join('  ')
-        .padEnd(RUNS * 6 + 2)} median ${s(computeMedian(values))} s`,
+        .padEnd(runs * 6 + 2)} median ${s(computeMedian(values))} s`,
     );
   const mode = viaCli ? 'CLI' : 'library';
   console.log(
@@ -237,6 +245,8 @@ function report(latencyMs: number, served: Served, t: Timings, viaCli: boolean):
 }
 
 async function main(): Promise<void> {
+  const RUNS = Math.max(1, numberArg('--runs', 3));
+  const LATENCY = Math.max(0, numberArg('--latency-ms', 20));
   await requireLab();
   const work = mkdtempSync(join(tmpdir(), 'envseal-bench-'));
   try {
@@ -244,12 +254,12 @@ async function main(): Promise<void> {
     let why = viaCli ? '' : 'dist/ is not built (npm run build)';
     const results: { latency: number; served: Served; t: Timings }[] = [];
     for (const latency of LATENCY > 0 ? [0, LATENCY] : [0]) {
-      const r = await runScenario(latency, work, viaCli);
+      const r = await runScenario(latency, work, viaCli, RUNS);
       if (r.cliProblem) {
         viaCli = false;
         why = r.cliProblem;
         results.length = 0;
-        results.push({ latency, ...(await runScenario(latency, work, false)) });
+        results.push({ latency, ...(await runScenario(latency, work, false, RUNS)) });
       } else {
         results.push({ latency, served: r.served, t: r.t });
       }
@@ -264,16 +274,18 @@ async function main(): Promise<void> {
         : `  envseal: timed through resolvePython in a fresh process, module loading excluded (not the CLI: ${why})`,
     );
     console.log(`  ${RUNS} runs each, interleaved; wall-clock seconds`);
-    for (const r of results) report(r.latency, r.served, r.t, viaCli);
+    for (const r of results) report(r.latency, r.served, r.t, viaCli, RUNS);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`bench/resolve: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  },
-);
+if (isMainModule(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(`bench/resolve: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}

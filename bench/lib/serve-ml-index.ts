@@ -3,8 +3,9 @@
  * serving costs no CPU time in the process being measured. Prints one JSON line `{url, htmlUrl, projects,
  * files}` when ready and serves until stdin closes or a signal arrives.
  *
- *   node --import tsx bench/lib/serve-ml-index.ts [--trap] [--seed N] [--latency-ms N]
+ *   node --import tsx bench/lib/serve-ml-index.ts [--trap] [--seed N] [--latency-ms N] [--scale N]
  *
+ * `--scale N` serves bench/lib/scale-index.ts's N small projects instead (lock and verify vs lock size).
  * `--latency-ms` delays every answer (pages, metadata, files) by N ms, like an index across a network.
  * `url` is the PEP 691/503 index; `htmlUrl` an HTML-only view of it for pip 23.0.1 (see
  * test/fixtures/resolve/pip-oracle.ts for why).
@@ -12,10 +13,15 @@
 import { startIndex } from '../../test/lab/index-server.js';
 import { startHtmlView } from '../../test/fixtures/resolve/pip-oracle.js';
 import { generateMlIndex } from './ml-index.js';
+import { generateScaleIndex } from './scale-index.js';
 
 const args = process.argv.slice(2);
 const seedAt = args.indexOf('--seed');
-const index = generateMlIndex({ trap: args.includes('--trap'), ...(seedAt >= 0 ? { seed: Number(args[seedAt + 1]) } : {}) });
+const scaleAt = args.indexOf('--scale');
+const index =
+  scaleAt >= 0
+    ? generateScaleIndex(Number(args[scaleAt + 1]))
+    : generateMlIndex({ trap: args.includes('--trap'), ...(seedAt >= 0 ? { seed: Number(args[seedAt + 1]) } : {}) });
 const latencyAt = args.indexOf('--latency-ms');
 const latencyMs = latencyAt >= 0 ? Number(args[latencyAt + 1]) : 0;
 const server = await startIndex({ projects: index.projects });

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { describeError, inputError } from '../core/errors.js';
 
@@ -23,8 +22,11 @@ import { describeError, inputError } from '../core/errors.js';
  * - other (FIFO, socket, device): `sha256:` of "envseal-special:<kind>"; their "content" is not read, since
  *   reading a FIFO would block.
  *
- * Files are streamed through the hash, so memory stays bounded whatever their size. Names are read as raw
- * bytes, so file names that are not valid UTF-8 are digested exactly.
+ * Files are read in chunks of at most 1 MiB through the hash, so memory stays bounded whatever their size.
+ * Several files are read at once (READ_CONCURRENCY; the reads run on libuv's threads while the main thread
+ * hashes), which keeps the hash busy on trees of many small files; each directory's digest is still built in
+ * name order, so the result does not depend on which read finished first. Names are read as raw bytes, so
+ * file names that are not valid UTF-8 are digested exactly.
  */
 export type DataEntryType = 'file' | 'directory' | 'symlink' | 'other';
 
@@ -54,6 +56,26 @@ export interface DigestPathOptions {
 
 const TREE_HEADER = Buffer.from('envseal-tree-v1\n');
 const READ_CHUNK = 1024 * 1024;
+/** Files read and entries stat'ed at the same time, per digestPath call. */
+const READ_CONCURRENCY = 8;
+
+/** At most `limit` holders at once; the rest wait in order. Never held across a directory's children. */
+class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active++;
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
 
 export function digestPath(path: string, options?: DigestPathOptions & { ifMissing?: 'error' }): Promise<DataDigest>;
 export function digestPath(path: string, options: DigestPathOptions & { ifMissing: 'null' }): Promise<DataDigest | null>;
@@ -73,12 +95,13 @@ export async function digestPath(path: string, options: DigestPathOptions = {}):
     }
     throw unreadable(role, path, path, err);
   }
-  return digestEntry(Buffer.from(path), stats, { role, root: path });
+  return digestEntry(Buffer.from(path), stats, { role, root: path, io: new Limiter(READ_CONCURRENCY) });
 }
 
 interface WalkContext {
   role: string;
   root: string;
+  io: Limiter;
 }
 
 async function digestEntry(path: Buffer, stats: Stats, ctx: WalkContext): Promise<DataDigest> {
@@ -89,7 +112,7 @@ async function digestEntry(path: Buffer, stats: Stats, ctx: WalkContext): Promis
     return { ...emptyCounts(), type: 'symlink', digest: sha256Of(target), symlinks: 1 };
   }
   if (stats.isFile()) {
-    const { digest, bytes } = await hashFile(path, ctx);
+    const { digest, bytes } = await ctx.io.run(() => hashFile(path, stats.size, ctx));
     return { ...emptyCounts(), type: 'file', digest, files: 1, bytes };
   }
   if (stats.isDirectory()) return digestDirectory(path, ctx);
@@ -103,12 +126,18 @@ async function digestDirectory(path: Buffer, ctx: WalkContext): Promise<DataDige
   names.sort(Buffer.compare);
   const hash = createHash('sha256').update(TREE_HEADER);
   const totals: DataDigest = { ...emptyCounts(), type: 'directory', digest: '', directories: 1 };
-  for (const name of names) {
-    const child = Buffer.concat([path, Buffer.from('/'), name]);
-    const stats = await lstat(child).catch((err: unknown) => {
-      throw unreadable(ctx.role, ctx.root, child.toString(), err);
-    });
-    const sub = await digestEntry(child, stats, ctx);
+  const children = await Promise.all(
+    names.map(async (name) => {
+      const child = Buffer.concat([path, Buffer.from('/'), name]);
+      const stats = await ctx.io
+        .run(() => lstat(child))
+        .catch((err: unknown) => {
+          throw unreadable(ctx.role, ctx.root, child.toString(), err);
+        });
+      return { name, stats, sub: await digestEntry(child, stats, ctx) };
+    }),
+  );
+  for (const { name, stats, sub } of children) {
     const executable = sub.type === 'file' && (stats.mode & 0o100) !== 0 ? 'x' : '-';
     hash.update(`${sub.type} ${executable} ${sub.digest} `).update(name).update('\0');
     totals.files += sub.files;
@@ -121,13 +150,22 @@ async function digestDirectory(path: Buffer, ctx: WalkContext): Promise<DataDige
   return totals;
 }
 
-async function hashFile(path: Buffer, ctx: WalkContext): Promise<{ digest: string; bytes: number }> {
+async function hashFile(path: Buffer, size: number, ctx: WalkContext): Promise<{ digest: string; bytes: number }> {
   const hash = createHash('sha256');
+  // One byte more than the size, so a file read whole needs no second read to see its end.
+  const buffer = Buffer.allocUnsafe(Math.min(size + 1, READ_CHUNK));
   let bytes = 0;
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK })) {
-      hash.update(chunk as Buffer);
-      bytes += (chunk as Buffer).length;
+    const handle = await open(path, 'r');
+    try {
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        hash.update(buffer.subarray(0, bytesRead));
+        bytes += bytesRead;
+      }
+    } finally {
+      await handle.close();
     }
   } catch (err) {
     throw unreadable(ctx.role, ctx.root, path.toString(), err);

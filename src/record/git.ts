@@ -67,6 +67,17 @@ export interface CaptureGitOptions {
 
 export const defaultGitRunner: GitRunner = (args, options) => runProcess('git', args, options);
 
+/**
+ * The commit checked out in the work tree holding `dir`, with one git process: what a build's revision label
+ * needs (captureGitState also lists changes and reads the remote, for run records). Null outside a repository,
+ * before the first commit, without git, or when git fails: the label is then left out.
+ */
+export async function headCommit(dir: string, runGit: GitRunner = defaultGitRunner): Promise<string | null> {
+  const head = await runGit(['--no-optional-locks', 'rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], { cwd: dir }).catch(() => null);
+  const commit = head?.exitCode === 0 ? head.stdout.toString('utf8').trim() : '';
+  return /^[0-9a-f]{40,64}$/.test(commit) ? commit : null;
+}
+
 /** Captures the git state of the work tree containing `dir` (an absolute path: the project directory). */
 export async function captureGitState(dir: string, options: CaptureGitOptions = {}): Promise<GitCapture> {
   const runGit = options.runGit ?? defaultGitRunner;

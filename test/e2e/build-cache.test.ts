@@ -80,4 +80,43 @@ describe('incremental rebuilds keep the build cache (issue 11)', { concurrency: 
     assert.equal(again.code, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).imageId, second.imageId);
   });
+
+  it('a lock change that only touches targets.deploy.copy keeps SOURCE_DATE_EPOCH and every step before the first changed line', async (t) => {
+    const before = await readFile(project.path('envseal.Dockerfile'), 'utf8');
+    await writeFile(project.path('notes.txt'), 'extra\n');
+    await writeFile(project.path('envseal.yaml'), SPEC.replace('copy: [app.py]', 'copy: [app.py, notes.txt]'));
+    for (const step of [['lock'], ['generate']]) {
+      const res = await runEnvseal(step, { cwd: project.dir, env });
+      assert.equal(res.code, 0, res.stderr);
+    }
+    const after = await readFile(project.path('envseal.Dockerfile'), 'utf8');
+    const epoch = (text: string) => /ARG SOURCE_DATE_EPOCH=(\d+)/.exec(text)?.[1];
+    assert.ok(epoch(before));
+    assert.equal(epoch(after), epoch(before), 'the resolution did not change, so neither does SOURCE_DATE_EPOCH');
+    const lines = (text: string) => text.split('\n').filter((line) => /^[A-Z]+\s/.test(line));
+    const [a, b] = [lines(before), lines(after)];
+    const firstChange = b.findIndex((line, i) => line !== a[i]);
+    assert.ok(firstChange > 0, 'the Dockerfile changed');
+    const cacheable = b.slice(0, firstChange).filter((line) => !line.startsWith('FROM ')).length;
+    const built = await build();
+    t.diagnostic(`after a copy-list change: ${built.cachedSteps}/${built.steps} steps cached (${(built.timings.buildMs / 1000).toFixed(1)} s build)`);
+    assert.ok(cacheable >= 3, `the install steps come before the first change (${cacheable})`);
+    assert.ok(built.cachedSteps >= cacheable, `${built.cachedSteps} cached, ${cacheable} steps before the first changed line`);
+  });
+
+  it('a repeat build of an unchanged lock reuses the cached steps and the normalised image: the same ID, no normalising again', async (t) => {
+    const full = await runEnvseal(['build', '--target', 'deploy', '--no-cache', '--json'], { cwd: project.dir, env });
+    assert.equal(full.code, 0, full.stderr);
+    const first = JSON.parse(full.stdout) as Built;
+    const repeat = await build();
+    t.diagnostic(
+      `full build ${((first.timings.buildMs + first.timings.normalizeMs) / 1000).toFixed(1)} s; repeat ${repeat.cachedSteps}/${repeat.steps} cached, ` +
+        `${((repeat.timings.buildMs + repeat.timings.normalizeMs) / 1000).toFixed(1)} s (normalise ${repeat.timings.normalizeMs} ms)`,
+    );
+    assert.equal(repeat.imageId, first.imageId);
+    assert.ok(
+      repeat.timings.normalizeMs * 2 < first.timings.normalizeMs,
+      `normalising again took ${repeat.timings.normalizeMs} ms (first ${first.timings.normalizeMs} ms)`,
+    );
+  });
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isEnvsealError } from '../../src/core/errors.js';
-import { captureGitState, stripRemoteCredentials, type GitCapture, type GitState } from '../../src/record/git.js';
+import { captureGitState, headCommit, stripRemoteCredentials, type GitCapture, type GitState } from '../../src/record/git.js';
 
 let root: string;
 let counter = 0;
@@ -208,6 +208,42 @@ describe('captureGitState with a real repository', () => {
       }
     },
   );
+});
+
+describe('headCommit (the build revision label)', () => {
+  it('is the checked-out commit, with one git process', async () => {
+    const dir = await makeRepo();
+    const calls: string[][] = [];
+    const commit = await headCommit(join(dir, 'data'), async (args, options) => {
+      calls.push(args);
+      const out = execFileSync('git', args, { cwd: options.cwd });
+      return { exitCode: 0, signal: null, stdout: out, stderr: '', timedOut: false };
+    });
+    assert.equal(commit, git(dir, 'rev-parse', 'HEAD'));
+    assert.equal(calls.length, 1);
+    assert.equal(await headCommit(dir), commit);
+  });
+
+  it('is null before the first commit, outside a repository, and when git is missing or fails', async () => {
+    counter += 1;
+    const unborn = join(root, `unborn-head${counter}`);
+    await mkdir(unborn);
+    git(unborn, 'init', '-q');
+    assert.equal(await headCommit(unborn), null);
+    const outside = await mkdtemp(join(tmpdir(), 'envseal-nogit-'));
+    try {
+      assert.equal(await headCommit(outside), null);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+    assert.equal(await headCommit(root, async () => null), null);
+    assert.equal(
+      await headCommit(root, async () => {
+        throw new Error('spawn failed');
+      }),
+      null,
+    );
+  });
 });
 
 describe('captureGitState with an injected runner', () => {

@@ -1,0 +1,108 @@
+/**
+ * Builds through the real CLI against plain `docker build` of the same envseal.Dockerfile, on one engine:
+ *   - full:    `envseal build --target deploy --no-cache` vs `docker build --no-cache --target deploy`;
+ *   - repeat:  `envseal build --target deploy` again with nothing changed (cache hit + no-op normalisation);
+ *   - edit:    the same after editing one copied source file (only the copy layer and what follows should run);
+ *   - context: a data directory the deploy target copies (mixed sizes) changes, then `envseal build` vs
+ *              `docker build`, both with their cache (each sees a changed file, so both send the whole context
+ *              and rebuild the copy layer).
+ * The project is a small one (two wheels from the lab index) in quick mode, examples/iris (72 apt packages)
+ * otherwise. Everything this creates in the engine is tagged or recorded and removed at the end.
+ */
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LAB_BASE_IMAGE, LAB_INDEX_URL } from '../../test/lab/lab.js';
+import { writeDataTree } from './data-hash.js';
+import { ROOT, envseal, timed } from './proc.js';
+
+export interface BuildResult {
+  project: string;
+  fullMs: number;
+  normalizeMs: number;
+  dockerFullMs: number;
+  repeatMs: number;
+  editMs: number;
+  context: { mb: number; files: number; envsealMs: number; dockerMs: number };
+}
+
+function writeSmallProject(dir: string, name: string): void {
+  mkdirSync(join(dir, 'src'), { recursive: true });
+  writeFileSync(
+    join(dir, 'envseal.yaml'),
+    [
+      'version: 1',
+      `name: ${name}`,
+      `base: ${LAB_BASE_IMAGE}`,
+      'workdir: /workspace',
+      'python:',
+      `  index: ${LAB_INDEX_URL}`,
+      '  requirements: [requirements.txt]',
+      'targets:',
+      '  deploy:',
+      '    copy: [src/, data/]',
+      '    command: [python3, src/main.py]',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(dir, 'requirements.txt'), 'seal-metrics>=1.0\ntinyconfig~=1.1\n');
+  writeFileSync(join(dir, 'src', 'main.py'), 'print("bench")\n');
+  writeFileSync(join(dir, 'src', 'util.py'), 'VALUE = 1\n');
+}
+
+function writeIrisProject(dir: string, name: string): void {
+  cpSync(join(ROOT, 'examples', 'iris'), dir, { recursive: true });
+  const spec = readFileSync(join(dir, 'envseal.yaml'), 'utf8');
+  writeFileSync(
+    join(dir, 'envseal.yaml'),
+    spec.replace(/^name: .*$/m, `name: ${name}`).replace('copy: [train.py, params.cfg]', 'copy: [train.py, params.cfg, data/]'),
+  );
+}
+
+export function measureBuilds(work: string, options: { quick: boolean; contextMb: number }): BuildResult {
+  const dir = join(work, 'build-project');
+  const name = `bench-${process.pid}`;
+  if (options.quick) writeSmallProject(dir, name);
+  else writeIrisProject(dir, name);
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  writeFileSync(join(dir, 'data', 'stamp'), '0\n');
+  const edited = options.quick ? join(dir, 'src', 'main.py') : join(dir, 'train.py');
+  const env = { ...process.env, ENVSEAL_CACHE_DIR: join(work, 'build-cache'), NO_COLOR: '1' };
+  const images = new Set<string>();
+  const dockerTag = `envseal-bench/${name}:docker`;
+  const build = (args: string[]) => {
+    const res = envseal(['build', '--target', 'deploy', '--json', ...args], dir, env);
+    const out = JSON.parse(res.stdout) as { imageId: string; tags: string[]; timings?: { normalizeMs?: number } };
+    images.add(out.imageId);
+    for (const tag of out.tags) images.add(tag);
+    return { ms: res.ms, normalizeMs: out.timings?.normalizeMs ?? 0 };
+  };
+  const dockerBuild = (args: string[]) =>
+    timed('docker', ['build', '-q', ...args, '--network', 'host', '-f', 'envseal.Dockerfile', '--target', 'deploy', '-t', dockerTag, '.'], dir).ms;
+  try {
+    envseal(['lock', '--quiet'], dir, env);
+    envseal(['generate', '--quiet'], dir, env);
+    const full = build(['--no-cache']);
+    const dockerFullMs = dockerBuild(['--no-cache']);
+    const repeatMs = build([]).ms;
+    appendFileSync(edited, '# edited by bench/all\n');
+    const editMs = build([]).ms;
+    writeDataTree(join(dir, 'data', 'tree'), options.contextMb);
+    const files = Number(spawnSync('sh', ['-c', 'find data -type f | wc -l'], { cwd: dir, encoding: 'utf8' }).stdout.trim());
+    writeFileSync(join(dir, 'data', 'stamp'), '1\n');
+    const contextEnvseal = build([]).ms;
+    writeFileSync(join(dir, 'data', 'stamp'), '2\n');
+    const contextDocker = dockerBuild([]);
+    return {
+      project: options.quick ? 'small (2 wheels)' : 'examples/iris',
+      fullMs: full.ms,
+      normalizeMs: full.normalizeMs,
+      dockerFullMs,
+      repeatMs,
+      editMs,
+      context: { mb: options.contextMb, files, envsealMs: contextEnvseal, dockerMs: contextDocker },
+    };
+  } finally {
+    spawnSync('docker', ['rmi', '-f', dockerTag, ...images], { encoding: 'utf8' });
+  }
+}

@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { recallNormalized, rememberNormalized } from '../../src/image/normalize/normalized-memo.js';
+
+const RAW = `sha256:${'1'.repeat(64)}`;
+const OUT = { imageId: `sha256:${'2'.repeat(64)}`, diffIds: [`sha256:${'3'.repeat(64)}`] };
+
+test('normalised images are recalled by raw image and epoch only; a damaged memo starts afresh', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'envseal-memo-'));
+  try {
+    const file = join(dir, 'sub', 'memo.json');
+    assert.equal(await recallNormalized(file, RAW, 100), null, 'no file: nothing known');
+    await rememberNormalized(file, RAW, 100, OUT);
+    assert.deepEqual(await recallNormalized(file, RAW, 100), OUT);
+    assert.equal((await stat(file)).mode & 0o777, 0o600, 'private like the rest of the cache');
+    assert.equal((await stat(join(dir, 'sub'))).mode & 0o777, 0o700);
+    assert.equal(await recallNormalized(file, RAW, 101), null, 'another epoch normalises to other bytes');
+    assert.equal(await recallNormalized(file, `sha256:${'9'.repeat(64)}`, 100), null);
+    for (let i = 0; i < 300; i++) await rememberNormalized(file, `sha256:${String(i).padStart(64, '0')}`, 1, OUT);
+    assert.equal(await recallNormalized(file, RAW, 100), null, 'only the newest entries are kept');
+    assert.deepEqual(await recallNormalized(file, `sha256:${'299'.padStart(64, '0')}`, 1), OUT);
+    await writeFile(file, '{ not json');
+    assert.equal(await recallNormalized(file, RAW, 100), null);
+    await rememberNormalized(file, RAW, 100, OUT);
+    assert.deepEqual(await recallNormalized(file, RAW, 100), OUT);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
