@@ -10,6 +10,7 @@ import { checkFailed, externalError, inputError, internalError } from '../core/e
 import { createBuildContext } from '../image/context/context.js';
 import { sourceDateEpoch } from '../dockerfile/render-dockerfile.js';
 import {
+  buildCacheTag,
   DEFAULT_DOCKERFILE,
   INDEX_CREDENTIALS_ARG,
   LABEL_FINGERPRINT,
@@ -27,6 +28,7 @@ import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
 import { BUILDS_DIR, type BuildParameters, type ImageBuildRecord } from '../record/image-build-record.js';
 import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
+import { platformFileName } from './image-sbom.js';
 import { loadInputs, toRel, type ProjectPaths } from './load-inputs.js';
 import { attachToPushed, type OpenArtifacts } from './attachments.js';
 import { generateProvenance } from './provenance.js';
@@ -97,10 +99,12 @@ export interface BuildOutcome {
  * The tag `envseal run` looks for: the spec name, the target and the fingerprint; for deploy also the digest
  * of the source it bakes in, so that changed source never runs in an image built from the old one.
  */
-export function defaultImageTag(lock: Lock, target: TargetName, sourceDigest?: string): string {
+export function defaultImageTag(lock: Lock, target: TargetName, sourceDigest?: string, platform: string | null = null): string {
   const fp = lock.fingerprint.slice('sha256:'.length, 'sha256:'.length + 12);
   const src = target === 'deploy' && sourceDigest ? `-${sourceDigest.slice('sha256:'.length, 'sha256:'.length + 8)}` : '';
-  return `envseal/${lock.name}:${target}-${fp}${src}`;
+  // An image of a platform after the primary one is another image of the same lock: its tag says which.
+  const arch = platform ? `-${platform.split('/').slice(1).join('-')}` : '';
+  return `envseal/${lock.name}:${target}-${fp}${src}${arch}`;
 }
 
 /** Digest of the paths the deploy image copies in (Merkle digests of each, in order). */
@@ -183,15 +187,16 @@ function contextFor(paths: ProjectPaths, rendered: Awaited<ReturnType<typeof ren
 
 export async function buildImage(paths: ProjectPaths, request: BuildRequest, deps: BuildDeps): Promise<BuildOutcome> {
   const started = deps.clock.now().getTime();
-  const rendered = await renderFromLock(paths, deps);
+  // A platform the lock does not hold is refused here (exit 2), before anything is built: it would fail late,
+  // mid-build, with a base digest and wheels for another architecture.
+  const rendered = await renderFromLock(paths, deps, { ...(request.platform ? { platform: request.platform } : {}), command: 'build' });
   const { lock } = rendered;
-  assertPlatformLocked(lock, request.platform, toRel(paths.dir, paths.lock));
   const digest = lockDigest(rendered.lockText);
-  await assertDockerfileCurrent(paths, join(paths.dir, request.dockerfile ?? DEFAULT_DOCKERFILE), rendered.text);
+  await assertDockerfileCurrent(paths, join(paths.dir, request.dockerfile ?? platformFileName(DEFAULT_DOCKERFILE, rendered.platform)), rendered.text);
 
   // Both targets need the deploy copy paths: the classic builder builds the deploy stage before dev.
   const sourceDigest = await computeSourceDigest(paths.dir, lock.targets.deploy.copy);
-  const tags = request.tags?.length ? request.tags : [defaultImageTag(lock, request.target, sourceDigest)];
+  const tags = request.tags?.length ? request.tags : [defaultImageTag(lock, request.target, sourceDigest, rendered.platform)];
   const epoch = sourceDateEpoch(lock);
   const context = contextFor(paths, rendered, epoch);
 
@@ -242,6 +247,8 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
       imageId = normalized.imageId;
       diffIds = normalized.diffIds;
     } finally {
+      // The raw image itself holds the last step's cache: it stays under one tag per project and target.
+      await deps.engine.tagImage(result.imageId, buildCacheTag(lock.name, request.target)).catch(() => {});
       // noprune: the classic builder's intermediate images under the raw image are its build cache; pruning
       // them would make the next build of an edited source start from scratch.
       await deps.engine.removeImage(buildTags[0]!, { force: false, noprune: true }).catch(() => {});
@@ -333,19 +340,6 @@ async function pushTags(tags: string[], deps: BuildDeps, signal: AbortSignal | u
     pushed.push({ tag, digest });
   }
   return pushed;
-}
-
-/**
- * A platform the lock was not made for would fail late, mid-build (a base digest and wheels for another
- * architecture): refused before anything is built. Variants (`arm64/v8`) do not matter here, OS and architecture do.
- */
-function assertPlatformLocked(lock: Lock, platform: string | undefined, lockFile: string): void {
-  const osArch = (p: string) => p.toLowerCase().split('/').slice(0, 2).join('/');
-  if (!platform || osArch(platform) === osArch(lock.base.platform)) return;
-  throw inputError('build.platform-not-locked', `--platform ${platform}: ${lockFile} is locked for ${lock.base.platform} only`, {
-    hint: `set \`platform: ${platform}\` in the spec and run \`envseal lock\` to lock for it (a lock holds one platform for now)`,
-    data: { requested: platform, locked: [lock.base.platform] },
-  });
 }
 
 /** The image must carry the lock's fingerprint: anything else means the Dockerfile or the image is not ours. */

@@ -12,6 +12,7 @@ import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 import { displayPath } from '../core/paths.js';
 import { imageSbom, type ImageSbom } from './image-sbom.js';
+import { lockForPlatform } from '../lock/platforms.js';
 
 export interface GenerateDeps {
   template: string;
@@ -20,7 +21,10 @@ export interface GenerateDeps {
 }
 
 export interface RenderedDockerfile {
+  /** The lock as the rendered platform sees it (lock/platforms.ts): the file's lock for the primary platform. */
   lock: Lock;
+  /** The platform rendered when it is not the primary one (its files carry its name), else null. */
+  platform: string | null;
   lockText: string;
   text: string;
   /** The SBOM file the Dockerfile copies into the image. */
@@ -40,9 +44,26 @@ export async function loadLockFile(paths: ProjectPaths): Promise<{ lock: Lock; t
   return { lock: parseLock(text, toRel(paths.dir, paths.lock)), text };
 }
 
-export async function renderFromLock(paths: ProjectPaths, deps: GenerateDeps): Promise<RenderedDockerfile> {
-  const { lock, text: lockText } = await loadLockFile(paths);
-  const sbom = await imageSbom(paths, lock, deps.toolVersion);
+/** Which platform to render (default: the primary one); `command` names the error code of a platform the lock does not hold. */
+/** The locked platform `platform` names (null for the primary one); exit 2 naming the locked platforms when it is not locked. */
+export async function platformOfLock(paths: ProjectPaths, platform: string): Promise<string | null> {
+  const { lock } = await loadLockFile(paths);
+  const view = lockForPlatform(lock, platform, toRel(paths.dir, paths.lock), 'generate');
+  return view === lock ? null : view.base.platform;
+}
+
+export interface PlatformChoice {
+  platform?: string;
+  command: string;
+  /** The lock already read and parsed (verify has it from the lock check), so it is not parsed twice. */
+  loaded?: { lock: Lock; text: string };
+}
+
+export async function renderFromLock(paths: ProjectPaths, deps: GenerateDeps, choice: PlatformChoice = { command: 'generate' }): Promise<RenderedDockerfile> {
+  const { lock: fileLock, text: lockText } = choice.loaded ?? (await loadLockFile(paths));
+  const lock = lockForPlatform(fileLock, choice.platform, toRel(paths.dir, paths.lock), choice.command);
+  const platform = lock === fileLock ? null : lock.base.platform;
+  const sbom = await imageSbom(paths, lock, deps.toolVersion, platform);
   const text = renderDockerfile(lock, {
     template: deps.template,
     seedHook: deps.seedHook,
@@ -51,11 +72,16 @@ export async function renderFromLock(paths: ProjectPaths, deps: GenerateDeps): P
     toolVersion: deps.toolVersion,
     sbom: { path: sbom.contextPath, digest: sbom.digest },
   });
-  return { lock, lockText, text, sbom };
+  return { lock, platform, lockText, text, sbom };
 }
 
-export async function generateDockerfile(paths: ProjectPaths, output: string, deps: GenerateDeps): Promise<{ written: boolean; rendered: RenderedDockerfile }> {
-  const rendered = await renderFromLock(paths, deps);
+export async function generateDockerfile(
+  paths: ProjectPaths,
+  output: string,
+  deps: GenerateDeps,
+  platform?: string,
+): Promise<{ written: boolean; rendered: RenderedDockerfile }> {
+  const rendered = await renderFromLock(paths, deps, { ...(platform ? { platform } : {}), command: 'generate' });
   const write = (file: string, text: string) =>
     writeFileAtomic(file, text).catch((err: unknown) => {
       throw describeWriteFailure(err, displayPath(paths.dir, file));
@@ -67,8 +93,8 @@ export async function generateDockerfile(paths: ProjectPaths, output: string, de
 }
 
 /** Throws a check failure when the Dockerfile on disk is missing or differs from what the lock renders. */
-export async function checkDockerfile(paths: ProjectPaths, output: string, deps: GenerateDeps): Promise<RenderedDockerfile> {
-  const rendered = await renderFromLock(paths, deps);
+export async function checkDockerfile(paths: ProjectPaths, output: string, deps: GenerateDeps, platform?: string): Promise<RenderedDockerfile> {
+  const rendered = await renderFromLock(paths, deps, { ...(platform ? { platform } : {}), command: 'generate' });
   const rel = toRel(paths.dir, output);
   const onDisk = await readTextFile(output, displayPath(paths.dir, output)).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return null;

@@ -10,7 +10,6 @@ import { sha256Hex } from '../core/canonical-json.js';
 import { readTextFile } from '../core/read-text-file.js';
 import { toRel } from '../core/paths.js';
 import { DEFAULT_SBOM_FILE } from '../core/image-contract.js';
-import { listLockfilePackages } from '../ecosystems/npm/parse-npm.js';
 import type { Lock } from '../lock/schema.js';
 import { buildSbomModel, type NpmContents } from '../attest/sbom-model.js';
 import { writeCycloneDx } from '../attest/cyclonedx.js';
@@ -26,19 +25,24 @@ export interface ImageSbom {
   digest: string;
 }
 
-/** Where the image SBOM of a project lives: next to its lock. */
-export function imageSbomFile(paths: ProjectPaths): string {
-  return join(dirname(paths.lock), DEFAULT_SBOM_FILE);
+/** Where the image SBOM of a project lives: next to its lock (`envseal.linux-arm64.sbom.cdx.json` for a platform after the primary one). */
+export function imageSbomFile(paths: ProjectPaths, platform: string | null = null): string {
+  return join(dirname(paths.lock), platformFileName(DEFAULT_SBOM_FILE, platform));
+}
+
+/** `envseal.Dockerfile` → `envseal.linux-arm64.Dockerfile`: the files generated for a platform after the primary one. */
+export function platformFileName(name: string, platform: string | null): string {
+  return platform ? name.replace(/^envseal\./, `envseal.${platform.replace(/\//g, '-')}.`) : name;
 }
 
 /**
  * The image SBOM of a lock. An npm lockfile that is missing or no longer the one the lock hashed gives the
  * hash-only listing (lock checks report the staleness; a Dockerfile must still render).
  */
-export async function imageSbom(paths: ProjectPaths, lock: Lock, toolVersion: string): Promise<ImageSbom> {
+export async function imageSbom(paths: ProjectPaths, lock: Lock, toolVersion: string, platform: string | null = null): Promise<ImageSbom> {
   const npm = lock.npm ? await readNpmContents(paths, lock, [], 'hash-only') : null;
   const text = writeCycloneDx(buildSbomModel(lock, { toolVersion, npm }));
-  const file = imageSbomFile(paths);
+  const file = imageSbomFile(paths, platform);
   return { file, contextPath: toRel(paths.dir, file), text, digest: `sha256:${sha256Hex(text)}` };
 }
 
@@ -67,5 +71,6 @@ export async function readNpmContents(paths: ProjectPaths, lock: Lock, warnings:
       hint: 'run `envseal lock` so the lock and the SBOM describe the same npm packages',
     });
   }
+  const { listLockfilePackages } = await import('../ecosystems/npm/parse-npm.js');
   return { found: true, ...listLockfilePackages(text, rel) };
 }

@@ -38,8 +38,9 @@ export function detectInFiles(files: readonly string[]): DetectedManifests {
   );
 }
 
-export function renderInitSpec(options: { name: string; base: string; detected: DetectedManifests }): string {
+export function renderInitSpec(options: { name: string; base: string; platforms?: string[]; detected: DetectedManifests }): string {
   const { name, base, detected } = options;
+  const platforms = options.platforms?.length ? options.platforms : ['linux/amd64'];
   const findings = Object.values(detected);
   return [
     '# envseal.yaml: what this project needs from its environment. `envseal lock` resolves it to exact pins',
@@ -48,7 +49,9 @@ export function renderInitSpec(options: { name: string; base: string; detected: 
     `name: ${name}`,
     '# Base image (tag or digest); the lock pins it to a digest for the platform below.',
     `base: ${base}`,
-    'platform: linux/amd64',
+    ...(platforms.length > 1
+      ? ['# The first platform is the primary one (probed, built by default); the lock pins the others too.', `platform: [${platforms.join(', ')}]`]
+      : [`platform: ${platforms[0]}`]),
     '# Where the project lives in the image (mounted there for the dev target, copied there for deploy).',
     'workdir: /workspace',
     '# Environment variables baked into both images.',
@@ -81,7 +84,7 @@ function ignoreLines(unused: { file: string; why: string }[]): string[] {
 
 export async function initProject(
   paths: ProjectPaths,
-  options: { base?: string; name?: string; force?: boolean },
+  options: { base?: string; name?: string; platform?: string[]; force?: boolean },
 ): Promise<{ text: string; detected: DetectedManifests }> {
   const rel = toRel(paths.dir, paths.spec);
   const exists = await stat(paths.spec).then(
@@ -104,7 +107,16 @@ export async function initProject(
       hint: 'use lowercase letters, digits, ".", "_" or "-", starting with a letter or digit',
     });
   }
-  const text = renderInitSpec({ name, base: options.base ?? DEFAULT_BASE, detected });
+  const platforms = [...new Set(options.platform ?? [])];
+  for (const p of platforms) {
+    const check = specSchema.shape.platform.safeParse(p);
+    if (!check.success) {
+      throw inputError('init.platform', `--platform ${JSON.stringify(p)}: must look like os/arch[/variant]`, {
+        hint: 'e.g. --platform linux/amd64 --platform linux/arm64',
+      });
+    }
+  }
+  const text = renderInitSpec({ name, base: options.base ?? DEFAULT_BASE, platforms, detected });
   parseSpec(text, rel); // what init writes must always be a valid spec
   await writeFileAtomic(paths.spec, text).catch((err: unknown) => {
     throw describeWriteFailure(err, displayPath(paths.dir, paths.spec));

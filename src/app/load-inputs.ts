@@ -2,6 +2,7 @@
  * Reads the spec and every manifest it names, and normalises them into `DeclaredInputs`: the half of the lock
  * that says what the project asked for. Its digest is the lock's input hash.
  */
+import { declaredPlatform } from '../lock/platforms.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toRel } from '../core/paths.js';
@@ -10,7 +11,7 @@ import { digestOf } from '../core/canonical-json.js';
 import { readTextFile } from '../core/read-text-file.js';
 import { CredentialStore } from '../core/url-credentials.js';
 import type { DeclaredInputs } from '../lock/schema.js';
-import { ECOSYSTEMS, type WingId } from '../ecosystems/registry.js';
+import { ECOSYSTEMS, unusedValue, type WingId } from '../ecosystems/registry.js';
 import type { LoadContext } from '../ecosystems/types.js';
 import { parseSpec } from '../envspec/load-spec.js';
 import type { EnvSpec } from '../envspec/schema.js';
@@ -83,12 +84,12 @@ export async function loadInputs(paths: ProjectPaths, read: ReadText = readText,
   for (const wing of ECOSYSTEMS) {
     const devSpec = (spec.targets.dev as Record<string, unknown>)[wing.id];
     const loaded = await wing.load((spec as Record<string, unknown>)[wing.id], devSpec, ctx);
-    sections[wing.id] = loaded?.declared ?? null;
+    sections[wing.id] = loaded?.declared ?? unusedValue(wing);
     if (loaded) states[wing.id as WingId] = loaded.state;
   }
   const declared = {
     base: spec.base,
-    platform: spec.platform,
+    platform: declaredPlatform(spec.platform),
     workdir: spec.workdir,
     env: spec.env,
     ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
@@ -137,7 +138,7 @@ export function normalizeDeclared(declared: DeclaredInputs): DeclaredInputs {
   const out: Record<string, unknown> = { ...declared };
   for (const wing of ECOSYSTEMS) {
     const section = (declared as Record<string, unknown>)[wing.id];
-    out[wing.id] = section ? wing.normalizeDeclared(section) : null;
+    out[wing.id] = section ? wing.normalizeDeclared(section) : unusedValue(wing);
   }
   return out as DeclaredInputs;
 }

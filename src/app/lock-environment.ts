@@ -6,19 +6,23 @@
  * resolved again (lock/plan.ts decides which, per wing; previous pins seed the rest). Writes are atomic: a
  * failing or interrupted lock leaves the previous lock intact.
  */
-import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
+import type { Clock, DockerEngine, FileFetcher, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
 import { checkFailed, inputError, isEnvsealError } from '../core/errors.js';
 import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
 import { readTextFile } from '../core/read-text-file.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { displayPath } from '../core/paths.js';
 import type { DriftEntry } from '../core/drift.js';
 import { diffDeclared } from '../lock/drift.js';
 import { finalizeLock, parseLock, serializeLock } from '../lock/lock-file.js';
 import { keepsEverything, planBase, planEnvironment } from '../lock/plan.js';
-import { LOCK_VERSION, type DeclaredInputs, type Lock, type LockWithoutFingerprint } from '../lock/schema.js';
+import { LOCK_VERSION, type DeclaredInputs, type Lock, type LockWithoutFingerprint, type PlatformEntry } from '../lock/schema.js';
+import { platformList } from '../lock/platforms.js';
+import type { Ground } from '../core/ground.js';
 import { resolveBase } from '../ecosystems/base/resolve-base.js';
 import { probeTarget } from '../ecosystems/base/probe-target.js';
-import { ECOSYSTEMS, type WingId } from '../ecosystems/registry.js';
+import { deriveTarget } from '../ecosystems/base/derive-target.js';
+import { ECOSYSTEMS, isPerPlatform, unusedValue, type WingId } from '../ecosystems/registry.js';
 import type { ResolveOptions } from '../ecosystems/types.js';
 import type { CredentialStore } from '../core/url-credentials.js';
 import { loadInputs, normalizeDeclared, toRel, type LoadedInputs, type ProjectPaths } from './load-inputs.js';
@@ -27,6 +31,8 @@ export interface LockDeps {
   registry: ImageRegistry;
   engine: DockerEngine;
   index: PackageIndex;
+  /** Remote files by URL, for the files wing. */
+  files?: FileFetcher;
   clock: Clock;
   logger: Logger;
   toolVersion: string;
@@ -110,12 +116,11 @@ async function resolveLock(
   options: ResolveOptions,
 ): Promise<Lock> {
   const { declared, spec } = inputs;
-  const base =
-    previous && planBase(current, previous.lock, options) === 'keep'
-      ? previous.lock.base
-      : await resolveBase(deps.registry, deps.logger, declared.base, declared.platform);
+  const [primary = 'linux/amd64', ...others] = platformList(declared.platform);
+  const keepBase = previous !== null && planBase(current, previous.lock, options) === 'keep';
+  const base = keepBase ? previous.lock.base : await resolveBase(deps.registry, deps.logger, declared.base, primary);
   const plan = planEnvironment(current, previous, base, options);
-  if (plan.needsImage) await ensureImage(deps, base.pinned, declared.platform);
+  if (plan.needsImage) await ensureImage(deps, base.pinned, primary);
   let target = previous?.lock.target;
   if (plan.reprobe || !target) {
     deps.logger.progress(`probing ${base.pinned}`);
@@ -127,7 +132,7 @@ async function resolveLock(
     const wingDeclared = (declared as Record<string, unknown>)[wing.id];
     const previousSection = ((previous?.lock as Record<string, unknown> | undefined)?.[wing.id] ?? null) as unknown;
     if (!wingDeclared) {
-      sections[wing.id] = null;
+      sections[wing.id] = unusedValue(wing);
       continue;
     }
     wing.check?.(wingDeclared, ground);
@@ -138,6 +143,7 @@ async function resolveLock(
             ground,
             engine: deps.engine,
             index: deps.index,
+            ...(deps.files ? { files: deps.files } : {}),
             clock: deps.clock,
             logger: deps.logger,
             options,
@@ -146,6 +152,13 @@ async function resolveLock(
           });
   }
   refuseEmpty(inputs, sections);
+  const platforms: Record<string, PlatformEntry> = {};
+  for (const platform of others) {
+    const prevEntry = keepBase ? previous.lock.platforms?.[platform] : undefined;
+    const platformBase = prevEntry?.base ?? (await resolveBase(deps.registry, deps.logger, declared.base, platform));
+    const ground = { base: platformBase, target: deriveTarget(target, primary, platform) };
+    platforms[platform] = await resolvePlatformSections(inputs, ground, primary, sections, prevEntry, plan.wings, deps, options);
+  }
   const draft = {
     lockVersion: LOCK_VERSION,
     tool: { name: 'envseal', version: deps.toolVersion },
@@ -160,18 +173,66 @@ async function resolveLock(
     base,
     target,
     ...sections,
+    ...(others.length ? { platforms } : {}),
     env: declared.env,
     workdir: declared.workdir,
     targets: declared.targets,
   } as LockWithoutFingerprint;
-  const lock = finalizeLock(draft);
-  // Nothing in the environment changed and the inputs are the same: keep the previous resolution time so the
-  // file does not change.
+  // Nothing resolved changed (the same base, probe and sections; e.g. only targets.deploy.copy, env or a comment
+  // in a manifest did): keep the previous resolution time. It is SOURCE_DATE_EPOCH in the Dockerfile's first
+  // lines, so moving it would invalidate every cached layer of the next build (issue 11).
   const old = previous?.lock;
-  if (old && old.fingerprint === lock.fingerprint && old.inputHash === lock.inputHash) {
+  if (old && sameResolution(old, { base, target, ...sections, platforms: others.length ? platforms : undefined }))
     return finalizeLock({ ...draft, resolvedAt: old.resolvedAt });
+  return finalizeLock(draft);
+}
+
+/** Whether the base, the target probe and every wing's section are those of the previous lock. */
+function sameResolution(old: Lock, resolved: Record<string, unknown>): boolean {
+  const oldRecord = old as unknown as Record<string, unknown>;
+  return Object.entries(resolved).every(([key, value]) => canonicalJson(oldRecord[key] ?? null) === canonicalJson(value ?? null));
+}
+
+/**
+ * A platform after the primary one: the per-platform wings (Python) resolve again for its base manifest and its
+ * derived target, seeded with the primary platform's pins so versions agree wherever the same release fits.
+ * Kept as they were when the primary section is kept and the platform's base manifest did not move.
+ */
+async function resolvePlatformSections(
+  inputs: LoadedInputs,
+  ground: Ground,
+  primary: string,
+  primarySections: Record<string, unknown>,
+  previous: PlatformEntry | undefined,
+  plan: Partial<Record<WingId, 'keep' | 'resolve'>>,
+  deps: LockDeps,
+  options: ResolveOptions,
+): Promise<PlatformEntry> {
+  const entry: Record<string, unknown> = { base: ground.base, target: ground.target, targetDerivedFrom: primary };
+  for (const wing of ECOSYSTEMS.filter(isPerPlatform)) {
+    const wingDeclared = (inputs.declared as Record<string, unknown>)[wing.id];
+    const previousSection = (previous as Record<string, unknown> | undefined)?.[wing.id] ?? null;
+    if (!wingDeclared) {
+      entry[wing.id] = null;
+      continue;
+    }
+    wing.check?.(wingDeclared, ground);
+    const keep = plan[wing.id as WingId] === 'keep' && previousSection !== null && previous?.base.platformDigest === ground.base.platformDigest;
+    deps.logger.progress(`${keep ? 'keeping' : 'resolving'} ${wing.id} for ${ground.base.platform}`);
+    entry[wing.id] = keep
+      ? previousSection
+      : await wing.resolve(wingDeclared, inputs.states[wing.id as WingId], {
+          ground,
+          engine: deps.engine,
+          index: deps.index,
+          clock: deps.clock,
+          logger: deps.logger,
+          options,
+          previous: previousSection ?? primarySections[wing.id] ?? null,
+          ...(deps.signal ? { signal: deps.signal } : {}),
+        });
   }
-  return lock;
+  return entry as PlatformEntry;
 }
 
 /** Manifests were read but nothing came of them: a lock with zero packages is a mistake, not a success. */
@@ -196,17 +257,18 @@ async function ensureImage(deps: LockDeps, ref: string, platform: string): Promi
 }
 
 /** Drift between the lock and the current inputs; empty when the lock is fresh. */
-export async function checkLock(paths: ProjectPaths): Promise<{ lock: Lock; drift: DriftEntry[]; inputs: LoadedInputs }> {
+export async function checkLock(paths: ProjectPaths): Promise<{ lock: Lock; lockText: string; drift: DriftEntry[]; inputs: LoadedInputs }> {
   const inputs = await loadInputs(paths);
   const existing = await readExistingLock(paths.lock);
   if (!existing) {
     throw checkFailed('lock.missing', `${toRel(paths.dir, paths.lock)} does not exist`, { hint: 'run `envseal lock`' });
   }
-  const { lock } = existing;
-  if (lock.inputHash === inputs.inputHash) return { lock, drift: [], inputs };
+  const { lock, text: lockText } = existing;
+  if (lock.inputHash === inputs.inputHash) return { lock, lockText, drift: [], inputs };
   const drift = diffDeclared(lock.declared, inputs.declared, toRel(paths.dir, paths.spec));
   return {
     lock,
+    lockText,
     drift: drift.length ? drift : [{ file: toRel(paths.dir, paths.spec), kind: 'changed', subject: 'inputs', before: lock.inputHash, after: inputs.inputHash }],
     inputs,
   };

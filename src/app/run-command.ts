@@ -14,7 +14,7 @@ import { buildRunRecord } from '../record/build-record.js';
 import { digestPath, type DataDigest } from '../record/data-digest.js';
 import type { GitCapture } from '../record/git.js';
 import type { HostFacts } from '../record/host.js';
-import type { RunRecord } from '../record/schema.js';
+import type { RunRecord, SlurmFacts } from '../record/schema.js';
 import { writeRunRecord } from '../record/store.js';
 import { computeSourceDigest, defaultImageTag } from './build-image.js';
 import { loadLockFile } from './generate-dockerfile.js';
@@ -65,6 +65,8 @@ export interface RunRequest {
   reproduces?: string;
   /** Where the run record goes (default: the project's .envseal/runs). */
   recordsDir?: string;
+  /** The Slurm job this run is (read from SLURM_* by the CLI), for the record. */
+  slurm?: SlurmFacts;
 }
 
 export interface RunDeps {
@@ -208,6 +210,7 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
     host,
     reasons,
     reproduces: request.reproduces ?? null,
+    slurm: request.slurm ?? null,
   });
   const recordPath = await writeRunRecord(runsDir, record);
   if (failure) {

@@ -18,12 +18,10 @@ import {
 import { formatDrift } from '../core/drift.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
-import { readRunRecord } from '../record/store.js';
 import { ECOSYSTEMS } from '../ecosystems/registry.js';
-import { captureContainerOutput } from '../core/container-output.js';
 import { readSbomFile, renderFromLock, type GenerateDeps, type RenderedDockerfile } from './generate-dockerfile.js';
 import { checkLock } from './lock-environment.js';
-import { registryDigestRef, verifyAttachments, type OpenArtifacts } from './attachments.js';
+import type { OpenArtifacts } from './attachments.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 
 export interface VerifyCheck {
@@ -50,7 +48,11 @@ export interface VerifyRequest {
 }
 
 export interface VerifyDeps extends GenerateDeps {
-  engine: DockerEngine;
+  /**
+   * The engine, asked for only by the checks that need one (--image, --record): the lock and Dockerfile
+   * checks load no engine adapter and start nothing, so a plain `verify` stays fast.
+   */
+  engine: () => Promise<DockerEngine>;
   logger: Logger;
   /** When given, each check's duration is measured (for reports that show it, such as JUnit). */
   clock?: Clock;
@@ -79,20 +81,23 @@ export async function verifyEnvironment(
   };
   const lockRel = toRel(paths.dir, paths.lock);
 
-  const { lock, drift } = await checkLock(paths);
+  const { lock, lockText, drift } = await checkLock(paths);
   timed([
     drift.length
       ? { name: 'lock-fresh', ok: false, summary: `${lockRel} is stale`, details: drift.map(formatDrift), fix: 'run `envseal lock` and commit the result' }
       : { name: 'lock-fresh', ok: true, summary: `${lockRel} matches the spec and manifests`, details: [] },
   ]);
 
-  const rendered = await renderFromLock(paths, deps);
+  const rendered = await renderFromLock(paths, deps, { command: 'verify', loaded: { lock, text: lockText } });
   const digest = lockDigest(rendered.lockText);
   timed([await dockerfileCheck(paths, request.dockerfile ?? DEFAULT_DOCKERFILE, rendered)]);
 
-  if (request.image) timed(await verifyImage(request.image, lock, { lock: digest, sbom: rendered.sbom.digest }, deps));
-  const registryRef = request.image ? registryDigestRef(request.image) : null;
-  if (registryRef && deps.artifacts) timed([await verifyAttachments(registryRef, lock, rendered.sbom.text, deps.artifacts)]);
+  if (request.image) {
+    timed(await verifyImage(request.image, lock, { lock: digest, sbom: rendered.sbom.digest }, deps));
+    const { registryDigestRef, verifyAttachments } = await import('./attachments.js');
+    const registryRef = registryDigestRef(request.image);
+    if (registryRef && deps.artifacts) timed([await verifyAttachments(registryRef, lock, rendered.sbom.text, deps.artifacts)]);
+  }
   if (request.record) timed([await verifyRecord(request.record, paths, lock, deps)]);
   if (request.extra) timed(await request.extra(lock));
 
@@ -113,11 +118,12 @@ async function dockerfileCheck(paths: ProjectPaths, dockerfileRel: string, rende
 }
 
 async function verifyImage(ref: string, lock: Lock, digests: { lock: string; sbom: string }, deps: VerifyDeps): Promise<VerifyCheck[]> {
-  let info = await deps.engine.inspectImage(ref);
+  const engine = await deps.engine();
+  let info = await engine.inspectImage(ref);
   // A digest names exactly one image: pulling it is safe, and it is what CI on a fresh runner needs.
   if (!info && /@sha256:[0-9a-f]{64}$/.test(ref)) {
-    await deps.engine.pullImage(ref, { platform: lock.base.platform });
-    info = await deps.engine.inspectImage(ref);
+    await engine.pullImage(ref, { platform: lock.base.platform });
+    info = await engine.inspectImage(ref);
   }
   if (!info) {
     throw inputError('verify.image-missing', `image ${ref} does not exist locally`, {
@@ -149,7 +155,7 @@ async function verifyImage(ref: string, lock: Lock, digests: { lock: string; sbo
   } else {
     checks.push({ name: 'image-label', ok: true, summary: `${ref} (${target}) carries the lock's fingerprint and SBOM digest`, details: [] });
   }
-  const problems = await imageContentProblems(info, lock, target, digests.sbom, deps);
+  const problems = await imageContentProblems(info, lock, target, digests.sbom, engine);
   checks.push(
     problems.length
       ? {
@@ -176,7 +182,8 @@ export function sbomFileProblems(output: string | null, expected: string): strin
  * for wings that compare with it); each wing then lists its differences from the lock. The same container
  * hashes the SBOM file the image carries.
  */
-async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetName, sbomDigest: string, deps: VerifyDeps): Promise<string[]> {
+async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetName, sbomDigest: string, engine: DockerEngine): Promise<string[]> {
+  const { captureContainerOutput } = await import('../core/container-output.js');
   const checked = ECOSYSTEMS.flatMap((wing) => {
     const section = (lock as Record<string, unknown>)[wing.id];
     return section && wing.contents ? [{ id: wing.id, section, contents: wing.contents }] : [];
@@ -185,7 +192,7 @@ async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetN
     scripts.map(({ id, script }) => `echo __ENVSEAL_BEGIN_${id}__; ( ${script} ); echo __ENVSEAL_END_${id}__`).join('\n');
   const outputOf = (stdout: string, id: string) => new RegExp(`__ENVSEAL_BEGIN_${id}__\\n([\\s\\S]*?)__ENVSEAL_END_${id}__`).exec(stdout)?.[1] ?? null;
   const sbomScript = { id: 'sbomfile', script: `sha256sum ${SBOM_PATH_IN_IMAGE} 2>/dev/null || true` };
-  const run = await captureContainerOutput(deps.engine, {
+  const run = await captureContainerOutput(engine, {
     image: info.id,
     cmd: ['/bin/sh', '-c', marked([...checked.map((c) => ({ id: c.id, script: c.contents.script(c.section) })), sbomScript])],
     networkMode: 'none',
@@ -194,10 +201,9 @@ async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetN
   const withBase = checked.filter((c) => c.contents.baseScript);
   let baseStdout = '';
   if (withBase.length) {
-    if (!(await deps.engine.inspectImage(lock.base.pinned))) await deps.engine.pullImage(lock.base.pinned, { platform: lock.base.platform });
+    if (!(await engine.inspectImage(lock.base.pinned))) await engine.pullImage(lock.base.pinned, { platform: lock.base.platform });
     const script = marked(withBase.map((c) => ({ id: c.id, script: c.contents.baseScript!(c.section) })));
-    baseStdout = (await captureContainerOutput(deps.engine, { image: lock.base.pinned, cmd: ['/bin/sh', '-c', script], networkMode: 'none', user: '0' }))
-      .stdout;
+    baseStdout = (await captureContainerOutput(engine, { image: lock.base.pinned, cmd: ['/bin/sh', '-c', script], networkMode: 'none', user: '0' })).stdout;
   }
   return [
     ...checked.flatMap((c) => c.contents.compare(c.section, target, outputOf(run.stdout, c.id), c.contents.baseScript ? outputOf(baseStdout, c.id) : null)),
@@ -206,6 +212,7 @@ async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetN
 }
 
 async function verifyRecord(file: string, paths: ProjectPaths, lock: Lock, deps: VerifyDeps): Promise<VerifyCheck> {
+  const { readRunRecord } = await import('../record/store.js');
   const record = await readRunRecord(file);
   const rel = toRel(paths.dir, file);
   const details: string[] = [];
@@ -213,7 +220,7 @@ async function verifyRecord(file: string, paths: ProjectPaths, lock: Lock, deps:
     details.push(`record fingerprint ${record.environment.fingerprint} ≠ lock fingerprint ${lock.fingerprint}`);
   }
   try {
-    const info = await deps.engine.inspectImage(record.image.id);
+    const info = await (await deps.engine()).inspectImage(record.image.id);
     if (info && info.labels[LABEL_FINGERPRINT] !== record.environment.fingerprint) {
       details.push(
         `image ${record.image.id} now carries fingerprint ${info.labels[LABEL_FINGERPRINT] ?? '(none)'}, the record says ${record.environment.fingerprint}`,

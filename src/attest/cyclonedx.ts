@@ -5,7 +5,12 @@
  * `resolvedAt`, so the same lock always gives the same bytes. Lists come out in the model's order (code-unit
  * sorted): the library's own `sortLists` compares with `localeCompare`, which depends on the process's locale.
  */
-import { Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-library';
+// The library's parts, not its index: the index also loads its JSON-schema validator (ajv and friends, ~100
+// modules), which envseal never uses.
+import * as Enums from '@cyclonedx/cyclonedx-library/Enums';
+import * as Models from '@cyclonedx/cyclonedx-library/Models';
+import * as Serialize from '@cyclonedx/cyclonedx-library/Serialize';
+import * as Spec from '@cyclonedx/cyclonedx-library/Spec';
 import { serialUuid } from './sbom-ids.js';
 import type { SbomComponent, SbomModel } from './sbom-model.js';
 

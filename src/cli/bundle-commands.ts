@@ -31,7 +31,8 @@ export function registerBundleCommands(program: Command, context: ContextOf, set
         );
         ctx.out.json({ ok: true, ...outcome, output: opts.output });
         ctx.out.result(
-          `wrote ${opts.output}: image ${outcome.imageId}, ${outcome.entries} entries, ${outcome.bytes} bytes\nfingerprint ${outcome.fingerprint}`,
+          `wrote ${opts.output}: image ${outcome.imageId}, ${outcome.entries} entries${outcome.aptFiles ? ` (${outcome.aptFiles} apt files)` : ''}, ${outcome.bytes} bytes\nfingerprint ${outcome.fingerprint}` +
+            (outcome.rebuildBlocker ? '\n`envseal load --rebuild` cannot use this bundle (see the warning above); `envseal load` can' : ''),
         );
       });
     });

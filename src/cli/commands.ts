@@ -10,6 +10,7 @@ import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerBundleCommands } from './bundle-commands.js';
 import { registerAttestCommands } from './attest-commands.js';
 import { registerReproduce } from './reproduce-command.js';
+import { registerSweepCommands } from './sweep-commands.js';
 
 // Use cases and adapters are imported when a command runs, so each command loads only what it uses
 // (start-up time is most of a warm `envseal lock`).
@@ -35,6 +36,7 @@ export function registerCommands(program: Command, context: ContextOf, setExit: 
   registerBundleCommands(program, context, setExit);
   registerAttestCommands(program, context);
   registerReproduce(program, context, setExit);
+  registerSweepCommands(program, context, setExit);
 }
 
 function registerInit(program: Command, context: ContextOf): void {
@@ -43,8 +45,9 @@ function registerInit(program: Command, context: ContextOf): void {
     .description('detect manifests and write a commented envseal.yaml')
     .option('--base <image>', 'base image reference (tag or digest)')
     .option('--name <name>', 'environment name (default: the directory name)')
+    .option('--platform <os/arch...>', 'platform to lock for (repeat for several; the first is the primary one; default linux/amd64)')
     .option('--force', 'overwrite an existing spec', false)
-    .action(async (opts: { base?: string; name?: string; force: boolean }, cmd: Command) => {
+    .action(async (opts: { base?: string; name?: string; platform?: string[]; force: boolean }, cmd: Command) => {
       const ctx = context(cmd);
       const { initProject } = await import('../app/init-project.js');
       const { detected } = await initProject(ctx.paths, opts);
@@ -159,15 +162,22 @@ function registerGenerate(program: Command, context: ContextOf): void {
   program
     .command('generate')
     .description('render envseal.Dockerfile and the SBOM it copies into the image (envseal.sbom.cdx.json) from the lock')
-    .option('-o, --output <file>', 'Dockerfile to write, relative to the project directory', DEFAULT_DOCKERFILE)
+    .option(
+      '-o, --output <file>',
+      `Dockerfile to write, relative to the project directory (default: ${DEFAULT_DOCKERFILE}, envseal.<os>-<arch>.Dockerfile with --platform)`,
+    )
+    .option('--platform <os/arch>', "render for this platform of the lock (default: the lock's first platform)")
     .option('--check', 'write nothing; exit 1 if the file differs from what the lock renders', false)
     .option('--junit <file>', 'with --check: also write the check as a JUnit XML report, whatever the outcome')
-    .action(async (opts: { output: string; check: boolean; junit?: string }, cmd: Command) => {
+    .action(async (opts: { output?: string; platform?: string; check: boolean; junit?: string }, cmd: Command) => {
       const ctx = context(cmd);
-      const output = resolve(ctx.paths.dir, opts.output);
+      const { checkDockerfile, generateDockerfile, platformOfLock } = await import('../app/generate-dockerfile.js');
+      const { platformFileName } = await import('../app/image-sbom.js');
+      // The platform is checked against the lock before anything is written (exit 2 naming the locked platforms).
+      const platform = opts.platform ? await platformOfLock(ctx.paths, opts.platform) : null;
+      const output = resolve(ctx.paths.dir, opts.output ?? platformFileName(DEFAULT_DOCKERFILE, platform));
       const rel = toRel(ctx.paths.dir, output);
       const deps = { ...ctx.templates(), toolVersion: TOOL_VERSION };
-      const { checkDockerfile, generateDockerfile } = await import('../app/generate-dockerfile.js');
       if (opts.junit !== undefined && !opts.check) {
         throw inputError('usage.junit', '--junit needs --check: only `envseal generate --check` is a check', {
           hint: 'run `envseal generate --check --junit FILE`',
@@ -176,14 +186,14 @@ function registerGenerate(program: Command, context: ContextOf): void {
       if (opts.check) {
         const { withJunitCheck } = await import('./junit-report.js');
         await withJunitCheck(ctx, opts.junit, { suite: 'envseal generate --check', name: 'dockerfile' }, async () => {
-          const rendered = await checkDockerfile(ctx.paths, output, deps);
+          const rendered = await checkDockerfile(ctx.paths, output, deps, opts.platform);
           const sbomRel = toRel(ctx.paths.dir, rendered.sbom.file);
           ctx.out.json({ ok: true, dockerfile: rel, sbom: sbomRel, fingerprint: rendered.lock.fingerprint });
           ctx.out.result(`${rel} and ${sbomRel} are up to date`);
         });
         return;
       }
-      const { written, rendered } = await generateDockerfile(ctx.paths, output, deps);
+      const { written, rendered } = await generateDockerfile(ctx.paths, output, deps, opts.platform);
       const sbomRel = toRel(ctx.paths.dir, rendered.sbom.file);
       ctx.out.json({ ok: true, dockerfile: rel, sbom: sbomRel, written, fingerprint: rendered.lock.fingerprint });
       ctx.out.result(written ? `wrote ${rel} and ${sbomRel} (fingerprint ${rendered.lock.fingerprint})` : `${rel} and ${sbomRel} are up to date`);

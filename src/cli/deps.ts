@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { externalError } from '../core/errors.js';
-import type { Clock, DockerEngine, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
+import type { Clock, DockerEngine, FileFetcher, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
 import { DockerodeEngine } from '../engines/docker/dockerode-engine.js';
 import type { ContainerOwnership } from '../engines/docker/containers.js';
 import { resolveDockerEndpoint } from '../engines/docker/endpoint.js';
@@ -21,9 +21,11 @@ import { PythonIndexClient } from '../ecosystems/python/index-client/python-inde
 import { CredentialStore } from '../core/url-credentials.js';
 import { HttpClient } from '../http/http.js';
 import { createNodeFetch } from '../http/node-http-fetch.js';
+import { createFileDigester } from '../http/file-digest.js';
 import type { BuildDeps } from '../app/build-image.js';
 import type { CommandContext } from './context.js';
 import { readDeadlines } from './deadlines.js';
+import { TOOL_VERSION } from '../core/version.js';
 
 export interface Deps {
   registry: ImageRegistry;
@@ -38,6 +40,8 @@ export interface Deps {
   owner: string;
   /** Artifacts attached to images in registries (SBOM, provenance). */
   artifacts: OpenArtifacts;
+  /** Remote files by URL, streamed and hashed (the files wing). */
+  files: FileFetcher;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -109,19 +113,34 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
   });
   const indexCredentials = loadNetrcCredentials(env, logger);
   const index = new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger, credentials: indexCredentials, http });
+  // Per envseal version: another version's normaliser may write other bytes.
+  const memoFile = join(cacheDir(env), `normalized-images-${TOOL_VERSION}.json`);
   const normalize: Deps['normalize'] = async (imageId, options) => {
+    // A repeat build whose steps all came from the cache gives the same raw image: reuse last time's result
+    // while the engine still has it (image/normalize/normalized-memo.ts).
+    const { recallNormalized, rememberNormalized } = await import('../image/normalize/normalized-memo.js');
+    const known = await recallNormalized(memoFile, imageId, options.sourceDateEpoch);
+    if (known && (await engine.inspectImage(known.imageId))) {
+      logger.debug(`normalised image ${known.imageId} reused for raw image ${imageId}`);
+      for (const tag of options.tags) await engine.tagImage(known.imageId, tag);
+      return known;
+    }
     const { normalizeImage } = await import('../image/normalize/normalize-image.js');
     const workDir = await mkdtemp(join(env.TMPDIR ?? tmpdir(), 'envseal-normalize-'));
     try {
       // Per-layer progress is detail: shown with --verbose, or redrawn in place on a terminal.
       const quiet = { ...logger, progress: ctx.out.options.interactive ? logger.progress : logger.debug };
       const result = await normalizeImage(engine, imageId, { ...options, workDir, logger: quiet });
+      await rememberNormalized(memoFile, imageId, options.sourceDateEpoch, result).catch((err: unknown) =>
+        logger.debug(`could not remember the normalised image: ${(err as Error).message}`),
+      );
       return { imageId: result.imageId, diffIds: result.diffIds };
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
   };
-  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials, owner: ownership.owner, artifacts };
+  const files = createFileDigester({ logger, idleTimeoutMs: deadlines.httpMs });
+  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials, owner: ownership.owner, artifacts, files };
 }
 
 /** Fetches one package file whole (wheel, sdist, npm tarball) for `envseal bundle`, with the index credentials. */

@@ -7,7 +7,9 @@ import { TOOL_VERSION } from '../core/version.js';
 import type { BuildOutcome } from '../app/build-image.js';
 import type { Lock } from '../lock/schema.js';
 import type { TargetName } from '../core/image-contract.js';
+import type { SlurmFacts } from '../record/schema.js';
 import type { CommandContext } from './context.js';
+import type { Deps } from './deps.js';
 import { interruptSignal } from './interrupt.js';
 
 // Use cases and adapters are imported when a command runs (see commands.ts).
@@ -21,14 +23,14 @@ type SetExit = (code: number) => void;
 
 const targetOption = () => new Option('--target <target>', 'dev or deploy').choices(['dev', 'deploy']).default('dev');
 
-function collect(value: string, previous: string[] = []): string[] {
+export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
 /** The names a POSIX shell (and the spec's `env`) accepts; the engine would pass anything on. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-function parseEnvPairs(pairs: string[]): Record<string, string> {
+export function parseEnvPairs(pairs: string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
@@ -49,17 +51,17 @@ function parseEnvPairs(pairs: string[]): Record<string, string> {
 const NETWORK_MODES = ['host', 'none', 'default'];
 const networkOption = (description: string, fallback: string) => new Option('--network <mode>', description).choices(NETWORK_MODES).default(fallback);
 
-function parseSeconds(value: string | undefined, flag: string): number | undefined {
+export function parseSeconds(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw inputError('usage.timeout', `${flag} ${value}: expected a positive number of seconds`);
   return Math.round(n * 1000);
 }
 
+/** The deploy image's revision label: the checked-out commit (one git process, not the run record's full capture). */
 async function gitRevision(dir: string): Promise<string | null> {
-  const { captureGitState } = await load.git();
-  const git = await captureGitState(dir).catch(() => null);
-  return git?.state?.commit ?? null;
+  const { headCommit } = await load.git();
+  return headCommit(dir);
 }
 
 export function registerPipelineCommands(program: Command, context: ContextOf, setExit: SetExit): void {
@@ -186,6 +188,7 @@ async function runAction(ctx: CommandContext, command: string[], opts: RunFlags)
       seed = Number(opts.seed);
     }
     const stdin = ctx.io.stdin;
+    const slurm = slurmFromEnv(ctx.io.env);
     const attachStdin = opts.interactive || !stdin.isTTY;
     const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
     const gid = typeof process.getgid === 'function' ? process.getgid() : 0;
@@ -210,6 +213,7 @@ async function runAction(ctx: CommandContext, command: string[], opts: RunFlags)
         ...(timeoutMs ? { timeoutMs } : {}),
         ...(uid !== 0 ? { hostUser: `${uid}:${gid}` } : {}),
         strict: opts.strict || strictFromEnv(ctx.io.env),
+        ...(slurm ? { slurm } : {}),
       },
       {
         engine: deps.engine,
@@ -237,6 +241,19 @@ async function runAction(ctx: CommandContext, command: string[], opts: RunFlags)
   } finally {
     dispose();
   }
+}
+
+/**
+ * The Slurm job this process runs in, from the variables slurmd sets: an array task names its array's job ID
+ * (the one sbatch printed) and its index; a plain job its own ID. Undefined outside Slurm.
+ */
+export function slurmFromEnv(env: NodeJS.ProcessEnv): SlurmFacts | undefined {
+  const digits = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? v : undefined);
+  const arrayJob = digits(env.SLURM_ARRAY_JOB_ID);
+  const task = digits(env.SLURM_ARRAY_TASK_ID);
+  const jobId = arrayJob && task !== undefined ? arrayJob : digits(env.SLURM_JOB_ID);
+  if (!jobId) return undefined;
+  return { jobId, arrayTaskId: arrayJob && task !== undefined ? Number(task) : null, node: env.SLURMD_NODENAME || null };
 }
 
 /** ENVSEAL_STRICT=1 (or true/yes) makes every run strict, for CI; 0, false, no or empty leave it off. */
@@ -295,12 +312,12 @@ function registerVerify(program: Command, context: ContextOf, setExit: SetExit):
 }
 
 async function verifyAction(ctx: CommandContext, opts: VerifyFlags) {
-  const { createDeps, systemClock } = await load.deps();
   const { verifyEnvironment } = await import('../app/verify-environment.js');
-  const { checkRebuild } = await import('../app/rebuild-check.js');
-  const deps = createDeps(ctx);
+  // The adapters (engine, registry) and git are loaded only by the checks that use them: a plain `verify`
+  // (lock and Dockerfile) reads files and nothing else.
+  let deps: Promise<Deps> | undefined;
+  const engineDeps = () => (deps ??= load.deps().then(({ createDeps }) => createDeps(ctx)));
   const { signal, dispose } = interruptSignal(ctx);
-  const buildDeps = { ...deps, ...ctx.templates(), toolVersion: TOOL_VERSION, revision: await gitRevision(ctx.paths.dir) };
   try {
     return await verifyEnvironment(
       ctx.paths,
@@ -310,18 +327,23 @@ async function verifyAction(ctx: CommandContext, opts: VerifyFlags) {
         dockerfile: opts.dockerfile,
         ...(opts.rebuild
           ? {
-              extra: async (lock: Lock) => [
-                await checkRebuild(
-                  ctx.paths,
-                  lock,
-                  { ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target } : {}), signal },
-                  buildDeps,
-                ),
-              ],
+              extra: async (lock: Lock) => {
+                const { checkRebuild } = await import('../app/rebuild-check.js');
+                const buildDeps = { ...(await engineDeps()), ...ctx.templates(), toolVersion: TOOL_VERSION, revision: await gitRevision(ctx.paths.dir) };
+                const request = { ...(opts.image ? { image: opts.image } : {}), ...(opts.target ? { target: opts.target } : {}), signal };
+                return [await checkRebuild(ctx.paths, lock, request, buildDeps)];
+              },
             }
           : {}),
       },
-      { engine: deps.engine, logger: ctx.out.logger, clock: systemClock, artifacts: deps.artifacts, ...ctx.templates(), toolVersion: TOOL_VERSION },
+      {
+        engine: async () => (await engineDeps()).engine,
+        logger: ctx.out.logger,
+        clock: { now: () => new Date() },
+        artifacts: async (ref, write) => (await engineDeps()).artifacts(ref, write),
+        ...ctx.templates(),
+        toolVersion: TOOL_VERSION,
+      },
     );
   } finally {
     dispose();

@@ -7,32 +7,52 @@ import { createHash } from 'node:crypto';
  * non-finite numbers are rejected rather than silently turned into null.
  */
 export function canonicalJson(value: unknown): string {
-  return `${JSON.stringify(sortDeep(value, '$'), null, 2)}\n`;
+  return `${JSON.stringify(sortDeep(value, []), null, 2)}\n`;
 }
 
 /** Compact canonical form (no whitespace): the input to fingerprints and digests. */
 export function canonicalJsonCompact(value: unknown): string {
-  return JSON.stringify(sortDeep(value, '$'));
+  return JSON.stringify(sortDeep(value, []));
 }
 
-function sortDeep(value: unknown, path: string): unknown {
+/** `$.a[0].b`: where a value sits, for error messages only. */
+function formatPath(at: (string | number)[]): string {
+  return `$${at.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}`;
+}
+
+/**
+ * The value with every object's keys in sorted order. `at` is the path to `value`, kept as a stack and turned
+ * into text only for an error: building a path string per node cost more than the sorting on large locks.
+ */
+function sortDeep(value: unknown, at: (string | number)[]): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: non-finite number at ${path}`);
+    if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: non-finite number at ${formatPath(at)}`);
     return value;
   }
-  if (Array.isArray(value)) return value.map((v, i) => (v === undefined ? null : sortDeep(v, `${path}[${i}]`)));
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      at.push(i);
+      out[i] = v === undefined ? null : sortDeep(v, at);
+      at.pop();
+    }
+    return out;
+  }
   if (typeof value === 'object') {
     if (value instanceof Date) return value.toISOString();
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value as object).sort()) {
       const v = (value as Record<string, unknown>)[key];
       if (v === undefined) continue;
-      out[key] = sortDeep(v, `${path}.${key}`);
+      at.push(key);
+      out[key] = sortDeep(v, at);
+      at.pop();
     }
     return out;
   }
-  throw new TypeError(`canonicalJson: unsupported ${typeof value} at ${path}`);
+  throw new TypeError(`canonicalJson: unsupported ${typeof value} at ${formatPath(at)}`);
 }
 
 export function sha256Hex(data: string | Uint8Array): string {

@@ -56,6 +56,16 @@ export function scratchTag(name: string, target: TargetName, owner: string, star
   return `${SCRATCH_REPOSITORY}/${name}:${`${target}-${startedMs}-${pid}-${host}`.slice(0, 128)}`;
 }
 
+/**
+ * `envseal-cache/<name>:<target>`: the latest raw image of a project's target, kept so the classic builder's
+ * cache holds the build's last step too (removing the raw image would delete it, and a repeat build would then
+ * run that step again and get a new raw image, which must be normalised again). One tag per project and target,
+ * moved by each build; the images it leaves behind are untagged, like the ones `docker build` leaves.
+ */
+export function buildCacheTag(name: string, target: TargetName): string {
+  return `envseal-cache/${name}:${target}`;
+}
+
 /** The owner (`<host>/<pid>`) a scratch tag names, or null for any other reference. */
 export function scratchOwner(reference: string): string | null {
   const match = /^envseal-scratch\/[^:]+:(?:dev|deploy)-\d+-(\d+)-([A-Za-z0-9_.-]+)$/.exec(reference);

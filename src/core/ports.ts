@@ -197,6 +197,21 @@ export const silentLogger: Logger = {
 };
 
 // ---------------------------------------------------------------------------------------------------------
+// Remote files by URL (the files wing: model weights, tokenizers, datasets pinned by sha256)
+
+export interface FileDigest {
+  /** Lower-case hex sha256 of the body. */
+  sha256: string;
+  size: number;
+}
+
+/** Fetches a URL and hashes the body as it streams (never held in memory: a model file may be gigabytes). */
+export interface FileFetcher {
+  /** 4xx answers are input errors (exit 2: the URL names nothing); network failures and 5xx external (exit 3). */
+  digest(url: string, options?: { signal?: AbortSignal }): Promise<FileDigest>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Python package index (PEP 503 / 691 simple API, PEP 658 / 714 metadata)
 
 /** One distribution file of a project as an index lists it. */
@@ -248,4 +263,19 @@ export interface PackageIndex {
    * Whether an sdist's PKG-INFO can be trusted (PEP 643) is for the caller to decide.
    */
   getCoreMetadata(project: IndexProject, file: IndexFile): Promise<CoreMetadataDocument>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Batch scheduler (Slurm): `envseal submit` hands an array job to it and reads the tasks' states back.
+
+export interface BatchScheduler {
+  /**
+   * Submits a batch script (`sbatch --parsable <script>`) and returns the job ID. Slurm missing is exit 2,
+   * sbatch refusing the job exit 3 (with its stderr).
+   */
+  submit(scriptPath: string, options: { cwd: string }): Promise<{ jobId: string }>;
+  /** Returns once no task of the job is pending or running any more (polls `squeue`). */
+  waitForJob(jobId: string): Promise<void>;
+  /** The controller's view of a job's tasks (`scontrol show job -o <id>`), as its text. */
+  showJob(jobId: string): Promise<string>;
 }

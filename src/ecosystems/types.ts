@@ -8,7 +8,7 @@
  * inputHash) → `plan` decides keep or resolve → `resolve` (through the ports) → lock section → `render`.
  */
 import type { z } from 'zod';
-import type { Clock, DockerEngine, Logger, PackageIndex } from '../core/ports.js';
+import type { Clock, DockerEngine, FileFetcher, Logger, PackageIndex } from '../core/ports.js';
 import type { DriftEntry } from '../core/drift.js';
 import type { Ground } from '../core/ground.js';
 import type { TargetName } from '../core/image-contract.js';
@@ -40,6 +40,8 @@ export interface ResolveContext<Section> {
   ground: Ground;
   engine: DockerEngine;
   index: PackageIndex;
+  /** Remote files by URL (streamed and hashed); absent where nothing wires it (a wing needing it says so). */
+  files?: FileFetcher;
   clock: Clock;
   logger: Logger;
   options: ResolveOptions;
@@ -121,6 +123,12 @@ export interface Ecosystem<
   readonly id: Id;
   /** One line for `--help`, docs and messages, e.g. "Python packages (pip)". */
   readonly title: string;
+  /**
+   * Set by every wing added after lock format 1: when a project does not use it, its keys are absent from the
+   * lock and from the fingerprint input (not null), so existing locks keep their bytes and fingerprints and
+   * need no migration (registry.ts `unusedValue`).
+   */
+  readonly addedLater?: true;
   readonly schemas: {
     /** Its top-level section of envseal.yaml. */
     spec: Spec;
@@ -131,6 +139,12 @@ export interface Ecosystem<
     /** Its resolved section of the lock. */
     section: Section;
   };
+  /**
+   * True when its section depends on the target platform beyond the base's version pins (Python: which wheel
+   * fits, platform markers): a lock of several platforms then holds one section per platform. Others share the
+   * primary platform's section.
+   */
+  readonly perPlatform?: boolean;
   /** For `envseal init`: what it finds among the project's top-level file names. */
   init(files: readonly string[]): InitFindings;
   /** Reads the manifests its spec sections name. Null when the project does not use this ecosystem. */

@@ -10,6 +10,8 @@ import { devSpecShape, specShape } from '../ecosystems/registry.js';
 export const SPEC_VERSION = 1;
 export const MAX_NAME_LENGTH = 128;
 
+const platformName = z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'must look like os/arch[/variant], e.g. linux/amd64');
+
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name');
 
 export const specSchema = z.strictObject({
@@ -21,9 +23,18 @@ export const specSchema = z.strictObject({
     .regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lowercase letters, digits, ".", "_" or "-" (it names the image)'),
   /** Base image reference: `name:tag` or `name@sha256:...` (or both). */
   base: z.string().min(1),
+  /**
+   * One platform, or several (`[linux/amd64, linux/arm64]`): the first is the primary one (probed, built by
+   * default, verified); the lock pins the base digest and the Python wheels per platform (docs/spec.md).
+   */
   platform: z
-    .string()
-    .regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'must look like os/arch[/variant], e.g. linux/amd64')
+    .union([
+      platformName,
+      z
+        .array(platformName)
+        .min(1, 'must name at least one platform')
+        .refine((list) => new Set(list).size === list.length, 'must not name a platform twice'),
+    ])
     .default('linux/amd64'),
   workdir: absPath.default('/workspace'),
   env: z.record(envName, z.string()).default({}),

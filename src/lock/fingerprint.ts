@@ -10,8 +10,9 @@
  * and the order of anything.
  */
 import { digestOf } from '../core/canonical-json.js';
-import { ECOSYSTEMS } from '../ecosystems/registry.js';
-import type { LockWithoutFingerprint } from './schema.js';
+import type { LockedBase, TargetProbe } from '../core/ground.js';
+import { ECOSYSTEMS, isPerPlatform, unusedValue } from '../ecosystems/registry.js';
+import type { LockWithoutFingerprint, PlatformEntry } from './schema.js';
 
 export const FINGERPRINT_VERSION = 1;
 
@@ -19,21 +20,15 @@ export function fingerprintInput(lock: LockWithoutFingerprint): unknown {
   const sections = Object.fromEntries(
     ECOSYSTEMS.map((w) => {
       const section = (lock as Record<string, unknown>)[w.id];
-      return [w.id, section ? w.fingerprint(section) : null];
+      return [w.id, section ? w.fingerprint(section) : unusedValue(w)];
     }),
   );
   return {
     fingerprintVersion: FINGERPRINT_VERSION,
-    base: {
-      platformDigest: lock.base.platformDigest,
-      platform: lock.base.platform,
-    },
-    target: {
-      architecture: lock.target.architecture,
-      libc: lock.target.libc,
-      python: lock.target.python ? { version: lock.target.python.version, implementation: lock.target.python.implementation } : null,
-    },
+    ...groundInput(lock.base, lock.target),
     ...sections,
+    // Only in locks of several platforms, so a one-platform fingerprint is what it always was.
+    ...(lock.platforms ? { platforms: platformsInput(lock.platforms) } : {}),
     env: lock.env,
     workdir: lock.workdir,
     targets: {
@@ -41,6 +36,34 @@ export function fingerprintInput(lock: LockWithoutFingerprint): unknown {
       deploy: { env: lock.targets.deploy.env, user: lock.targets.deploy.user, uid: lock.targets.deploy.uid },
     },
   };
+}
+
+function groundInput(base: LockedBase, target: TargetProbe): { base: unknown; target: unknown } {
+  return {
+    base: { platformDigest: base.platformDigest, platform: base.platform },
+    target: {
+      architecture: target.architecture,
+      libc: target.libc,
+      python: target.python ? { version: target.python.version, implementation: target.python.implementation } : null,
+    },
+  };
+}
+
+function platformsInput(platforms: Record<string, PlatformEntry>): unknown {
+  return Object.fromEntries(
+    Object.entries(platforms).map(([name, entry]) => [
+      name,
+      {
+        ...groundInput(entry.base, entry.target),
+        ...Object.fromEntries(
+          ECOSYSTEMS.filter(isPerPlatform).map((w) => {
+            const section = (entry as Record<string, unknown>)[w.id];
+            return [w.id, section ? w.fingerprint(section) : null];
+          }),
+        ),
+      },
+    ]),
+  );
 }
 
 export function computeFingerprint(lock: LockWithoutFingerprint): string {

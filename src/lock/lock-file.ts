@@ -1,9 +1,9 @@
 import { inputError } from '../core/errors.js';
 import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
 import { sortedUnique } from '../core/order.js';
-import { ECOSYSTEMS } from '../ecosystems/registry.js';
+import { ECOSYSTEMS, isPerPlatform, unusedValue } from '../ecosystems/registry.js';
 import { computeFingerprint } from './fingerprint.js';
-import { LOCK_VERSION, lockSchema, type Lock, type LockWithoutFingerprint } from './schema.js';
+import { LOCK_VERSION, READABLE_LOCK_VERSIONS, lockSchema, type Lock, type LockWithoutFingerprint, type PlatformEntry } from './schema.js';
 
 /**
  * Sorts every list in the lock into its canonical order and adds the fingerprint. Lists are ordered by
@@ -15,11 +15,44 @@ export function finalizeLock(lock: LockWithoutFingerprint): Lock {
   for (const w of ECOSYSTEMS) {
     const d = (lock.declared as Record<string, unknown>)[w.id];
     const s = (lock as Record<string, unknown>)[w.id];
-    declared[w.id] = d ? w.canonicalDeclared(d) : null;
-    sections[w.id] = s ? w.canonicalize(s) : null;
+    declared[w.id] = d ? w.canonicalDeclared(d) : unusedValue(w);
+    sections[w.id] = s ? w.canonicalize(s) : unusedValue(w);
   }
-  const sorted = { ...lock, inputFiles: sortedUnique(lock.inputFiles), declared, ...sections } as LockWithoutFingerprint;
+  // A later wing's unused key is absent, not present as undefined: the lock parses back to the same value.
+  const platforms = lock.platforms ? canonicalPlatforms(lock.platforms) : undefined;
+  const sorted = {
+    ...lock,
+    // Version 1 for what format 1 can say (the bytes it always had), 2 when it needs `platforms` or a later wing.
+    lockVersion: needsVersion2({ ...lock, ...sections, platforms }) ? LOCK_VERSION : 1,
+    inputFiles: sortedUnique(lock.inputFiles),
+    declared,
+    ...sections,
+    ...(platforms ? { platforms } : {}),
+  } as LockWithoutFingerprint;
+  for (const record of [sorted as Record<string, unknown>, declared]) for (const w of ECOSYSTEMS) if (record[w.id] === undefined) delete record[w.id];
   return { ...sorted, fingerprint: computeFingerprint(sorted) };
+}
+
+/**
+ * Whether format 1 cannot hold the lock: it has `platforms`, or a section of a wing added after format 1 (an
+ * older envseal would refuse the unknown key with a schema error; version 2 makes it say "upgrade envseal").
+ */
+function needsVersion2(lock: object): boolean {
+  const record = lock as Record<string, unknown>;
+  return !!record.platforms || ECOSYSTEMS.some((w) => w.addedLater && record[w.id]);
+}
+
+function canonicalPlatforms(platforms: Record<string, PlatformEntry>): Record<string, PlatformEntry> {
+  return Object.fromEntries(
+    Object.entries(platforms).map(([name, entry]) => {
+      const out: Record<string, unknown> = { ...entry };
+      for (const w of ECOSYSTEMS) {
+        const s = (entry as Record<string, unknown>)[w.id];
+        if (isPerPlatform(w)) out[w.id] = s ? w.canonicalize(s) : null;
+      }
+      return [name, out as PlatformEntry];
+    }),
+  );
 }
 
 export function serializeLock(lock: Lock): string {
@@ -42,8 +75,8 @@ export function parseLock(text: string, file = 'envseal.lock'): Lock {
     });
   }
   const version = (raw as { lockVersion?: unknown } | null)?.lockVersion;
-  if (typeof version === 'number' && version !== LOCK_VERSION) {
-    throw inputError('lock.version', `${file} has lockVersion ${version}; this envseal reads version ${LOCK_VERSION}`, {
+  if (typeof version === 'number' && !READABLE_LOCK_VERSIONS.includes(version)) {
+    throw inputError('lock.version', `${file} has lockVersion ${version}; this envseal reads versions ${READABLE_LOCK_VERSIONS.join(' and ')}`, {
       hint: version > LOCK_VERSION ? 'upgrade envseal' : 'regenerate it with `envseal lock`',
     });
   }
@@ -56,6 +89,19 @@ export function parseLock(text: string, file = 'envseal.lock'): Lock {
     });
   }
   const lock = result.data;
+  const v2 = needsVersion2(lock);
+  if ((v2 ? 2 : 1) !== lock.lockVersion) {
+    throw inputError('lock.invalid', `${file} is not a valid envseal lock`, {
+      details: [
+        `${file}: lockVersion: must be ${v2 ? 2 : 1} for a lock ${v2 ? 'with' : 'without'} platforms or sections of wings added later (${ECOSYSTEMS.filter(
+          (w) => w.addedLater,
+        )
+          .map((w) => w.id)
+          .join(', ')})`,
+      ],
+      hint: 'regenerate it with `envseal lock` (it is a generated file: do not edit it by hand)',
+    });
+  }
   const { fingerprint, ...rest } = lock;
   const expected = computeFingerprint(rest);
   if (expected !== fingerprint) {

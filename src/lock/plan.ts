@@ -29,7 +29,7 @@ export interface EnvironmentPlan {
 /** Keep the previous lock's base, or resolve the tag again? Both declared inputs are normalised. */
 export function planBase(current: DeclaredInputs, previous: Lock | null, options: ResolveOptions): 'keep' | 'resolve' {
   const prev = previous?.declared;
-  return prev && prev.base === current.base && prev.platform === current.platform && !options.upgradeAll ? 'keep' : 'resolve';
+  return prev && prev.base === current.base && same(prev.platform, current.platform) && !options.upgradeAll ? 'keep' : 'resolve';
 }
 
 /** `current` and the previous lock's declared inputs must be normalised (normalizeDeclared) for comparison. */

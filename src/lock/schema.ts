@@ -14,9 +14,17 @@
  */
 import { z } from 'zod';
 import { instantSchema, lockedBaseSchema, sha256DigestSchema, targetProbeSchema } from '../core/ground.js';
-import { nullableShape } from '../ecosystems/registry.js';
+import { nullableShape, perPlatformShape } from '../ecosystems/registry.js';
 
-export const LOCK_VERSION = 1;
+/**
+ * The newest lock version this envseal writes and reads. Version 2 adds `platforms` (several platforms in one
+ * lock) and the sections of wings added after format 1 (`files`); a lock that uses neither is still written as
+ * version 1, byte for byte what it was, so an older envseal keeps reading it and only a lock that needs the new
+ * sections says "upgrade envseal" to an old reader.
+ */
+export const LOCK_VERSION = 2;
+/** The lock versions this envseal reads: 1 (one platform) and 2 (`platforms`). */
+export const READABLE_LOCK_VERSIONS: readonly number[] = [1, 2];
 
 const targetsSchema = z.strictObject({
   dev: z.strictObject({ env: z.record(z.string(), z.string()) }),
@@ -32,7 +40,8 @@ const targetsSchema = z.strictObject({
 
 export const declaredSchema = z.strictObject({
   base: z.string(),
-  platform: z.string(),
+  /** One platform, or the list (two or more, primary first) as the spec names them. */
+  platform: z.union([z.string(), z.array(z.string()).min(2)]),
   workdir: z.string(),
   env: z.record(z.string(), z.string()),
   seed: z.number().int().optional(),
@@ -41,8 +50,23 @@ export const declaredSchema = z.strictObject({
 });
 export type DeclaredInputs = z.infer<typeof declaredSchema>;
 
+/**
+ * What a platform other than the primary one gets of its own: its base manifest, its target (derived from the
+ * primary platform's probe, see ecosystems/base/derive-target.ts) and the sections of the wings that resolve
+ * per platform (Python's wheel selection). The other sections (apt, npm) are shared with the primary platform.
+ */
+export const platformEntrySchema = z.strictObject({
+  base: lockedBaseSchema,
+  target: targetProbeSchema,
+  /** The platform whose probe this target was derived from (the probe runs on the engine's platform only). */
+  targetDerivedFrom: z.string(),
+  ...perPlatformShape(),
+});
+export type PlatformEntry = z.infer<typeof platformEntrySchema>;
+
 export const lockSchema = z.strictObject({
-  lockVersion: z.literal(LOCK_VERSION),
+  /** 1 without `platforms` and later wings' sections, 2 with (see LOCK_VERSION). */
+  lockVersion: z.union([z.literal(1), z.literal(LOCK_VERSION)]),
   tool: z.strictObject({ name: z.literal('envseal'), version: z.string() }),
   name: z.string(),
   resolvedAt: instantSchema,
@@ -53,6 +77,8 @@ export const lockSchema = z.strictObject({
   base: lockedBaseSchema,
   target: targetProbeSchema,
   ...nullableShape('section'),
+  /** The platforms after the primary one (whose base, target and sections are the top-level ones), by name. */
+  platforms: z.record(z.string(), platformEntrySchema).optional(),
   env: z.record(z.string(), z.string()),
   workdir: z.string(),
   targets: targetsSchema,

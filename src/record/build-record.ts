@@ -5,7 +5,7 @@ import type { DataDigest } from './data-digest.js';
 import type { GitCapture } from './git.js';
 import type { HostFacts } from './host.js';
 import { redactEnv } from './redact.js';
-import { RECORD_VERSION, formatIssuePath, runRecordSchema, type RunReason, type RunRecord } from './schema.js';
+import { RECORD_VERSION, formatIssuePath, runRecordSchema, type RunReason, type RunRecord, type SlurmFacts } from './schema.js';
 
 /** Everything a run captured, in the shapes the capture functions return. */
 export interface RunRecordInput {
@@ -42,6 +42,8 @@ export interface RunRecordInput {
   reasons?: RunReason[];
   /** The run ID this run re-creates (`envseal reproduce`). */
   reproduces?: string | null;
+  /** The Slurm job and array task the run was (default: none). */
+  slurm?: SlurmFacts | null;
 }
 
 /**
@@ -89,6 +91,7 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
     host: input.host,
     reasons: input.reasons ?? [],
     reproduces: input.reproduces ?? null,
+    slurm: input.slurm ?? null,
   };
   const checked = runRecordSchema.safeParse(record);
   if (!checked.success) {

@@ -13,7 +13,7 @@ import { RUN_ID_PATTERN } from './run-id.js';
  * record has the same shape. The published JSON Schema is generated from `runRecordSchema`
  * (`z.toJSONSchema`); cross-field rules (the `superRefine` below) are enforced by `parseRunRecord` only.
  */
-export const RECORD_VERSION = 2;
+export const RECORD_VERSION = 3;
 
 /**
  * Why a run may not be reproducible, found before it started (`envseal run` warns, `--strict` refuses):
@@ -94,6 +94,17 @@ const reasonSchema = z.strictObject({
 });
 export type RunReason = z.infer<typeof reasonSchema>;
 
+/** Where a run ran when Slurm started it (`envseal submit`): the job, the array task, the node. */
+const slurmSchema = z.strictObject({
+  /** SLURM_ARRAY_JOB_ID for an array task (the ID `envseal submit` printed), else SLURM_JOB_ID. */
+  jobId: z.string().regex(/^\d+$/, 'expected a numeric Slurm job ID'),
+  /** SLURM_ARRAY_TASK_ID; null for a job that is not an array task. */
+  arrayTaskId: count.nullable(),
+  /** SLURMD_NODENAME; null when Slurm did not say. */
+  node: z.string().min(1).nullable(),
+});
+export type SlurmFacts = z.infer<typeof slurmSchema>;
+
 const runIdSchema = z.string().regex(RUN_ID_PATTERN, 'expected a run ID like 20261127T225501.123Z-7ZKQ3M9X2D4F8H1J');
 
 export const runRecordSchema = z
@@ -159,6 +170,8 @@ export const runRecordSchema = z
     reasons: z.array(reasonSchema),
     /** Set by `envseal reproduce`: the run ID of the record this run re-creates. */
     reproduces: runIdSchema.nullable(),
+    /** Set when the run was a Slurm job (an `envseal submit` array task); null otherwise. */
+    slurm: slurmSchema.nullable(),
   })
   .superRefine((record, ctx) => {
     if (Date.parse(record.endedAt) < Date.parse(record.startedAt)) {
@@ -215,13 +228,15 @@ export function parseRunRecord(text: string, file: string): RunRecord {
 
 /**
  * Older records read as the current version: version 1 had no `reasons` (nothing was checked before a run)
- * and no `reproduces`. Anything else is returned as it is, for the checks above to report.
+ * and no `reproduces`; version 2 had no `slurm` (no run was a Slurm task). Anything else is returned as it
+ * is, for the checks above to report.
  */
 function migrateRunRecord(raw: unknown): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
-  const record = raw as Record<string, unknown>;
-  if (record.recordVersion !== 1) return raw;
-  return { ...record, recordVersion: 2, reasons: record.reasons ?? [], reproduces: record.reproduces ?? null };
+  let record = raw as Record<string, unknown>;
+  if (record.recordVersion === 1) record = { ...record, recordVersion: 2, reasons: record.reasons ?? [], reproduces: record.reproduces ?? null };
+  if (record.recordVersion === 2) record = { ...record, recordVersion: 3, slurm: record.slurm ?? null };
+  return record;
 }
 
 /** Dotted path as `inputs.0.content.digest`; "(top level)" for the record itself. */

@@ -131,6 +131,31 @@ test('only what changed is resolved again; an unchanged lock is not rewritten', 
   }
 });
 
+test("resolvedAt (the Dockerfile's SOURCE_DATE_EPOCH) moves only when something resolved changes, not for env or copy edits", async () => {
+  const p = await project({ 'envseal.yaml': SPEC(), 'requirements.txt': 'alpha\n', 'apt.txt': 'jq\n', 'train.py': 'print(1)\n' });
+  try {
+    const { deps } = fakes();
+    let now = new Date('2026-11-27T12:00:00Z');
+    const moving = { ...deps, clock: { now: () => now } };
+    const first = await lockEnvironment(p.paths, moving);
+    assert.equal(first.lock.resolvedAt, '2026-11-27T12:00:00Z');
+
+    now = new Date('2026-11-28T08:30:00Z');
+    await writeFile(p.paths.spec, `${SPEC()}env:\n  OMP_NUM_THREADS: "1"\ntargets:\n  deploy:\n    copy: [train.py]\n`);
+    const edited = await lockEnvironment(p.paths, moving);
+    assert.equal(edited.status, 'updated');
+    assert.notEqual(edited.lock.fingerprint, first.lock.fingerprint);
+    assert.equal(edited.lock.resolvedAt, first.lock.resolvedAt, 'env and copy are not resolved: the resolution time stays');
+
+    now = new Date('2026-11-29T09:00:00Z');
+    await writeFile(join(p.dir, 'requirements.txt'), 'alpha\ngamma\n');
+    const resolved = await lockEnvironment(p.paths, moving);
+    assert.equal(resolved.lock.resolvedAt, '2026-11-29T09:00:00Z', 'a new Python closure is a new resolution');
+  } finally {
+    await p.cleanup();
+  }
+});
+
 test('--upgrade re-resolves everything; without it the archive moving on changes no apt pin', async () => {
   const p = await project({ 'envseal.yaml': SPEC(), 'requirements.txt': 'alpha\n', 'apt.txt': 'jq\n' });
   try {

@@ -109,9 +109,16 @@ describe('item 6: run and build flags are checked before the engine is asked', (
     await expectInputError(['build', '--network', 'weird'], files, /argument 'weird' is invalid/);
   });
 
+  it('generate --platform the lock was not made for: exit 2, nothing written (issue 10)', async () => {
+    await expectInputError(['generate', '--platform', 'linux/arm64'], files, /--platform linux\/arm64: envseal\.lock is locked for linux\/amd64 only/);
+  });
   it('build --platform the lock was not made for: exit 2 naming the locked platform, before any engine call (issue 10)', async () => {
     await expectInputError(['build', '--platform', 'linux/arm64'], files, /--platform linux\/arm64: envseal\.lock is locked for linux\/amd64 only/);
-    await expectInputError(['build', '--platform', 'linux/arm64/v8', '--target', 'deploy'], files, /hint: set `platform: linux\/arm64\/v8` in the spec/);
+    await expectInputError(
+      ['build', '--platform', 'linux/arm64/v8', '--target', 'deploy'],
+      files,
+      /hint: add linux\/arm64\/v8 to `platform:` in the spec \(e.g. `platform: \[linux\/amd64, linux\/arm64\/v8\]`\)/,
+    );
   });
 
   it('build interrupted by SIGINT exits 130, by SIGTERM 143 (like lock)', async () => {
@@ -189,6 +196,9 @@ describe('item 8: silently accepted input is refused', () => {
   });
   it("init --base 'Bad Base!!' writes no spec", async () => {
     await expectInputError(['init', '--base', 'Bad Base!!'], {}, /invalid image reference "Bad Base!!": it contains whitespace/);
+  });
+  it('init --platform that is not os/arch writes no spec (issue 10)', async () => {
+    await expectInputError(['init', '--platform', 'linux/amd64', '--platform', 'arm64'], {}, /--platform "arm64": must look like os\/arch\[\/variant\]/);
   });
   it('init --name of 100,000 characters, or with a space', async () => {
     await expectInputError(['init', '--name', 'x'.repeat(100_000)], {}, /--name "x{60}"… \(100000 characters\): must be at most 128 characters/);

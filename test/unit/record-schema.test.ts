@@ -86,24 +86,45 @@ describe('parseRunRecord', () => {
 
   it('names a newer record version instead of listing schema noise', () => {
     const raw = JSON.parse(validText());
-    raw.recordVersion = 3;
+    raw.recordVersion = 4;
     raw.newField = {};
     const err = catchError(() => parseRunRecord(JSON.stringify(raw), 'r.json'));
     assert.equal(err.code, 'record.version');
     assert.equal(err.exitCode, 2);
-    assert.match(err.message, /recordVersion 3 is not supported/);
+    assert.match(err.message, /recordVersion 4 is not supported/);
     assert.match(err.hint ?? '', /upgrade envseal/);
   });
 
-  it('reads a version 1 record (no reasons, no reproduces) as version 2', () => {
+  it('reads a version 1 record (no reasons, no reproduces, no slurm) as version 3', () => {
     const raw = JSON.parse(validText());
     raw.recordVersion = 1;
     delete raw.reasons;
     delete raw.reproduces;
+    delete raw.slurm;
     const record = parseRunRecord(JSON.stringify(raw), 'r.json');
-    assert.equal(record.recordVersion, 2);
+    assert.equal(record.recordVersion, 3);
     assert.deepEqual(record.reasons, []);
     assert.equal(record.reproduces, null);
+    assert.equal(record.slurm, null);
+  });
+
+  it('reads a version 2 record (no slurm) as version 3 with slurm null', () => {
+    const raw = JSON.parse(validText());
+    raw.recordVersion = 2;
+    delete raw.slurm;
+    const record = parseRunRecord(JSON.stringify(raw), 'r.json');
+    assert.equal(record.recordVersion, 3);
+    assert.equal(record.slurm, null);
+  });
+
+  it('keeps the Slurm job, array task and node, and refuses a non-numeric job ID', () => {
+    const raw = JSON.parse(validText());
+    raw.slurm = { jobId: '42', arrayTaskId: 3, node: 'vm' };
+    assert.deepEqual(parseRunRecord(JSON.stringify(raw), 'r.json').slurm, { jobId: '42', arrayTaskId: 3, node: 'vm' });
+    raw.slurm = { jobId: 'x42', arrayTaskId: 3, node: 'vm' };
+    const err = catchError(() => parseRunRecord(JSON.stringify(raw), 'r.json'));
+    assert.equal(err.exitCode, 2);
+    assert.ok(err.details.some((d) => /slurm\.jobId: expected a numeric Slurm job ID/.test(d)));
   });
 
   it('keeps the reasons and checks their codes', () => {

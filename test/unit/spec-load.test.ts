@@ -40,7 +40,7 @@ targets:
 `);
   assert.equal(spec.seed, 42);
   assert.equal(spec.platform, 'linux/arm64/v8');
-  assert.deepEqual(spec.python?.pyproject, { path: 'pyproject.toml', extras: ['train'] });
+  assert.deepEqual(spec.python?.pyproject, { path: 'pyproject.toml', extras: ['train'], groups: [] });
   assert.equal(spec.npm?.target, '/opt/envseal/npm');
   assert.deepEqual(spec.targets.deploy.command, ['python', 'train.py']);
 });
@@ -119,15 +119,15 @@ test('what init writes is always a valid spec', () => {
 });
 
 test('init names the files it recognises but does not read, and the spec it writes says how to ignore them', () => {
-  const detected = detectInFiles(['requirements.txt', 'poetry.lock', 'setup.py', 'train.py']);
+  const detected = detectInFiles(['requirements.txt', 'Pipfile', 'setup.py', 'train.py']);
   assert.deepEqual(
     Object.values(detected).flatMap((f) => (f.unused ?? []).map((u) => u.file)),
-    ['poetry.lock', 'setup.py'],
+    ['Pipfile', 'setup.py'],
   );
   const text = renderInitSpec({ name: 'proj', base: 'python:3.12', detected });
-  assert.match(text, /^# ignore: \["poetry\.lock", "setup\.py"\]$/m);
+  assert.match(text, /^# ignore: \["Pipfile", "setup\.py"\]$/m);
   const spec = parseSpec(text.replace('# ignore: ', 'ignore: '));
-  assert.deepEqual(spec.ignore, ['poetry.lock', 'setup.py']);
+  assert.deepEqual(spec.ignore, ['Pipfile', 'setup.py']);
 });
 
 test('init writes a spec that follows a pylock.toml (or a uv.lock) and checks pyproject.toml against it; other locks stay listed as unused', () => {

@@ -9,7 +9,7 @@ import { absPathSchema, relPathSchema } from '../../core/spec-values.js';
 import { shellQuote } from '../../core/dockerfile-quote.js';
 import { z } from 'zod';
 import { defineEcosystem, type LoadContext } from '../types.js';
-import { parseNpmManifests, type NpmManifest } from './parse-npm.js';
+import type { NpmManifest } from './parse-npm.js';
 
 const npmSpecSchema = z.strictObject({
   /** Directory holding package.json and package-lock.json, relative to the project. */
@@ -123,6 +123,8 @@ async function loadNpm(dir: string, ctx: LoadContext): Promise<NpmManifest> {
       hint: `envseal installs npm packages with \`npm ci\`, which needs a lockfile: run \`npm install --package-lock-only\` in ${dir} and commit package-lock.json`,
     });
   }
+  // Loaded when a project uses npm (it brings semver along).
+  const { parseNpmManifests } = await import('./parse-npm.js');
   return parseNpmManifests({ path: pkgRel, text: pkgText }, { path: lockRel, text: lockText });
 }
 
