@@ -137,11 +137,7 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
     inputs.push({ path: projectRelative(paths.dir, p, '--input'), content: await digestPath(resolve(paths.dir, p), { role: 'input' }) });
   const outputPaths = request.outputs.map((p) => projectRelative(paths.dir, p, '--output'));
 
-  const driver = request.gpus ? await checkGpuDriver(lock, request.target, request.gpus, deps) : null;
-  const engineInfo = await deps.engine.info();
-  const { ref, info } = await findImage(lock, { ...request, projectDir: paths.dir }, deps);
-  // The image itself may say more than the lock (a lock written before envseal read CUDA versions).
-  if (driver) checkDriverCuda(driver, cudaNeeds(lock, request.target, readImageCuda(info)), request.gpus!);
+  const { engineInfo, ref, info, driver } = await prepareImage(lock, { ...request, projectDir: paths.dir }, deps);
 
   const seed = request.seed ?? lock.declared.seed ?? deps.newSeed();
   const runId = deps.newRunId();
@@ -234,6 +230,19 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
   }
   const code = interrupted === 'signal' ? 130 : interrupted === 'timeout' ? 124 : (exitCode ?? 1);
   return { exitCode: code, record, recordPath };
+}
+
+/**
+ * The engine, the image to run (built when missing) and, with `--gpus`, the host driver checked against the
+ * lock's CUDA needs before anything is built, then against the image's (it may say more than a lock written
+ * before envseal read CUDA versions). Nothing has started yet.
+ */
+async function prepareImage(lock: Lock, request: RunRequest & { projectDir: string }, deps: RunDeps) {
+  const driver = request.gpus ? await checkGpuDriver(lock, request.target, request.gpus, deps) : null;
+  const engineInfo = await deps.engine.info();
+  const { ref, info } = await findImage(lock, request, deps);
+  if (driver) checkDriverCuda(driver, cudaNeeds(lock, request.target, readImageCuda(info)), request.gpus!);
+  return { engineInfo, ref, info, driver };
 }
 
 /** `--gpus`: the host driver against the lock's CUDA needs, before anything is built or started. */

@@ -41,9 +41,13 @@ export async function queryGpuDriver(runNvidiaSmi: NvidiaSmiRunner, gpus: string
     });
   }
   if (result === null) {
-    throw inputError('run.gpu-no-driver', `--gpus ${gpus}: nvidia-smi is not installed on this host, so there is no NVIDIA driver to check the image's CUDA against`, {
-      hint: 'install the NVIDIA driver (it brings nvidia-smi) and the NVIDIA Container Toolkit, or run without --gpus',
-    });
+    throw inputError(
+      'run.gpu-no-driver',
+      `--gpus ${gpus}: nvidia-smi is not installed on this host, so there is no NVIDIA driver to check the image's CUDA against`,
+      {
+        hint: 'install the NVIDIA driver (it brings nvidia-smi) and the NVIDIA Container Toolkit, or run without --gpus',
+      },
+    );
   }
   const stdout = result.stdout.toString('utf8');
   if (result.timedOut || result.exitCode !== 0) {
