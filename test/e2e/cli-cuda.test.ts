@@ -50,7 +50,8 @@ describe('CUDA: the base’s CUDA in the lock, +cuXYZ wheels checked, run --gpus
   let project: TempProject;
   let plain: TempProject;
   let bins: string;
-  const tags = new Set<string>([CUDA_BASE]);
+  // The base, and what `run` builds: the dev image and the raw image kept for the builder's cache.
+  const tags = new Set<string>([CUDA_BASE, `envseal-cache/${NAME}:dev`]);
 
   const envseal = (args: string[], env: Record<string, string> = {}, cwd = project.dir) =>
     runEnvseal(args, { cwd, env: { ENVSEAL_CACHE_DIR: join(bins, 'cache'), ...env } });
