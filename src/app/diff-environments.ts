@@ -15,6 +15,7 @@ import type { Lock } from '../lock/schema.js';
 import { parseRunRecord } from '../record/schema.js';
 import { captureContainerOutput } from '../core/container-output.js';
 import { diffEnvironments, type EnvironmentDiff, type EnvironmentView } from './environment-diff.js';
+import { lockPins } from './lock-summary.js';
 import { environmentSummary } from './run-command.js';
 
 export interface DiffResult {
@@ -78,8 +79,7 @@ async function loadView(cwd: string, arg: string, deps: { engine: () => DockerEn
           kind: 'record',
           fingerprint: record.environment.fingerprint,
           base: record.environment.base,
-          python: record.environment.python,
-          apt: record.environment.apt,
+          packages: record.environment.packages,
           env: record.environment.env,
         },
         target: record.target,
@@ -109,9 +109,5 @@ function viewOfLock(lock: Lock, label: string, kind: EnvironmentView['kind'], ta
     const s = environmentSummary(lock, target);
     return { label, kind, fingerprint: lock.fingerprint, ...s };
   }
-  const python: Record<string, string> = {};
-  for (const p of lock.python?.packages ?? []) python[p.name] = p.version;
-  const apt: Record<string, string> = {};
-  for (const p of lock.apt?.packages ?? []) apt[p.name] = p.version;
-  return { label, kind, fingerprint: lock.fingerprint, base: lock.base.pinned, python, apt, env: lock.env };
+  return { label, kind, fingerprint: lock.fingerprint, base: lock.base.pinned, packages: lockPins(lock, null), env: lock.env };
 }

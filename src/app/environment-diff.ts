@@ -1,6 +1,6 @@
 /**
  * `envseal diff`: what changed between two environments (from locks, run records or images), as data and
- * as readable lines. Pure.
+ * as readable lines. Pure; knows no ecosystem by name (each view holds its pins per ecosystem id).
  */
 export interface EnvironmentView {
   /** What the user named (path or image reference). */
@@ -8,8 +8,8 @@ export interface EnvironmentView {
   kind: 'lock' | 'record' | 'image';
   fingerprint: string;
   base: string;
-  python: Record<string, string>;
-  apt: Record<string, string>;
+  /** Per ecosystem id (`apt`, `python`, `npm`, `files`, …): name → version. An absent id: not used there. */
+  packages: Record<string, Record<string, string>>;
   env: Record<string, string>;
 }
 
@@ -23,24 +23,21 @@ export interface EnvironmentDiff {
   identical: boolean;
   fingerprint: { before: string; after: string };
   base: Change | null;
-  python: Change[];
-  apt: Change[];
+  /** Per ecosystem id that either side uses, in id order: its changes (only ecosystems with changes). */
+  packages: Record<string, Change[]>;
   env: Change[];
 }
 
 export function diffEnvironments(a: EnvironmentView, b: EnvironmentView): EnvironmentDiff {
   const base = a.base === b.base ? null : { name: 'base', before: a.base, after: b.base };
-  const python = diffMaps(a.python, b.python);
-  const apt = diffMaps(a.apt, b.apt);
+  const packages: Record<string, Change[]> = {};
+  for (const id of [...new Set([...Object.keys(a.packages), ...Object.keys(b.packages)])].sort()) {
+    const changes = diffMaps(a.packages[id] ?? {}, b.packages[id] ?? {});
+    if (changes.length) packages[id] = changes;
+  }
   const env = diffMaps(a.env, b.env);
-  return {
-    identical: a.fingerprint === b.fingerprint && !base && !python.length && !apt.length && !env.length,
-    fingerprint: { before: a.fingerprint, after: b.fingerprint },
-    base,
-    python,
-    apt,
-    env,
-  };
+  const same = !base && !Object.keys(packages).length && !env.length;
+  return { identical: a.fingerprint === b.fingerprint && same, fingerprint: { before: a.fingerprint, after: b.fingerprint }, base, packages, env };
 }
 
 function diffMaps(a: Record<string, string>, b: Record<string, string>): Change[] {
@@ -68,10 +65,9 @@ export function formatEnvironmentDiff(diff: EnvironmentDiff, a: EnvironmentView,
       else lines.push(`  ~ ${c.name} ${c.before} → ${c.after}`);
     }
   };
-  section('python', diff.python);
-  section('apt', diff.apt);
+  for (const [id, changes] of Object.entries(diff.packages)) section(id, changes);
   section('env', diff.env);
-  if (!diff.base && !diff.python.length && !diff.apt.length && !diff.env.length && diff.fingerprint.before !== diff.fingerprint.after) {
+  if (!diff.base && !Object.keys(diff.packages).length && !diff.env.length && diff.fingerprint.before !== diff.fingerprint.after) {
     lines.push('same packages and env, different fingerprint (e.g. interpreter, platform digest, workdir or deploy user)');
   }
   return lines;

@@ -10,6 +10,7 @@ import { EnvsealError, describeError, inputError, isEnvsealError } from '../core
 import type { TargetName } from '../core/image-contract.js';
 import { lockDigest } from '../lock/lock-file.js';
 import type { Lock } from '../lock/schema.js';
+import { lockPins } from './lock-summary.js';
 import { buildRunRecord } from '../record/build-record.js';
 import { digestPath, type DataDigest } from '../record/data-digest.js';
 import type { GitCapture } from '../record/git.js';
@@ -283,12 +284,8 @@ async function containerBinds(
 
 /** The lock's pins for one target, as plain maps (what a run record keeps for `envseal diff`). */
 export function environmentSummary(lock: Lock, target: TargetName): Omit<RunRecord['environment'], 'fingerprint' | 'lockDigest'> {
-  const python: Record<string, string> = {};
-  for (const p of lock.python?.packages ?? []) if (p.targets.includes(target)) python[p.name] = p.version;
-  const apt: Record<string, string> = {};
-  for (const p of lock.apt?.packages ?? []) if (p.targets.includes(target)) apt[p.name] = p.version;
   const env = { ...lock.env, ...(target === 'dev' ? lock.targets.dev.env : lock.targets.deploy.env) };
-  return { base: lock.base.pinned, python, apt, env };
+  return { base: lock.base.pinned, packages: lockPins(lock, target), env };
 }
 
 async function findImage(lock: Lock, request: RunRequest & { projectDir: string }, deps: RunDeps): Promise<{ ref: string; info: ImageInfo }> {

@@ -118,6 +118,7 @@ function registerLock(program: Command, context: ContextOf, setExit: SetExit): v
         return;
       }
       const { lock } = result;
+      const { formatCounts, lockCounts } = await import('../app/lock-summary.js');
       ctx.out.json({
         ok: true,
         lock: lockRel,
@@ -126,10 +127,9 @@ function registerLock(program: Command, context: ContextOf, setExit: SetExit): v
         fingerprint: lock.fingerprint,
         previousFingerprint: result.previousFingerprint ?? null,
         base: lock.base.pinned,
-        python: lock.python?.packages.length ?? 0,
-        apt: lock.apt?.packages.length ?? 0,
+        packages: lockCounts(lock),
       });
-      const counts = `${lock.python?.packages.length ?? 0} Python, ${lock.apt?.packages.filter((p) => !p.installed).length ?? 0} apt package(s)`;
+      const counts = formatCounts(lockCounts(lock));
       if (!result.written) ctx.out.result(`${lockRel} is up to date (fingerprint ${lock.fingerprint})`);
       else ctx.out.result(`${result.status === 'created' ? 'wrote' : 'updated'} ${lockRel}: ${lock.base.pinned}, ${counts}\nfingerprint ${lock.fingerprint}`);
     });
@@ -142,6 +142,7 @@ function registerFingerprint(program: Command, context: ContextOf): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
       const { loadLockFile } = await import('../app/generate-dockerfile.js');
+      const { lockCounts } = await import('../app/lock-summary.js');
       const { lock } = await loadLockFile(ctx.paths);
       ctx.out.json({
         ok: true,
@@ -152,7 +153,7 @@ function registerFingerprint(program: Command, context: ContextOf): void {
         platform: lock.base.platform,
         resolvedAt: lock.resolvedAt,
         inputHash: lock.inputHash,
-        packages: { python: lock.python?.packages.length ?? 0, apt: lock.apt?.packages.length ?? 0, npm: lock.npm?.packages ?? 0 },
+        packages: lockCounts(lock),
       });
       ctx.out.result(lock.fingerprint);
     });

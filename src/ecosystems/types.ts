@@ -176,6 +176,11 @@ export interface Ecosystem<
   contents?: ContentsCheck<z.infer<Section>>;
   /** Packages this section pins for an image of `target` (installed by the build or already in the base). */
   count(section: z.infer<Section>, target: TargetName): number;
+  /**
+   * What this section pins for an image of `target`, as name → version (or `sha256:…` where there is no
+   * version): the summary a run record keeps and `envseal diff` compares, without the lock at hand.
+   */
+  pins(section: z.infer<Section>, target: TargetName): Record<string, string>;
   /** What changed between two declared inputs (either may be absent). */
   drift(before: z.infer<Declared> | null, after: z.infer<Declared> | null, specFile: string): DriftEntry[];
 }

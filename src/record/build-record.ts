@@ -30,7 +30,7 @@ export interface RunRecordInput {
   fingerprint: string;
   lockDigest: string;
   /** What the lock pinned, for the target that ran. */
-  environment: { base: string; python: Record<string, string>; apt: Record<string, string>; env: Record<string, string> };
+  environment: { base: string; packages: Record<string, Record<string, string>>; env: Record<string, string> };
   network: string;
   gpus: string | null;
   image: { reference: string; info: ImageInfo; baseDigest: string };

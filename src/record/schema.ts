@@ -158,8 +158,11 @@ export const runRecordSchema = z
       fingerprint: sha256Digest,
       lockDigest: sha256Digest,
       base: z.string().min(1),
-      python: z.record(z.string(), z.string()),
-      apt: z.record(z.string(), z.string()),
+      /**
+       * Per ecosystem of the lock (`apt`, `python`, `npm`, `files`, …; only those the lock uses), what it pinned
+       * for the target as name → version (or `sha256:…`). Records before version 4 held `python` and `apt` only.
+       */
+      packages: z.record(z.string().min(1), z.record(z.string(), z.string())),
       env: envMap,
     }),
     /** Container network mode and GPU request the run used. */
@@ -246,7 +249,9 @@ export function parseRunRecord(text: string, file: string): RunRecord {
 /**
  * Older records read as the current version: version 1 had no `reasons` (nothing was checked before a run)
  * and no `reproduces`; version 2 had no `slurm` (no run was a Slurm task); version 3 had no `cuda` (not
- * recorded: null, unlike a version 4 record's `{ version: null, ... }`, which says the image declared none).
+ * recorded: null, unlike a version 4 record's `{ version: null, ... }`, which says the image declared none)
+ * and kept the pins as `environment.python` and `environment.apt` where version 4 has `environment.packages`
+ * for every ecosystem.
  * Anything else is returned as it is, for the checks above to report.
  */
 function migrateRunRecord(raw: unknown): unknown {
@@ -254,8 +259,16 @@ function migrateRunRecord(raw: unknown): unknown {
   let record = raw as Record<string, unknown>;
   if (record.recordVersion === 1) record = { ...record, recordVersion: 2, reasons: record.reasons ?? [], reproduces: record.reproduces ?? null };
   if (record.recordVersion === 2) record = { ...record, recordVersion: 3, slurm: record.slurm ?? null };
-  if (record.recordVersion === 3) record = { ...record, recordVersion: 4, cuda: record.cuda ?? null };
+  if (record.recordVersion === 3) record = { ...record, recordVersion: 4, cuda: record.cuda ?? null, environment: packagesOf(record.environment) };
   return record;
+}
+
+/** A version 3 `environment` with `python` and `apt` maps as version 4's `packages`; anything else as it is. */
+function packagesOf(environment: unknown): unknown {
+  if (environment === null || typeof environment !== 'object' || Array.isArray(environment)) return environment;
+  const { python, apt, ...rest } = environment as Record<string, unknown>;
+  if (python === undefined && apt === undefined) return environment;
+  return { ...rest, packages: { ...(apt === undefined ? {} : { apt }), ...(python === undefined ? {} : { python }) } };
 }
 
 /** Dotted path as `inputs.0.content.digest`; "(top level)" for the record itself. */

@@ -215,7 +215,7 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
       assert.equal(record.image.reference, dev.tags[0]);
       assert.equal(record.image.baseDigest, lock.base.platformDigest);
       assert.equal(record.environment.base, lock.base.pinned);
-      assert.deepEqual(record.environment.python, { 'seal-metrics': '1.1.0', 'seal-plot': '0.1.0', 'seal-utils': '1.0.0', tinyconfig: '1.1.0' });
+      assert.deepEqual(record.environment.packages.python, { 'seal-metrics': '1.1.0', 'seal-plot': '0.1.0', 'seal-utils': '1.0.0', tinyconfig: '1.1.0' });
       assert.deepEqual(record.environment.env, { GREETING: 'hello' });
       assert.equal(record.seed, 1234);
       assert.equal(record.env.envseal.ENVSEAL_SEED, '1234');
@@ -293,7 +293,7 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
     assert.equal(record.image.id, deploy.imageId);
     assert.equal(record.image.reference, deploy.tags[0]);
     assert.equal(record.environment.fingerprint, lock.fingerprint);
-    assert.equal(record.environment.python['seal-plot'], undefined, 'dev-only packages are not in the deploy environment');
+    assert.equal(record.environment.packages.python['seal-plot'], undefined, 'dev-only packages are not in the deploy environment');
     assert.equal(await readFile(project.path('out-deploy/model.json'), 'utf8'), await readFile(project.path('out/model.json'), 'utf8'));
 
     const whoami = await envseal(['run', '--target', 'deploy', '--', 'sh', '-c', 'id -u; cat /workspace/train.py | head -1; echo "$GREETING"']);
@@ -448,7 +448,7 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
     assert.equal(locksJson.code, 1);
     const diff = JSON.parse(locksJson.stdout);
     assert.equal(diff.identical, false);
-    assert.deepEqual(diff.diff.python, [{ name: 'seal-metrics', before: '1.1.0', after: '1.0.0' }]);
+    assert.deepEqual(diff.diff.packages.python, [{ name: 'seal-metrics', before: '1.1.0', after: '1.0.0' }]);
     assert.deepEqual(diff.diff.env, [{ name: 'GREETING', before: 'hello', after: 'bonjour' }]);
     assert.equal(diff.diff.base, null);
     assert.equal(diff.a.kind, 'lock');

@@ -49,8 +49,7 @@ export function sampleInput(): RunRecordInput {
     lockDigest: LOCK_DIGEST,
     environment: {
       base: `127.0.0.1:5000/python:bookworm@${BASE_DIGEST}`,
-      python: { numpy: '1.26.4', 'seal-metrics': '1.1.0' },
-      apt: { 'python3-sklearn': '1.2.1+dfsg-1' },
+      packages: { apt: { 'python3-sklearn': '1.2.1+dfsg-1' }, python: { numpy: '1.26.4', 'seal-metrics': '1.1.0' } },
       env: { OMP_NUM_THREADS: '1' },
     },
     network: 'none',

@@ -131,6 +131,23 @@ describe('parseRunRecord', () => {
     assert.equal(record.cuda, null);
   });
 
+  it("reads a version 3 record's environment.python and environment.apt as environment.packages", () => {
+    const raw = JSON.parse(validText());
+    const { packages, ...rest } = raw.environment;
+    raw.recordVersion = 3;
+    delete raw.cuda;
+    raw.environment = { ...rest, python: packages.python, apt: packages.apt };
+    const record = parseRunRecord(JSON.stringify(raw), 'r.json');
+    assert.deepEqual(record.environment.packages, { apt: packages.apt, python: packages.python });
+    assert.equal('python' in record.environment, false);
+    // A version 4 record with the old keys is malformed, not migrated.
+    raw.recordVersion = 4;
+    raw.cuda = null;
+    const err = catchError(() => parseRunRecord(JSON.stringify(raw), 'r.json'));
+    assert.equal(err.code, 'record.malformed');
+    assert.match(err.details.join('\n'), /environment/);
+  });
+
   it('keeps the CUDA and cuDNN the container saw, and refuses an unknown key in it', () => {
     const raw = JSON.parse(validText());
     raw.cuda = { version: '11.8.0', cudnn: '8.9.0.131', wheels: { torch: '11.8' }, driver: '12.2' };

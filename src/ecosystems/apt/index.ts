@@ -69,6 +69,7 @@ export const aptWing = defineEcosystem({
   render: renderAptSection,
   contents: aptContents,
   count: (apt, target) => apt.packages.filter((p) => p.targets.includes(target)).length,
+  pins: (apt, target) => Object.fromEntries(apt.packages.filter((p) => p.targets.includes(target)).map((p) => [p.name, p.version])),
   drift: aptDrift,
 });
 

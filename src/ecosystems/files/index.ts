@@ -76,6 +76,7 @@ export const filesWing = defineEcosystem({
   },
   contents: filesContents(),
   count: (files) => files.length,
+  pins: (files) => Object.fromEntries(files.map((f) => [f.path, `sha256:${f.sha256}`])),
   drift: filesDrift,
 });
 

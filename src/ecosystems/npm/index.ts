@@ -109,6 +109,8 @@ export const npmWing = defineEcosystem({
     return { deps: `# npm: \`npm ci\` from the lockfile whose sha256 is in the lock.\n${install}` };
   },
   count: (npm) => npm.packages,
+  // npm's closure is the lockfile itself: its hash stands for every package in it.
+  pins: (npm) => ({ [npm.dir === '.' ? npm.lockfile : `${npm.dir}/${npm.lockfile}`]: `sha256:${npm.sha256}` }),
   drift: npmDrift,
 });
 

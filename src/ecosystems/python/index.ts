@@ -60,6 +60,7 @@ export const pythonWing = defineEcosystem({
   render: renderPython,
   contents: pythonContents,
   count: (py, target) => py.packages.filter((p) => p.targets.includes(target)).length,
+  pins: (py, target) => Object.fromEntries(py.packages.filter((p) => p.targets.includes(target)).map((p) => [p.name, p.version])),
   drift: pythonDrift,
 });
 
