@@ -34,12 +34,13 @@ export function finalizeLock(lock: LockWithoutFingerprint): Lock {
 }
 
 /**
- * Whether format 1 cannot hold the lock: it has `platforms`, or a section of a wing added after format 1 (an
- * older envseal would refuse the unknown key with a schema error; version 2 makes it say "upgrade envseal").
+ * Whether format 1 cannot hold the lock: it has `platforms`, a section of a wing added after format 1, or a
+ * section a wing says needs version 2 (an older envseal would refuse the unknown key with a schema error;
+ * version 2 makes it say "upgrade envseal").
  */
 function needsVersion2(lock: object): boolean {
   const record = lock as Record<string, unknown>;
-  return !!record.platforms || ECOSYSTEMS.some((w) => w.addedLater && record[w.id]);
+  return !!record.platforms || ECOSYSTEMS.some((w) => (w.addedLater && record[w.id]) || (record[w.id] && w.needsLockVersion2?.(record[w.id])));
 }
 
 function canonicalPlatforms(platforms: Record<string, PlatformEntry>): Record<string, PlatformEntry> {

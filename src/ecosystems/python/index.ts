@@ -40,6 +40,7 @@ export const pythonWing = defineEcosystem({
     checkRequiresPython(declared, ground.target.python?.version ?? null, ground.base.reference);
   },
   resolve: resolvePythonSection,
+  needsLockVersion2: (py) => py.packages.some((p) => p.direct),
   canonicalize: (py) => ({
     ...py,
     packages: [...py.packages].map((p) => ({ ...p, via: sortedUnique(p.via), targets: sortedUnique(p.targets) })).sort((a, b) => compareText(a.name, b.name)),
@@ -88,6 +89,8 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
   const upgrade = ctx.options.upgradeAll ? { upgrade: true as const } : ctx.options.upgradePackages?.length ? { upgrade: ctx.options.upgradePackages } : {};
   // The resolver is loaded when a resolution runs: `lock --check`, `verify` and `generate` never need it.
   const { resolvePython } = await import('./resolver/resolve-python.js');
+  const { collectWantedWheels, fetchDirectWheels } = await import('./direct-wheels.js');
+  const direct = await fetchDirectWheels(collectWantedWheels(declared.requirements, target), ctx);
   const result = await resolvePython(
     {
       requirements: declared.requirements,
@@ -100,6 +103,7 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
         ...(excludeNewer ? { excludeNewer } : {}),
       },
       ...(ctx.previous ? { previous: ctx.previous.packages } : {}),
+      ...(direct.length ? { direct } : {}),
       ...upgrade,
     },
     { index: ctx.index, logger: ctx.logger },
