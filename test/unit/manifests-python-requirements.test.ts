@@ -138,7 +138,12 @@ const ERRORS: [string, string, number, string][] = [
   ['editable.txt', 'manifest.requirements.unsupported', 2, 'editable requirement "-e ." is not supported'],
   ['local-path.txt', 'manifest.requirements.unsupported', 2, 'local path "./vendor/mypkg" is not supported'],
   ['local-wheel.txt', 'manifest.requirements.unsupported', 1, 'local path "mypkg-1.0-py3-none-any.whl"'],
-  ['direct-url.txt', 'manifest.direct-url', 2, 'direct URL requirement "mypkg @ https://example.org/mypkg-1.0.tar.gz": mypkg-1.0.tar.gz is a source distribution; sdist URLs are not supported yet'],
+  [
+    'direct-url.txt',
+    'manifest.direct-url',
+    2,
+    'direct URL requirement "mypkg @ https://example.org/mypkg-1.0.tar.gz": mypkg-1.0.tar.gz is a source distribution; sdist URLs are not supported yet',
+  ],
   ['vcs-url.txt', 'manifest.direct-url', 1, 'URL requirement "git+https://github.com/org/repo.git@v1#egg=repo" is not supported without a project name'],
   ['bare-url.txt', 'manifest.direct-url', 1, 'URL requirement "https://example.org/mypkg-1.0-py3-none-any.whl"'],
   ['env-var.txt', 'manifest.requirements.unsupported', 2, 'environment variable ${INDEX_TOKEN} is not supported'],

@@ -129,7 +129,12 @@ describe('direct URLs in manifests', () => {
 describe('direct URLs against the target', () => {
   it('keeps one wheel per project, skipping requirements whose marker does not apply', () => {
     const wanted = collectWantedWheels(
-      [req('requests'), req(`mypkg @ ${URL_}`), req(`mypkg @ ${URL_}`, { source: 'other.txt' }), req(`skipped @ http://h/skipped-1-py3-none-any.whl ; sys_platform == "win32"`)],
+      [
+        req('requests'),
+        req(`mypkg @ ${URL_}`),
+        req(`mypkg @ ${URL_}`, { source: 'other.txt' }),
+        req(`skipped @ http://h/skipped-1-py3-none-any.whl ; sys_platform == "win32"`),
+      ],
       BOOKWORM_TARGET,
     );
     assert.deepEqual(
@@ -189,7 +194,14 @@ describe('fetching wheels required by URL', () => {
     const { ctx, calls } = fakeCtx();
     const [wheel] = await fetchDirectWheels(collectWantedWheels([req(`mypkg @ ${URL_}#sha256=${SHA}`)], BOOKWORM_TARGET), ctx);
     assert.equal(calls.digest, 1);
-    assert.deepEqual(wheel!.file, { filename: 'mypkg-1.0-py3-none-any.whl', url: URL_, hashes: { sha256: SHA }, yanked: false, coreMetadata: false, size: 1234 });
+    assert.deepEqual(wheel!.file, {
+      filename: 'mypkg-1.0-py3-none-any.whl',
+      url: URL_,
+      hashes: { sha256: SHA },
+      yanked: false,
+      coreMetadata: false,
+      size: 1234,
+    });
     assert.equal(calls.metadata[0]!.hashes.sha256, SHA);
     assert.equal(wheel!.metadata, META);
   });
@@ -264,7 +276,13 @@ describe('resolving with a wheel required by URL', () => {
   it('is not left out by excludeNewer (the URL pins it; it has no upload time)', async () => {
     const idx = new MemoryIndex({ [INDEX]: { dep: [{ version: '1.0', uploadTime: '2019-01-01T00:00:00Z' }] } });
     const { packages } = await resolvePython(
-      { requirements: [req(`mypkg @ ${URL_}`)], indexes: [INDEX], target: BOOKWORM_TARGET, options: { excludeNewer: '2020-01-01T00:00:00Z' }, direct: [directWheel()] },
+      {
+        requirements: [req(`mypkg @ ${URL_}`)],
+        indexes: [INDEX],
+        target: BOOKWORM_TARGET,
+        options: { excludeNewer: '2020-01-01T00:00:00Z' },
+        direct: [directWheel()],
+      },
       { index: idx },
     );
     assert.deepEqual(packages.map((p) => p.name).sort(), ['dep', 'mypkg']);
@@ -279,7 +297,9 @@ describe('resolving with a wheel required by URL', () => {
   });
 
   it('a URL requirement without its fetched wheel is an internal error, never an index lookup', async () => {
-    const err = await rejected(resolvePython({ requirements: [req(`other @ ${URL_}`)], indexes: [INDEX], target: BOOKWORM_TARGET, options: {} }, { index: index() }));
+    const err = await rejected(
+      resolvePython({ requirements: [req(`other @ ${URL_}`)], indexes: [INDEX], target: BOOKWORM_TARGET, options: {} }, { index: index() }),
+    );
     assert.equal(err.code, 'python.direct-reference');
     assert.equal(err.exitCode, 70);
   });

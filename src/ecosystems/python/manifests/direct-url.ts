@@ -31,9 +31,7 @@ function wheelHint(name: string): string {
 export function checkDirectUrl(name: string, url: string): DirectUrlCheck {
   const fail = (problem: string, hint = wheelHint(name)): DirectUrlCheck => ({ ok: false, problem, hint });
   if (VCS.test(url)) {
-    return fail(
-      `VCS requirements (${url.split('+')[0]!.toLowerCase()}+…) are not supported yet: envseal would have to check out a ref and build the package`,
-    );
+    return fail(`VCS requirements (${url.split('+')[0]!.toLowerCase()}+…) are not supported yet: envseal would have to check out a ref and build the package`);
   }
   let parsed: URL;
   try {
@@ -45,7 +43,10 @@ export function checkDirectUrl(name: string, url: string): DirectUrlCheck {
     return fail(`only http:// and https:// URLs of wheels can be locked, not ${parsed.protocol}//`);
   }
   if (parsed.username || parsed.password) {
-    return fail('the URL carries credentials, which would be written into the lock and the Dockerfile', 'serve the wheel without credentials, or publish it to an index and put the index credentials in netrc (docs/credentials.md)');
+    return fail(
+      'the URL carries credentials, which would be written into the lock and the Dockerfile',
+      'serve the wheel without credentials, or publish it to an index and put the index credentials in netrc (docs/credentials.md)',
+    );
   }
   let filename = parsed.pathname.slice(parsed.pathname.lastIndexOf('/') + 1);
   try {
@@ -60,10 +61,17 @@ export function checkDirectUrl(name: string, url: string): DirectUrlCheck {
   const wheel = tryParseWheelFilename(filename);
   if (!wheel.ok) return fail(`${filename} is not a valid wheel file name: ${wheel.reason}`);
   if (wheel.value.normalizedName !== normalizeName(name)) {
-    return fail(`the wheel ${filename} is ${wheel.value.normalizedName}, not ${normalizeName(name)}`, `require it as "${wheel.value.name} @ ${url}", or fix the URL`);
+    return fail(
+      `the wheel ${filename} is ${wheel.value.normalizedName}, not ${normalizeName(name)}`,
+      `require it as "${wheel.value.name} @ ${url}", or fix the URL`,
+    );
   }
   const sha256 = readFragment(parsed.hash);
-  if (sha256 === null) return fail(`the URL fragment ${parsed.hash} is not #sha256=<64 hex digits>`, 'write the fragment as #sha256=<hex>, or leave it out and let envseal pin the sha256');
+  if (sha256 === null)
+    return fail(
+      `the URL fragment ${parsed.hash} is not #sha256=<64 hex digits>`,
+      'write the fragment as #sha256=<hex>, or leave it out and let envseal pin the sha256',
+    );
   // The URL as written (no normalisation), without the fragment.
   const bare = url.includes('#') ? url.slice(0, url.indexOf('#')) : url;
   return { ok: true, value: { url: bare, ...(sha256 ? { sha256 } : {}), wheel: wheel.value } };

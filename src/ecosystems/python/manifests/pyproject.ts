@@ -160,9 +160,13 @@ function readRequirementArray(value: unknown, where: string, file: string, locat
       );
     const direct = parsed.requirement.url !== undefined ? checkDirectUrl(parsed.requirement.name, parsed.requirement.url) : null;
     if (direct && !direct.ok) {
-      throw inputError('manifest.direct-url', maskUrlCredentials(`${file}:${line}: ${where}[${i}]: direct URL requirement ${JSON.stringify(item)}: ${direct.problem}`), {
-        hint: direct.hint,
-      });
+      throw inputError(
+        'manifest.direct-url',
+        maskUrlCredentials(`${file}:${line}: ${where}[${i}]: direct URL requirement ${JSON.stringify(item)}: ${direct.problem}`),
+        {
+          hint: direct.hint,
+        },
+      );
     }
     out.push({ requirement: parsed.requirement, hashes: [], source: { file, line } });
   });

@@ -115,18 +115,17 @@ function parseRequirementLine(args: string, file: string, line: number): Require
     if (parsed.requirement.url !== undefined) {
       const check = checkDirectUrl(parsed.requirement.name, parsed.requirement.url);
       if (!check.ok) {
-        throw inputError('manifest.direct-url', maskUrlCredentials(`${file}:${line}: direct URL requirement "${args}": ${check.problem}`), { hint: check.hint });
+        throw inputError('manifest.direct-url', maskUrlCredentials(`${file}:${line}: direct URL requirement "${args}": ${check.problem}`), {
+          hint: check.hint,
+        });
       }
     }
     return parsed.requirement;
   }
   if (URL_LIKE.test(args)) {
-    throw inputError(
-      'manifest.direct-url',
-      `${file}:${line}: URL requirement "${args}" is not supported (envseal resolves every package from an ` +
-        'index so that the lock pins a version and a sha256 for it)',
-      { hint: INDEX_HINT },
-    );
+    throw inputError('manifest.direct-url', maskUrlCredentials(`${file}:${line}: URL requirement "${args}" is not supported without a project name`), {
+      hint: `write a wheel URL as "name @ URL" (e.g. "mypkg @ https://host/mypkg-1.0-py3-none-any.whl"); VCS and sdist URLs are not supported yet: ${INDEX_HINT}`,
+    });
   }
   if (looksLikePath(args)) rejectLocalPath(args, file, line);
   const comment = args.includes('#') ? ' (a "#" starts a comment only at the start of a line or after whitespace)' : '';
