@@ -94,7 +94,7 @@ export function parseLock(text: string, file = 'envseal.lock'): Lock {
   if ((v2 ? 2 : 1) !== lock.lockVersion) {
     throw inputError('lock.invalid', `${file} is not a valid envseal lock`, {
       details: [
-        `${file}: lockVersion: must be ${v2 ? 2 : 1} for a lock ${v2 ? 'with' : 'without'} platforms or sections of wings added later (${ECOSYSTEMS.filter(
+        `${file}: lockVersion: must be ${v2 ? 2 : 1} for a lock ${v2 ? 'with' : 'without'} platforms, Python wheels required by URL or sections of wings added later (${ECOSYSTEMS.filter(
           (w) => w.addedLater,
         )
           .map((w) => w.id)
