@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
 import { buildWheel, type BuiltWheel } from '../lab/wheel.js';
 import { dockerCli, LAB_BASE_IMAGE, LAB_INDEX_URL, LAB_LOCAL_BASE_IMAGE, requireLab, requireLabIndex } from '../lab/lab.js';
@@ -125,6 +125,8 @@ targets:
     assert.equal(pylock.code, 0, pylock.stderr);
     const toml = await readFile(project.path('pylock.toml'), 'utf8');
     assert.ok(toml.includes(`url = "${url(pure)}"`), toml);
+    // A pylock.toml in the project is an input `lock` would refuse to ignore: it was only for reading here.
+    await rm(project.path('pylock.toml'));
   });
 
   test('refusals: exit code and message, the lock byte-identical', async () => {
@@ -134,13 +136,33 @@ targets:
     const deadPort = (dead.address() as AddressInfo).port;
     await new Promise<void>((resolve) => dead.close(() => resolve()));
     const cases: [string, string, number, RegExp][] = [
-      ['sdist URL', `urlpkg @ ${base}/wheels/urlpkg-1.0.tar.gz`, 2, /requirements\.txt:1: .*urlpkg-1\.0\.tar\.gz is a source distribution; sdist URLs are not supported yet/],
-      ['VCS URL', 'urlpkg @ git+https://example.invalid/org/urlpkg.git@v1', 2, /VCS requirements \(git\+…\) are not supported yet[\s\S]*publish a wheel of urlpkg/],
+      [
+        'sdist URL',
+        `urlpkg @ ${base}/wheels/urlpkg-1.0.tar.gz`,
+        2,
+        /requirements\.txt:1: .*urlpkg-1\.0\.tar\.gz is a source distribution; sdist URLs are not supported yet/,
+      ],
+      [
+        'VCS URL',
+        'urlpkg @ git+https://example.invalid/org/urlpkg.git@v1',
+        2,
+        /VCS requirements \(git\+…\) are not supported yet[\s\S]*publish a wheel of urlpkg/,
+      ],
       ['wheel for another platform', `urlpkg @ ${url(windows)}`, 2, /urlpkg-1\.0-cp311-cp311-win_amd64\.whl \(required by URL\) does not fit CPython 3\.11/],
-      ['#sha256= that disagrees', `urlpkg @ ${url(pure)}#sha256=${'0'.repeat(64)}`, 2, new RegExp(`has sha256 ${pure.sha256}, but its #sha256= fragment says 0{64}`)],
+      [
+        '#sha256= that disagrees',
+        `urlpkg @ ${url(pure)}#sha256=${'0'.repeat(64)}`,
+        2,
+        new RegExp(`has sha256 ${pure.sha256}, but its #sha256= fragment says 0{64}`),
+      ],
       ['wheel of another project', `otherpkg @ ${url(pure)}`, 2, /the wheel urlpkg-1\.0-py3-none-any\.whl is urlpkg, not otherpkg/],
       ['404', `urlpkg @ ${base}/wheels/missing/urlpkg-1.0-py3-none-any.whl`, 2, /requirements\.txt: fetching .*urlpkg-1\.0-py3-none-any\.whl answered 404/],
-      ['unreachable URL', `urlpkg @ http://127.0.0.1:${deadPort}/urlpkg-1.0-py3-none-any.whl`, 3, /fetching http:\/\/127\.0\.0\.1:\d+\/urlpkg-1\.0-py3-none-any\.whl failed/],
+      [
+        'unreachable URL',
+        `urlpkg @ http://127.0.0.1:${deadPort}/urlpkg-1.0-py3-none-any.whl`,
+        3,
+        /fetching http:\/\/127\.0\.0\.1:\d+\/urlpkg-1\.0-py3-none-any\.whl failed/,
+      ],
       ['conflicting version', `urlpkg @ ${url(pure)}\nurlpkg>=2`, 2, /requires urlpkg>=2 \(no version of urlpkg matches >=2; usable versions: 1\.0\)/],
     ];
     for (const [what, line, code, message] of cases) {
