@@ -163,7 +163,12 @@ targets:
         3,
         /fetching http:\/\/127\.0\.0\.1:\d+\/urlpkg-1\.0-py3-none-any\.whl failed/,
       ],
-      ['conflicting version', `urlpkg @ ${url(pure)}\nurlpkg>=2`, 2, /requires urlpkg>=2 \(no version of urlpkg matches >=2; usable versions: 1\.0\)/],
+      [
+        'conflicting version',
+        `urlpkg @ ${url(pure)}\nurlpkg>=2`,
+        2,
+        /requirements\.txt requires urlpkg>=2 \(urlpkg is required by URL as 1\.0, which does not match >=2\)/,
+      ],
     ];
     for (const [what, line, code, message] of cases) {
       await writeFile(project.path('requirements.txt'), `${line}\nseal-metrics>=1.0\n`);

@@ -293,7 +293,23 @@ describe('resolving with a wheel required by URL', () => {
     assert.equal(err.exitCode, 2);
     assert.match(err.code, /^python\.(no-match|unsatisfiable)$/);
     assert.match(err.message, /mypkg/);
-    assert.match(err.message, /dev\.txt requires mypkg>=2 \(no version of mypkg matches >=2; usable versions: 1\.0\)/);
+    assert.match(err.message, /dev\.txt requires mypkg>=2 \(mypkg is required by URL as 1\.0, which does not match >=2\)/);
+  });
+
+  it('a URL requirement whose marker does not apply is skipped like any other', async () => {
+    const { packages } = await resolvePython(
+      {
+        requirements: [req('dep'), req(`other @ http://h/other-1-py3-none-any.whl ; sys_platform == "win32"`)],
+        indexes: [INDEX],
+        target: BOOKWORM_TARGET,
+        options: {},
+      },
+      { index: index() },
+    );
+    assert.deepEqual(
+      packages.map((p) => p.name),
+      ['dep'],
+    );
   });
 
   it('a URL requirement without its fetched wheel is an internal error, never an index lookup', async () => {

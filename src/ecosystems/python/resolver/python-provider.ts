@@ -54,8 +54,7 @@ export class PythonProvider implements SolverProvider {
   private readonly constraints = new Map<string, Constraint[]>();
   private readonly previous = new Map<string, LockedPythonPackage>();
   private readonly roots: RootRequirement[] = [];
-  /** Projects pinned to one wheel by URL. */
-  private readonly direct: ReadonlySet<string>;
+  private readonly direct: ReadonlySet<string>; // projects pinned to one wheel by URL (`request.direct`)
 
   private readonly projects = new Map<string, ProjectCandidates>();
   private readonly projectLoads = new Map<string, Promise<ProjectCandidates>>();
@@ -110,15 +109,15 @@ export class PythonProvider implements SolverProvider {
     let order = 0;
     for (const d of declared) {
       const requirement = parseRequirement(d.requirement);
+      if (requirement.marker && !evaluateMarker(requirement.marker, this.markers)) {
+        this.logger.debug(`${d.source}: ${d.requirement} does not apply to ${this.fit.description}`);
+        continue;
+      }
       // `name @ URL`: the URL's wheel is the project's only file (see the constructor); the rest is a name.
       if (requirement.url !== undefined && !this.direct.has(requirement.normalizedName)) {
         throw internalError('python.direct-reference', `${d.source}: ${d.requirement} reached the resolver without its wheel`);
       }
       delete requirement.url;
-      if (requirement.marker && !evaluateMarker(requirement.marker, this.markers)) {
-        this.logger.debug(`${d.source}: ${d.requirement} does not apply to ${this.fit.description}`);
-        continue;
-      }
       const name = requirement.normalizedName;
       if (d.hashes.length > 0) {
         const list = new Set(d.hashes.map((h) => h.replace(/^sha256:/, '').toLowerCase()));
@@ -172,7 +171,6 @@ export class PythonProvider implements SolverProvider {
       this.fit,
       {
         onlyBinary,
-        // A URL's wheel has no upload time, and its date does not matter: the URL pins it.
         ...(this.excludeNewer !== undefined && !this.direct.has(name) ? { excludeNewer: this.excludeNewer } : {}),
         ...(this.hashes.has(name) ? { allowedHashes: this.hashes.get(name)! } : {}),
       },
@@ -318,6 +316,8 @@ export class PythonProvider implements SolverProvider {
   private explainEmpty(name: string, specifier: SpecifierSet): { code: string; text: string } {
     const project = completeCandidates(this.project(name));
     const spec = specifier.toString();
+    const only = project.usable[0];
+    if (this.direct.has(name) && only) return { code: 'no-match', text: `${name} is required by URL as ${only.version}, which does not match ${spec}` };
     if (!project.index) {
       return { code: 'not-found', text: `no index has a project named ${name}; asked ${project.indexesTried.join(', ')}` };
     }
