@@ -164,7 +164,7 @@ describe('direct URLs against the target', () => {
 
 const META = renderMetadata('mypkg', { version: '1.0', deps: ['dep>=1'] });
 
-function fakeCtx(over: { digest?: FileFetcher['digest']; previous?: PythonSection | null; upgradeAll?: boolean } = {}) {
+function fakeCtx(over: { digest?: FileFetcher['digest']; previous?: PythonSection | null; upgradeAll?: boolean; upgradePackages?: string[] } = {}) {
   const calls = { digest: 0, metadata: [] as IndexFile[] };
   const index: PackageIndex = {
     getProject: async () => null,
@@ -183,7 +183,7 @@ function fakeCtx(over: { digest?: FileFetcher['digest']; previous?: PythonSectio
     index,
     files,
     logger: silentLogger,
-    options: { upgradeAll: over.upgradeAll ?? false },
+    options: { upgradeAll: over.upgradeAll ?? false, ...(over.upgradePackages ? { upgradePackages: over.upgradePackages } : {}) },
     previous: over.previous ?? null,
   } as unknown as ResolveContext<PythonSection>;
   return { ctx, calls };
@@ -235,6 +235,12 @@ describe('fetching wheels required by URL', () => {
     const [fresh] = await fetchDirectWheels(collectWantedWheels([req(`mypkg @ ${URL_}`)], BOOKWORM_TARGET), upgraded.ctx);
     assert.equal(upgraded.calls.digest, 1);
     assert.equal(fresh!.file.hashes.sha256, 'ee'.repeat(32));
+    const one = fakeCtx({ previous, upgradePackages: ['MyPkg'], digest: async () => ({ sha256: 'ee'.repeat(32), size: 9 }) });
+    await fetchDirectWheels(collectWantedWheels([req(`mypkg @ ${URL_}`)], BOOKWORM_TARGET), one.ctx);
+    assert.equal(one.calls.digest, 1, '--upgrade-package names the project as written');
+    const moved = fakeCtx({ previous });
+    await fetchDirectWheels(collectWantedWheels([req(`mypkg @ ${URL_.replace('1.0', '1.0.0')}`)], BOOKWORM_TARGET), moved.ctx);
+    assert.equal(moved.calls.digest, 1, 'another URL is fetched');
   });
 });
 

@@ -10,6 +10,7 @@ import type { IndexFile } from '../../core/ports.js';
 import type { ResolveContext } from '../types.js';
 import { checkDirectUrl, describeWheelTags, type DirectWheelUrl } from './manifests/direct-url.js';
 import { evaluateMarker, type MarkerEnvironment } from './pep/marker.js';
+import { normalizeName } from './pep/names.js';
 import { parseRequirement } from './pep/requirement.js';
 import { targetFitFor } from './resolver/target.js';
 import type { DirectWheel } from './resolver/types.js';
@@ -70,7 +71,7 @@ function checkTags(wanted: readonly WantedWheel[], target: ResolveContext<Python
 /** Pins and reads every wanted wheel (see the file comment). Fetch failures are exit 3, a 4xx or a hash mismatch exit 2. */
 export async function fetchDirectWheels(wanted: readonly WantedWheel[], ctx: ResolveContext<PythonSection>): Promise<DirectWheel[]> {
   const previous = new Map((ctx.previous?.packages ?? []).filter((p) => p.direct).map((p) => [p.name, p]));
-  const upgrade = new Set(ctx.options.upgradePackages ?? []);
+  const upgrade = new Set((ctx.options.upgradePackages ?? []).map(normalizeName));
   const out: DirectWheel[] = [];
   for (const w of wanted) {
     const old = previous.get(w.name);
