@@ -129,6 +129,23 @@ targets:
     await rm(project.path('pylock.toml'));
   });
 
+  test('pyproject.toml [project.dependencies] takes a wheel URL too', async () => {
+    const other = await makeTempProject({
+      'envseal.yaml': SPEC.replace('requirements: [requirements.txt]', 'pyproject: pyproject.toml'),
+      'pyproject.toml': `[project]\nname = "app"\nversion = "0.1"\ndependencies = ["urlpkg @ ${url(pure)}#sha256=${pure.sha256}"]\n`,
+    });
+    try {
+      const res = await runEnvseal(['lock'], { cwd: other.dir, env: { ENVSEAL_CACHE_DIR: other.path('.cache') } });
+      assert.equal(res.code, 0, res.stderr);
+      const lock = JSON.parse(await readFile(other.path('envseal.lock'), 'utf8'));
+      const urlpkg = lock.python.packages.find((p: { name: string }) => p.name === 'urlpkg');
+      assert.deepEqual([urlpkg.file.url, urlpkg.file.sha256, urlpkg.direct], [url(pure), pure.sha256, true]);
+      assert.ok(lock.python.packages.some((p: { name: string }) => p.name === 'tinyconfig'));
+    } finally {
+      await other.cleanup();
+    }
+  });
+
   test('refusals: exit code and message, the lock byte-identical', async () => {
     const before = await readFile(project.path('envseal.lock'), 'utf8');
     const dead = createServer();
