@@ -35,7 +35,7 @@ export function generateJsonSchemas(): Record<string, string> {
       runRecordSchema,
       'run-record.schema.json',
       'envseal run record',
-      'One envseal run (recordVersion 3): .envseal/runs/<run-id>.json.',
+      'One envseal run (recordVersion 4): .envseal/runs/<run-id>.json.',
       'output',
     ),
   };

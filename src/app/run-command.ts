@@ -20,6 +20,9 @@ import { computeSourceDigest, defaultImageTag } from './build-image.js';
 import { loadLockFile } from './generate-dockerfile.js';
 import { toRel, type ProjectPaths } from './load-inputs.js';
 import { decideRunReasons, gatherRunFacts, refuseIfStrict } from './run-checks.js';
+import { checkDriverCuda, cudaFacts, cudaNeeds } from './gpu-check.js';
+import { queryGpuDriver, type GpuDriver, type NvidiaSmiRunner } from '../record/gpu-driver.js';
+import { readImageCuda } from '../core/cuda.js';
 
 export const RUNS_DIR = '.envseal/runs';
 
@@ -80,6 +83,11 @@ export interface RunDeps {
   captureHost: (engine: EngineInfo | undefined) => Promise<HostFacts>;
   /** Builds the target's image (used when it is missing and building is allowed). */
   build: (target: TargetName) => Promise<{ imageId: string }>;
+  /**
+   * nvidia-smi on the host, asked by `--gpus` for the driver's CUDA version before a container starts; null
+   * when the engine is not on this host (its driver cannot be checked from here: the check is skipped).
+   */
+  runNvidiaSmi: NvidiaSmiRunner | null;
 }
 
 export interface RunOutcome {
@@ -129,8 +137,7 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
     inputs.push({ path: projectRelative(paths.dir, p, '--input'), content: await digestPath(resolve(paths.dir, p), { role: 'input' }) });
   const outputPaths = request.outputs.map((p) => projectRelative(paths.dir, p, '--output'));
 
-  const engineInfo = await deps.engine.info();
-  const { ref, info } = await findImage(lock, { ...request, projectDir: paths.dir }, deps);
+  const { engineInfo, ref, info, driver } = await prepareImage(lock, { ...request, projectDir: paths.dir }, deps);
 
   const seed = request.seed ?? lock.declared.seed ?? deps.newSeed();
   const runId = deps.newRunId();
@@ -211,6 +218,7 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
     reasons,
     reproduces: request.reproduces ?? null,
     slurm: request.slurm ?? null,
+    cuda: cudaFacts(lock, request.target, info, driver),
   });
   const recordPath = await writeRunRecord(runsDir, record);
   if (failure) {
@@ -222,6 +230,30 @@ export async function runCommand(paths: ProjectPaths, request: RunRequest, deps:
   }
   const code = interrupted === 'signal' ? 130 : interrupted === 'timeout' ? 124 : (exitCode ?? 1);
   return { exitCode: code, record, recordPath };
+}
+
+/**
+ * The engine, the image to run (built when missing) and, with `--gpus`, the host driver checked against the
+ * lock's CUDA needs before anything is built, then against the image's (it may say more than a lock written
+ * before envseal read CUDA versions). Nothing has started yet.
+ */
+async function prepareImage(lock: Lock, request: RunRequest & { projectDir: string }, deps: RunDeps) {
+  const driver = request.gpus ? await checkGpuDriver(lock, request.target, request.gpus, deps) : null;
+  const engineInfo = await deps.engine.info();
+  const { ref, info } = await findImage(lock, request, deps);
+  if (driver) checkDriverCuda(driver, cudaNeeds(lock, request.target, readImageCuda(info)), request.gpus!);
+  return { engineInfo, ref, info, driver };
+}
+
+/** `--gpus`: the host driver against the lock's CUDA needs, before anything is built or started. */
+async function checkGpuDriver(lock: Lock, target: TargetName, gpus: string, deps: RunDeps): Promise<GpuDriver | null> {
+  if (!deps.runNvidiaSmi) {
+    deps.logger.warn(`--gpus ${gpus}: the Docker engine is not on this host, so its NVIDIA driver is not checked against the image's CUDA`);
+    return null;
+  }
+  const driver = await queryGpuDriver(deps.runNvidiaSmi, gpus);
+  checkDriverCuda(driver, cudaNeeds(lock, target), gpus);
+  return driver;
 }
 
 /**

@@ -11,7 +11,9 @@ import { externalError } from '../core/errors.js';
 import type { Clock, DockerEngine, FileFetcher, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
 import { DockerodeEngine } from '../engines/docker/dockerode-engine.js';
 import type { ContainerOwnership } from '../engines/docker/containers.js';
-import { resolveDockerEndpoint } from '../engines/docker/endpoint.js';
+import { resolveDockerEndpoint, type EngineAddress } from '../engines/docker/endpoint.js';
+import { defaultNvidiaSmiRunner } from '../record/host.js';
+import type { NvidiaSmiRunner } from '../record/gpu-driver.js';
 import { HttpOciRegistry } from '../oci/oci-registry.js';
 import { loadDockerConfig } from '../oci/docker-config.js';
 import { RegistryCredentialSource } from '../oci/credential-helper.js';
@@ -141,6 +143,25 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
   };
   const files = createFileDigester({ logger, idleTimeoutMs: deadlines.httpMs });
   return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials, owner: ownership.owner, artifacts, files };
+}
+
+/**
+ * nvidia-smi for `run --gpus` (the one on PATH, with host.ts's timeout) when the engine runs on this host: a
+ * unix socket or a loopback TCP address. null for an engine elsewhere (ssh://, another host), whose driver this
+ * host's nvidia-smi says nothing about. An endpoint that cannot be resolved counts as local: the engine
+ * reports that error itself.
+ */
+export function hostNvidiaSmi(env: NodeJS.ProcessEnv): NvidiaSmiRunner | null {
+  let address: EngineAddress;
+  try {
+    address = resolveDockerEndpoint({ env, configDir: dockerConfigDir(env), home: env.HOME ?? homedir() }).address;
+  } catch {
+    return defaultNvidiaSmiRunner;
+  }
+  if (address.ssh) return null;
+  if (!address.host) return defaultNvidiaSmiRunner;
+  const host = /^[a-z]+:\/\//.test(address.host) ? new URL(address.host).hostname : address.host;
+  return ['localhost', '127.0.0.1', '::1', '[::1]'].includes(host) || host.startsWith('127.') ? defaultNvidiaSmiRunner : null;
 }
 
 /** Fetches one package file whole (wheel, sdist, npm tarball) for `envseal bundle`, with the index credentials. */

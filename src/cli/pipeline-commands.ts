@@ -175,7 +175,7 @@ async function runAction(ctx: CommandContext, command: string[], opts: RunFlags)
   const timeoutMs = parseSeconds(opts.timeLimit, '--time-limit');
   const { signal, dispose } = interruptSignal(ctx);
   try {
-    const { createDeps, systemClock } = await load.deps();
+    const { createDeps, hostNvidiaSmi, systemClock } = await load.deps();
     const { runCommand } = await import('../app/run-command.js');
     const { captureGitState } = await load.git();
     const { captureHostFacts } = await import('../record/host.js');
@@ -225,6 +225,7 @@ async function runAction(ctx: CommandContext, command: string[], opts: RunFlags)
         captureGit: async (dir) => captureGitState(dir),
         captureHost: async (engine) => captureHostFacts(engine ? { engine } : {}),
         build: async (target: TargetName) => doBuild(ctx, { target, push: false, network: 'host', cache: true, reproducible: true }, signal),
+        runNvidiaSmi: hostNvidiaSmi(ctx.io.env),
       },
     );
     const rel = outcome.recordPath.startsWith(ctx.paths.dir) ? outcome.recordPath.slice(ctx.paths.dir.length + 1) : outcome.recordPath;

@@ -28,7 +28,7 @@ export function registerReproduce(program: Command, context: ContextOf, setExit:
 async function reproduceAction(ctx: CommandContext, record: string): Promise<number> {
   const { signal, dispose } = interruptSignal(ctx);
   try {
-    const { createDeps, systemClock } = await import('./deps.js');
+    const { createDeps, hostNvidiaSmi, systemClock } = await import('./deps.js');
     const { reproduceRun } = await import('../app/reproduce/reproduce.js');
     const { formatReport } = await import('../app/reproduce/plan.js');
     const { captureGitState } = await import('../record/git.js');
@@ -65,6 +65,7 @@ async function reproduceAction(ctx: CommandContext, record: string): Promise<num
           newSeed: () => 0,
           captureGit: async (dir) => captureGitState(dir),
           captureHost: async (engine) => captureHostFacts(engine ? { engine } : {}),
+          runNvidiaSmi: hostNvidiaSmi(ctx.io.env),
         },
       },
     );

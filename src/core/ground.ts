@@ -51,6 +51,12 @@ export const targetProbeSchema = z.strictObject({
       markers: z.record(z.string(), z.string()),
     })
     .nullable(),
+  /**
+   * The CUDA toolkit the base image declares (its `CUDA_VERSION` env or `com.nvidia.cuda.version` label, see
+   * core/cuda.ts). Absent when it declares none, and in locks written before envseal read it; a lock that has
+   * it is version 3.
+   */
+  cuda: z.strictObject({ version: z.string(), cudnn: z.string().nullable(), source: z.string() }).optional(),
 });
 export type TargetProbe = z.infer<typeof targetProbeSchema>;
 

@@ -168,7 +168,7 @@ export interface Ecosystem<
   resolve(declared: z.infer<Declared>, state: State, ctx: ResolveContext<z.infer<Section>>): Promise<z.infer<Section> | null>;
   /**
    * True when the section uses something lock format 1 cannot say (Python: wheels required by URL), so the lock
-   * is written as version 2 and an older envseal says "upgrade envseal" instead of a schema error.
+   * is written as version 2 (or later) and an older envseal says "upgrade envseal" instead of a schema error.
    */
   needsLockVersion2?(section: z.infer<Section>): boolean;
   /** Lists in canonical order, so the same environment always gives the same bytes. */

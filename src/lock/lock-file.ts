@@ -2,6 +2,7 @@ import { inputError } from '../core/errors.js';
 import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
 import { sortedUnique } from '../core/order.js';
 import { ECOSYSTEMS, isPerPlatform, unusedValue } from '../ecosystems/registry.js';
+import type { TargetProbe } from '../core/ground.js';
 import { computeFingerprint } from './fingerprint.js';
 import { LOCK_VERSION, READABLE_LOCK_VERSIONS, lockSchema, type Lock, type LockWithoutFingerprint, type PlatformEntry } from './schema.js';
 
@@ -22,8 +23,9 @@ export function finalizeLock(lock: LockWithoutFingerprint): Lock {
   const platforms = lock.platforms ? canonicalPlatforms(lock.platforms) : undefined;
   const sorted = {
     ...lock,
-    // Version 1 for what format 1 can say (the bytes it always had), 2 when it needs `platforms` or a later wing.
-    lockVersion: needsVersion2({ ...lock, ...sections, platforms }) ? LOCK_VERSION : 1,
+    // Version 1 for what format 1 can say (the bytes it always had), 2 when it needs `platforms` or a later wing,
+    // 3 when a target has `cuda`.
+    lockVersion: requiredVersion({ ...lock, ...sections, platforms }),
     inputFiles: sortedUnique(lock.inputFiles),
     declared,
     ...sections,
@@ -34,14 +36,27 @@ export function finalizeLock(lock: LockWithoutFingerprint): Lock {
 }
 
 /**
- * Whether format 1 cannot hold the lock: it has `platforms`, a section of a wing added after format 1, or a
- * section a wing says needs version 2 (an older envseal would refuse the unknown key with a schema error;
- * version 2 makes it say "upgrade envseal").
+ * The oldest format that holds the lock: 3 when a target has `cuda`, 2 when it has `platforms`, a section of a
+ * wing added after format 1 or a section its wing says needs version 2 (Python wheels required by URL), else 1.
+ * An older envseal would refuse the unknown keys with a schema error; the version makes it say "upgrade
+ * envseal" instead.
  */
-function needsVersion2(lock: object): boolean {
+function requiredVersion(lock: object): 1 | 2 | 3 {
   const record = lock as Record<string, unknown>;
-  return !!record.platforms || ECOSYSTEMS.some((w) => (w.addedLater && record[w.id]) || (record[w.id] && w.needsLockVersion2?.(record[w.id])));
+  const platforms = (record.platforms ?? {}) as Record<string, PlatformEntry>;
+  const targets = [record.target as TargetProbe | undefined, ...Object.values(platforms).map((p) => p.target)];
+  if (targets.some((t) => t?.cuda)) return LOCK_VERSION;
+  const v2 = (w: (typeof ECOSYSTEMS)[number]) => (w.addedLater && record[w.id]) || (record[w.id] && w.needsLockVersion2?.(record[w.id]));
+  return record.platforms || ECOSYSTEMS.some(v2) ? 2 : 1;
 }
+
+const VERSION_CONTENT: Record<1 | 2 | 3, string> = {
+  1: 'a lock without platforms, sections of wings added later, Python wheels required by URL or target.cuda',
+  2: `a lock with platforms, sections of wings added later (${ECOSYSTEMS.filter((w) => w.addedLater)
+    .map((w) => w.id)
+    .join(', ')}) or Python wheels required by URL, and no target.cuda`,
+  3: 'a lock with target.cuda (a base image that declares its CUDA version)',
+};
 
 function canonicalPlatforms(platforms: Record<string, PlatformEntry>): Record<string, PlatformEntry> {
   return Object.fromEntries(
@@ -77,7 +92,7 @@ export function parseLock(text: string, file = 'envseal.lock'): Lock {
   }
   const version = (raw as { lockVersion?: unknown } | null)?.lockVersion;
   if (typeof version === 'number' && !READABLE_LOCK_VERSIONS.includes(version)) {
-    throw inputError('lock.version', `${file} has lockVersion ${version}; this envseal reads versions ${READABLE_LOCK_VERSIONS.join(' and ')}`, {
+    throw inputError('lock.version', `${file} has lockVersion ${version}; this envseal reads versions ${READABLE_LOCK_VERSIONS.join(', ')}`, {
       hint: version > LOCK_VERSION ? 'upgrade envseal' : 'regenerate it with `envseal lock`',
     });
   }
@@ -90,16 +105,10 @@ export function parseLock(text: string, file = 'envseal.lock'): Lock {
     });
   }
   const lock = result.data;
-  const v2 = needsVersion2(lock);
-  if ((v2 ? 2 : 1) !== lock.lockVersion) {
+  const required = requiredVersion(lock);
+  if (required !== lock.lockVersion) {
     throw inputError('lock.invalid', `${file} is not a valid envseal lock`, {
-      details: [
-        `${file}: lockVersion: must be ${v2 ? 2 : 1} for a lock ${v2 ? 'with' : 'without'} platforms, Python wheels required by URL or sections of wings added later (${ECOSYSTEMS.filter(
-          (w) => w.addedLater,
-        )
-          .map((w) => w.id)
-          .join(', ')})`,
-      ],
+      details: [`${file}: lockVersion: must be ${required} for ${VERSION_CONTENT[required]}`],
       hint: 'regenerate it with `envseal lock` (it is a generated file: do not edit it by hand)',
     });
   }

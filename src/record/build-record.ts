@@ -5,7 +5,7 @@ import type { DataDigest } from './data-digest.js';
 import type { GitCapture } from './git.js';
 import type { HostFacts } from './host.js';
 import { redactEnv } from './redact.js';
-import { RECORD_VERSION, formatIssuePath, runRecordSchema, type RunReason, type RunRecord, type SlurmFacts } from './schema.js';
+import { RECORD_VERSION, formatIssuePath, runRecordSchema, type CudaFacts, type RunReason, type RunRecord, type SlurmFacts } from './schema.js';
 
 /** Everything a run captured, in the shapes the capture functions return. */
 export interface RunRecordInput {
@@ -44,6 +44,8 @@ export interface RunRecordInput {
   reproduces?: string | null;
   /** The Slurm job and array task the run was (default: none). */
   slurm?: SlurmFacts | null;
+  /** The CUDA and cuDNN the container saw (default: none declared, nothing checked). */
+  cuda?: CudaFacts;
 }
 
 /**
@@ -92,6 +94,7 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
     reasons: input.reasons ?? [],
     reproduces: input.reproduces ?? null,
     slurm: input.slurm ?? null,
+    cuda: input.cuda ?? { version: null, cudnn: null, wheels: {}, driver: null },
   };
   const checked = runRecordSchema.safeParse(record);
   if (!checked.success) {

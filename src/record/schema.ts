@@ -13,7 +13,7 @@ import { RUN_ID_PATTERN } from './run-id.js';
  * record has the same shape. The published JSON Schema is generated from `runRecordSchema`
  * (`z.toJSONSchema`); cross-field rules (the `superRefine` below) are enforced by `parseRunRecord` only.
  */
-export const RECORD_VERSION = 3;
+export const RECORD_VERSION = 4;
 
 /**
  * Why a run may not be reproducible, found before it started (`envseal run` warns, `--strict` refuses):
@@ -105,6 +105,21 @@ const slurmSchema = z.strictObject({
 });
 export type SlurmFacts = z.infer<typeof slurmSchema>;
 
+/**
+ * The CUDA the container saw. `version`/`cudnn`: what the image declares (its `CUDA_VERSION`, `CUDNN_VERSION` or
+ * `NV_CUDNN_VERSION` env, else NVIDIA's `com.nvidia.cuda.version`/`com.nvidia.cudnn.version` labels; null when
+ * it declares none). `wheels`: the packages of the run's target built for a CUDA version (`+cuXYZ`), name → that
+ * CUDA (`torch.version.cuda` of a `torch 2.1.0+cu121` is `12.1`). `driver`: the highest CUDA the host driver
+ * supports (nvidia-smi's "CUDA Version") when `--gpus` had it checked, else null.
+ */
+const cudaSchema = z.strictObject({
+  version: z.string().min(1).nullable(),
+  cudnn: z.string().min(1).nullable(),
+  wheels: z.record(z.string(), z.string()),
+  driver: z.string().min(1).nullable(),
+});
+export type CudaFacts = z.infer<typeof cudaSchema>;
+
 const runIdSchema = z.string().regex(RUN_ID_PATTERN, 'expected a run ID like 20261127T225501.123Z-7ZKQ3M9X2D4F8H1J');
 
 export const runRecordSchema = z
@@ -172,6 +187,8 @@ export const runRecordSchema = z
     reproduces: runIdSchema.nullable(),
     /** Set when the run was a Slurm job (an `envseal submit` array task); null otherwise. */
     slurm: slurmSchema.nullable(),
+    /** The CUDA and cuDNN the container saw; null only in records written before recordVersion 4. */
+    cuda: cudaSchema.nullable(),
   })
   .superRefine((record, ctx) => {
     if (Date.parse(record.endedAt) < Date.parse(record.startedAt)) {
@@ -228,14 +245,16 @@ export function parseRunRecord(text: string, file: string): RunRecord {
 
 /**
  * Older records read as the current version: version 1 had no `reasons` (nothing was checked before a run)
- * and no `reproduces`; version 2 had no `slurm` (no run was a Slurm task). Anything else is returned as it
- * is, for the checks above to report.
+ * and no `reproduces`; version 2 had no `slurm` (no run was a Slurm task); version 3 had no `cuda` (not
+ * recorded: null, unlike a version 4 record's `{ version: null, ... }`, which says the image declared none).
+ * Anything else is returned as it is, for the checks above to report.
  */
 function migrateRunRecord(raw: unknown): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
   let record = raw as Record<string, unknown>;
   if (record.recordVersion === 1) record = { ...record, recordVersion: 2, reasons: record.reasons ?? [], reproduces: record.reproduces ?? null };
   if (record.recordVersion === 2) record = { ...record, recordVersion: 3, slurm: record.slurm ?? null };
+  if (record.recordVersion === 3) record = { ...record, recordVersion: 4, cuda: record.cuda ?? null };
   return record;
 }
 

@@ -206,7 +206,7 @@ describe('envseal build / run / verify / diff on the real engine', { concurrency
       [b, seededRecords[1]],
     ] as const) {
       assert.equal(rel, `.envseal/runs/${record.runId}.json`);
-      assert.equal(record.recordVersion, 3);
+      assert.equal(record.recordVersion, 4);
       assert.equal(record.environment.fingerprint, lock.fingerprint);
       assert.equal(record.environment.fingerprint, image.Config.Labels['dev.envseal.fingerprint']);
       assert.equal(record.image.fingerprintLabel, lock.fingerprint);

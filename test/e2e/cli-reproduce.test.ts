@@ -110,7 +110,7 @@ describe('envseal reproduce and stale/dirty runs on the real engine', { concurre
     assert.equal(res.code, 0, res.stderr);
     assert.doesNotMatch(res.stderr, /git-dirty|lock-stale|image-mismatch/);
     seeded = await readRecord(res.out.runId);
-    assert.equal(seeded.recordVersion, 3);
+    assert.equal(seeded.recordVersion, 4);
     assert.deepEqual(seeded.reasons, []);
     assert.equal(seeded.reproduces, null);
     assert.equal(seeded.env.user.API_TOKEN, '<redacted>');

@@ -99,7 +99,7 @@ describe('envseal submit and runs on a real Slurm cluster', { concurrency: false
     assert.deepEqual(new Set(mine.map((r) => r.environment.fingerprint)).size, 1);
     assert.equal(mine[0].environment.fingerprint, out.fingerprint);
     for (const r of mine) {
-      assert.equal(r.recordVersion, 3);
+      assert.equal(r.recordVersion, 4);
       assert.equal(r.slurm.node, node);
       assert.equal(r.seed, r.slurm.arrayTaskId + 1);
       assert.equal(r.outcome.exitCode, 0);

@@ -8,7 +8,8 @@ import { FINGERPRINT, IMAGE_ID, sampleInput } from './record-fixture.js';
 describe('buildRunRecord', () => {
   it('assembles every captured piece into a schema-valid record', () => {
     const record = buildRunRecord(sampleInput());
-    assert.equal(record.recordVersion, 3);
+    assert.equal(record.recordVersion, 4);
+    assert.deepEqual(record.cuda, { version: null, cudnn: null, wheels: {}, driver: null }, 'no CUDA declared, no driver asked');
     assert.equal(record.startedAt, '2026-11-27T22:55:01.123Z');
     assert.equal(record.endedAt, '2026-11-27T22:56:02.500Z');
     assert.equal(record.durationMs, 61_377);

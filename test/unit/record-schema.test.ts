@@ -86,35 +86,59 @@ describe('parseRunRecord', () => {
 
   it('names a newer record version instead of listing schema noise', () => {
     const raw = JSON.parse(validText());
-    raw.recordVersion = 4;
+    raw.recordVersion = 5;
     raw.newField = {};
     const err = catchError(() => parseRunRecord(JSON.stringify(raw), 'r.json'));
     assert.equal(err.code, 'record.version');
     assert.equal(err.exitCode, 2);
-    assert.match(err.message, /recordVersion 4 is not supported/);
+    assert.match(err.message, /recordVersion 5 is not supported/);
     assert.match(err.hint ?? '', /upgrade envseal/);
   });
 
-  it('reads a version 1 record (no reasons, no reproduces, no slurm) as version 3', () => {
+  it('reads a version 1 record (no reasons, no reproduces, no slurm, no cuda) as version 4', () => {
     const raw = JSON.parse(validText());
     raw.recordVersion = 1;
     delete raw.reasons;
     delete raw.reproduces;
     delete raw.slurm;
+    delete raw.cuda;
     const record = parseRunRecord(JSON.stringify(raw), 'r.json');
-    assert.equal(record.recordVersion, 3);
+    assert.equal(record.recordVersion, 4);
     assert.deepEqual(record.reasons, []);
     assert.equal(record.reproduces, null);
     assert.equal(record.slurm, null);
+    assert.equal(record.cuda, null);
   });
 
-  it('reads a version 2 record (no slurm) as version 3 with slurm null', () => {
+  it('reads a version 2 record (no slurm) as version 4 with slurm and cuda null', () => {
     const raw = JSON.parse(validText());
     raw.recordVersion = 2;
     delete raw.slurm;
+    delete raw.cuda;
     const record = parseRunRecord(JSON.stringify(raw), 'r.json');
-    assert.equal(record.recordVersion, 3);
+    assert.equal(record.recordVersion, 4);
     assert.equal(record.slurm, null);
+    assert.equal(record.cuda, null);
+  });
+
+  it('reads a version 3 record (no cuda) as version 4 with cuda null: not recorded, unlike a record that saw none', () => {
+    const raw = JSON.parse(validText());
+    assert.deepEqual(raw.cuda, { version: null, cudnn: null, wheels: {}, driver: null });
+    raw.recordVersion = 3;
+    delete raw.cuda;
+    const record = parseRunRecord(JSON.stringify(raw), 'r.json');
+    assert.equal(record.recordVersion, 4);
+    assert.equal(record.cuda, null);
+  });
+
+  it('keeps the CUDA and cuDNN the container saw, and refuses an unknown key in it', () => {
+    const raw = JSON.parse(validText());
+    raw.cuda = { version: '11.8.0', cudnn: '8.9.0.131', wheels: { torch: '11.8' }, driver: '12.2' };
+    assert.deepEqual(parseRunRecord(JSON.stringify(raw), 'r.json').cuda, raw.cuda);
+    raw.cuda.extra = 1;
+    const err = catchError(() => parseRunRecord(JSON.stringify(raw), 'r.json'));
+    assert.equal(err.code, 'record.malformed');
+    assert.match(err.details.join('\n'), /cuda/);
   });
 
   it('keeps the Slurm job, array task and node, and refuses a non-numeric job ID', () => {

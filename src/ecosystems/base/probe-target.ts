@@ -1,12 +1,13 @@
 /**
  * The target probe: what the base image really is (OS, architecture, libc, Python interpreter and its PEP 508
  * marker environment), read once from a container of the pinned base so that everything else is resolved for
- * the image, never for the host.
+ * the image, never for the host; and the CUDA version the base declares in its config.
  */
 import type { DockerEngine } from '../../core/ports.js';
 import { externalError, inputError } from '../../core/errors.js';
 import type { TargetProbe } from '../../core/ground.js';
 import { captureContainerOutput } from '../../core/container-output.js';
+import { readImageCuda } from '../../core/cuda.js';
 
 const PYTHON_PROBE = String.raw`
 import json, os, platform, sys, sysconfig
@@ -112,7 +113,11 @@ export async function probeTarget(engine: DockerEngine, image: string, interpret
       hint: 'the base image needs /bin/sh',
     });
   }
-  return parseProbeOutput(run.stdout, interpreter, image);
+  const probe = parseProbeOutput(run.stdout, interpreter, image);
+  // The CUDA version is in the image's config (env and labels), which the engine has since the probe ran a container of it.
+  const info = await engine.inspectImage(image);
+  const cuda = info ? readImageCuda(info) : null;
+  return cuda ? { ...probe, cuda } : probe;
 }
 
 function shq(s: string): string {

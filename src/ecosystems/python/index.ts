@@ -8,6 +8,7 @@ import { DEFAULT_VENV } from '../../core/image-contract.js';
 import { compareText, sortedUnique } from '../../core/order.js';
 import { defineEcosystem } from '../types.js';
 import { containsVersion } from './pep/specifier.js';
+import { checkCudaWheels } from './cuda.js';
 import { pythonDrift } from './drift.js';
 import { initPython } from './init.js';
 import { pythonContents } from './contents.js';
@@ -39,7 +40,11 @@ export const pythonWing = defineEcosystem({
     rejectUnsupportedOptions(declared.options);
     checkRequiresPython(declared, ground.target.python?.version ?? null, ground.base.reference);
   },
-  resolve: resolvePythonSection,
+  async resolve(declared, imported, ctx) {
+    const section = await resolvePythonSection(declared, imported, ctx);
+    checkCudaWheels(section.packages, ctx.ground, ctx.logger);
+    return section;
+  },
   needsLockVersion2: (py) => py.packages.some((p) => p.direct),
   canonicalize: (py) => ({
     ...py,
