@@ -166,6 +166,11 @@ export interface Ecosystem<
   check?(declared: z.infer<Declared>, ground: Ground): void;
   /** Declared inputs → lock section (null: nothing to install). */
   resolve(declared: z.infer<Declared>, state: State, ctx: ResolveContext<z.infer<Section>>): Promise<z.infer<Section> | null>;
+  /**
+   * True when the section uses something lock format 1 cannot say (Python: wheels required by URL), so the lock
+   * is written as version 2 (or later) and an older envseal says "upgrade envseal" instead of a schema error.
+   */
+  needsLockVersion2?(section: z.infer<Section>): boolean;
   /** Lists in canonical order, so the same environment always gives the same bytes. */
   canonicalize(section: z.infer<Section>): z.infer<Section>;
   /** The part of the section the environment fingerprint covers. */

@@ -36,23 +36,25 @@ export function finalizeLock(lock: LockWithoutFingerprint): Lock {
 }
 
 /**
- * The oldest format that holds the lock: 3 when a target has `cuda`, 2 when it has `platforms` or a section of a
- * wing added after format 1, else 1. An older envseal would refuse the unknown keys with a schema error; the
- * version makes it say "upgrade envseal" instead.
+ * The oldest format that holds the lock: 3 when a target has `cuda`, 2 when it has `platforms`, a section of a
+ * wing added after format 1 or a section its wing says needs version 2 (Python wheels required by URL), else 1.
+ * An older envseal would refuse the unknown keys with a schema error; the version makes it say "upgrade
+ * envseal" instead.
  */
 function requiredVersion(lock: object): 1 | 2 | 3 {
   const record = lock as Record<string, unknown>;
   const platforms = (record.platforms ?? {}) as Record<string, PlatformEntry>;
   const targets = [record.target as TargetProbe | undefined, ...Object.values(platforms).map((p) => p.target)];
   if (targets.some((t) => t?.cuda)) return LOCK_VERSION;
-  return record.platforms || ECOSYSTEMS.some((w) => w.addedLater && record[w.id]) ? 2 : 1;
+  const v2 = (w: (typeof ECOSYSTEMS)[number]) => (w.addedLater && record[w.id]) || (record[w.id] && w.needsLockVersion2?.(record[w.id]));
+  return record.platforms || ECOSYSTEMS.some(v2) ? 2 : 1;
 }
 
 const VERSION_CONTENT: Record<1 | 2 | 3, string> = {
-  1: 'a lock without platforms, sections of wings added later or target.cuda',
-  2: `a lock with platforms or sections of wings added later (${ECOSYSTEMS.filter((w) => w.addedLater)
+  1: 'a lock without platforms, sections of wings added later, Python wheels required by URL or target.cuda',
+  2: `a lock with platforms, sections of wings added later (${ECOSYSTEMS.filter((w) => w.addedLater)
     .map((w) => w.id)
-    .join(', ')}) and no target.cuda`,
+    .join(', ')}) or Python wheels required by URL, and no target.cuda`,
   3: 'a lock with target.cuda (a base image that declares its CUDA version)',
 };
 

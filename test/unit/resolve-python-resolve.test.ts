@@ -400,9 +400,10 @@ describe('errors', () => {
     assert.equal(err.exitCode, 3);
   });
 
-  it('refuses direct references and bad excludeNewer values with input errors', async () => {
+  it('refuses a direct reference without its fetched wheel (our bug) and bad excludeNewer values (input error)', async () => {
     const a = await resolveError({ a: [v('1.0')] }, [req('a @ https://example.invalid/a.whl')]);
     assert.equal(a.code, 'python.direct-reference');
+    assert.equal(a.exitCode, 70);
     const b = await resolveError({ a: [v('1.0')] }, [req('a')], { options: { excludeNewer: 'last tuesday' } });
     assert.equal(b.code, 'python.exclude-newer');
   });

@@ -1,6 +1,7 @@
 /**
  * The python wing's Dockerfile blocks: the venv (or the interpreter's own site-packages), hash-checked pip
- * installs without resolution (`--require-hashes --no-deps`), and the seed hook. Pure.
+ * installs without resolution (`--require-hashes --no-deps`; wheels required by URL as `name @ URL`), and the
+ * seed hook. Pure.
  */
 import { internalError } from '../../core/errors.js';
 import { continued, dockerfileQuote, shellQuote } from '../../core/dockerfile-quote.js';
@@ -59,7 +60,7 @@ function renderPip(py: PythonSection, ctx: RenderContext, packages: LockedPython
   const python = py.venv ? 'python' : shellQuote(py.interpreter);
   const breakSystem = !py.venv && ctx.target.python?.externallyManaged ? ' --break-system-packages' : '';
   const onlyBinary = packages.every((p) => p.file.filename.endsWith('.whl')) ? ' --only-binary :all:' : '';
-  const lines = packages.map((p) => shellQuote(`${p.name}==${p.version} --hash=sha256:${p.file.sha256}`));
+  const lines = packages.map((p) => shellQuote(`${pipRequirement(p)} --hash=sha256:${p.file.sha256}`));
   const arg = INDEX_CREDENTIALS_ARG;
   return [
     `# Index credentials, if needed: netrc text in build arg ${arg}, used and removed in this step (docs/credentials.md).`,
@@ -72,6 +73,11 @@ function renderPip(py: PythonSection, ctx: RenderContext, packages: LockedPython
     '      -r /tmp/envseal-requirements.txt; \\',
     `    status=$?; rm -f ${NETRC_IN_BUILD} /tmp/envseal-requirements.txt; exit $status`,
   ].join('\n');
+}
+
+/** `name==version`, or `name @ URL` for a wheel required by URL (pip checks its --hash as for any file). */
+export function pipRequirement(p: LockedPythonPackage): string {
+  return p.direct ? `${p.name} @ ${splitUrlCredentials(p.file.url).url}` : `${p.name}==${p.version}`;
 }
 
 // The hook goes where the interpreter looks for .pth files (the venv's or the interpreter's purelib), written

@@ -6,6 +6,7 @@
  */
 import type { TargetProbe } from '../../core/ground.js';
 import type { TargetName } from '../../core/image-contract.js';
+import { pipRequirement } from './dockerfile.js';
 import type { LockedPythonPackage, PythonSection } from './schema.js';
 
 export interface ExportSource {
@@ -66,7 +67,8 @@ export function exportPylock(source: ExportSource): string {
     lines.push('', '[[packages]]', `name = ${tomlString(p.name)}`, `version = ${tomlString(p.version)}`);
     // Installed by default (the deploy group); dev-only packages when the `dev` group is asked for.
     if (isDevOnly(p)) lines.push(`marker = "'dev' in dependency_groups"`);
-    lines.push(`index = ${tomlString(p.index)}`);
+    // A wheel required by URL came from no index: its url says where it is.
+    if (!p.direct) lines.push(`index = ${tomlString(p.index)}`);
     if (p.file.filename.endsWith('.whl')) {
       lines.push(`wheels = [`, `  ${wheelLine(p)},`, `]`);
     } else {
@@ -79,7 +81,8 @@ export function exportPylock(source: ExportSource): string {
 }
 
 /**
- * A pip requirements file for one target: `name==version --hash=sha256:…` for every package of its closure,
+ * A pip requirements file for one target: `name==version --hash=sha256:…` (`name @ URL --hash=…` for a wheel
+ * required by URL) for every package of its closure,
  * the indexes the files came from, and a comment saying how to install it (`--no-deps --require-hashes`).
  */
 export function exportRequirements(source: ExportSource, targetName: TargetName): string {
@@ -94,13 +97,13 @@ export function exportRequirements(source: ExportSource, targetName: TargetName)
     '#   pip install --no-deps --require-hashes -r <this file>',
     '# Regenerate it with `envseal export`, do not edit.',
   ];
-  const indexes = [...new Set([...section.indexes, ...packages.map((p) => p.index)])];
+  const indexes = [...new Set([...section.indexes, ...packages.filter((p) => !p.direct).map((p) => p.index)])];
   const [first, ...rest] = indexes;
   if (first) lines.push(`--index-url ${first}`);
   for (const url of rest) lines.push(`--extra-index-url ${url}`);
   if (packages.length && packages.every((p) => p.file.filename.endsWith('.whl'))) lines.push('--only-binary :all:');
   for (const p of packages) {
-    lines.push('', `${p.name}==${p.version} \\`, `    --hash=sha256:${p.file.sha256}`);
+    lines.push('', `${pipRequirement(p)} \\`, `    --hash=sha256:${p.file.sha256}`);
     for (const chain of p.via) lines.push(`    # via ${chain}`);
   }
   return `${lines.join('\n')}\n`;

@@ -45,6 +45,7 @@ export const pythonWing = defineEcosystem({
     checkCudaWheels(section.packages, ctx.ground, ctx.logger);
     return section;
   },
+  needsLockVersion2: (py) => py.packages.some((p) => p.direct),
   canonicalize: (py) => ({
     ...py,
     packages: [...py.packages].map((p) => ({ ...p, via: sortedUnique(p.via), targets: sortedUnique(p.targets) })).sort((a, b) => compareText(a.name, b.name)),
@@ -94,6 +95,8 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
   const upgrade = ctx.options.upgradeAll ? { upgrade: true as const } : ctx.options.upgradePackages?.length ? { upgrade: ctx.options.upgradePackages } : {};
   // The resolver is loaded when a resolution runs: `lock --check`, `verify` and `generate` never need it.
   const { resolvePython } = await import('./resolver/resolve-python.js');
+  const { collectWantedWheels, fetchDirectWheels } = await import('./direct-wheels.js');
+  const direct = await fetchDirectWheels(collectWantedWheels(declared.requirements, target), ctx);
   const result = await resolvePython(
     {
       requirements: declared.requirements,
@@ -106,6 +109,7 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
         ...(excludeNewer ? { excludeNewer } : {}),
       },
       ...(ctx.previous ? { previous: ctx.previous.packages } : {}),
+      ...(direct.length ? { direct } : {}),
       ...upgrade,
     },
     { index: ctx.index, logger: ctx.logger },

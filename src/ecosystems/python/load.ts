@@ -9,6 +9,8 @@ import type { LoadContext } from '../types.js';
 import { posix } from 'node:path';
 import { loadRequirementsFile, type PythonRequirement, type ReadFile } from './manifests/requirements.js';
 import { parseCondaEnvironment } from './manifests/conda-env.js';
+import { checkDirectUrl } from './manifests/direct-url.js';
+import { maskUrlCredentials } from '../../core/url-credentials.js';
 import { parsePyproject, type PyprojectManifest, selectPyprojectGroups } from './manifests/pyproject.js';
 import { poetryIndexes, selectPoetryGroups } from './manifests/poetry.js';
 import { normalizeName } from './pep/names.js';
@@ -241,9 +243,10 @@ function addInline(acc: Collected, specFile: string, texts: string[], listedAt: 
     } catch (err) {
       throw inputError('spec.invalid', `${specFile}: ${listedAt}.${i}: invalid requirement "${text}": ${describeError(err)}`);
     }
-    if (req.url) {
-      throw inputError('manifest.direct-url', `${specFile}: ${listedAt}.${i}: direct URL requirements are not supported ("${text}")`, {
-        hint: 'publish the package to an index (a local one works) and require it by name and version',
+    const direct = req.url !== undefined ? checkDirectUrl(req.name, req.url) : null;
+    if (direct && !direct.ok) {
+      throw inputError('manifest.direct-url', maskUrlCredentials(`${specFile}: ${listedAt}.${i}: direct URL requirement "${text}": ${direct.problem}`), {
+        hint: direct.hint,
       });
     }
     acc.requirements.push({ requirement: formatRequirement(req), hashes: [], source: specFile, kind: 'requirement', targets });

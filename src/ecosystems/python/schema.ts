@@ -130,7 +130,10 @@ export const lockedPythonPackageSchema = z.strictObject({
   name: z.string(),
   version: z.string(),
   file: lockedPythonFileSchema,
+  /** The index the file came from; for a wheel required by URL (`direct`), that URL. */
   index: z.string(),
+  /** Required by URL (`name @ https://…/name-1.0-py3-none-any.whl`): installed from `file.url`, not from an index. */
+  direct: z.literal(true).optional(),
   /** Why it is here: the requirement chains that pulled it in, e.g. `requirements.txt > pandas > numpy`. */
   via: z.array(z.string()),
   targets: targetListSchema,

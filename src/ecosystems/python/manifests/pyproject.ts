@@ -13,6 +13,8 @@ import { andMarkers, formatMarker } from '../pep/marker.js';
 import { isValidName, normalizeName } from '../pep/names.js';
 import { findRequirementProblem, type Requirement, tryParseRequirement } from '../pep/requirement.js';
 import { formatSpecifierSet, tryParseSpecifierSet } from '../pep/specifier.js';
+import { maskUrlCredentials } from '../../../core/url-credentials.js';
+import { checkDirectUrl } from './direct-url.js';
 import { isPoetryProject, type PoetryProject, readPoetryProject } from './poetry.js';
 import type { PythonRequirement } from './requirements.js';
 
@@ -156,15 +158,13 @@ function readRequirementArray(value: unknown, where: string, file: string, locat
         `${where}[${i}]: invalid requirement ${JSON.stringify(item)}: ${problem}`,
         'requirements look like requests>=2.31 or numpy==1.26.4 (PEP 508)',
       );
-    if (parsed.requirement.url !== undefined) {
+    const direct = parsed.requirement.url !== undefined ? checkDirectUrl(parsed.requirement.name, parsed.requirement.url) : null;
+    if (direct && !direct.ok) {
       throw inputError(
         'manifest.direct-url',
-        `${file}:${line}: ${where}[${i}]: direct URL requirement ${JSON.stringify(item)} is not supported (envseal ` +
-          'resolves every package from an index so that the lock pins a version and a sha256 for it)',
+        maskUrlCredentials(`${file}:${line}: ${where}[${i}]: direct URL requirement ${JSON.stringify(item)}: ${direct.problem}`),
         {
-          hint:
-            'publish the package to a package index (a local one is enough) and require it by name and version, ' +
-            'or pin the released version from an index (e.g. name==1.2.3)',
+          hint: direct.hint,
         },
       );
     }
@@ -176,7 +176,7 @@ function readRequirementArray(value: unknown, where: string, file: string, locat
 /**
  * Parses pyproject.toml text. Throws `manifest.pyproject.syntax` for TOML errors (`file:line:column`),
  * `manifest.pyproject.invalid` for wrong types and invalid requirements, `manifest.pyproject.dynamic` when
- * the dependencies are computed at build time, and `manifest.direct-url` for URL requirements.
+ * the dependencies are computed at build time, and `manifest.direct-url` for URL requirements other than wheels.
  */
 export function parsePyproject(text: string, file: string): PyprojectManifest {
   const doc = parseTomlDocument(text, file);

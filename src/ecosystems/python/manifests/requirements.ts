@@ -7,10 +7,9 @@
  * What envseal does not take from a requirements file, and why (each is an input error naming file:line):
  * - editable installs (`-e`) and local paths/archives: the lock must pin artifacts by hash from an index,
  *   and a working-tree path has neither a version nor a stable hash;
- * - direct URL requirements (`name @ https://...`, bare URLs, VCS URLs): envseal resolves everything from
- *   package indexes so that every pin carries a version, the index it came from and the sha256 of the
- *   file; a URL names one file with no version metadata to resolve against, and a VCS URL has no hash at
- *   all. Publish the package to an index (a local one is enough) or pin the released version instead;
+ * - direct URL requirements other than `name @ http(s)://…/name-version-tags.whl` (see direct-url.ts): bare
+ *   URLs (no project name), VCS URLs (a moving ref that needs a checkout and a build) and sdist URLs (they need
+ *   a build). Publish a wheel to an index (a local one is enough), or pin a wheel by URL;
  * - `${VAR}` environment variables: pip substitutes them from the environment of whoever runs it, which
  *   is a hidden input a reproducible lock cannot have;
  * - `-r`/`-c` with a URL, and absolute include paths: the project would depend on a network location or on
@@ -23,6 +22,8 @@ import { posix } from 'node:path';
 import { type EnvsealError, describeError, inputError, isEnvsealError } from '../../../core/errors.js';
 import { normalizeName } from '../pep/names.js';
 import { findRequirementProblem, type Requirement, tryParseRequirement } from '../pep/requirement.js';
+import { maskUrlCredentials } from '../../../core/url-credentials.js';
+import { checkDirectUrl } from './direct-url.js';
 import { ENV_VAR, parseHash, parseOptionWords, splitArgsAndOptions, splitLogicalLines, splitShellWords, syntaxError } from './requirements-syntax.js';
 
 /** A requirement as declared in a manifest, with where it was declared. */
@@ -112,22 +113,19 @@ function parseRequirementLine(args: string, file: string, line: number): Require
     const problem = findRequirementProblem(parsed.requirement);
     if (problem) throw syntaxError(file, line, `invalid requirement "${args}": ${problem}`, 'requirements look like requests>=2.31 or numpy==1.26.4 (PEP 508)');
     if (parsed.requirement.url !== undefined) {
-      throw inputError(
-        'manifest.direct-url',
-        `${file}:${line}: direct URL requirement "${args}" is not supported (envseal resolves every package ` +
-          'from an index so that the lock pins a version and a sha256 for it)',
-        { hint: INDEX_HINT },
-      );
+      const check = checkDirectUrl(parsed.requirement.name, parsed.requirement.url);
+      if (!check.ok) {
+        throw inputError('manifest.direct-url', maskUrlCredentials(`${file}:${line}: direct URL requirement "${args}": ${check.problem}`), {
+          hint: check.hint,
+        });
+      }
     }
     return parsed.requirement;
   }
   if (URL_LIKE.test(args)) {
-    throw inputError(
-      'manifest.direct-url',
-      `${file}:${line}: URL requirement "${args}" is not supported (envseal resolves every package from an ` +
-        'index so that the lock pins a version and a sha256 for it)',
-      { hint: INDEX_HINT },
-    );
+    throw inputError('manifest.direct-url', maskUrlCredentials(`${file}:${line}: URL requirement "${args}" is not supported without a project name`), {
+      hint: `write a wheel URL as "name @ URL" (e.g. "mypkg @ https://host/mypkg-1.0-py3-none-any.whl"); VCS and sdist URLs are not supported yet: ${INDEX_HINT}`,
+    });
   }
   if (looksLikePath(args)) rejectLocalPath(args, file, line);
   const comment = args.includes('#') ? ' (a "#" starts a comment only at the start of a line or after whitespace)' : '';

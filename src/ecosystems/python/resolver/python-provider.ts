@@ -26,6 +26,7 @@ import { targetFitFor } from './target.js';
 import { ROOT, formatPackageId, isPinned, makeBit, parseSpecifierSetOnce, splitId, summarizeVersions, type EdgeMeta } from './package-ids.js';
 import { explainSolution } from './solution-graph.js';
 import { TaskQueue } from './task-queue.js';
+import { withDirectWheels } from './direct-index.js';
 import type { ResolvePythonDeps, ResolvePythonRequest } from './types.js';
 
 interface RootRequirement {
@@ -53,6 +54,7 @@ export class PythonProvider implements SolverProvider {
   private readonly constraints = new Map<string, Constraint[]>();
   private readonly previous = new Map<string, LockedPythonPackage>();
   private readonly roots: RootRequirement[] = [];
+  private readonly direct: ReadonlySet<string>; // projects pinned to one wheel by URL (`request.direct`)
 
   private readonly projects = new Map<string, ProjectCandidates>();
   private readonly projectLoads = new Map<string, Promise<ProjectCandidates>>();
@@ -72,7 +74,8 @@ export class PythonProvider implements SolverProvider {
 
   constructor(request: ResolvePythonRequest, deps: ResolvePythonDeps) {
     this.request = request;
-    this.index = deps.index;
+    this.index = request.direct?.length ? withDirectWheels(deps.index, request.direct) : deps.index;
+    this.direct = new Set((request.direct ?? []).map((w) => w.name));
     this.logger = deps.logger ?? silentLogger;
     this.prefetchQueue = new TaskQueue(Math.max(1, deps.concurrency ?? 16));
     const python = request.target.python;
@@ -92,7 +95,8 @@ export class PythonProvider implements SolverProvider {
       this.excludeNewer = t;
     }
     this.onlyBinary = new Set((request.options.onlyBinary ?? []).map((n) => (n === ':all:' ? n : normalizeName(n))));
-    this.indexPins = new Map(Object.entries(request.indexPins ?? {}).map(([name, url]) => [normalizeName(name), url]));
+    const pins = [...Object.entries(request.indexPins ?? {}), ...(request.direct ?? []).map((w) => [w.name, w.file.url] as const)];
+    this.indexPins = new Map(pins.map(([name, url]) => [normalizeName(name), url]));
     const upgrade = request.upgrade;
     const upgradeSet = new Set(Array.isArray(upgrade) ? upgrade.map(normalizeName) : []);
     if (upgrade !== true) {
@@ -105,19 +109,15 @@ export class PythonProvider implements SolverProvider {
     let order = 0;
     for (const d of declared) {
       const requirement = parseRequirement(d.requirement);
-      if (requirement.url !== undefined) {
-        throw inputError(
-          'python.direct-reference',
-          `${d.source}: ${d.requirement} is a direct reference (name @ URL), which envseal cannot lock from an index`,
-          {
-            hint: `publish ${requirement.name} to an index and require it by version`,
-          },
-        );
-      }
       if (requirement.marker && !evaluateMarker(requirement.marker, this.markers)) {
         this.logger.debug(`${d.source}: ${d.requirement} does not apply to ${this.fit.description}`);
         continue;
       }
+      // `name @ URL`: the URL's wheel is the project's only file (see the constructor); the rest is a name.
+      if (requirement.url !== undefined && !this.direct.has(requirement.normalizedName)) {
+        throw internalError('python.direct-reference', `${d.source}: ${d.requirement} reached the resolver without its wheel`);
+      }
+      delete requirement.url;
       const name = requirement.normalizedName;
       if (d.hashes.length > 0) {
         const list = new Set(d.hashes.map((h) => h.replace(/^sha256:/, '').toLowerCase()));
@@ -171,7 +171,7 @@ export class PythonProvider implements SolverProvider {
       this.fit,
       {
         onlyBinary,
-        ...(this.excludeNewer !== undefined ? { excludeNewer: this.excludeNewer } : {}),
+        ...(this.excludeNewer !== undefined && !this.direct.has(name) ? { excludeNewer: this.excludeNewer } : {}),
         ...(this.hashes.has(name) ? { allowedHashes: this.hashes.get(name)! } : {}),
       },
       tried,
@@ -316,6 +316,8 @@ export class PythonProvider implements SolverProvider {
   private explainEmpty(name: string, specifier: SpecifierSet): { code: string; text: string } {
     const project = completeCandidates(this.project(name));
     const spec = specifier.toString();
+    const only = project.usable[0];
+    if (this.direct.has(name) && only) return { code: 'no-match', text: `${name} is required by URL as ${only.version}, which does not match ${spec}` };
     if (!project.index) {
       return { code: 'not-found', text: `no index has a project named ${name}; asked ${project.indexesTried.join(', ')}` };
     }
@@ -587,6 +589,7 @@ export class PythonProvider implements SolverProvider {
           ...(file.uploadTime !== undefined ? { uploadTime: file.uploadTime } : {}),
         },
         index: project.index!,
+        ...(this.direct.has(pkg) ? { direct: true as const } : {}),
         via: [...(via.get(pkg) ?? [])].sort(),
         targets: deployed ? ['deploy', 'dev'] : ['dev'],
       });

@@ -19,6 +19,9 @@
  *     says to move it; the previous file is kept when the index still lists it.
  *   - Metadata comes from PEP 658 files, wheels, or sdists with static PEP 643 metadata; an sdist that
  *     needs a build to know its dependencies is `python.needs-build`.
+ *   - A wheel required by URL (`request.direct`, fetched by the caller) is its project's only version and file:
+ *     the project is pinned to a one-file page at the wheel's URL, and `excludeNewer` does not apply to it (the
+ *     URL pins it; it has no upload time).
  *   - `excludeNewer` leaves out files uploaded later and files whose upload time the index does not give
  *     (they cannot be shown to be old enough, and the point is that re-resolving later gives the same
  *     answer); the explanation of an empty match says so.

@@ -3,7 +3,7 @@
  * (ranges, extras, markers, constraints, optional --hash allow-lists) into a complete, hash-pinned closure for
  * the TARGET interpreter (from the target probe), never for the host.
  */
-import type { Logger, PackageIndex } from '../../../core/ports.js';
+import type { IndexFile, Logger, PackageIndex } from '../../../core/ports.js';
 import type { TargetProbe } from '../../../core/ground.js';
 import type { DeclaredRequirement, LockedPythonPackage } from '../schema.js';
 
@@ -24,10 +24,24 @@ export interface ResolvePythonRequest {
     /** Ignore files uploaded after this instant (ISO 8601). */
     excludeNewer?: string;
   };
+  /**
+   * Wheels pinned by URL (`name @ URL` requirements, fetched and checked by the caller): each is the only
+   * version and file of its project, whatever the indexes hold; its dependencies resolve from the indexes.
+   */
+  direct?: DirectWheel[];
   /** The previous lock's packages: pins that still satisfy the inputs are kept (stability). */
   previous?: LockedPythonPackage[];
   /** true: ignore all previous pins; string[]: ignore them for these projects. */
   upgrade?: boolean | string[];
+}
+
+/** A wheel named by URL, as the resolver sees it: one file (URL, sha256) and its METADATA text. */
+export interface DirectWheel {
+  /** PEP 503 normalised project name. */
+  name: string;
+  /** `url` without fragment, `hashes.sha256` of the download. */
+  file: IndexFile;
+  metadata: string;
 }
 
 export interface ResolvePythonResult {

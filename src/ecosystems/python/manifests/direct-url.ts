@@ -1,0 +1,90 @@
+/**
+ * Direct references (`name @ URL`, PEP 508 / PEP 440 "direct references") that envseal can lock: an http(s)
+ * URL of a wheel (PEP 427 file name) whose project is the requirement's, optionally with a `#sha256=<hex>`
+ * fragment the download must match. Lock downloads it once, pins its sha256 and reads its METADATA; the image
+ * installs it from that URL, hash-checked. What cannot be locked yet is refused here, before anything is
+ * fetched: VCS references (a moving ref that needs a checkout and a build), sdist URLs (they need a build),
+ * other schemes, URLs carrying credentials (the URL is written into the lock and the Dockerfile). Pure.
+ */
+import { normalizeName } from '../pep/names.js';
+import { formatTag } from '../pep/tags.js';
+import { tryParseWheelFilename, type WheelFilename } from '../pep/wheel.js';
+
+export interface DirectWheelUrl {
+  /** The URL without its fragment: what the lock records and pip fetches. */
+  url: string;
+  /** The sha256 the URL's `#sha256=` fragment names, lower case, when it has one. */
+  sha256?: string;
+  wheel: WheelFilename;
+}
+
+export type DirectUrlCheck = { ok: true; value: DirectWheelUrl } | { ok: false; problem: string; hint: string };
+
+const VCS = /^(git|hg|svn|bzr)\+/i;
+const SDIST = /\.(tar\.gz|tgz|tar\.bz2|tbz|tar\.xz|txz|tar|zip)$/i;
+
+function wheelHint(name: string): string {
+  return `publish a wheel of ${name} to a package index (a local one works) and require it by version, or pin a wheel by URL: "${name} @ https://host/path/${name.replace(/-/g, '_')}-1.0-py3-none-any.whl"`;
+}
+
+/** Whether `name @ url` names a lockable wheel; if not, what is wrong and what to do (for `manifest.direct-url`). */
+export function checkDirectUrl(name: string, url: string): DirectUrlCheck {
+  const fail = (problem: string, hint = wheelHint(name)): DirectUrlCheck => ({ ok: false, problem, hint });
+  if (VCS.test(url)) {
+    return fail(`VCS requirements (${url.split('+')[0]!.toLowerCase()}+…) are not supported yet: envseal would have to check out a ref and build the package`);
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return fail(`${JSON.stringify(url)} is not a URL`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    return fail(`only http:// and https:// URLs of wheels can be locked, not ${parsed.protocol}//`);
+  }
+  if (parsed.username || parsed.password) {
+    return fail(
+      'the URL carries credentials, which would be written into the lock and the Dockerfile',
+      'serve the wheel without credentials, or publish it to an index and put the index credentials in netrc (docs/credentials.md)',
+    );
+  }
+  let filename = parsed.pathname.slice(parsed.pathname.lastIndexOf('/') + 1);
+  try {
+    filename = decodeURIComponent(filename);
+  } catch {
+    return fail(`the file name ${JSON.stringify(filename)} is not valid percent-encoding`);
+  }
+  if (SDIST.test(filename)) {
+    return fail(`${filename} is a source distribution; sdist URLs are not supported yet (envseal would have to build it)`);
+  }
+  if (!filename.endsWith('.whl')) return fail(`the URL does not name a wheel (a file ending in .whl)`);
+  const wheel = tryParseWheelFilename(filename);
+  if (!wheel.ok) return fail(`${filename} is not a valid wheel file name: ${wheel.reason}`);
+  if (wheel.value.normalizedName !== normalizeName(name)) {
+    return fail(
+      `the wheel ${filename} is ${wheel.value.normalizedName}, not ${normalizeName(name)}`,
+      `require it as "${wheel.value.name} @ ${url}", or fix the URL`,
+    );
+  }
+  const sha256 = readFragment(parsed.hash);
+  if (sha256 === null)
+    return fail(
+      `the URL fragment ${parsed.hash} is not #sha256=<64 hex digits>`,
+      'write the fragment as #sha256=<hex>, or leave it out and let envseal pin the sha256',
+    );
+  // The URL as written (no normalisation), without the fragment.
+  const bare = url.includes('#') ? url.slice(0, url.indexOf('#')) : url;
+  return { ok: true, value: { url: bare, ...(sha256 ? { sha256 } : {}), wheel: wheel.value } };
+}
+
+/** The sha256 of a `#sha256=<hex>` fragment; undefined without a fragment; null for any other fragment. */
+function readFragment(hash: string): string | undefined | null {
+  if (hash === '' || hash === '#') return undefined;
+  const m = /^#sha256=([0-9a-fA-F]{64})$/.exec(hash);
+  return m ? m[1]!.toLowerCase() : null;
+}
+
+/** `cp311-cp311-manylinux_2_17_x86_64, …`: a wheel's tags for messages. */
+export function describeWheelTags(wheel: WheelFilename): string {
+  return wheel.tags.map(formatTag).join(', ');
+}
