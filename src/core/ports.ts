@@ -263,6 +263,8 @@ export interface PackageIndex {
    * Whether an sdist's PKG-INFO can be trusted (PEP 643) is for the caller to decide.
    */
   getCoreMetadata(project: IndexProject, file: IndexFile): Promise<CoreMetadataDocument>;
+  /** A whole file, checked against the sha256 the index lists (an sdist to build); absent where nothing wires it. */
+  getFile?(project: IndexProject, file: IndexFile): Promise<Buffer>;
 }
 
 // ---------------------------------------------------------------------------------------------------------

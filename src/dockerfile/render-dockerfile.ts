@@ -50,6 +50,7 @@ export function renderDockerfile(lock: Lock, options: RenderOptions): string {
     base_pinned: lock.base.pinned,
     source_date_epoch: String(sourceDateEpoch(lock)),
     workdir: lock.workdir,
+    builder_stages: rendered.flatMap((r) => r.stages ?? []).join('\n\n'),
     deps_env: depsEnv.map((line) => ` \\\n    ${line}`).join(''),
     deps_sections: rendered.flatMap((r) => r.deps ?? []).join('\n'),
     dev_sections: rendered.flatMap((r) => r.dev ?? []).join('\n'),

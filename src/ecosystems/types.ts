@@ -63,6 +63,8 @@ export interface PlanContext<Section> {
 export interface DockerfileSection {
   /** Lines appended to the deps stage's `ENV` instruction, e.g. `PIP_NO_CACHE_DIR=1`. */
   depsEnv?: string[];
+  /** Stages of their own before the deps stage (with their comment lines), e.g. one that builds wheels from sdists. */
+  stages?: string;
   /** Installed in the deps stage, shared by deploy and dev. */
   deps?: string;
   /** Installed in the dev stage only. */
@@ -171,6 +173,8 @@ export interface Ecosystem<
    * is written as version 2 (or later) and an older envseal says "upgrade envseal" instead of a schema error.
    */
   needsLockVersion2?(section: z.infer<Section>): boolean;
+  /** True when the section uses something only lock format 4 can say (Python: sdists built into wheels at lock time). */
+  needsLockVersion4?(section: z.infer<Section>): boolean;
   /** Lists in canonical order, so the same environment always gives the same bytes. */
   canonicalize(section: z.infer<Section>): z.infer<Section>;
   /** The part of the section the environment fingerprint covers. */

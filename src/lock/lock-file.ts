@@ -24,7 +24,7 @@ export function finalizeLock(lock: LockWithoutFingerprint): Lock {
   const sorted = {
     ...lock,
     // Version 1 for what format 1 can say (the bytes it always had), 2 when it needs `platforms` or a later wing,
-    // 3 when a target has `cuda`.
+    // 3 when a target has `cuda`, 4 when a wing says so (Python sdists built into wheels).
     lockVersion: requiredVersion({ ...lock, ...sections, platforms }),
     inputFiles: sortedUnique(lock.inputFiles),
     declared,
@@ -36,26 +36,30 @@ export function finalizeLock(lock: LockWithoutFingerprint): Lock {
 }
 
 /**
- * The oldest format that holds the lock: 3 when a target has `cuda`, 2 when it has `platforms`, a section of a
+ * The oldest format that holds the lock: 4 when a wing's section needs it (Python sdists built at lock time), 3 when a target has `cuda`, 2 when it has `platforms`, a section of a
  * wing added after format 1 or a section its wing says needs version 2 (Python wheels required by URL), else 1.
  * An older envseal would refuse the unknown keys with a schema error; the version makes it say "upgrade
  * envseal" instead.
  */
-function requiredVersion(lock: object): 1 | 2 | 3 {
+function requiredVersion(lock: object): 1 | 2 | 3 | 4 {
   const record = lock as Record<string, unknown>;
   const platforms = (record.platforms ?? {}) as Record<string, PlatformEntry>;
+  const sections = (w: (typeof ECOSYSTEMS)[number]) =>
+    [record[w.id], ...Object.values(platforms).map((p) => (p as Record<string, unknown>)[w.id])].filter(Boolean);
+  if (ECOSYSTEMS.some((w) => w.needsLockVersion4 && sections(w).some((s) => w.needsLockVersion4!(s)))) return LOCK_VERSION;
   const targets = [record.target as TargetProbe | undefined, ...Object.values(platforms).map((p) => p.target)];
-  if (targets.some((t) => t?.cuda)) return LOCK_VERSION;
+  if (targets.some((t) => t?.cuda)) return 3;
   const v2 = (w: (typeof ECOSYSTEMS)[number]) => (w.addedLater && record[w.id]) || (record[w.id] && w.needsLockVersion2?.(record[w.id]));
   return record.platforms || ECOSYSTEMS.some(v2) ? 2 : 1;
 }
 
-const VERSION_CONTENT: Record<1 | 2 | 3, string> = {
+const VERSION_CONTENT: Record<1 | 2 | 3 | 4, string> = {
   1: 'a lock without platforms, sections of wings added later, Python wheels required by URL or target.cuda',
   2: `a lock with platforms, sections of wings added later (${ECOSYSTEMS.filter((w) => w.addedLater)
     .map((w) => w.id)
     .join(', ')}) or Python wheels required by URL, and no target.cuda`,
-  3: 'a lock with target.cuda (a base image that declares its CUDA version)',
+  3: 'a lock with target.cuda (a base image that declares its CUDA version) and no Python sdists built into wheels',
+  4: 'a lock with Python sdists built into wheels (python.packages[].build)',
 };
 
 function canonicalPlatforms(platforms: Record<string, PlatformEntry>): Record<string, PlatformEntry> {

@@ -22,11 +22,12 @@ import { nullableShape, perPlatformShape } from '../ecosystems/registry.js';
  * version of a base image that declares one). A lock that uses none of them is still written as version 1,
  * byte for byte what it was, so an older envseal keeps reading it and only a lock that needs the new fields
  * says "upgrade envseal" to an old reader. Older locks are read as they are: a lock of version 1 or 2 has no
- * `target.cuda` (it was not read), which `lock` fills in when it probes the base again.
+ * `target.cuda` (it was not read), which `lock` fills in when it probes the base again. Version 4 adds what a
+ * wing says needs it (Python: sdists built into wheels, `packages[].build`).
  */
-export const LOCK_VERSION = 3;
-/** The lock versions this envseal reads: 1 (one platform), 2 (`platforms`, later wings) and 3 (`target.cuda`). */
-export const READABLE_LOCK_VERSIONS: readonly number[] = [1, 2, 3];
+export const LOCK_VERSION = 4;
+/** The lock versions this envseal reads: 1 (one platform), 2 (`platforms`, later wings), 3 (`target.cuda`), 4 (built sdists). */
+export const READABLE_LOCK_VERSIONS: readonly number[] = [1, 2, 3, 4];
 
 const targetsSchema = z.strictObject({
   dev: z.strictObject({ env: z.record(z.string(), z.string()) }),
@@ -67,8 +68,8 @@ export const platformEntrySchema = z.strictObject({
 export type PlatformEntry = z.infer<typeof platformEntrySchema>;
 
 export const lockSchema = z.strictObject({
-  /** 1 without `platforms`, later wings' sections and `target.cuda`; 2 with the first two; 3 with `target.cuda` (see LOCK_VERSION). */
-  lockVersion: z.union([z.literal(1), z.literal(2), z.literal(LOCK_VERSION)]),
+  /** 1 without `platforms`, later wings' sections and `target.cuda`; 2 with the first two; 3 with `target.cuda`; 4 with built sdists (see LOCK_VERSION). */
+  lockVersion: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(LOCK_VERSION)]),
   tool: z.strictObject({ name: z.literal('envseal'), version: z.string() }),
   name: z.string(),
   resolvedAt: instantSchema,

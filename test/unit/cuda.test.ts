@@ -202,9 +202,9 @@ describe('target.cuda in the lock (version 3)', () => {
     const err = thrown(() => parseLock(text));
     assert.equal(err.code, 'lock.invalid');
     assert.match(err.details.join('\n'), /lockVersion: must be 3 for a lock with target\.cuda/);
-    const newer = thrown(() => parseLock('{"lockVersion": 4}'));
+    const newer = thrown(() => parseLock('{"lockVersion": 5}'));
     assert.equal(newer.code, 'lock.version');
-    assert.match(newer.message, /this envseal reads versions 1, 2, 3/);
+    assert.match(newer.message, /this envseal reads versions 1, 2, 3, 4/);
   });
 });
 

@@ -9,6 +9,7 @@ import { INDEX_CREDENTIALS_ARG } from '../../core/image-contract.js';
 import { splitUrlCredentials } from '../../core/url-credentials.js';
 import type { DockerfileSection, RenderContext } from '../types.js';
 import type { LockedPythonPackage, PythonSection } from './schema.js';
+import { BUILT_WHEELS_DIR, buildCommands } from './sdist-build.js';
 
 /** templates/ file the seed hook is read from. */
 export const SEED_HOOK_ASSET = 'envseal_seed.py';
@@ -26,11 +27,47 @@ export function renderPython(py: PythonSection, ctx: RenderContext): DockerfileS
     '# Seed hook (templates/envseal_seed.py): seeds random, NumPy, PyTorch and TensorFlow when ENVSEAL_SEED is set.',
     renderSeedHook(py, hook),
   ].join('\n');
+  const built = py.packages.filter((p) => p.build);
   return {
     depsEnv: ['PIP_DISABLE_PIP_VERSION_CHECK=1', 'PIP_NO_CACHE_DIR=1'],
+    ...(built.length ? { stages: renderBuilderStage(py, ctx, built) } : {}),
     deps,
     ...(dev.length ? { dev: renderPip(py, ctx, dev) } : {}),
   };
+}
+
+/** The stage the sdists are built in (docs/dockerfile.md): each wheel is checked against the sha256 the lock recorded. */
+export const SDIST_STAGE = 'python-sdists';
+
+function renderBuilderStage(py: PythonSection, ctx: RenderContext, built: LockedPythonPackage[]): string {
+  const runs = built.map((p) => {
+    const check = shellQuote(`${p.build!.wheel.sha256}  ${BUILT_WHEELS_DIR}/${p.build!.wheel.filename}`);
+    const body = [...buildCommands(py, p, p.build!), `printf '%s\\n' ${check} | sha256sum -c -`];
+    return [
+      `# ${p.name} ${p.version}: ${p.file.filename} built with ${p.build!.deps.map((d) => `${d.name} ${d.version}`).join(', ')}`,
+      ...withCredentials(body, ''),
+    ].join('\n');
+  });
+  return [
+    '# ---------------------------------------------------------------------------------------------------------',
+    `# ${SDIST_STAGE}: the locked sdists built into wheels with their locked build requirements (hash-checked, no`,
+    '# other index files), SOURCE_DATE_EPOCH from the lock; the wheel must have the sha256 the lock recorded.',
+    `FROM ${ctx.base.pinned} AS ${SDIST_STAGE}`,
+    'ENV LANG=C.UTF-8 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1',
+    ...runs,
+  ].join('\n');
+}
+
+/** `body` run with the index credentials of build arg INDEX_CREDENTIALS_ARG as a netrc file, removed at the end with `cleanup`. */
+function withCredentials(body: string[], cleanup: string): string[] {
+  const arg = INDEX_CREDENTIALS_ARG;
+  return [
+    `# Index credentials, if needed: netrc text in build arg ${arg}, used and removed in this step (docs/credentials.md).`,
+    `RUN netrc="\${${arg}:-\${${arg.toLowerCase()}:-}}" && unset ${arg} ${arg.toLowerCase()} \\`,
+    ` && if [ -n "$netrc" ]; then (umask 077 && printf '%s\\n' "$netrc" > ${NETRC_IN_BUILD}) && export NETRC=${NETRC_IN_BUILD}; fi \\`,
+    ...body.map((l) => ` && ${l} \\`),
+    `    ; status=$?; rm -f ${NETRC_IN_BUILD}${cleanup}; exit $status`,
+  ];
 }
 
 function summarize(py: PythonSection, main: number, dev: number): string {
@@ -59,10 +96,23 @@ function renderPip(py: PythonSection, ctx: RenderContext, packages: LockedPython
   const indexArgs = [first ? `--index-url ${shellQuote(first)}` : '--no-index', ...extra.map((u) => `--extra-index-url ${shellQuote(u)}`)];
   const python = py.venv ? 'python' : shellQuote(py.interpreter);
   const breakSystem = !py.venv && ctx.target.python?.externallyManaged ? ' --break-system-packages' : '';
-  const onlyBinary = packages.every((p) => p.file.filename.endsWith('.whl')) ? ' --only-binary :all:' : '';
-  const lines = packages.map((p) => shellQuote(`${pipRequirement(p)} --hash=sha256:${p.file.sha256}`));
+  const onlyBinary = packages.every((p) => p.file.filename.endsWith('.whl') || p.build) ? ' --only-binary :all:' : '';
+  const lines = packages.map((p) =>
+    shellQuote(
+      p.build
+        ? `${p.name} @ file://${BUILT_WHEELS_DIR}/${p.build.wheel.filename} --hash=sha256:${p.build.wheel.sha256}`
+        : `${pipRequirement(p)} --hash=sha256:${p.file.sha256}`,
+    ),
+  );
+  const built = packages.some((p) => p.build);
   const arg = INDEX_CREDENTIALS_ARG;
   return [
+    ...(built
+      ? [
+          `# The wheels built from sdists in stage ${SDIST_STAGE}, installed hash-checked like any other.`,
+          `COPY --from=${SDIST_STAGE} ${BUILT_WHEELS_DIR}/ ${BUILT_WHEELS_DIR}/`,
+        ]
+      : []),
     `# Index credentials, if needed: netrc text in build arg ${arg}, used and removed in this step (docs/credentials.md).`,
     continued("RUN printf '%s\\n'", lines) + ' \\',
     '      > /tmp/envseal-requirements.txt \\',
@@ -71,7 +121,7 @@ function renderPip(py: PythonSection, ctx: RenderContext, packages: LockedPython
     ` && ${python} -m pip install --no-input --no-deps --require-hashes${onlyBinary}${breakSystem} \\`,
     `      ${indexArgs.join(' ')} \\`,
     '      -r /tmp/envseal-requirements.txt; \\',
-    `    status=$?; rm -f ${NETRC_IN_BUILD} /tmp/envseal-requirements.txt; exit $status`,
+    `    status=$?; rm -f${built ? 'r' : ''} ${NETRC_IN_BUILD} /tmp/envseal-requirements.txt${built ? ` ${BUILT_WHEELS_DIR}` : ''}; exit $status`,
   ].join('\n');
 }
 

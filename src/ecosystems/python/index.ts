@@ -43,9 +43,12 @@ export const pythonWing = defineEcosystem({
   async resolve(declared, imported, ctx) {
     const section = await resolvePythonSection(declared, imported, ctx);
     checkCudaWheels(section.packages, ctx.ground, ctx.logger);
-    return section;
+    if (section.packages.every((p) => p.file.filename.endsWith('.whl'))) return section;
+    const { lockSdistBuilds } = await import('./sdist-build.js');
+    return { ...section, packages: await lockSdistBuilds(section.packages, section, ctx) };
   },
   needsLockVersion2: (py) => py.packages.some((p) => p.direct),
+  needsLockVersion4: (py) => py.packages.some((p) => p.build),
   canonicalize: (py) => ({
     ...py,
     packages: [...py.packages].map((p) => ({ ...p, via: sortedUnique(p.via), targets: sortedUnique(p.targets) })).sort((a, b) => compareText(a.name, b.name)),
@@ -56,7 +59,13 @@ export const pythonWing = defineEcosystem({
     systemSitePackages: py.systemSitePackages,
     packages: [...py.packages]
       .sort((a, b) => compareText(a.name, b.name))
-      .map((p) => ({ name: p.name, version: p.version, sha256: p.file.sha256, targets: [...p.targets].sort() })),
+      .map((p) => ({
+        name: p.name,
+        version: p.version,
+        sha256: p.file.sha256,
+        ...(p.build ? { built: p.build.wheel.sha256, buildDeps: p.build.deps.map((d) => d.file.sha256).sort() } : {}),
+        targets: [...p.targets].sort(),
+      })),
   }),
   render: renderPython,
   contents: pythonContents,
@@ -138,7 +147,7 @@ function checkRequiresPython(declared: PythonDeclared, version: string | null, b
 export function rejectUnsupportedOptions(options: Record<string, unknown>): void {
   if (Array.isArray(options.noBinary) && options.noBinary.length) {
     throw inputError('python.unsupported-option', `--no-binary ${options.noBinary.join(',')} asks pip to build from source, which envseal does not do`, {
-      hint: 'envseal locks wheels (and sdists with static metadata that need no build); remove --no-binary',
+      hint: 'envseal installs wheels, and builds an sdist only when no wheel of the locked version fits the target; remove --no-binary',
     });
   }
   if (Array.isArray(options.findLinks) && options.findLinks.length) {

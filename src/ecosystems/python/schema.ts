@@ -125,6 +125,30 @@ export const lockedPythonFileSchema = z.strictObject({
   uploadTime: z.string().optional(),
 });
 
+/** A build requirement of an sdist, locked like any package: installed hash-checked (wheels only) before the build. */
+const lockedBuildDepSchema = z.strictObject({
+  name: z.string(),
+  version: z.string(),
+  file: lockedPythonFileSchema,
+  index: z.string(),
+});
+
+/**
+ * How an sdist (the package's `file`) becomes the wheel that is installed: built once at lock time in the pinned
+ * base image and again by the Dockerfile's builder stage, which checks that the wheel is the same bytes.
+ */
+export const sdistBuildSchema = z.strictObject({
+  /** `[build-system].requires` of the sdist's pyproject.toml; without one, setuptools' default (PEP 517/518). */
+  requires: z.array(z.string()),
+  /** SOURCE_DATE_EPOCH of the build (timestamps inside the wheel): from the sdist's upload time, else 1980-01-01. */
+  sourceDateEpoch: z.number().int().nonnegative(),
+  /** The build requirements, resolved for the target (wheels only) and installed hash-checked. */
+  deps: z.array(lockedBuildDepSchema),
+  /** The wheel the build gives. */
+  wheel: z.strictObject({ filename: z.string(), sha256: hex64Schema }),
+});
+export type SdistBuild = z.infer<typeof sdistBuildSchema>;
+
 export const lockedPythonPackageSchema = z.strictObject({
   /** PEP 503 normalised name. */
   name: z.string(),
@@ -134,6 +158,8 @@ export const lockedPythonPackageSchema = z.strictObject({
   index: z.string(),
   /** Required by URL (`name @ https://…/name-1.0-py3-none-any.whl`): installed from `file.url`, not from an index. */
   direct: z.literal(true).optional(),
+  /** Set when `file` is an sdist: how it is built into a wheel (lock version 4). */
+  build: sdistBuildSchema.optional(),
   /** Why it is here: the requirement chains that pulled it in, e.g. `requirements.txt > pandas > numpy`. */
   via: z.array(z.string()),
   targets: targetListSchema,

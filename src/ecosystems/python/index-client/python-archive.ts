@@ -205,12 +205,21 @@ export async function readWheelMetadata(source: ByteSource, filename: string): P
 
 /** The top-level `PKG-INFO` of an sdist (`.tar.gz` or `.zip`), read from the whole file. */
 export async function readSdistPkgInfo(data: Buffer, filename: string): Promise<string> {
-  const isTopPkgInfo = (name: string) => /^[^/]+\/PKG-INFO$/.test(name.replace(/^\.\//, ''));
+  const found = await readSdistTopFile(data, filename, 'PKG-INFO');
+  if (found === undefined) throw new ArchiveError('sdist has no top-level PKG-INFO');
+  return found;
+}
+
+/** A file in the top directory of an sdist (`{name}-{version}/<name>`), as UTF-8; undefined when absent. */
+export async function readSdistTopFile(data: Buffer, filename: string, name: string): Promise<string | undefined> {
+  const isTop = (path: string) => {
+    const parts = path.replace(/^\.\//, '').split('/');
+    return parts.length === 2 && parts[1] === name;
+  };
   if (filename.endsWith('.zip')) {
     const source = bufferSource(data);
-    const entry = (await readZipDirectory(source)).find((e) => isTopPkgInfo(e.name));
-    if (!entry) throw new ArchiveError('sdist has no top-level PKG-INFO');
-    return (await readZipEntry(source, entry)).toString('utf8');
+    const entry = (await readZipDirectory(source)).find((e) => isTop(e.name));
+    return entry ? (await readZipEntry(source, entry)).toString('utf8') : undefined;
   }
   if (!filename.endsWith('.tar.gz') && !filename.endsWith('.tgz')) throw new ArchiveError(`unsupported sdist format: ${filename}`);
   let tar: Buffer;
@@ -224,7 +233,7 @@ export async function readSdistPkgInfo(data: Buffer, filename: string): Promise<
   const { readTarEntries } = await import('../../../tar/tar-stream-codec.js');
   try {
     await readTarEntries(Readable.from([tar]), async (entry) => {
-      if (found !== undefined || entry.header.type !== 'file' || !isTopPkgInfo(entry.header.name)) return;
+      if (found !== undefined || entry.header.type !== 'file' || !isTop(entry.header.name)) return;
       const chunks: Buffer[] = [];
       for await (const chunk of entry.body) chunks.push(Buffer.from(chunk as Uint8Array));
       found = Buffer.concat(chunks).toString('utf8');
@@ -232,6 +241,5 @@ export async function readSdistPkgInfo(data: Buffer, filename: string): Promise<
   } catch (err) {
     throw new ArchiveError(`unreadable tar archive: ${(err as Error).message}`);
   }
-  if (found === undefined) throw new ArchiveError('sdist has no top-level PKG-INFO');
   return found;
 }

@@ -244,6 +244,10 @@ export class PythonIndexClient implements PackageIndex {
     return doc;
   }
 
+  async getFile(project: IndexProject, file: IndexFile): Promise<Buffer> {
+    return this.download(file, this.context(project.index, { project: project.name, file: file.filename }));
+  }
+
   /** Downloads a whole file, checking its sha256 when the index gave one. */
   private async download(file: IndexFile, context: RequestContext): Promise<Buffer> {
     const res = await this.limiter.run(() => this.http.request({ url: file.url }, context));
