@@ -1,0 +1,132 @@
+/**
+ * sdists built into wheels end to end (issue 10, "sdists"): an index served on loopback by this test holds an
+ * sdist-only project and Debian's setuptools and wheel wheels. `lock` records the sdist's sha256, its build
+ * requirements (resolved for the target, with hashes) and the sha256 of the wheel it built in the lab base image;
+ * `generate` writes a builder stage; the deploy image built from it imports the package, and `verify --rebuild`
+ * (a clean rebuild, whose builder stage builds the wheel again and checks it against the lock) gives the same
+ * image ID. Refusals leave the lock byte-identical: an sdist whose build backend is not on the index (exit 2,
+ * naming it) and an sdist whose build fails (exit 2, with the build's output).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
+import { buildSdist } from '../lab/wheel.js';
+import { startIndex, type LabIndex, type FileSpec } from '../lab/index-server.js';
+import { dockerCli, LAB_BASE_IMAGE, requireLab } from '../lab/lab.js';
+import { HOST_WHEELS_DIR } from '../lab/fixtures-index.js';
+
+const RUN = randomBytes(4).toString('hex');
+const NAME = `sdist-e2e-${RUN}`;
+const TAG = `envseal-sdist-e2e:${RUN}`;
+
+const good = buildSdist({ name: 'sealbuild', version: '1.0', files: { 'sealbuild/__init__.py': '__version__ = "1.0"\n' } });
+const flit = buildSdist({
+  name: 'sealflit',
+  version: '1.0',
+  files: {
+    'pyproject.toml':
+      '[build-system]\nrequires = ["flit_core>=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n\n[project]\nname = "sealflit"\nversion = "1.0"\n',
+    'sealflit/__init__.py': '"""x"""\n__version__ = "1.0"\n',
+  },
+});
+const broken = buildSdist({ name: 'sealbroken', version: '1.0', files: { 'setup.py': 'raise SystemExit("this sdist does not build")\n' } });
+const hostWheel = (name: string): FileSpec => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
+
+describe('sdists built into wheels (lock, builder stage, reproducible image)', { concurrency: false, timeout: 20 * 60_000 }, () => {
+  let project: TempProject;
+  let index: LabIndex;
+  const envseal = (args: string[]) => runEnvseal(args, { cwd: project.dir, env: { ENVSEAL_CACHE_DIR: project.path('.cache') } });
+
+  before(async () => {
+    await requireLab();
+    index = await startIndex({
+      projects: {
+        sealbuild: [{ filename: good.filename, bytes: good.bytes, uploadTime: '2024-01-02T03:04:05.000000Z' }],
+        sealflit: [{ filename: flit.filename, bytes: flit.bytes }],
+        sealbroken: [{ filename: broken.filename, bytes: broken.bytes }],
+        setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')],
+        wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')],
+      },
+    });
+    const spec = `version: 1
+name: ${NAME}
+base: ${LAB_BASE_IMAGE}
+python:
+  requirements: [requirements.txt]
+  index: ${index.url}
+targets:
+  deploy:
+    command: [python, -c, "import importlib.metadata as m, sealbuild; print(sealbuild.__version__, m.version('sealbuild'))"]
+`;
+    project = await makeTempProject({ 'envseal.yaml': spec, 'requirements.txt': 'sealbuild==1.0\n' });
+  });
+
+  after(async () => {
+    await dockerCli(['rmi', '-f', TAG]).catch(() => undefined);
+    await index?.close();
+    await project?.cleanup();
+  });
+
+  test('lock records the sdist, its locked build requirements and the sha256 of the wheel built in the base image', async () => {
+    const locked = await envseal(['lock']);
+    assert.equal(locked.code, 0, locked.stderr);
+    const lock = JSON.parse(await readFile(project.path('envseal.lock'), 'utf8'));
+    assert.equal(lock.lockVersion, 4, 'a lock with a built sdist is version 4');
+    const pkg = lock.python.packages.find((p: { name: string }) => p.name === 'sealbuild');
+    assert.equal(pkg.file.filename, good.filename);
+    assert.equal(pkg.file.sha256, good.sha256);
+    assert.deepEqual(pkg.build.requires, ['setuptools>=61', 'wheel']);
+    assert.equal(pkg.build.sourceDateEpoch, 1704164645);
+    assert.deepEqual(
+      pkg.build.deps.map((d: { name: string; version: string; file: { sha256: string } }) => `${d.name} ${d.version} ${d.file.sha256.length}`),
+      ['setuptools 66.1.1 64', 'wheel 0.38.4 64'],
+    );
+    assert.equal(pkg.build.wheel.filename, 'sealbuild-1.0-py3-none-any.whl');
+    assert.match(pkg.build.wheel.sha256, /^[0-9a-f]{64}$/);
+    assert.deepEqual(
+      lock.python.packages.map((p: { name: string }) => p.name),
+      ['sealbuild'],
+      'build requirements are not installed in the image',
+    );
+  });
+
+  test('generate writes a builder stage; the deploy image imports the package; a clean rebuild gives the same image ID', async () => {
+    const generated = await envseal(['generate']);
+    assert.equal(generated.code, 0, generated.stderr);
+    const dockerfile = await readFile(project.path('envseal.Dockerfile'), 'utf8');
+    const lock = JSON.parse(await readFile(project.path('envseal.lock'), 'utf8'));
+    const wheel = lock.python.packages[0].build.wheel;
+    assert.match(dockerfile, / AS python-sdists\n/);
+    assert.ok(dockerfile.includes(`'${wheel.sha256}  /tmp/envseal-wheels/${wheel.filename}' | sha256sum -c -`), dockerfile);
+    assert.ok(dockerfile.includes('COPY --from=python-sdists /tmp/envseal-wheels/ /tmp/envseal-wheels/'));
+    const built = await envseal(['build', '--target', 'deploy', '--no-cache', '-t', TAG]);
+    assert.equal(built.code, 0, built.stderr);
+    const ran = await dockerCli(['run', '--rm', '--network', 'none', TAG]);
+    assert.equal(ran.stdout.trim(), '1.0 1.0');
+    const verified = await envseal(['verify', '--rebuild', '--image', TAG]);
+    assert.equal(verified.code, 0, `${verified.stdout}\n${verified.stderr}`);
+    assert.match(verified.stdout, /ok {3}rebuild: a clean rebuild gives the same image sha256:[0-9a-f]{64}/);
+  });
+
+  test('an sdist whose build backend is not on the index is refused (exit 2, naming it); the lock is byte-identical', async () => {
+    const before = await readFile(project.path('envseal.lock'), 'utf8');
+    await writeFile(project.path('requirements.txt'), 'sealbuild==1.0\nsealflit==1.0\n');
+    const refused = await envseal(['lock']);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /cannot lock the build requirements of sealflit 1\.0 \(sealflit-1\.0\.tar\.gz\) \(flit_core>=3\.2,<4\): .*flit-core/);
+    assert.equal(await readFile(project.path('envseal.lock'), 'utf8'), before);
+  });
+
+  test('an sdist whose build fails is refused with the build output (exit 2); the lock is byte-identical', async () => {
+    const before = await readFile(project.path('envseal.lock'), 'utf8');
+    await writeFile(project.path('requirements.txt'), 'sealbuild==1.0\nsealbroken==1.0\n');
+    const refused = await envseal(['lock']);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /building sealbroken 1\.0 \(sealbroken-1\.0\.tar\.gz\) into a wheel in the base image \S+ failed \(exit 1\)/);
+    assert.match(refused.stderr, /this sdist does not build/);
+    assert.equal(await readFile(project.path('envseal.lock'), 'utf8'), before);
+  });
+});
