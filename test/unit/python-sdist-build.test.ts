@@ -11,7 +11,9 @@ import { EnvsealError } from '../../src/core/errors.js';
 import { silentLogger, type ContainerRunOptions, type DockerEngine, type IndexFile, type IndexProject } from '../../src/core/ports.js';
 import { buildEpoch, buildRequires, DEFAULT_BUILD_REQUIRES, lockSdistBuilds } from '../../src/ecosystems/python/sdist-build.js';
 import { readSdistTopFile } from '../../src/ecosystems/python/index-client/python-archive.js';
-import type { LockedPythonPackage, PythonSection } from '../../src/ecosystems/python/schema.js';
+import { lockedPythonFiles, type LockedPythonPackage, type PythonSection } from '../../src/ecosystems/python/schema.js';
+import { renderProjectPages } from '../../src/app/bundle/offline-index.js';
+import { checkManifestAgainstLock } from '../../src/app/bundle/manifest.js';
 import type { ResolveContext } from '../../src/ecosystems/types.js';
 import { renderDockerfile } from '../../src/dockerfile/render-dockerfile.js';
 import { finalizeLock, parseLock, serializeLock } from '../../src/lock/lock-file.js';
@@ -241,5 +243,31 @@ describe('a built sdist in the lock and the Dockerfile', () => {
 
   it('renders no builder stage without built sdists', () => {
     assert.ok(!render(sdistPackage()).includes('python-sdists'));
+  });
+});
+
+describe('a built sdist in a bundle', () => {
+  const lock = () => {
+    const d = sampleDraft();
+    d.python!.packages = [...d.python!.packages, built()];
+    return finalizeLock(d);
+  };
+
+  it('serves the build requirements on the offline index next to the sdist', () => {
+    const pages = renderProjectPages(lock());
+    assert.match(pages.get('http://index.test/simple/setuptools') ?? '', /setuptools-66\.1\.1-py3-none-any\.whl/);
+    assert.match(pages.get('http://index.test/simple/wheel') ?? '', /#sha256=2{64}/);
+    assert.match(pages.get('http://index.test/simple/pkg') ?? '', /pkg-1\.0\.tar\.gz/);
+  });
+
+  it('is damaged when a build requirement the lock names is missing (exit 2)', async () => {
+    const l = lock();
+    const entries = lockedPythonFiles(l.python)
+      .filter((p) => p.name !== 'wheel')
+      .map((p) => ({ path: `python/${p.file.filename}`, kind: 'python' as const, sha256: p.file.sha256, size: 1 }));
+    const err = await caught(() => checkManifestAgainstLock({ fingerprint: l.fingerprint, lockDigest: 'd', entries } as never, l, 'd', 'b.tar'));
+    assert.equal(err.code, 'bundle.damaged');
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, /^b\.tar: python\/wheel-0\.38\.4-py3-none-any\.whl \(wheel 0\.38\.4, in the lock\) is not in the bundle/);
   });
 });

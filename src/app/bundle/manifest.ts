@@ -10,6 +10,7 @@ import { canonicalJson } from '../../core/canonical-json.js';
 import { inputError } from '../../core/errors.js';
 import { TARGET_NAMES } from '../../core/image-contract.js';
 import type { Lock } from '../../lock/schema.js';
+import { lockedPythonFiles } from '../../ecosystems/python/schema.js';
 
 /** 2 added `apt` entries (what apt fetched for the lock's packages); version 1 bundles are still read. */
 export const BUNDLE_FORMAT_VERSION = 2;
@@ -136,7 +137,7 @@ export function checkManifestAgainstLock(manifest: BundleManifest, lock: Lock, l
   }
   if (lockDigest !== manifest.lockDigest) throw damaged(bundle, LOCK_ENTRY, `has digest ${lockDigest}, manifest.json says ${manifest.lockDigest}`);
   const python = new Map(manifest.entries.filter((e) => e.kind === 'python').map((e) => [e.path, e]));
-  for (const p of lock.python?.packages ?? []) {
+  for (const p of lockedPythonFiles(lock.python)) {
     const path = pythonEntryPath(p.file.filename);
     const entry = python.get(path);
     if (!entry) throw damaged(bundle, path, `(${p.name} ${p.version}, in the lock) is not in the bundle`);

@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { splitUrlCredentials } from '../../core/url-credentials.js';
 import type { Lock } from '../../lock/schema.js';
+import { lockedPythonFiles } from '../../ecosystems/python/schema.js';
 
 export interface OfflineIndex {
   /** `http://127.0.0.1:<port>`: the value for HTTP_PROXY. */
@@ -41,7 +42,7 @@ export function normalizeUrl(url: string): string {
 /** PEP 503 project pages (index URL/project → HTML) for the lock's Python packages. */
 export function renderProjectPages(lock: Lock): Map<string, string> {
   const byPage = new Map<string, string[]>();
-  for (const p of lock.python?.packages ?? []) {
+  for (const p of lockedPythonFiles(lock.python)) {
     const page = `${normalizeUrl(p.index)}/${p.name}`;
     const href = `${splitUrlCredentials(p.file.url).url.replace(/#.*$/, '')}#sha256=${p.file.sha256}`;
     const links = byPage.get(page) ?? [];

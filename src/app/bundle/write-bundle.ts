@@ -19,6 +19,7 @@ import { LABEL_TARGET, type TargetName } from '../../core/image-contract.js';
 import { TOOL_VERSION } from '../../core/version.js';
 import { lockDigest } from '../../lock/lock-file.js';
 import type { Lock } from '../../lock/schema.js';
+import { lockedPythonFiles } from '../../ecosystems/python/schema.js';
 import { createTarWriter, type TarWriter } from '../../tar/tar-stream-codec.js';
 import { assertImageMatchesLock, computeSourceDigest, defaultImageTag } from '../build-image.js';
 import { renderFromLock, type GenerateDeps } from '../generate-dockerfile.js';
@@ -148,9 +149,9 @@ export async function writeBundle(paths: ProjectPaths, request: BundleRequest, d
 
 type AddEntry = (entry: Omit<BundleEntry, 'size' | 'sha256'>, bytes: Uint8Array) => Promise<void>;
 
-/** Every locked wheel and sdist, fetched from the lock's URL and checked against the lock's sha256. */
+/** Every locked wheel and sdist (and an sdist's build requirements), fetched from the lock's URL and checked against the lock's sha256. */
 async function addPythonFiles(lock: Lock, add: AddEntry, deps: BundleDeps, signal?: AbortSignal): Promise<void> {
-  for (const p of lock.python?.packages ?? []) {
+  for (const p of lockedPythonFiles(lock.python)) {
     deps.logger.progress(`fetching ${p.file.filename}`);
     const bytes = await deps.download(p.file.url, signal);
     const got = sha256Hex(bytes);

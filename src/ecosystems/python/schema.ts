@@ -177,3 +177,12 @@ export const pythonSectionSchema = z.strictObject({
   packages: z.array(lockedPythonPackageSchema),
 });
 export type PythonSection = z.infer<typeof pythonSectionSchema>;
+
+/** Every file the section names, once by filename: the packages' and their sdists' build requirements (bundles carry them all). */
+export function lockedPythonFiles(
+  section: PythonSection | null | undefined,
+): { name: string; version: string; index: string; file: LockedPythonPackage['file'] }[] {
+  const all = (section?.packages ?? []).flatMap((p) => [p, ...(p.build?.deps ?? [])]);
+  const seen = new Set<string>();
+  return all.filter((p) => !seen.has(p.file.filename) && Boolean(seen.add(p.file.filename)));
+}
