@@ -4,11 +4,13 @@
  * requirements (resolved for the target, with hashes) and the sha256 of the wheel it built in the lab base image;
  * `generate` writes a builder stage; the deploy image built from it imports the package, and `verify --rebuild`
  * (a clean rebuild, whose builder stage builds the wheel again and checks it against the lock) gives the same
- * image ID. Refusals leave the lock byte-identical: an sdist whose build backend is not on the index (exit 2,
+ * image ID, and so does `load --rebuild` from a bundle with the index gone (the bundle carries the build
+ * requirements). Refusals leave the lock byte-identical: an sdist whose build backend is not on the index (exit 2,
  * naming it) and an sdist whose build fails (exit 2, with the build's output).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -34,6 +36,13 @@ const flit = buildSdist({
 });
 const broken = buildSdist({ name: 'sealbroken', version: '1.0', files: { 'setup.py': 'raise SystemExit("this sdist does not build")\n' } });
 const hostWheel = (name: string): FileSpec => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
+const projects = (): Record<string, FileSpec[]> => ({
+  sealbuild: [{ filename: good.filename, bytes: good.bytes, uploadTime: '2024-01-02T03:04:05.000000Z' }],
+  sealflit: [{ filename: flit.filename, bytes: flit.bytes }],
+  sealbroken: [{ filename: broken.filename, bytes: broken.bytes }],
+  setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')],
+  wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')],
+});
 
 describe('sdists built into wheels (lock, builder stage, reproducible image)', { concurrency: false, timeout: 20 * 60_000 }, () => {
   let project: TempProject;
@@ -42,15 +51,7 @@ describe('sdists built into wheels (lock, builder stage, reproducible image)', {
 
   before(async () => {
     await requireLab();
-    index = await startIndex({
-      projects: {
-        sealbuild: [{ filename: good.filename, bytes: good.bytes, uploadTime: '2024-01-02T03:04:05.000000Z' }],
-        sealflit: [{ filename: flit.filename, bytes: flit.bytes }],
-        sealbroken: [{ filename: broken.filename, bytes: broken.bytes }],
-        setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')],
-        wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')],
-      },
-    });
+    index = await startIndex({ projects: projects() });
     const spec = `version: 1
 name: ${NAME}
 base: ${LAB_BASE_IMAGE}
@@ -65,7 +66,8 @@ targets:
   });
 
   after(async () => {
-    await dockerCli(['rmi', '-f', TAG]).catch(() => undefined);
+    const loaded = (await dockerCli(['images', '-q', '--filter', `reference=envseal/${NAME}`])).stdout.split('\n').filter(Boolean);
+    await dockerCli(['rmi', '-f', TAG, ...new Set(loaded)]).catch(() => undefined);
     await index?.close();
     await project?.cleanup();
   });
@@ -109,6 +111,18 @@ targets:
     const verified = await envseal(['verify', '--rebuild', '--image', TAG]);
     assert.equal(verified.code, 0, `${verified.stdout}\n${verified.stderr}`);
     assert.match(verified.stdout, /ok {3}rebuild: a clean rebuild gives the same image sha256:[0-9a-f]{64}/);
+  });
+
+  test('a bundle carries the sdist and its build requirements; load --rebuild from the bundle alone gives the same image ID', async () => {
+    const bundled = await envseal(['bundle', '-o', project.path('b.tar'), '--target', 'deploy', '--image', TAG]);
+    assert.equal(bundled.code, 0, bundled.stderr);
+    const listed = execFileSync('tar', ['-tf', project.path('b.tar')], { encoding: 'utf8' });
+    for (const f of [good.filename, 'setuptools-66.1.1-py3-none-any.whl', 'wheel-0.38.4-py3-none-any.whl']) assert.ok(listed.includes(`python/${f}`), listed);
+    await index.close();
+    const loaded = await envseal(['load', project.path('b.tar'), '--rebuild']);
+    assert.equal(loaded.code, 0, loaded.stderr);
+    assert.match(loaded.stdout + loaded.stderr, /every entry checked, same image ID/);
+    index = await startIndex({ projects: projects(), port: index.port });
   });
 
   test('an sdist whose build backend is not on the index is refused (exit 2, naming it); the lock is byte-identical', async () => {
