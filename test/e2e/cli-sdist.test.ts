@@ -139,7 +139,7 @@ targets:
     await writeFile(project.path('requirements.txt'), 'sealbuild==1.0\nsealbroken==1.0\n');
     const refused = await envseal(['lock']);
     assert.equal(refused.code, 2, refused.stderr);
-    assert.match(refused.stderr, /building sealbroken 1\.0 \(sealbroken-1\.0\.tar\.gz\) into a wheel in the base image \S+ failed \(exit 1\)/);
+    assert.match(refused.stderr, /building sealbroken 1\.0 \(sealbroken-1\.0\.tar\.gz\) into a wheel in the base image \S+ \(linux\/amd64\) failed \(exit 1\)/);
     assert.match(refused.stderr, /this sdist does not build/);
     assert.equal(await readFile(project.path('envseal.lock'), 'utf8'), before);
   });

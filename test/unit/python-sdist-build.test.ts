@@ -103,7 +103,7 @@ function fakeCtx(pyproject: string | undefined, run: { exitCode: number; stdout:
     },
   } as unknown as DockerEngine;
   const ctx = {
-    ground: { base: { pinned: `base@sha256:${'e'.repeat(64)}`, reference: 'base:1' }, target: BOOKWORM_TARGET },
+    ground: { base: { pinned: `base@sha256:${'e'.repeat(64)}`, reference: 'base:1', platform: 'linux/amd64' }, target: BOOKWORM_TARGET },
     engine,
     index: withFiles,
     logger: silentLogger,
@@ -157,7 +157,7 @@ describe('locking an sdist build', () => {
     const err = await caught(lockSdistBuilds([sdistPackage()], PY, ctx));
     assert.equal(err.code, 'python.sdist-build');
     assert.equal(err.exitCode, 2);
-    assert.match(err.message, /^building pkg 1\.0 \(pkg-1\.0\.tar\.gz\) into a wheel in the base image base:1 failed \(exit 1\)$/);
+    assert.match(err.message, /^building pkg 1\.0 \(pkg-1\.0\.tar\.gz\) into a wheel in the base image base:1 \(linux\/amd64\) failed \(exit 1\)$/);
     assert.deepEqual(err.details, ['error: invalid command bdist_wheel']);
   });
 });

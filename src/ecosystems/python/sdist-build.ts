@@ -134,7 +134,7 @@ async function lockOne(
     throw inputError(
       'python.sdist-build',
       run.exitCode !== 0
-        ? `building ${what} into a wheel in the base image ${ctx.ground.base.reference} failed (exit ${run.exitCode})`
+        ? `building ${what} into a wheel in the base image ${ctx.ground.base.reference} (${ctx.ground.base.platform}) failed (exit ${run.exitCode})`
         : `building ${what} gave ${wheels.length} wheels, not one`,
       { details: tail, hint: `pin a version of ${p.name} that has a wheel for this target, or fix the sdist's build` },
     );
