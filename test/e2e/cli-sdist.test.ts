@@ -67,7 +67,7 @@ targets:
 
   after(async () => {
     const loaded = (await dockerCli(['images', '-q', '--filter', `reference=envseal/${NAME}`])).stdout.split('\n').filter(Boolean);
-    await dockerCli(['rmi', '-f', TAG, ...new Set(loaded)]).catch(() => undefined);
+    await dockerCli(['rmi', '-f', TAG, `envseal-cache/${NAME}:deploy`, ...new Set(loaded)]).catch(() => undefined);
     await index?.close();
     await project?.cleanup();
   });
