@@ -187,6 +187,8 @@ function contextFor(paths: ProjectPaths, rendered: Awaited<ReturnType<typeof ren
 
 export async function buildImage(paths: ProjectPaths, request: BuildRequest, deps: BuildDeps): Promise<BuildOutcome> {
   const started = deps.clock.now().getTime();
+  // Where the time goes, for --verbose (issue 11: a repeat build must cost a fraction of a full one).
+  const mark = (phase: string) => deps.logger.debug(`build: ${phase} at ${deps.clock.now().getTime() - started} ms`);
   // A platform the lock does not hold is refused here (exit 2), before anything is built: it would fail late,
   // mid-build, with a base digest and wheels for another architecture.
   const rendered = await renderFromLock(paths, deps, { ...(request.platform ? { platform: request.platform } : {}), command: 'build' });
@@ -195,7 +197,9 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   await assertDockerfileCurrent(paths, join(paths.dir, request.dockerfile ?? platformFileName(DEFAULT_DOCKERFILE, rendered.platform)), rendered.text);
 
   // Both targets need the deploy copy paths: the classic builder builds the deploy stage before dev.
+  mark('rendered');
   const sourceDigest = await computeSourceDigest(paths.dir, lock.targets.deploy.copy);
+  mark('source digest');
   const tags = request.tags?.length ? request.tags : [defaultImageTag(lock, request.target, sourceDigest, rendered.platform)];
   const epoch = sourceDateEpoch(lock);
   const context = contextFor(paths, rendered, epoch);
@@ -226,9 +230,10 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   } finally {
     context.stream.destroy();
   }
-  await context.done.catch((err: unknown) => {
+  const sent = await context.done.catch((err: unknown) => {
     throw inputError('build.context', `could not send the build context: ${(err as Error).message}`);
   });
+  mark(`built (context ${sent.files} files, ${sent.bytes} bytes)`);
 
   const builtAt = deps.clock.now().getTime();
   let imageId = result.imageId;
@@ -256,6 +261,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   }
 
   const normalizeMs = reproducible ? deps.clock.now().getTime() - builtAt : 0;
+  mark('normalised');
   const info = await deps.engine.inspectImage(imageId);
   if (!info) throw externalError('build.no-image', `the engine reported image ${imageId} but cannot show it`);
   assertImageMatchesLock(info, lock, digest, request.target);

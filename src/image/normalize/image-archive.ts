@@ -366,7 +366,13 @@ function readDiffIds(config: Buffer, path: string): string[] {
 export interface ArchiveLayerInput {
   /** `sha256:<hex>` of the file's bytes (the caller computed it while writing the file). */
   diffId: string;
-  file: string;
+  /**
+   * The layer tar; undefined for a layer the engine holds already (as part of an image's chain) and does not
+   * need: then only Docker's `manifest.json` is written, naming a blob that is not there. The classic image
+   * store's load looks a layer up by its chain ID before it opens the file (moby image/tarexport/load.go), so
+   * it never misses it; an OCI layout must be complete, so none is written.
+   */
+  file: string | undefined;
 }
 
 export interface ImageArchiveOutput {
@@ -375,8 +381,8 @@ export interface ImageArchiveOutput {
   /** Resolves when every entry has been handed to `stream`; rejects when a layer file cannot be read. */
   done: Promise<void>;
   configDigest: string;
-  /** Digest of the OCI image manifest in the archive (the image ID under the containerd image store). */
-  manifestDigest: string;
+  /** Digest of the OCI image manifest in the archive (the image ID under the containerd image store); none without an OCI layout. */
+  manifestDigest: string | undefined;
 }
 
 const sha256Of = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -390,10 +396,41 @@ export async function writeImageArchive(config: Buffer, layers: readonly Archive
   const sizes = new Map<string, { file: string; size: number }>();
   for (const layer of layers) {
     if (!/^sha256:[0-9a-f]{64}$/.test(layer.diffId)) throw inputError('image-archive.digest', `invalid layer digest ${layer.diffId}`);
-    if (!sizes.has(layer.diffId)) sizes.set(layer.diffId, { file: layer.file, size: (await stat(layer.file)).size });
+    if (layer.file !== undefined && !sizes.has(layer.diffId)) sizes.set(layer.diffId, { file: layer.file, size: (await stat(layer.file)).size });
   }
+  const complete = layers.every((l) => sizes.has(l.diffId));
   const configDigest = sha256Of(config);
-  // OCI image-spec manifest.md / image-index.md / image-layout.md.
+  const blob = (digest: string) => `blobs/sha256/${digest.slice('sha256:'.length)}`;
+  const dockerManifest = Buffer.from(canonicalJsonCompact([{ Config: blob(configDigest), Layers: layers.map((l) => blob(l.diffId)), RepoTags: [] }]));
+  const blobs = new Map<string, Buffer | { file: string; size: number }>([[configDigest, config], ...sizes]);
+  const oci = complete ? ociLayout(config, configDigest, layers, sizes) : undefined;
+  if (oci) blobs.set(oci.manifestDigest, oci.manifest);
+
+  const writer = createTarWriter();
+  const done = (async () => {
+    await writer.add({ name: 'blobs/', type: 'directory' });
+    await writer.add({ name: 'blobs/sha256/', type: 'directory' });
+    for (const digest of [...blobs.keys()].sort()) {
+      const content = blobs.get(digest)!;
+      if (Buffer.isBuffer(content)) await writer.add({ name: blob(digest), type: 'file' }, content);
+      else await writer.add({ name: blob(digest), type: 'file', size: content.size }, createReadStream(content.file));
+    }
+    if (oci) await writer.add({ name: 'index.json', type: 'file' }, oci.index);
+    await writer.add({ name: 'manifest.json', type: 'file' }, dockerManifest);
+    if (oci) await writer.add({ name: 'oci-layout', type: 'file' }, oci.layout);
+    writer.finish();
+  })();
+  done.catch((err: unknown) => writer.fail(err instanceof Error ? err : new Error(String(err))));
+  return { stream: writer.stream, done, configDigest, manifestDigest: oci?.manifestDigest };
+}
+
+/** OCI image-spec manifest.md / image-index.md / image-layout.md for one image whose layers are all present. */
+function ociLayout(
+  config: Buffer,
+  configDigest: string,
+  layers: readonly ArchiveLayerInput[],
+  sizes: ReadonlyMap<string, { size: number }>,
+): { manifest: Buffer; manifestDigest: string; index: Buffer; layout: Buffer } {
   const manifest = Buffer.from(
     canonicalJsonCompact({
       schemaVersion: 2,
@@ -410,25 +447,6 @@ export async function writeImageArchive(config: Buffer, layers: readonly Archive
       manifests: [{ mediaType: MEDIA_OCI_MANIFEST, digest: manifestDigest, size: manifest.length }],
     }),
   );
-  const blob = (digest: string) => `blobs/sha256/${digest.slice('sha256:'.length)}`;
-  const dockerManifest = Buffer.from(canonicalJsonCompact([{ Config: blob(configDigest), Layers: layers.map((l) => blob(l.diffId)), RepoTags: [] }]));
   const layout = Buffer.from(canonicalJsonCompact({ imageLayoutVersion: '1.0.0' }));
-
-  const blobs = new Map<string, Buffer | { file: string; size: number }>([[configDigest, config], [manifestDigest, manifest], ...sizes]);
-  const writer = createTarWriter();
-  const done = (async () => {
-    await writer.add({ name: 'blobs/', type: 'directory' });
-    await writer.add({ name: 'blobs/sha256/', type: 'directory' });
-    for (const digest of [...blobs.keys()].sort()) {
-      const content = blobs.get(digest)!;
-      if (Buffer.isBuffer(content)) await writer.add({ name: blob(digest), type: 'file' }, content);
-      else await writer.add({ name: blob(digest), type: 'file', size: content.size }, createReadStream(content.file));
-    }
-    await writer.add({ name: 'index.json', type: 'file' }, index);
-    await writer.add({ name: 'manifest.json', type: 'file' }, dockerManifest);
-    await writer.add({ name: 'oci-layout', type: 'file' }, layout);
-    writer.finish();
-  })();
-  done.catch((err: unknown) => writer.fail(err instanceof Error ? err : new Error(String(err))));
-  return { stream: writer.stream, done, configDigest, manifestDigest };
+  return { manifest, manifestDigest, index, layout };
 }

@@ -37,6 +37,15 @@ export interface NormalizeImageOptions {
    * (BuildKit made the same choice for `rewrite-timestamp`, moby/buildkit#4663).
    */
   preserveLayers?: readonly string[];
+  /** Layers normalised before with this epoch: raw diff_id → normalised diff_id (what `rewrittenLayers` reported). */
+  knownLayers?: ReadonlyMap<string, string>;
+  /**
+   * How many leading layers of a list of normalised diff_ids the engine holds already, as the chain of an image
+   * it has (e.g. the image normalised last time). Where the engine's load skips layers it holds (the classic
+   * image store), those are neither rewritten nor sent; the raw image's own leading layers (the base) always
+   * count as held, since the raw image is in the engine.
+   */
+  heldLayers?: (diffIds: readonly string[]) => Promise<number>;
 }
 
 export interface NormalizeImageResult {
@@ -46,10 +55,14 @@ export interface NormalizeImageResult {
   configDigest: string;
   /** rootfs.diff_ids of the normalised image. */
   diffIds: string[];
+  /** For every layer above the preserved ones: its raw diff_id and what it normalised to (for `knownLayers`). */
+  rewrittenLayers: { raw: string; normalized: string }[];
   stats: {
     layers: number;
     /** Layers copied unchanged (`preserveLayers`). */
     preservedLayers: number;
+    /** Leading layers the engine held already: neither rewritten nor loaded. */
+    heldLayers: number;
     /** Tar entries in the rewritten layers. */
     entries: number;
     /** Bytes of all layers of the normalised image (uncompressed). */
@@ -103,7 +116,9 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
 
     const exportedAt = performance.now();
     stage = 'rewrite';
-    const { output, entries, preserved } = await rewriteLayers(archive.layers, { imageRef, dir, epoch, preserve, logger, ...(signal ? { signal } : {}) });
+    const held = await countHeldLayers(engine, archive.layers, preserve, options);
+    const rewriteContext = { imageRef, dir, epoch, preserve, logger, ...(signal ? { signal } : {}) };
+    const { output, entries, preserved } = await rewriteLayers(archive.layers, { ...rewriteContext, held });
     const diffIds = output.map((l) => l.diffId);
     const config = rewriteImageConfig(archive.config, { sourceDateEpoch: epoch, diffIds });
     const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
@@ -118,7 +133,14 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
       logger.debug(`normalise: the engine already has ${configDigest}`);
     } else {
       logger.progress(`normalising ${imageRef}: loading ${configDigest.slice(0, 19)}`);
-      loadedId = await loadArchive(engine, config, configDigest, output, signal);
+      try {
+        loadedId = await loadArchive(engine, config, configDigest, output, signal);
+      } catch (err) {
+        if (!held.count || signal?.aborted) throw err;
+        // A held layer went missing meanwhile (an image removed by someone else?): send every layer.
+        logger.debug(`normalise: loading without the ${held.count} held layers failed (${describeError(err)}); loading them all`);
+        loadedId = await loadArchive(engine, config, configDigest, await materializeLayers(output, rewriteContext), signal);
+      }
       loadedByUs = true;
     }
     const loaded = await engine.inspectImage(loadedId);
@@ -137,13 +159,16 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
     stage = 'tag';
     await applyTags(engine, loaded.id, options.tags, loadedByUs ? loadedId : undefined);
     const bytes = output.reduce((sum, l) => sum + l.size, 0);
+    const rewrittenLayers = archive.layers.flatMap((layer, i) => (preserve.has(layer.diffId) ? [] : [{ raw: layer.diffId, normalized: diffIds[i]! }]));
     return {
       imageId: loaded.id,
       configDigest,
       diffIds,
+      rewrittenLayers,
       stats: {
         layers: output.length,
         preservedLayers: preserved,
+        heldLayers: held.count,
         entries,
         bytes,
         ms: Math.round(performance.now() - started),
@@ -160,43 +185,126 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
 
 interface OutputLayer {
   diffId: string;
-  file: string;
+  /** The layer tar; undefined for a layer the engine holds (not sent). */
+  file: string | undefined;
   size: number;
+  /** The exported layer it came from. */
+  raw: SpooledLayer;
 }
 
-/** Rewrites every layer not in `preserve` into `dir` (a layer listed twice is rewritten once). */
+interface RewriteContext {
+  imageRef: string;
+  dir: string;
+  epoch: number;
+  preserve: ReadonlySet<string>;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+interface HeldLayers {
+  /** Leading layers the engine holds, and whose load it skips. */
+  count: number;
+  /** Their normalised diff_ids (known without rewriting them). */
+  diffIds: string[];
+}
+
+/**
+ * How many leading layers need neither rewriting nor sending: each one's normalised diff_id is known (a
+ * preserved layer's is its own, others from `knownLayers`) and the engine holds the chain up to it (the raw
+ * image's own prefix, or what `heldLayers` says), and the engine's load skips held layers (classic store only).
+ */
+async function countHeldLayers(
+  engine: DockerEngine,
+  layers: readonly SpooledLayer[],
+  preserve: ReadonlySet<string>,
+  options: NormalizeImageOptions,
+): Promise<HeldLayers> {
+  const known: string[] = [];
+  for (const layer of layers) {
+    const normalized = preserve.has(layer.diffId) ? layer.diffId : options.knownLayers?.get(layer.diffId);
+    if (!normalized) break;
+    known.push(normalized);
+  }
+  if (!known.length) return { count: 0, diffIds: [] };
+  let count = 0;
+  while (count < known.length && known[count] === layers[count]!.diffId) count++;
+  if (count < known.length && options.heldLayers) count = Math.max(count, Math.min(known.length, await options.heldLayers(known)));
+  if (!count || (await engine.info()).imageStore !== 'classic') return { count: 0, diffIds: [] };
+  return { count, diffIds: known.slice(0, count) };
+}
+
+/** Rewrites every layer not in `preserve` into `dir` (a layer listed twice is rewritten once); the first `held` are not needed. */
 async function rewriteLayers(
   layers: readonly SpooledLayer[],
-  ctx: { imageRef: string; dir: string; epoch: number; preserve: ReadonlySet<string>; logger: Logger; signal?: AbortSignal },
+  ctx: RewriteContext & { held: HeldLayers },
 ): Promise<{ output: OutputLayer[]; entries: number; preserved: number }> {
-  const { imageRef, dir, epoch, preserve, logger, signal } = ctx;
+  const { imageRef, preserve, logger, signal } = ctx;
   const output: OutputLayer[] = [];
   const done = new Map<SpooledLayer, OutputLayer>();
   let entries = 0;
   let preserved = 0;
   for (const [index, layer] of layers.entries()) {
     signal?.throwIfAborted();
+    if (preserve.has(layer.diffId)) preserved += 1;
+    if (index < ctx.held.count) {
+      output.push({ diffId: ctx.held.diffIds[index]!, file: undefined, size: 0, raw: layer });
+      continue;
+    }
     let result = done.get(layer);
     if (!result) {
       if (!layer.file) throw internalError('normalize.layer-missing', `layer ${index + 1} of ${imageRef} was not spooled`);
       if (preserve.has(layer.diffId)) {
-        result = { diffId: layer.diffId, file: layer.file, size: layer.size };
-        preserved += 1;
+        result = { diffId: layer.diffId, file: layer.file, size: layer.size, raw: layer };
       } else {
         logger.progress(`normalising ${imageRef}: layer ${index + 1}/${layers.length} (${formatBytes(layer.size)})`);
-        const file = join(dir, `normalized-${String(index + 1).padStart(4, '0')}.tar`);
-        const rewritten = await rewriteLayerFile(layer.file, file, { sourceDateEpoch: epoch, ...(signal ? { signal } : {}) }).catch((err: unknown) => {
-          throw isEnvsealError(err) && err.code.startsWith('tar.') ? unreadableLayer(imageRef, index, err) : err;
-        });
-        await rm(layer.file, { force: true });
+        const rewritten = await rewriteOne(layer, index, ctx);
+        // A held layer keeps its spooled file, in case it must be sent after all (materializeLayers).
+        if (!layers.slice(0, ctx.held.count).includes(layer)) {
+          await rm(layer.file, { force: true });
+          layer.file = undefined;
+        }
         entries += rewritten.entries;
-        result = { diffId: rewritten.diffId, file, size: rewritten.size };
+        result = { diffId: rewritten.diffId, file: rewritten.file, size: rewritten.size, raw: layer };
       }
       done.set(layer, result);
     }
     output.push(result);
   }
   return { output, entries, preserved };
+}
+
+async function rewriteOne(layer: SpooledLayer, index: number, ctx: RewriteContext): Promise<{ diffId: string; file: string; size: number; entries: number }> {
+  const file = join(ctx.dir, `normalized-${String(index + 1).padStart(4, '0')}.tar`);
+  const rewritten = await rewriteLayerFile(layer.file!, file, { sourceDateEpoch: ctx.epoch, ...(ctx.signal ? { signal: ctx.signal } : {}) }).catch(
+    (err: unknown) => {
+      throw isEnvsealError(err) && err.code.startsWith('tar.') ? unreadableLayer(ctx.imageRef, index, err) : err;
+    },
+  );
+  return { ...rewritten, file };
+}
+
+/** Every layer as a file: the held ones (kept as spooled) are copied or rewritten now, and must give the diff_ids known for them. */
+async function materializeLayers(output: readonly OutputLayer[], ctx: RewriteContext): Promise<OutputLayer[]> {
+  const result: OutputLayer[] = [];
+  for (const [index, layer] of output.entries()) {
+    if (layer.file !== undefined) {
+      result.push(layer);
+      continue;
+    }
+    if (!layer.raw.file) throw internalError('normalize.layer-missing', `layer ${index + 1} of ${ctx.imageRef} was not spooled`);
+    if (ctx.preserve.has(layer.raw.diffId)) {
+      result.push({ ...layer, file: layer.raw.file, size: layer.raw.size });
+      continue;
+    }
+    const rewritten = await rewriteOne(layer.raw, index, ctx);
+    if (rewritten.diffId !== layer.diffId) {
+      throw internalError('normalize.memo-mismatch', `layer ${index + 1} of ${ctx.imageRef} normalises to ${rewritten.diffId}, remembered as ${layer.diffId}`, {
+        hint: 'remove the normalised-image memo from the cache directory and build again',
+      });
+    }
+    result.push({ ...layer, file: rewritten.file, size: rewritten.size });
+  }
+  return result;
 }
 
 /** Loads the normalised image into the engine; returns the ID the engine gives it (checked against our bytes). */
@@ -218,7 +326,7 @@ async function loadArchive(
   }
   // The classic store names the image by its config digest; the containerd image store (Engine ≥ 25
   // with containerd snapshotters) by the manifest digest (moby/moby#48401). Both are fixed by our bytes.
-  const accepted = new Set([configDigest, written.manifestDigest]);
+  const accepted = new Set([configDigest, ...(written.manifestDigest ? [written.manifestDigest] : [])]);
   const match = reported.find((id) => accepted.has(id));
   if (!match) {
     await removeQuietly(engine, configDigest);
