@@ -141,7 +141,8 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
       // Per-layer progress is detail: shown with --verbose, or redrawn in place on a terminal.
       const quiet = { ...logger, progress: ctx.out.options.interactive ? logger.progress : logger.debug };
       const knownLayers = memo.layers(options.sourceDateEpoch);
-      const result = await normalizeImage(engine, imageId, { ...options, workDir, logger: quiet, knownLayers, heldLayers });
+      const knownArchivePaths = memo.archivePaths();
+      const result = await normalizeImage(engine, imageId, { ...options, workDir, logger: quiet, knownLayers, heldLayers, knownArchivePaths });
       const { stageMs, layers, preservedLayers, heldLayers: held, bytes } = result.stats;
       logger.debug(
         `normalise: export ${stageMs.export} ms, rewrite ${stageMs.rewrite} ms, load ${stageMs.load} ms; ${layers} layers (${preservedLayers} kept, ${held} held by the engine), ${bytes} bytes`,

@@ -137,11 +137,15 @@ export async function legacySaveArchive(spec: ImageSpec): Promise<Buffer> {
   const entries: { name: string; body?: Buffer; link?: string }[] = [];
   const seen = new Map<string, string>();
   const layerPaths: string[] = [];
+  let parent: string | undefined;
   spec.layers.forEach((layer, i) => {
     const v1 = createHash('sha256')
       .update(`v1-${i}-${sha256(layer)}`)
       .digest('hex');
-    entries.push({ name: `${v1}/` }, { name: `${v1}/VERSION`, body: Buffer.from('1.0') }, { name: `${v1}/json`, body: Buffer.from('{}') });
+    // Only the bottom layer's JSON names no parent (moby image/tarexport/save.go).
+    const json = Buffer.from(JSON.stringify(parent ? { id: v1, parent } : { id: v1 }));
+    parent = v1;
+    entries.push({ name: `${v1}/` }, { name: `${v1}/VERSION`, body: Buffer.from('1.0') }, { name: `${v1}/json`, body: json });
     const digest = sha256(layer);
     if (seen.has(digest)) entries.push({ name: `${v1}/layer.tar`, link: `../${seen.get(digest)}/layer.tar` });
     else {

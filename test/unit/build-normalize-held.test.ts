@@ -160,3 +160,70 @@ describe('normalizeImage on an engine that holds layers already', () => {
     assert.equal(engine.tags.size, 0, 'nothing tagged');
   });
 });
+
+describe('normalizeImage reading past layers it does not need', () => {
+  // Larger than the archive reader keeps in memory, so that they would be spooled.
+  const bigBase = layerTar([
+    { name: './', type: 'directory', mtime: 1_600_000_000 },
+    { name: './lib.so', body: Buffer.alloc(1_500_000, 7), mtime: 1_600_000_000 },
+  ]);
+  const bigDeps = layerTar([{ name: 'venv/big.py', body: Buffer.alloc(1_200_000, 1), mtime: 1_795_800_000 }]);
+
+  async function bigImage(engine: FakeEngine, ref: string, content: string): Promise<void> {
+    const layers = [bigBase, bigDeps, appLayer(content, 1_795_800_000)];
+    const config = { architecture: 'amd64', os: 'linux', config: {}, created: '2026-11-27T23:02:50.9Z', history: [] };
+    engine.addExport(ref, await legacySaveArchive({ config, layers }), layers.map(sha256));
+  }
+
+  function spoolLog(): { logger: NormalizeImageOptions['logger']; spooled: string[] } {
+    const spooled: string[] = [];
+    const logger = { info() {}, warn() {}, progress() {}, debug: (m: string) => void (/spooling/.test(m) && spooled.push(m)) };
+    return { logger, spooled };
+  }
+
+  it('reads past the base (the bottom layer of a legacy export) and layers known from an earlier export', async () => {
+    const engine = new FakeEngine(await temp.fresh());
+    engine.imageStore = 'classic';
+    await bigImage(engine, 'raw1', 'print(1)\n');
+    const first = spoolLog();
+    const one = await normalize(engine, 'raw1', { preserveLayers: [sha256(bigBase)], logger: first.logger });
+    assert.equal(first.spooled.length, 1, `only the deps layer is spooled: ${first.spooled.join('; ')}`);
+    await bigImage(engine, 'raw2', 'print(2)\n');
+    const second = spoolLog();
+    const two = await normalize(engine, 'raw2', {
+      preserveLayers: [sha256(bigBase)],
+      logger: second.logger,
+      knownLayers: new Map(one.rewrittenLayers.map((l) => [l.raw, l.normalized])),
+      knownArchivePaths: new Map(one.archivePaths.map((p) => [p.path, p.diffId])),
+      heldLayers: async (ids) => ids.filter((d, i) => one.diffIds[i] === d).length,
+    });
+    assert.deepEqual(second.spooled, [], 'nothing spooled: the app layer is small, the others known');
+    assert.equal(two.stats.heldLayers, 2);
+    const full = new FakeEngine(await temp.fresh());
+    await bigImage(full, 'raw', 'print(2)\n');
+    assert.equal(two.imageId, (await normalize(full, 'raw', { preserveLayers: [sha256(bigBase)] })).imageId);
+  });
+
+  it('exports again in full when a layer it read past is needed after all', async () => {
+    const engine = new FakeEngine(await temp.fresh());
+    engine.imageStore = 'classic';
+    await bigImage(engine, 'raw1', 'print(1)\n');
+    const one = await normalize(engine, 'raw1', { preserveLayers: [sha256(bigBase)] });
+    await engine.removeImage(one.imageId);
+    await bigImage(engine, 'raw2', 'print(2)\n');
+    const two = await normalize(engine, 'raw2', {
+      preserveLayers: [sha256(bigBase)],
+      knownLayers: new Map(one.rewrittenLayers.map((l) => [l.raw, l.normalized])),
+      knownArchivePaths: new Map(one.archivePaths.map((p) => [p.path, p.diffId])),
+      heldLayers: async () => 0,
+    });
+    assert.equal(two.imageId, (await fullResultOf(bigImage, 'print(2)\n', sha256(bigBase))).imageId);
+    assert.equal(engine.calls.filter((c) => c === 'export raw2').length, 2);
+  });
+});
+
+async function fullResultOf(make: (engine: FakeEngine, ref: string, content: string) => Promise<void>, content: string, base: string) {
+  const engine = new FakeEngine(await temp.fresh());
+  await make(engine, 'raw', content);
+  return normalize(engine, 'raw', { preserveLayers: [base] });
+}

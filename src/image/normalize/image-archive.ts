@@ -36,8 +36,10 @@ import { createTarWriter, readTarEntries } from '../../tar/tar-stream-codec.js';
 export interface SpooledLayer {
   /** Where the layer was in the archive (symlinks resolved). */
   archivePath: string;
-  /** The uncompressed layer tar on disk; undefined when `keepLayer` said it was not needed (then deleted). */
+  /** The uncompressed layer tar on disk; undefined when `keepLayer` said it was not needed (then deleted) or it was skipped. */
   file: string | undefined;
+  /** True when the entry was skipped unread (`skipEntry`): `diffId` is the one expected, checked against the config only. */
+  skipped?: boolean;
   /** `sha256:<hex>` of the uncompressed tar. */
   diffId: string;
   /** Bytes of the uncompressed tar. */
@@ -60,6 +62,12 @@ export interface ReadImageArchiveOptions {
   signal?: AbortSignal;
   /** Called once per distinct layer after it has been spooled: false deletes the file right away. */
   keepLayer?: (diffId: string) => boolean;
+  /**
+   * For a large entry, the diff_id it is known to hold when its bytes are not needed: it is then read past
+   * without being written or hashed, and only checked against the config's diff_id for its place. `metadata`
+   * gives the small entries read so far (a legacy archive has `<v1 id>/json` just before `<v1 id>/layer.tar`).
+   */
+  skipEntry?: (archivePath: string, metadata: (path: string) => Buffer | undefined) => string | undefined;
   /** Progress: called when a large entry starts streaming to disk. */
   onSpool?: (archivePath: string, bytes: number) => void;
 }
@@ -107,6 +115,12 @@ export async function readImageArchive(source: Readable, options: ReadImageArchi
         small.set(path, await readAll(body));
         return;
       }
+      const expected = options.skipEntry?.(path, (p) => small.get(cleanArchivePath(p)));
+      if (expected) {
+        // readTarEntries drains the body.
+        spooled.set(path, { archivePath: path, file: undefined, diffId: expected, size: header.size, skipped: true });
+        return;
+      }
       options.onSpool?.(path, header.size);
       const layer = await spoolLayer(body, path, nextFile(), options.signal);
       spooled.set(path, layer);
@@ -140,6 +154,7 @@ export async function readImageArchive(source: Readable, options: ReadImageArchi
         spooled.set(layerPath, layer);
       }
       if (layer.diffId !== diffIds[index]) {
+        if (layer.skipped) throw new SkippedEntryMismatch(layerPath);
         throw invalidArchive(`layer ${index + 1} (${layerPath}) has diff_id ${layer.diffId}, the config says ${diffIds[index]}`);
       }
       kept.add(layer);
@@ -164,6 +179,13 @@ export async function readImageArchive(source: Readable, options: ReadImageArchi
     throw err;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A skipped entry (`skipEntry`) was not the layer expected there: read the archive again without skipping. */
+export class SkippedEntryMismatch extends Error {
+  constructor(readonly archivePath: string) {
+    super(`the skipped entry ${archivePath} is not the layer expected`);
   }
 }
 

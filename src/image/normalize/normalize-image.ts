@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import type { DockerEngine, Logger } from '../../core/ports.js';
 import { silentLogger } from '../../core/ports.js';
 import { describeError, externalError, inputError, internalError, isEnvsealError, type EnvsealError } from '../../core/errors.js';
-import { readImageArchive, writeImageArchive, type SpooledLayer } from './image-archive.js';
+import { readImageArchive, SkippedEntryMismatch, writeImageArchive, type SpooledLayer } from './image-archive.js';
 import { checkEpoch, rewriteImageConfig } from './config-rewrite.js';
 import { rewriteLayerFile } from './layer-rewrite.js';
 
@@ -46,6 +46,12 @@ export interface NormalizeImageOptions {
    * count as held, since the raw image is in the engine.
    */
   heldLayers?: (diffIds: readonly string[]) => Promise<number>;
+  /**
+   * Archive path → raw diff_id, from earlier exports (`archivePaths`): an entry at such a path whose layer
+   * is preserved or in `knownLayers` is read past, unwritten and unhashed (a legacy export names each layer
+   * directory after the layer's chain, so the same path holds the same layer). Classic image store only.
+   */
+  knownArchivePaths?: ReadonlyMap<string, string>;
 }
 
 export interface NormalizeImageResult {
@@ -57,6 +63,8 @@ export interface NormalizeImageResult {
   diffIds: string[];
   /** For every layer above the preserved ones: its raw diff_id and what it normalised to (for `knownLayers`). */
   rewrittenLayers: { raw: string; normalized: string }[];
+  /** Where each layer was in the export: for `knownArchivePaths` next time. */
+  archivePaths: { path: string; diffId: string }[];
   stats: {
     layers: number;
     /** Layers copied unchanged (`preserveLayers`). */
@@ -86,6 +94,43 @@ export interface NormalizeImageResult {
  * applied are put back where they were, and an image this call loaded is removed again.
  */
 export async function normalizeImage(engine: DockerEngine, imageRef: string, options: NormalizeImageOptions): Promise<NormalizeImageResult> {
+  // Only the classic image store's load skips layers it holds (see `heldLayers`); unknown counts as not.
+  const classic = (await engine.info().catch(() => undefined))?.imageStore === 'classic';
+  try {
+    return await normalizeOnce(engine, imageRef, options, { classic, skipKnown: classic });
+  } catch (err) {
+    if (!(err instanceof NeedsFullExport)) throw err;
+    // A layer read past as known was needed after all (an image removed meanwhile?): read every layer.
+    (options.logger ?? silentLogger).debug(`normalise: ${err.message}; exporting ${imageRef} again in full`);
+    return await normalizeOnce(engine, imageRef, options, { classic, skipKnown: false });
+  }
+}
+
+/** A layer the export was read past (`knownArchivePaths`) turned out to be needed. */
+class NeedsFullExport extends Error {}
+
+/**
+ * Docker's legacy save writes `<v1 id>/json` just before `<v1 id>/layer.tar`, and only the bottom layer's JSON
+ * names no parent (moby image/tarexport/save.go): that layer is the base's first.
+ */
+function isBottomLayer(path: string, metadata: (path: string) => Buffer | undefined): boolean {
+  if (!path.endsWith('/layer.tar')) return false;
+  const json = metadata(`${path.slice(0, -'layer.tar'.length)}json`);
+  if (!json) return false;
+  try {
+    const parsed = JSON.parse(json.toString('utf8')) as { parent?: unknown };
+    return typeof parsed === 'object' && parsed !== null && !parsed.parent;
+  } catch {
+    return false;
+  }
+}
+
+async function normalizeOnce(
+  engine: DockerEngine,
+  imageRef: string,
+  options: NormalizeImageOptions,
+  mode: { classic: boolean; skipKnown: boolean },
+): Promise<NormalizeImageResult> {
   const started = performance.now();
   const logger = options.logger ?? silentLogger;
   const { signal } = options;
@@ -108,15 +153,25 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
     } catch (err) {
       throw exportError(imageRef, err);
     }
+    const knownPath = (path: string, metadata: (path: string) => Buffer | undefined) => {
+      const diffId = options.knownArchivePaths?.get(path);
+      if (diffId && (preserve.has(diffId) || options.knownLayers?.has(diffId))) return diffId;
+      return isBottomLayer(path, metadata) ? options.preserveLayers?.[0] : undefined;
+    };
     const archive = await readImageArchive(exported, {
       spoolDir: dir,
       ...(signal ? { signal } : {}),
+      ...(mode.skipKnown ? { skipEntry: knownPath } : {}),
       onSpool: (path, bytes) => logger.debug(`normalise: spooling ${path} (${bytes} bytes)`),
+    }).catch((err: unknown) => {
+      throw err instanceof SkippedEntryMismatch ? new NeedsFullExport(err.message) : err;
     });
 
     const exportedAt = performance.now();
     stage = 'rewrite';
-    const held = await countHeldLayers(engine, archive.layers, preserve, options);
+    const held = mode.classic ? await countHeldLayers(archive.layers, preserve, options) : { count: 0, diffIds: [] };
+    const needed = archive.layers.findIndex((layer, i) => layer.skipped && i >= held.count);
+    if (needed >= 0) throw new NeedsFullExport(`layer ${needed + 1} was read past as known, but the engine does not hold it`);
     const rewriteContext = { imageRef, dir, epoch, preserve, logger, ...(signal ? { signal } : {}) };
     const { output, entries, preserved } = await rewriteLayers(archive.layers, { ...rewriteContext, held });
     const diffIds = output.map((l) => l.diffId);
@@ -165,6 +220,7 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
       configDigest,
       diffIds,
       rewrittenLayers,
+      archivePaths: archive.layers.map((l) => ({ path: l.archivePath, diffId: l.diffId })),
       stats: {
         layers: output.length,
         preservedLayers: preserved,
@@ -213,12 +269,7 @@ interface HeldLayers {
  * preserved layer's is its own, others from `knownLayers`) and the engine holds the chain up to it (the raw
  * image's own prefix, or what `heldLayers` says), and the engine's load skips held layers (classic store only).
  */
-async function countHeldLayers(
-  engine: DockerEngine,
-  layers: readonly SpooledLayer[],
-  preserve: ReadonlySet<string>,
-  options: NormalizeImageOptions,
-): Promise<HeldLayers> {
+async function countHeldLayers(layers: readonly SpooledLayer[], preserve: ReadonlySet<string>, options: NormalizeImageOptions): Promise<HeldLayers> {
   const known: string[] = [];
   for (const layer of layers) {
     const normalized = preserve.has(layer.diffId) ? layer.diffId : options.knownLayers?.get(layer.diffId);
@@ -229,7 +280,6 @@ async function countHeldLayers(
   let count = 0;
   while (count < known.length && known[count] === layers[count]!.diffId) count++;
   if (count < known.length && options.heldLayers) count = Math.max(count, Math.min(known.length, await options.heldLayers(known)));
-  if (!count || (await engine.info()).imageStore !== 'classic') return { count: 0, diffIds: [] };
   return { count, diffIds: known.slice(0, count) };
 }
 
@@ -291,7 +341,7 @@ async function materializeLayers(output: readonly OutputLayer[], ctx: RewriteCon
       result.push(layer);
       continue;
     }
-    if (!layer.raw.file) throw internalError('normalize.layer-missing', `layer ${index + 1} of ${ctx.imageRef} was not spooled`);
+    if (!layer.raw.file) throw new NeedsFullExport(`layer ${index + 1} was read past as known, but the engine no longer holds it`);
     if (ctx.preserve.has(layer.raw.diffId)) {
       result.push({ ...layer, file: layer.raw.file, size: layer.raw.size });
       continue;
@@ -428,6 +478,7 @@ function classifyError(
   err: unknown,
   context: { imageRef: string; workDir: string; stage: 'export' | 'rewrite' | 'load' | 'tag'; signal: AbortSignal | undefined },
 ): unknown {
+  if (err instanceof NeedsFullExport && !context.signal?.aborted) return err;
   if (context.signal?.aborted) {
     return externalError('normalize.aborted', `normalising ${context.imageRef} was cancelled; nothing was tagged`, { cause: err });
   }

@@ -7,7 +7,9 @@
  *    repeat build of an unchanged lock in a fraction of a full one);
  *  - layers: raw diff ID + epoch → normalised diff ID. Rewriting a layer is a function of its bytes and the
  *    epoch alone, so after a one-file edit the layers below the edited COPY (which the build cache gave back
- *    unchanged) need not be rewritten again, nor sent to the engine when it holds them (normalize-image.ts).
+ *    unchanged) need not be rewritten again, nor sent to the engine when it holds them (normalize-image.ts);
+ *  - archive paths: where a layer was in an export → its raw diff ID, so that the next export of an image
+ *    with that layer can read past it instead of spooling and hashing it (the base, above all).
  * A result is used only while the engine still has what it names; the file is a cache: unreadable or
  * damaged, it is started afresh.
  */
@@ -29,6 +31,7 @@ interface MemoFile {
   version: 2;
   entries: { key: string; imageId: string; diffIds: string[] }[];
   layers: { key: string; diffId: string }[];
+  paths: { path: string; diffId: string }[];
 }
 
 const keyOf = (rawId: string, sourceDateEpoch: number) => `${rawId}@${sourceDateEpoch}`;
@@ -37,11 +40,11 @@ const isDigest = (value: unknown): value is string => typeof value === 'string' 
 async function readMemo(file: string): Promise<MemoFile> {
   try {
     const parsed = JSON.parse(await readFile(file, 'utf8')) as MemoFile;
-    if (parsed.version === 2 && Array.isArray(parsed.entries) && Array.isArray(parsed.layers)) return parsed;
+    if (parsed.version === 2 && Array.isArray(parsed.entries) && Array.isArray(parsed.layers) && Array.isArray(parsed.paths)) return parsed;
   } catch {
     // Missing or damaged: a cache starts afresh.
   }
-  return { version: 2, entries: [], layers: [] };
+  return { version: 2, entries: [], layers: [], paths: [] };
 }
 
 function isImage(entry: { imageId?: unknown; diffIds?: unknown }): boolean {
@@ -73,6 +76,13 @@ export class NormalizedMemo {
     return known;
   }
 
+  /** Archive path → raw diff ID of the layers seen in earlier exports. */
+  archivePaths(): Map<string, string> {
+    const known = new Map<string, string>();
+    for (const { path, diffId } of this.memo.paths) if (typeof path === 'string' && isDigest(diffId)) known.set(path, diffId);
+    return known;
+  }
+
   /** Remembered images that share leading layers with `diffIds`, the most shared first. */
   imagesSharing(diffIds: readonly string[]): (NormalizedImage & { shared: number })[] {
     const seen = new Set<string>();
@@ -99,7 +109,10 @@ export async function rememberNormalized(
   file: string,
   rawImageId: string,
   sourceDateEpoch: number,
-  result: NormalizedImage & { rewrittenLayers?: readonly { raw: string; normalized: string }[] },
+  result: NormalizedImage & {
+    rewrittenLayers?: readonly { raw: string; normalized: string }[];
+    archivePaths?: readonly { path: string; diffId: string }[];
+  },
 ): Promise<void> {
   const key = keyOf(rawImageId, sourceDateEpoch);
   const memo = await readMemo(file);
@@ -107,7 +120,10 @@ export async function rememberNormalized(
   const fresh = (result.rewrittenLayers ?? []).map((l) => ({ key: keyOf(l.raw, sourceDateEpoch), diffId: l.normalized }));
   const freshKeys = new Set(fresh.map((l) => l.key));
   const layers = [...fresh, ...memo.layers.filter((l) => !freshKeys.has(l.key))].slice(0, MAX_LAYERS);
+  const seenPaths = (result.archivePaths ?? []).map((p) => ({ path: p.path, diffId: p.diffId }));
+  const seenKeys = new Set(seenPaths.map((p) => p.path));
+  const paths = [...seenPaths, ...memo.paths.filter((p) => !seenKeys.has(p.path))].slice(0, MAX_LAYERS);
   // Private like the rest of envseal's cache (files 0600, directories 0700).
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, `${JSON.stringify({ version: 2, entries, layers })}\n`, { mode: 0o600 });
+  await writeFileAtomic(file, `${JSON.stringify({ version: 2, entries, layers, paths })}\n`, { mode: 0o600 });
 }
