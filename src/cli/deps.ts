@@ -34,6 +34,7 @@ export interface Deps {
   clock: Clock;
   logger: Logger;
   normalize: NonNullable<BuildDeps['normalize']>;
+  builds: NonNullable<BuildDeps['builds']>;
   /** Index credentials: from netrc here; `lock` and `build` add the spec's inline ones. */
   indexCredentials: CredentialStore;
   /** This process as the owner of what it creates in the engine (`<host>/<pid>`). */
@@ -155,8 +156,16 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
       await rm(workDir, { recursive: true, force: true });
     }
   };
+  const builds: Deps['builds'] = {
+    recall: async (key) => {
+      const { NormalizedMemo } = await import('../image/normalize/normalized-memo.js');
+      const known = (await NormalizedMemo.open(memoFile)).build(key);
+      return known && (await engine.inspectImage(known.imageId)) ? known : null;
+    },
+    remember: async (key, image) => (await import('../image/normalize/normalized-memo.js')).rememberBuild(memoFile, key, image),
+  };
   const files = createFileDigester({ logger, idleTimeoutMs: deadlines.httpMs });
-  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials, owner: ownership.owner, artifacts, files };
+  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, builds, indexCredentials, owner: ownership.owner, artifacts, files };
 }
 
 /** Fetches one package file whole (wheel, sdist, npm tarball) for `envseal bundle`, with the index credentials. */

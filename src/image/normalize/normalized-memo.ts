@@ -22,6 +22,11 @@ export interface NormalizedImage {
   diffIds: string[];
 }
 
+/** A reproducible build's image, and how many steps its build had. */
+export interface BuiltImage extends NormalizedImage {
+  steps: number;
+}
+
 /** Images kept (the newest): one per raw image a project's targets built recently. */
 const MAX_ENTRIES = 256;
 /** Layers kept (the newest). */
@@ -32,6 +37,8 @@ interface MemoFile {
   entries: { key: string; imageId: string; diffIds: string[] }[];
   layers: { key: string; diffId: string }[];
   paths: { path: string; diffId: string }[];
+  /** Reproducible builds by the key of their inputs (app/build-key.ts). */
+  builds: { key: string; imageId: string; diffIds: string[]; steps: number }[];
 }
 
 const keyOf = (rawId: string, sourceDateEpoch: number) => `${rawId}@${sourceDateEpoch}`;
@@ -40,11 +47,12 @@ const isDigest = (value: unknown): value is string => typeof value === 'string' 
 async function readMemo(file: string): Promise<MemoFile> {
   try {
     const parsed = JSON.parse(await readFile(file, 'utf8')) as MemoFile;
-    if (parsed.version === 2 && Array.isArray(parsed.entries) && Array.isArray(parsed.layers) && Array.isArray(parsed.paths)) return parsed;
+    if (parsed.version === 2 && Array.isArray(parsed.entries) && Array.isArray(parsed.layers) && Array.isArray(parsed.paths) && Array.isArray(parsed.builds))
+      return parsed;
   } catch {
     // Missing or damaged: a cache starts afresh.
   }
-  return { version: 2, entries: [], layers: [], paths: [] };
+  return { version: 2, entries: [], layers: [], paths: [], builds: [] };
 }
 
 function isImage(entry: { imageId?: unknown; diffIds?: unknown }): boolean {
@@ -74,6 +82,12 @@ export class NormalizedMemo {
       if (typeof key === 'string' && key.endsWith(suffix) && isDigest(diffId)) known.set(key.slice(0, -suffix.length), diffId);
     }
     return known;
+  }
+
+  /** The image a reproducible build with this key gave. */
+  build(key: string): BuiltImage | null {
+    const hit = this.memo.builds.find((e) => e.key === key);
+    return hit && isImage(hit) && Number.isSafeInteger(hit.steps) ? { imageId: hit.imageId, diffIds: hit.diffIds, steps: hit.steps } : null;
   }
 
   /** Archive path → raw diff ID of the layers seen in earlier exports. */
@@ -123,7 +137,21 @@ export async function rememberNormalized(
   const seenPaths = (result.archivePaths ?? []).map((p) => ({ path: p.path, diffId: p.diffId }));
   const seenKeys = new Set(seenPaths.map((p) => p.path));
   const paths = [...seenPaths, ...memo.paths.filter((p) => !seenKeys.has(p.path))].slice(0, MAX_LAYERS);
+  await writeMemo(file, { ...memo, entries, layers, paths });
+}
+
+async function writeMemo(file: string, memo: MemoFile): Promise<void> {
   // Private like the rest of envseal's cache (files 0600, directories 0700).
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, `${JSON.stringify({ version: 2, entries, layers, paths })}\n`, { mode: 0o600 });
+  await writeFileAtomic(file, `${JSON.stringify(memo)}\n`, { mode: 0o600 });
+}
+
+/** Remembers the image a reproducible build with this key gave. */
+export async function rememberBuild(file: string, key: string, image: BuiltImage): Promise<void> {
+  const memo = await readMemo(file);
+  const builds = [{ key, imageId: image.imageId, diffIds: image.diffIds, steps: image.steps }, ...memo.builds.filter((b) => b.key !== key)].slice(
+    0,
+    MAX_ENTRIES,
+  );
+  await writeMemo(file, { ...memo, builds });
 }
