@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import type { DockerEngine, Logger } from '../../core/ports.js';
 import { silentLogger } from '../../core/ports.js';
 import { describeError, externalError, inputError, internalError, isEnvsealError, type EnvsealError } from '../../core/errors.js';
-import { readImageArchive, SkippedEntryMismatch, writeImageArchive, type SpooledLayer } from './image-archive.js';
+import { readImageArchive, SkippedEntryMismatch, writeImageArchive, type ImageArchive, type SpooledLayer } from './image-archive.js';
 import { checkEpoch, rewriteImageConfig } from './config-rewrite.js';
 import { rewriteLayerFile } from './layer-rewrite.js';
 
@@ -106,6 +106,35 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
   }
 }
 
+/** Exports the image and reads the archive, spooling the layers to `dir` (or reading past known ones, `skipKnown`). */
+async function exportArchive(
+  engine: DockerEngine,
+  imageRef: string,
+  ctx: { options: NormalizeImageOptions; preserve: ReadonlySet<string>; dir: string; logger: Logger; skipKnown: boolean },
+): Promise<ImageArchive> {
+  const { options, preserve, logger } = ctx;
+  logger.progress(`normalising ${imageRef}: exporting`);
+  let exported;
+  try {
+    exported = await engine.exportImage(imageRef);
+  } catch (err) {
+    throw exportError(imageRef, err);
+  }
+  const knownPath = (path: string, metadata: (path: string) => Buffer | undefined) => {
+    const diffId = options.knownArchivePaths?.get(path);
+    if (diffId && (preserve.has(diffId) || options.knownLayers?.has(diffId))) return diffId;
+    return isBottomLayer(path, metadata) ? options.preserveLayers?.[0] : undefined;
+  };
+  return readImageArchive(exported, {
+    spoolDir: ctx.dir,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(ctx.skipKnown ? { skipEntry: knownPath } : {}),
+    onSpool: (path, bytes) => logger.debug(`normalise: spooling ${path} (${bytes} bytes)`),
+  }).catch((err: unknown) => {
+    throw err instanceof SkippedEntryMismatch ? new NeedsFullExport(err.message) : err;
+  });
+}
+
 /** A layer the export was read past (`knownArchivePaths`) turned out to be needed. */
 class NeedsFullExport extends Error {}
 
@@ -146,26 +175,7 @@ async function normalizeOnce(
   let stage: 'export' | 'rewrite' | 'load' | 'tag' = 'export';
   try {
     signal?.throwIfAborted();
-    logger.progress(`normalising ${imageRef}: exporting`);
-    let exported;
-    try {
-      exported = await engine.exportImage(imageRef);
-    } catch (err) {
-      throw exportError(imageRef, err);
-    }
-    const knownPath = (path: string, metadata: (path: string) => Buffer | undefined) => {
-      const diffId = options.knownArchivePaths?.get(path);
-      if (diffId && (preserve.has(diffId) || options.knownLayers?.has(diffId))) return diffId;
-      return isBottomLayer(path, metadata) ? options.preserveLayers?.[0] : undefined;
-    };
-    const archive = await readImageArchive(exported, {
-      spoolDir: dir,
-      ...(signal ? { signal } : {}),
-      ...(mode.skipKnown ? { skipEntry: knownPath } : {}),
-      onSpool: (path, bytes) => logger.debug(`normalise: spooling ${path} (${bytes} bytes)`),
-    }).catch((err: unknown) => {
-      throw err instanceof SkippedEntryMismatch ? new NeedsFullExport(err.message) : err;
-    });
+    const archive = await exportArchive(engine, imageRef, { options, preserve, dir, logger, skipKnown: mode.skipKnown });
 
     const exportedAt = performance.now();
     stage = 'rewrite';
