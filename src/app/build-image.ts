@@ -295,9 +295,10 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   if (reproducible && !deps.normalize) {
     throw internalError('build.no-normalizer', 'reproducible builds were asked for but no image normaliser is wired in');
   }
-  // A reproducible build of inputs built before gives the image built then (app/build-key.ts); --no-cache builds.
+  // A reproducible build of inputs built before gives the image built then (app/build-key.ts); --no-cache
+  // always builds (and what it builds is remembered).
   const key =
-    reproducible && !request.noCache && deps.builds
+    reproducible && deps.builds
       ? await computeBuildKey({
           dockerfile: rendered.text,
           target: request.target,
@@ -309,7 +310,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
           context: contextOptions(paths, rendered, epoch),
         })
       : undefined;
-  const remembered = key ? await deps.builds!.recall(key) : null;
+  const remembered = key && !request.noCache ? await deps.builds!.recall(key) : null;
   mark(remembered ? `reusing ${remembered.imageId}, built before from the same inputs` : 'build key');
   let made: EngineBuild;
   if (remembered) {
