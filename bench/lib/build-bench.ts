@@ -14,7 +14,7 @@ import { appendFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from '
 import { join } from 'node:path';
 import { LAB_BASE_IMAGE, LAB_INDEX_URL } from '../../test/lab/lab.js';
 import { writeDataTree } from './data-hash.js';
-import { ROOT, envseal, timed } from './proc.js';
+import { ROOT, envseal, median, timed } from './proc.js';
 
 export interface BuildResult {
   project: string;
@@ -59,9 +59,9 @@ function writeIrisProject(dir: string, name: string): void {
   );
 }
 
-export function measureBuilds(work: string, options: { quick: boolean; contextMb: number }): BuildResult {
+export function measureBuilds(work: string, options: { quick: boolean; contextMb: number }, run = 0): BuildResult {
   const dir = join(work, 'build-project');
-  const name = `bench-${process.pid}`;
+  const name = `bench-${process.pid}-${run}`;
   if (options.quick) writeSmallProject(dir, name);
   else writeIrisProject(dir, name);
   mkdirSync(join(dir, 'data'), { recursive: true });
@@ -103,6 +103,22 @@ export function measureBuilds(work: string, options: { quick: boolean; contextMb
       context: { mb: options.contextMb, files, envsealMs: contextEnvseal, dockerMs: contextDocker },
     };
   } finally {
-    spawnSync('docker', ['rmi', '-f', dockerTag, ...images], { encoding: 'utf8' });
+    spawnSync('docker', ['rmi', '-f', dockerTag, `envseal-cache/${name}:deploy`, ...images], { encoding: 'utf8' });
   }
+}
+
+/** `runs` times measureBuilds (a fresh project each), each figure the median of its runs. */
+export function measureBuildRuns(work: string, options: { quick: boolean; contextMb: number }, runs: number): BuildResult {
+  const all: BuildResult[] = [];
+  for (let i = 0; i < runs; i++) all.push(measureBuilds(join(work, `run-${i}`), options, i));
+  const med = (pick: (r: BuildResult) => number) => median(all.map(pick));
+  return {
+    project: all[0]!.project,
+    fullMs: med((r) => r.fullMs),
+    normalizeMs: med((r) => r.normalizeMs),
+    dockerFullMs: med((r) => r.dockerFullMs),
+    repeatMs: med((r) => r.repeatMs),
+    editMs: med((r) => r.editMs),
+    context: { mb: all[0]!.context.mb, files: all[0]!.context.files, envsealMs: med((r) => r.context.envsealMs), dockerMs: med((r) => r.context.dockerMs) },
+  };
 }

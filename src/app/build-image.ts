@@ -7,7 +7,8 @@ import { lstat, readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { BuildEvent, Clock, DockerEngine, ImageInfo, Logger } from '../core/ports.js';
 import { checkFailed, externalError, inputError, internalError } from '../core/errors.js';
-import { createBuildContext } from '../image/context/context.js';
+import { createBuildContext, type BuildContextOptions } from '../image/context/context.js';
+import { computeBuildKey } from './build-key.js';
 import { sourceDateEpoch } from '../dockerfile/render-dockerfile.js';
 import {
   buildCacheTag,
@@ -49,6 +50,12 @@ export interface BuildDeps extends GenerateDeps {
   /** The registry's artifacts: with `push`, the SBOM and the provenance are attached to the pushed image. */
   artifacts?: OpenArtifacts;
   /** Post-build normalisation (issue: reproducible images); absent = not available. */
+  /** Reproducible builds remembered by the key of their inputs (app/build-key.ts); absent = always build. */
+  builds?: {
+    /** The image built before with this key, while the engine still has it. */
+    recall(key: string): Promise<{ imageId: string; diffIds: string[]; steps: number } | null>;
+    remember(key: string, image: { imageId: string; diffIds: string[]; steps: number }): Promise<void>;
+  };
   normalize?: (
     imageId: string,
     options: { sourceDateEpoch: number; tags: string[]; preserveLayers?: string[]; signal?: AbortSignal },
@@ -174,39 +181,46 @@ async function collectIndexNetrc(paths: ProjectPaths, lock: Lock, deps: BuildDep
   return store.toNetrc(indexes);
 }
 
+type Rendered = Awaited<ReturnType<typeof renderFromLock>>;
+
 /** The build context: the project as .dockerignore leaves it, the rendered Dockerfile and the SBOM it copies in. */
-function contextFor(paths: ProjectPaths, rendered: Awaited<ReturnType<typeof renderFromLock>>, epoch: number): ReturnType<typeof createBuildContext> {
-  return createBuildContext({
+function contextOptions(paths: ProjectPaths, rendered: Rendered, epoch: number): BuildContextOptions {
+  return {
     dir: paths.dir,
     dockerfile: { path: CONTEXT_DOCKERFILE, content: rendered.text },
     // The SBOM the Dockerfile copies in, as the lock renders it (generate writes the same bytes for `docker build`).
     extraFiles: { [rendered.sbom.contextPath]: rendered.sbom.text },
     mtime: epoch,
-  });
+  };
 }
 
-export async function buildImage(paths: ProjectPaths, request: BuildRequest, deps: BuildDeps): Promise<BuildOutcome> {
-  const started = deps.clock.now().getTime();
-  // A platform the lock does not hold is refused here (exit 2), before anything is built: it would fail late,
-  // mid-build, with a base digest and wheels for another architecture.
-  const rendered = await renderFromLock(paths, deps, { ...(request.platform ? { platform: request.platform } : {}), command: 'build' });
+interface EngineBuild {
+  imageId: string;
+  /** Empty when not normalised (taken from the image then). */
+  diffIds: string[];
+  /** When the engine's build ended (normalisation starts). */
+  builtAt: number;
+  steps: number;
+  cachedSteps: number;
+}
+
+/** Builds with the engine and, for a reproducible build, normalises the result and tags it. */
+async function buildWithEngine(ctx: {
+  paths: ProjectPaths;
+  rendered: Rendered;
+  request: BuildRequest;
+  deps: BuildDeps;
+  tags: string[];
+  buildArgs: Record<string, string>;
+  reproducible: boolean;
+  started: number;
+  mark: (phase: string) => void;
+}): Promise<EngineBuild> {
+  const { rendered, request, deps, tags, buildArgs, reproducible, started } = ctx;
   const { lock } = rendered;
-  const digest = lockDigest(rendered.lockText);
-  await assertDockerfileCurrent(paths, join(paths.dir, request.dockerfile ?? platformFileName(DEFAULT_DOCKERFILE, rendered.platform)), rendered.text);
-
-  // Both targets need the deploy copy paths: the classic builder builds the deploy stage before dev.
-  const sourceDigest = await computeSourceDigest(paths.dir, lock.targets.deploy.copy);
-  const tags = request.tags?.length ? request.tags : [defaultImageTag(lock, request.target, sourceDigest, rendered.platform)];
   const epoch = sourceDateEpoch(lock);
-  const context = contextFor(paths, rendered, epoch);
-
+  const context = createBuildContext(contextOptions(ctx.paths, rendered, epoch));
   const progress = buildProgress(request, deps, started);
-  const buildArgs = { ...(await buildArgsFor(paths, lock, request.target, deps)), ...request.extraBuildArgs };
-
-  const reproducible = request.reproducible ?? true;
-  if (reproducible && !deps.normalize) {
-    throw internalError('build.no-normalizer', 'reproducible builds were asked for but no image normaliser is wired in');
-  }
   // With normalisation the builder's own tag is a scratch name; the real tags go on the normalised image.
   const buildTags = reproducible ? [scratchTag(lock.name, request.target, deps.owner ?? 'unknown/0', started)] : tags;
   let result;
@@ -226,9 +240,10 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   } finally {
     context.stream.destroy();
   }
-  await context.done.catch((err: unknown) => {
+  const sent = await context.done.catch((err: unknown) => {
     throw inputError('build.context', `could not send the build context: ${(err as Error).message}`);
   });
+  ctx.mark(`built (context ${sent.files} files, ${sent.bytes} bytes)`);
 
   const builtAt = deps.clock.now().getTime();
   let imageId = result.imageId;
@@ -254,8 +269,62 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
       await deps.engine.removeImage(buildTags[0]!, { force: false, noprune: true }).catch(() => {});
     }
   }
+  return { imageId, diffIds, builtAt, steps: progress.steps(), cachedSteps: progress.cachedSteps() };
+}
+
+export async function buildImage(paths: ProjectPaths, request: BuildRequest, deps: BuildDeps): Promise<BuildOutcome> {
+  const started = deps.clock.now().getTime();
+  // Where the time goes, for --verbose (issue 11: a repeat build must cost a fraction of a full one).
+  const mark = (phase: string) => deps.logger.debug(`build: ${phase} at ${deps.clock.now().getTime() - started} ms`);
+  // A platform the lock does not hold is refused here (exit 2), before anything is built: it would fail late,
+  // mid-build, with a base digest and wheels for another architecture.
+  const rendered = await renderFromLock(paths, deps, { ...(request.platform ? { platform: request.platform } : {}), command: 'build' });
+  const { lock } = rendered;
+  const digest = lockDigest(rendered.lockText);
+  await assertDockerfileCurrent(paths, join(paths.dir, request.dockerfile ?? platformFileName(DEFAULT_DOCKERFILE, rendered.platform)), rendered.text);
+
+  // Both targets need the deploy copy paths: the classic builder builds the deploy stage before dev.
+  mark('rendered');
+  const sourceDigest = await computeSourceDigest(paths.dir, lock.targets.deploy.copy);
+  mark('source digest');
+  const tags = request.tags?.length ? request.tags : [defaultImageTag(lock, request.target, sourceDigest, rendered.platform)];
+  const epoch = sourceDateEpoch(lock);
+  const buildArgs = { ...(await buildArgsFor(paths, lock, request.target, deps)), ...request.extraBuildArgs };
+
+  const reproducible = request.reproducible ?? true;
+  if (reproducible && !deps.normalize) {
+    throw internalError('build.no-normalizer', 'reproducible builds were asked for but no image normaliser is wired in');
+  }
+  // A reproducible build of inputs built before gives the image built then (app/build-key.ts); --no-cache
+  // always builds (and what it builds is remembered).
+  const key =
+    reproducible && deps.builds
+      ? await computeBuildKey({
+          dockerfile: rendered.text,
+          target: request.target,
+          platform: request.platform ?? null,
+          network: request.network ?? 'host',
+          buildArgs: Object.fromEntries(Object.entries(buildArgs).filter(([name]) => name !== INDEX_CREDENTIALS_ARG)),
+          sourceDigest,
+          copy: request.target === 'deploy' ? lock.targets.deploy.copy : [],
+          context: contextOptions(paths, rendered, epoch),
+        })
+      : undefined;
+  const remembered = key && !request.noCache ? await deps.builds!.recall(key) : null;
+  mark(remembered ? `reusing ${remembered.imageId}, built before from the same inputs` : 'build key');
+  let made: EngineBuild;
+  if (remembered) {
+    for (const tag of tags) await deps.engine.tagImage(remembered.imageId, tag);
+    made = { ...remembered, builtAt: deps.clock.now().getTime(), cachedSteps: remembered.steps };
+  } else {
+    made = await buildWithEngine({ paths, rendered, request, deps, tags, buildArgs, reproducible, started, mark });
+  }
+  const { builtAt } = made;
+  const imageId = made.imageId;
+  let diffIds = made.diffIds;
 
   const normalizeMs = reproducible ? deps.clock.now().getTime() - builtAt : 0;
+  mark('normalised');
   const info = await deps.engine.inspectImage(imageId);
   if (!info) throw externalError('build.no-image', `the engine reported image ${imageId} but cannot show it`);
   assertImageMatchesLock(info, lock, digest, request.target);
@@ -283,9 +352,14 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
     pushed,
     durationMs: deps.clock.now().getTime() - started,
     timings: { buildMs: builtAt - started, normalizeMs },
-    steps: progress.steps(),
-    cachedSteps: progress.cachedSteps(),
+    steps: made.steps,
+    cachedSteps: made.cachedSteps,
   };
+  if (key && !remembered) {
+    await deps
+      .builds!.remember(key, { imageId, diffIds, steps: made.steps })
+      .catch((err: unknown) => deps.logger.debug(`could not remember the build: ${(err as Error).message}`));
+  }
   if (request.writeRecord !== false) {
     const parameters = { revision: deps.revision, platform: request.platform ?? lock.base.platform, network: request.network ?? 'host' };
     await writeBuildRecord(paths, outcome, parameters, deps.clock);

@@ -36,6 +36,7 @@ export interface Deps {
   clock: Clock;
   logger: Logger;
   normalize: NonNullable<BuildDeps['normalize']>;
+  builds: NonNullable<BuildDeps['builds']>;
   /** Index credentials: from netrc here; `lock` and `build` add the spec's inline ones. */
   indexCredentials: CredentialStore;
   /** This process as the owner of what it creates in the engine (`<host>/<pid>`). */
@@ -119,20 +120,36 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
   const memoFile = join(cacheDir(env), `normalized-images-${TOOL_VERSION}.json`);
   const normalize: Deps['normalize'] = async (imageId, options) => {
     // A repeat build whose steps all came from the cache gives the same raw image: reuse last time's result
-    // while the engine still has it (image/normalize/normalized-memo.ts).
-    const { recallNormalized, rememberNormalized } = await import('../image/normalize/normalized-memo.js');
-    const known = await recallNormalized(memoFile, imageId, options.sourceDateEpoch);
+    // while the engine still has it; after an edit, layers rewritten before are not rewritten again
+    // (image/normalize/normalized-memo.ts).
+    const { NormalizedMemo, rememberNormalized, sharedPrefix } = await import('../image/normalize/normalized-memo.js');
+    const memo = await NormalizedMemo.open(memoFile);
+    const known = memo.image(imageId, options.sourceDateEpoch);
     if (known && (await engine.inspectImage(known.imageId))) {
       logger.debug(`normalised image ${known.imageId} reused for raw image ${imageId}`);
       for (const tag of options.tags) await engine.tagImage(known.imageId, tag);
       return known;
     }
+    // The chain of an image the engine still has is held by the engine: its layers need not be sent again.
+    const heldLayers = async (diffIds: readonly string[]) => {
+      for (const candidate of memo.imagesSharing(diffIds).slice(0, 3)) {
+        const info = await engine.inspectImage(candidate.imageId);
+        if (info) return sharedPrefix(info.layers, diffIds);
+      }
+      return 0;
+    };
     const { normalizeImage } = await import('../image/normalize/normalize-image.js');
     const workDir = await mkdtemp(join(env.TMPDIR ?? tmpdir(), 'envseal-normalize-'));
     try {
       // Per-layer progress is detail: shown with --verbose, or redrawn in place on a terminal.
       const quiet = { ...logger, progress: ctx.out.options.interactive ? logger.progress : logger.debug };
-      const result = await normalizeImage(engine, imageId, { ...options, workDir, logger: quiet });
+      const knownLayers = memo.layers(options.sourceDateEpoch);
+      const knownArchivePaths = memo.archivePaths();
+      const result = await normalizeImage(engine, imageId, { ...options, workDir, logger: quiet, knownLayers, heldLayers, knownArchivePaths });
+      const { stageMs, layers, preservedLayers, heldLayers: held, bytes } = result.stats;
+      logger.debug(
+        `normalise: export ${stageMs.export} ms, rewrite ${stageMs.rewrite} ms, load ${stageMs.load} ms; ${layers} layers (${preservedLayers} kept, ${held} held by the engine), ${bytes} bytes`,
+      );
       await rememberNormalized(memoFile, imageId, options.sourceDateEpoch, result).catch((err: unknown) =>
         logger.debug(`could not remember the normalised image: ${(err as Error).message}`),
       );
@@ -141,8 +158,16 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
       await rm(workDir, { recursive: true, force: true });
     }
   };
+  const builds: Deps['builds'] = {
+    recall: async (key) => {
+      const { NormalizedMemo } = await import('../image/normalize/normalized-memo.js');
+      const known = (await NormalizedMemo.open(memoFile)).build(key);
+      return known && (await engine.inspectImage(known.imageId)) ? known : null;
+    },
+    remember: async (key, image) => (await import('../image/normalize/normalized-memo.js')).rememberBuild(memoFile, key, image),
+  };
   const files = createFileDigester({ logger, idleTimeoutMs: deadlines.httpMs });
-  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, indexCredentials, owner: ownership.owner, artifacts, files };
+  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, builds, indexCredentials, owner: ownership.owner, artifacts, files };
 }
 
 /**

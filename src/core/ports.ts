@@ -56,6 +56,11 @@ export interface EngineInfo {
   cpus?: number;
   memoryBytes?: number;
   storageDriver?: string;
+  /**
+   * Where images live: the engine's own layer store (`classic`, graph drivers such as overlay2) or containerd's
+   * (`containerd`, Engine ≥ 24 with containerd snapshotters, `driver-type io.containerd.snapshotter.v1`).
+   */
+  imageStore?: 'classic' | 'containerd';
   runtimes?: string[];
 }
 

@@ -194,7 +194,7 @@ describe('writeImageArchive', () => {
       assert.equal(header.uid, 0);
       assert.equal(header.uname, '');
     });
-    const blobNames = [first.configDigest, one.manifestDigest, sha256(base), sha256(app)].map((d) => `blobs/sha256/${d.slice(7)}`).sort();
+    const blobNames = [first.configDigest, one.manifestDigest!, sha256(base), sha256(app)].map((d) => `blobs/sha256/${d.slice(7)}`).sort();
     assert.deepEqual(names, ['blobs/', 'blobs/sha256/', ...blobNames, 'index.json', 'manifest.json', 'oci-layout']);
 
     const again = await readImageArchive(Readable.from([bytesOne]), { spoolDir: await temp.fresh() });

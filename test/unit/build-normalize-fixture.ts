@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { DockerEngine, ImageInfo } from '../../src/core/ports.js';
 import { readImageArchive } from '../../src/image/normalize/image-archive.js';
-import { createTarWriter } from '../../src/tar/tar-stream-codec.js';
+import { createTarWriter, readTarEntries } from '../../src/tar/tar-stream-codec.js';
 import { TAR_END_OF_ARCHIVE, tarPaddingOf, type RawPaxRecord, type RawTarHeader, type TarEntryType } from '../../src/tar/header.js';
 import { encodeRawTarHeader } from '../../src/tar/raw-encoder.js';
 import { readRawTarEntries } from '../../src/tar/raw-reader.js';
@@ -137,11 +137,15 @@ export async function legacySaveArchive(spec: ImageSpec): Promise<Buffer> {
   const entries: { name: string; body?: Buffer; link?: string }[] = [];
   const seen = new Map<string, string>();
   const layerPaths: string[] = [];
+  let parent: string | undefined;
   spec.layers.forEach((layer, i) => {
     const v1 = createHash('sha256')
       .update(`v1-${i}-${sha256(layer)}`)
       .digest('hex');
-    entries.push({ name: `${v1}/` }, { name: `${v1}/VERSION`, body: Buffer.from('1.0') }, { name: `${v1}/json`, body: Buffer.from('{}') });
+    // Only the bottom layer's JSON names no parent (moby image/tarexport/save.go).
+    const json = Buffer.from(JSON.stringify(parent ? { id: v1, parent } : { id: v1 }));
+    parent = v1;
+    entries.push({ name: `${v1}/` }, { name: `${v1}/VERSION`, body: Buffer.from('1.0') }, { name: `${v1}/json`, body: json });
     const digest = sha256(layer);
     if (seen.has(digest)) entries.push({ name: `${v1}/layer.tar`, link: `../${seen.get(digest)}/layer.tar` });
     else {
@@ -194,8 +198,16 @@ export class FakeEngine implements DockerEngine {
 
   constructor(private readonly spoolDir: string) {}
 
-  addExport(ref: string, archive: Buffer): void {
-    this.images.set(ref, { info: { id: ref, repoTags: [], repoDigests: [], labels: {}, env: [], layers: [] }, archive });
+  /** What info() reports; 'classic' makes loadImage accept archives without the layers it holds (moby image/tarexport/load.go). */
+  imageStore?: 'classic' | 'containerd';
+
+  addExport(ref: string, archive: Buffer, layers: string[] = []): void {
+    this.images.set(ref, { info: { id: ref, repoTags: [], repoDigests: [], labels: {}, env: [], layers }, archive });
+  }
+
+  /** True when an image the engine has starts with these layers (their chain is in its layer store). */
+  holdsChain(diffIds: readonly string[]): boolean {
+    return [...this.images.values()].some((image) => diffIds.every((d, i) => image.info.layers[i] === d));
   }
 
   private resolve(ref: string): FakeImage | undefined {
@@ -204,7 +216,7 @@ export class FakeEngine implements DockerEngine {
   }
 
   async info() {
-    return { version: 'fake', apiVersion: '1.41', os: 'linux', architecture: 'amd64' };
+    return { version: 'fake', apiVersion: '1.41', os: 'linux', architecture: 'amd64', ...(this.imageStore ? { imageStore: this.imageStore } : {}) };
   }
 
   async inspectImage(ref: string): Promise<ImageInfo | null> {
@@ -256,16 +268,36 @@ export class FakeEngine implements DockerEngine {
     const bytes = await streamToBuffer(tar);
     if (this.failLoad) throw this.failLoad;
     this.loadedArchives.push(bytes);
+    const { id, layers } = this.imageStore === 'classic' ? await this.loadClassic(bytes) : await this.loadWhole(bytes);
+    this.images.set(id, { info: { id, repoTags: [], repoDigests: [], labels: {}, env: [], layers }, archive: bytes });
+    return this.reportLoaded ? this.reportLoaded(id) : [id];
+  }
+
+  private async loadWhole(bytes: Buffer): Promise<{ id: string; layers: string[] }> {
     const dir = join(this.spoolDir, `load-${this.loadedArchives.length}`);
     await mkdir(dir, { recursive: true });
     const archive = await readImageArchive(Readable.from([bytes]), { spoolDir: dir });
     await rm(dir, { recursive: true, force: true });
-    const id = archive.configDigest;
-    this.images.set(id, {
-      info: { id, repoTags: [], repoDigests: [], labels: {}, env: [], layers: archive.layers.map((l) => l.diffId) },
-      archive: bytes,
+    return { id: archive.configDigest, layers: archive.layers.map((l) => l.diffId) };
+  }
+
+  /** Like the classic store: manifest.json only; a layer whose chain is held is not opened, any other must be there. */
+  private async loadClassic(bytes: Buffer): Promise<{ id: string; layers: string[] }> {
+    const files = new Map<string, Buffer>();
+    await readTarEntries(Readable.from([bytes]), async ({ header, body }) => {
+      const data = await streamToBuffer(body);
+      if (header.type === 'file') files.set(header.name, data);
     });
-    return this.reportLoaded ? this.reportLoaded(id) : [id];
+    const [entry] = JSON.parse(files.get('manifest.json')!.toString()) as { Config: string; Layers: string[] }[];
+    const config = files.get(entry!.Config)!;
+    const diffIds = (JSON.parse(config.toString()) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
+    for (const [i, path] of entry!.Layers.entries()) {
+      if (this.holdsChain(diffIds.slice(0, i + 1))) continue;
+      const layer = files.get(path);
+      if (!layer) throw externalError('docker.load-failed', `loading the image failed: open /var/lib/docker/tmp/${path}: no such file or directory`);
+      if (sha256(layer) !== diffIds[i]) throw externalError('docker.load-failed', `invalid diffID for layer ${i}`);
+    }
+    return { id: sha256(config), layers: diffIds };
   }
 
   async runContainer(): Promise<never> {

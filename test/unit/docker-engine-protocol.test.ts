@@ -23,6 +23,9 @@ const seen: { path: string; query: URLSearchParams; headers: IncomingMessage['he
 
 type Scenario = (res: ServerResponse) => void | Promise<void>;
 
+/** What GET /info reports as `Driver` and `DriverStatus`. */
+let engineDriver: [string, string[][]] = ['overlay2', [['Backing Filesystem', 'extfs']]];
+
 function writeLines(res: ServerResponse, lines: string[]): void {
   res.writeHead(200, { 'Content-Type': 'application/json' });
   for (const line of lines) res.write(`${line}\n`);
@@ -89,6 +92,11 @@ before(async () => {
         // Starts answering, then says nothing more (a stuck pull or export); other pulls get the 404 below.
         res.writeHead(200, { 'Content-Type': 'application/json' });
         return void res.write(silentPull ? '{"status":"Pulling from x"}\n' : 'partial tar');
+      }
+      if (url.pathname.endsWith('/info') || url.pathname.endsWith('/version')) {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        const info = { ServerVersion: '27.0.0', Driver: engineDriver[0], DriverStatus: engineDriver[1] };
+        return void res.end(JSON.stringify(url.pathname.endsWith('/info') ? info : { Version: '27.0.0', ApiVersion: '1.46', Os: 'linux', Arch: 'amd64' }));
       }
       if (url.pathname.endsWith('/push')) {
         writeLines(res, ['{"status":"The push refers to repository [reg.example/x]"}', '{"status":"Pushed","progressDetail":{},"id":"abc"}']);
@@ -306,4 +314,13 @@ describe('DockerodeEngine against a misbehaving engine', () => {
   it('fails a load whose stream carries an error', async () => {
     await assert.rejects(engine.loadImage(Readable.from([Buffer.alloc(512)])), buildError('docker.load-failed', /^loading the image failed: unexpected EOF$/));
   });
+});
+
+it('info: a graph driver is the classic image store, containerd snapshotters the containerd one', async () => {
+  engineDriver = ['overlay2', [['Backing Filesystem', 'extfs']]];
+  const classic = await engine.info();
+  assert.equal(classic.storageDriver, 'overlay2');
+  assert.equal(classic.imageStore, 'classic');
+  engineDriver = ['overlayfs', [['driver-type', 'io.containerd.snapshotter.v1']]];
+  assert.equal((await engine.info()).imageStore, 'containerd');
 });

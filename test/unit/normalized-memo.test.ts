@@ -3,10 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { recallNormalized, rememberNormalized } from '../../src/image/normalize/normalized-memo.js';
+import { NormalizedMemo, rememberNormalized } from '../../src/image/normalize/normalized-memo.js';
 
 const RAW = `sha256:${'1'.repeat(64)}`;
 const OUT = { imageId: `sha256:${'2'.repeat(64)}`, diffIds: [`sha256:${'3'.repeat(64)}`] };
+
+const recallNormalized = async (file: string, raw: string, epoch: number) => (await NormalizedMemo.open(file)).image(raw, epoch);
 
 test('normalised images are recalled by raw image and epoch only; a damaged memo starts afresh', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'envseal-memo-'));
@@ -26,6 +28,32 @@ test('normalised images are recalled by raw image and epoch only; a damaged memo
     assert.equal(await recallNormalized(file, RAW, 100), null);
     await rememberNormalized(file, RAW, 100, OUT);
     assert.deepEqual(await recallNormalized(file, RAW, 100), OUT);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('layers are recalled per epoch, and images by the leading layers they share', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'envseal-memo-'));
+  const d = (c: string) => `sha256:${c.repeat(64)}`;
+  try {
+    const file = join(dir, 'memo.json');
+    await rememberNormalized(file, d('1'), 100, { imageId: d('a'), diffIds: [d('b'), d('c')], rewrittenLayers: [{ raw: d('4'), normalized: d('c') }] });
+    await rememberNormalized(file, d('2'), 100, { imageId: d('e'), diffIds: [d('b'), d('c'), d('f')], rewrittenLayers: [{ raw: d('5'), normalized: d('f') }] });
+    const memo = await NormalizedMemo.open(file);
+    assert.deepEqual([...memo.layers(100)].sort(), [
+      [d('4'), d('c')],
+      [d('5'), d('f')],
+    ]);
+    assert.equal(memo.layers(101).size, 0, 'another epoch normalises to other bytes');
+    assert.deepEqual(
+      memo.imagesSharing([d('b'), d('c'), d('f'), d('9')]).map((i) => [i.imageId, i.shared]),
+      [
+        [d('e'), 3],
+        [d('a'), 2],
+      ],
+    );
+    assert.deepEqual(memo.imagesSharing([d('9')]), []);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

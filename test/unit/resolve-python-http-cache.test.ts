@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -145,6 +145,26 @@ describe('HttpCache on disk and fetchWithCache', () => {
     await cache.flush();
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /continuing without caching/);
+  });
+
+  it('writes queued entries once the current turn is done, private, without temp files, flush or not', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'envseal-cache-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const cache = new HttpCache({ dir: join(dir, 'c'), clock: { now: () => new Date(T0) } });
+    const entry = { url: 'http://127.0.0.1:1/simple/a/', finalUrl: 'http://127.0.0.1:1/simple/a/', status: 200, headers: {}, storedAt: T0 };
+    for (let i = 0; i < 50; i++) await cache.put(`k${i}`, { ...entry, body: Buffer.from(`body ${i}`) });
+    await cache.putBlob('metadata-x', Buffer.from('Name: x\n'));
+    await new Promise((resolve) => setImmediate(resolve));
+    const entries = (await readdir(join(dir, 'c', 'entries'))).sort();
+    assert.equal(entries.length, 50);
+    assert.ok(
+      entries.every((name) => /^k\d+$/.test(name)),
+      'no temp file is left behind',
+    );
+    assert.equal((await cache.get('k7'))?.body.toString(), 'body 7');
+    assert.equal((await cache.getBlob('metadata-x'))?.toString(), 'Name: x\n');
+    for (const path of [join(dir, 'c'), join(dir, 'c', 'entries'), join(dir, 'c', 'blobs')]) assert.equal((await stat(path)).mode & 0o777, 0o700, path);
+    assert.equal((await stat(join(dir, 'c', 'entries', 'k7'))).mode & 0o777, 0o600);
   });
 
   it('keeps derived blobs by name', async (t) => {

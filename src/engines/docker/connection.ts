@@ -302,6 +302,9 @@ export async function readEngineInfo(connection: DockerConnection): Promise<Engi
   if (typeof info.NCPU === 'number') result.cpus = info.NCPU;
   if (typeof info.MemTotal === 'number') result.memoryBytes = info.MemTotal;
   if (str(info.Driver)) result.storageDriver = str(info.Driver)!;
+  const driverStatus = Array.isArray(info.DriverStatus) ? (info.DriverStatus as unknown[]) : [];
+  const snapshotter = driverStatus.some((pair) => Array.isArray(pair) && pair[0] === 'driver-type' && /containerd\.snapshotter/.test(String(pair[1])));
+  if (result.storageDriver) result.imageStore = snapshotter ? 'containerd' : 'classic';
   if (typeof info.Runtimes === 'object' && info.Runtimes !== null) result.runtimes = Object.keys(info.Runtimes).sort();
   return result;
 }

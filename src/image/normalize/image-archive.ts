@@ -36,8 +36,10 @@ import { createTarWriter, readTarEntries } from '../../tar/tar-stream-codec.js';
 export interface SpooledLayer {
   /** Where the layer was in the archive (symlinks resolved). */
   archivePath: string;
-  /** The uncompressed layer tar on disk; undefined when `keepLayer` said it was not needed (then deleted). */
+  /** The uncompressed layer tar on disk; undefined when `keepLayer` said it was not needed (then deleted) or it was skipped. */
   file: string | undefined;
+  /** True when the entry was skipped unread (`skipEntry`): `diffId` is the one expected, checked against the config only. */
+  skipped?: boolean;
   /** `sha256:<hex>` of the uncompressed tar. */
   diffId: string;
   /** Bytes of the uncompressed tar. */
@@ -60,6 +62,12 @@ export interface ReadImageArchiveOptions {
   signal?: AbortSignal;
   /** Called once per distinct layer after it has been spooled: false deletes the file right away. */
   keepLayer?: (diffId: string) => boolean;
+  /**
+   * For a large entry, the diff_id it is known to hold when its bytes are not needed: it is then read past
+   * without being written or hashed, and only checked against the config's diff_id for its place. `metadata`
+   * gives the small entries read so far (a legacy archive has `<v1 id>/json` just before `<v1 id>/layer.tar`).
+   */
+  skipEntry?: (archivePath: string, metadata: (path: string) => Buffer | undefined) => string | undefined;
   /** Progress: called when a large entry starts streaming to disk. */
   onSpool?: (archivePath: string, bytes: number) => void;
 }
@@ -107,6 +115,12 @@ export async function readImageArchive(source: Readable, options: ReadImageArchi
         small.set(path, await readAll(body));
         return;
       }
+      const expected = options.skipEntry?.(path, (p) => small.get(cleanArchivePath(p)));
+      if (expected) {
+        // readTarEntries drains the body.
+        spooled.set(path, { archivePath: path, file: undefined, diffId: expected, size: header.size, skipped: true });
+        return;
+      }
       options.onSpool?.(path, header.size);
       const layer = await spoolLayer(body, path, nextFile(), options.signal);
       spooled.set(path, layer);
@@ -140,6 +154,7 @@ export async function readImageArchive(source: Readable, options: ReadImageArchi
         spooled.set(layerPath, layer);
       }
       if (layer.diffId !== diffIds[index]) {
+        if (layer.skipped) throw new SkippedEntryMismatch(layerPath);
         throw invalidArchive(`layer ${index + 1} (${layerPath}) has diff_id ${layer.diffId}, the config says ${diffIds[index]}`);
       }
       kept.add(layer);
@@ -164,6 +179,13 @@ export async function readImageArchive(source: Readable, options: ReadImageArchi
     throw err;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A skipped entry (`skipEntry`) was not the layer expected there: read the archive again without skipping. */
+export class SkippedEntryMismatch extends Error {
+  constructor(readonly archivePath: string) {
+    super(`the skipped entry ${archivePath} is not the layer expected`);
   }
 }
 
@@ -366,7 +388,13 @@ function readDiffIds(config: Buffer, path: string): string[] {
 export interface ArchiveLayerInput {
   /** `sha256:<hex>` of the file's bytes (the caller computed it while writing the file). */
   diffId: string;
-  file: string;
+  /**
+   * The layer tar; undefined for a layer the engine holds already (as part of an image's chain) and does not
+   * need: then only Docker's `manifest.json` is written, naming a blob that is not there. The classic image
+   * store's load looks a layer up by its chain ID before it opens the file (moby image/tarexport/load.go), so
+   * it never misses it; an OCI layout must be complete, so none is written.
+   */
+  file: string | undefined;
 }
 
 export interface ImageArchiveOutput {
@@ -375,8 +403,8 @@ export interface ImageArchiveOutput {
   /** Resolves when every entry has been handed to `stream`; rejects when a layer file cannot be read. */
   done: Promise<void>;
   configDigest: string;
-  /** Digest of the OCI image manifest in the archive (the image ID under the containerd image store). */
-  manifestDigest: string;
+  /** Digest of the OCI image manifest in the archive (the image ID under the containerd image store); none without an OCI layout. */
+  manifestDigest: string | undefined;
 }
 
 const sha256Of = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -390,10 +418,41 @@ export async function writeImageArchive(config: Buffer, layers: readonly Archive
   const sizes = new Map<string, { file: string; size: number }>();
   for (const layer of layers) {
     if (!/^sha256:[0-9a-f]{64}$/.test(layer.diffId)) throw inputError('image-archive.digest', `invalid layer digest ${layer.diffId}`);
-    if (!sizes.has(layer.diffId)) sizes.set(layer.diffId, { file: layer.file, size: (await stat(layer.file)).size });
+    if (layer.file !== undefined && !sizes.has(layer.diffId)) sizes.set(layer.diffId, { file: layer.file, size: (await stat(layer.file)).size });
   }
+  const complete = layers.every((l) => sizes.has(l.diffId));
   const configDigest = sha256Of(config);
-  // OCI image-spec manifest.md / image-index.md / image-layout.md.
+  const blob = (digest: string) => `blobs/sha256/${digest.slice('sha256:'.length)}`;
+  const dockerManifest = Buffer.from(canonicalJsonCompact([{ Config: blob(configDigest), Layers: layers.map((l) => blob(l.diffId)), RepoTags: [] }]));
+  const blobs = new Map<string, Buffer | { file: string; size: number }>([[configDigest, config], ...sizes]);
+  const oci = complete ? ociLayout(config, configDigest, layers, sizes) : undefined;
+  if (oci) blobs.set(oci.manifestDigest, oci.manifest);
+
+  const writer = createTarWriter();
+  const done = (async () => {
+    await writer.add({ name: 'blobs/', type: 'directory' });
+    await writer.add({ name: 'blobs/sha256/', type: 'directory' });
+    for (const digest of [...blobs.keys()].sort()) {
+      const content = blobs.get(digest)!;
+      if (Buffer.isBuffer(content)) await writer.add({ name: blob(digest), type: 'file' }, content);
+      else await writer.add({ name: blob(digest), type: 'file', size: content.size }, createReadStream(content.file));
+    }
+    if (oci) await writer.add({ name: 'index.json', type: 'file' }, oci.index);
+    await writer.add({ name: 'manifest.json', type: 'file' }, dockerManifest);
+    if (oci) await writer.add({ name: 'oci-layout', type: 'file' }, oci.layout);
+    writer.finish();
+  })();
+  done.catch((err: unknown) => writer.fail(err instanceof Error ? err : new Error(String(err))));
+  return { stream: writer.stream, done, configDigest, manifestDigest: oci?.manifestDigest };
+}
+
+/** OCI image-spec manifest.md / image-index.md / image-layout.md for one image whose layers are all present. */
+function ociLayout(
+  config: Buffer,
+  configDigest: string,
+  layers: readonly ArchiveLayerInput[],
+  sizes: ReadonlyMap<string, { size: number }>,
+): { manifest: Buffer; manifestDigest: string; index: Buffer; layout: Buffer } {
   const manifest = Buffer.from(
     canonicalJsonCompact({
       schemaVersion: 2,
@@ -410,25 +469,6 @@ export async function writeImageArchive(config: Buffer, layers: readonly Archive
       manifests: [{ mediaType: MEDIA_OCI_MANIFEST, digest: manifestDigest, size: manifest.length }],
     }),
   );
-  const blob = (digest: string) => `blobs/sha256/${digest.slice('sha256:'.length)}`;
-  const dockerManifest = Buffer.from(canonicalJsonCompact([{ Config: blob(configDigest), Layers: layers.map((l) => blob(l.diffId)), RepoTags: [] }]));
   const layout = Buffer.from(canonicalJsonCompact({ imageLayoutVersion: '1.0.0' }));
-
-  const blobs = new Map<string, Buffer | { file: string; size: number }>([[configDigest, config], [manifestDigest, manifest], ...sizes]);
-  const writer = createTarWriter();
-  const done = (async () => {
-    await writer.add({ name: 'blobs/', type: 'directory' });
-    await writer.add({ name: 'blobs/sha256/', type: 'directory' });
-    for (const digest of [...blobs.keys()].sort()) {
-      const content = blobs.get(digest)!;
-      if (Buffer.isBuffer(content)) await writer.add({ name: blob(digest), type: 'file' }, content);
-      else await writer.add({ name: blob(digest), type: 'file', size: content.size }, createReadStream(content.file));
-    }
-    await writer.add({ name: 'index.json', type: 'file' }, index);
-    await writer.add({ name: 'manifest.json', type: 'file' }, dockerManifest);
-    await writer.add({ name: 'oci-layout', type: 'file' }, layout);
-    writer.finish();
-  })();
-  done.catch((err: unknown) => writer.fail(err instanceof Error ? err : new Error(String(err))));
-  return { stream: writer.stream, done, configDigest, manifestDigest };
+  return { manifest, manifestDigest, index, layout };
 }

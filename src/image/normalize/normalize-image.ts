@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import type { DockerEngine, Logger } from '../../core/ports.js';
 import { silentLogger } from '../../core/ports.js';
 import { describeError, externalError, inputError, internalError, isEnvsealError, type EnvsealError } from '../../core/errors.js';
-import { readImageArchive, writeImageArchive, type SpooledLayer } from './image-archive.js';
+import { readImageArchive, SkippedEntryMismatch, writeImageArchive, type ImageArchive, type SpooledLayer } from './image-archive.js';
 import { checkEpoch, rewriteImageConfig } from './config-rewrite.js';
 import { rewriteLayerFile } from './layer-rewrite.js';
 
@@ -37,6 +37,21 @@ export interface NormalizeImageOptions {
    * (BuildKit made the same choice for `rewrite-timestamp`, moby/buildkit#4663).
    */
   preserveLayers?: readonly string[];
+  /** Layers normalised before with this epoch: raw diff_id → normalised diff_id (what `rewrittenLayers` reported). */
+  knownLayers?: ReadonlyMap<string, string>;
+  /**
+   * How many leading layers of a list of normalised diff_ids the engine holds already, as the chain of an image
+   * it has (e.g. the image normalised last time). Where the engine's load skips layers it holds (the classic
+   * image store), those are neither rewritten nor sent; the raw image's own leading layers (the base) always
+   * count as held, since the raw image is in the engine.
+   */
+  heldLayers?: (diffIds: readonly string[]) => Promise<number>;
+  /**
+   * Archive path → raw diff_id, from earlier exports (`archivePaths`): an entry at such a path whose layer
+   * is preserved or in `knownLayers` is read past, unwritten and unhashed (a legacy export names each layer
+   * directory after the layer's chain, so the same path holds the same layer). Classic image store only.
+   */
+  knownArchivePaths?: ReadonlyMap<string, string>;
 }
 
 export interface NormalizeImageResult {
@@ -46,10 +61,16 @@ export interface NormalizeImageResult {
   configDigest: string;
   /** rootfs.diff_ids of the normalised image. */
   diffIds: string[];
+  /** For every layer above the preserved ones: its raw diff_id and what it normalised to (for `knownLayers`). */
+  rewrittenLayers: { raw: string; normalized: string }[];
+  /** Where each layer was in the export: for `knownArchivePaths` next time. */
+  archivePaths: { path: string; diffId: string }[];
   stats: {
     layers: number;
     /** Layers copied unchanged (`preserveLayers`). */
     preservedLayers: number;
+    /** Leading layers the engine held already: neither rewritten nor loaded. */
+    heldLayers: number;
     /** Tar entries in the rewritten layers. */
     entries: number;
     /** Bytes of all layers of the normalised image (uncompressed). */
@@ -73,6 +94,72 @@ export interface NormalizeImageResult {
  * applied are put back where they were, and an image this call loaded is removed again.
  */
 export async function normalizeImage(engine: DockerEngine, imageRef: string, options: NormalizeImageOptions): Promise<NormalizeImageResult> {
+  // Only the classic image store's load skips layers it holds (see `heldLayers`); unknown counts as not.
+  const classic = (await engine.info().catch(() => undefined))?.imageStore === 'classic';
+  try {
+    return await normalizeOnce(engine, imageRef, options, { classic, skipKnown: classic });
+  } catch (err) {
+    if (!(err instanceof NeedsFullExport)) throw err;
+    // A layer read past as known was needed after all (an image removed meanwhile?): read every layer.
+    (options.logger ?? silentLogger).debug(`normalise: ${err.message}; exporting ${imageRef} again in full`);
+    return await normalizeOnce(engine, imageRef, options, { classic, skipKnown: false });
+  }
+}
+
+/** Exports the image and reads the archive, spooling the layers to `dir` (or reading past known ones, `skipKnown`). */
+async function exportArchive(
+  engine: DockerEngine,
+  imageRef: string,
+  ctx: { options: NormalizeImageOptions; preserve: ReadonlySet<string>; dir: string; logger: Logger; skipKnown: boolean },
+): Promise<ImageArchive> {
+  const { options, preserve, logger } = ctx;
+  logger.progress(`normalising ${imageRef}: exporting`);
+  let exported;
+  try {
+    exported = await engine.exportImage(imageRef);
+  } catch (err) {
+    throw exportError(imageRef, err);
+  }
+  const knownPath = (path: string, metadata: (path: string) => Buffer | undefined) => {
+    const diffId = options.knownArchivePaths?.get(path);
+    if (diffId && (preserve.has(diffId) || options.knownLayers?.has(diffId))) return diffId;
+    return isBottomLayer(path, metadata) ? options.preserveLayers?.[0] : undefined;
+  };
+  return readImageArchive(exported, {
+    spoolDir: ctx.dir,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(ctx.skipKnown ? { skipEntry: knownPath } : {}),
+    onSpool: (path, bytes) => logger.debug(`normalise: spooling ${path} (${bytes} bytes)`),
+  }).catch((err: unknown) => {
+    throw err instanceof SkippedEntryMismatch ? new NeedsFullExport(err.message) : err;
+  });
+}
+
+/** A layer the export was read past (`knownArchivePaths`) turned out to be needed. */
+class NeedsFullExport extends Error {}
+
+/**
+ * Docker's legacy save writes `<v1 id>/json` just before `<v1 id>/layer.tar`, and only the bottom layer's JSON
+ * names no parent (moby image/tarexport/save.go): that layer is the base's first.
+ */
+function isBottomLayer(path: string, metadata: (path: string) => Buffer | undefined): boolean {
+  if (!path.endsWith('/layer.tar')) return false;
+  const json = metadata(`${path.slice(0, -'layer.tar'.length)}json`);
+  if (!json) return false;
+  try {
+    const parsed = JSON.parse(json.toString('utf8')) as { parent?: unknown };
+    return typeof parsed === 'object' && parsed !== null && !parsed.parent;
+  } catch {
+    return false;
+  }
+}
+
+async function normalizeOnce(
+  engine: DockerEngine,
+  imageRef: string,
+  options: NormalizeImageOptions,
+  mode: { classic: boolean; skipKnown: boolean },
+): Promise<NormalizeImageResult> {
   const started = performance.now();
   const logger = options.logger ?? silentLogger;
   const { signal } = options;
@@ -88,22 +175,15 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
   let stage: 'export' | 'rewrite' | 'load' | 'tag' = 'export';
   try {
     signal?.throwIfAborted();
-    logger.progress(`normalising ${imageRef}: exporting`);
-    let exported;
-    try {
-      exported = await engine.exportImage(imageRef);
-    } catch (err) {
-      throw exportError(imageRef, err);
-    }
-    const archive = await readImageArchive(exported, {
-      spoolDir: dir,
-      ...(signal ? { signal } : {}),
-      onSpool: (path, bytes) => logger.debug(`normalise: spooling ${path} (${bytes} bytes)`),
-    });
+    const archive = await exportArchive(engine, imageRef, { options, preserve, dir, logger, skipKnown: mode.skipKnown });
 
     const exportedAt = performance.now();
     stage = 'rewrite';
-    const { output, entries, preserved } = await rewriteLayers(archive.layers, { imageRef, dir, epoch, preserve, logger, ...(signal ? { signal } : {}) });
+    const held = mode.classic ? await countHeldLayers(archive.layers, preserve, options) : { count: 0, diffIds: [] };
+    const needed = archive.layers.findIndex((layer, i) => layer.skipped && i >= held.count);
+    if (needed >= 0) throw new NeedsFullExport(`layer ${needed + 1} was read past as known, but the engine does not hold it`);
+    const rewriteContext = { imageRef, dir, epoch, preserve, logger, ...(signal ? { signal } : {}) };
+    const { output, entries, preserved } = await rewriteLayers(archive.layers, { ...rewriteContext, held });
     const diffIds = output.map((l) => l.diffId);
     const config = rewriteImageConfig(archive.config, { sourceDateEpoch: epoch, diffIds });
     const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
@@ -118,7 +198,14 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
       logger.debug(`normalise: the engine already has ${configDigest}`);
     } else {
       logger.progress(`normalising ${imageRef}: loading ${configDigest.slice(0, 19)}`);
-      loadedId = await loadArchive(engine, config, configDigest, output, signal);
+      try {
+        loadedId = await loadArchive(engine, config, configDigest, output, signal);
+      } catch (err) {
+        if (!held.count || signal?.aborted) throw err;
+        // A held layer went missing meanwhile (an image removed by someone else?): send every layer.
+        logger.debug(`normalise: loading without the ${held.count} held layers failed (${describeError(err)}); loading them all`);
+        loadedId = await loadArchive(engine, config, configDigest, await materializeLayers(output, rewriteContext), signal);
+      }
       loadedByUs = true;
     }
     const loaded = await engine.inspectImage(loadedId);
@@ -137,13 +224,17 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
     stage = 'tag';
     await applyTags(engine, loaded.id, options.tags, loadedByUs ? loadedId : undefined);
     const bytes = output.reduce((sum, l) => sum + l.size, 0);
+    const rewrittenLayers = archive.layers.flatMap((layer, i) => (preserve.has(layer.diffId) ? [] : [{ raw: layer.diffId, normalized: diffIds[i]! }]));
     return {
       imageId: loaded.id,
       configDigest,
       diffIds,
+      rewrittenLayers,
+      archivePaths: archive.layers.map((l) => ({ path: l.archivePath, diffId: l.diffId })),
       stats: {
         layers: output.length,
         preservedLayers: preserved,
+        heldLayers: held.count,
         entries,
         bytes,
         ms: Math.round(performance.now() - started),
@@ -160,43 +251,120 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
 
 interface OutputLayer {
   diffId: string;
-  file: string;
+  /** The layer tar; undefined for a layer the engine holds (not sent). */
+  file: string | undefined;
   size: number;
+  /** The exported layer it came from. */
+  raw: SpooledLayer;
 }
 
-/** Rewrites every layer not in `preserve` into `dir` (a layer listed twice is rewritten once). */
+interface RewriteContext {
+  imageRef: string;
+  dir: string;
+  epoch: number;
+  preserve: ReadonlySet<string>;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+interface HeldLayers {
+  /** Leading layers the engine holds, and whose load it skips. */
+  count: number;
+  /** Their normalised diff_ids (known without rewriting them). */
+  diffIds: string[];
+}
+
+/**
+ * How many leading layers need neither rewriting nor sending: each one's normalised diff_id is known (a
+ * preserved layer's is its own, others from `knownLayers`) and the engine holds the chain up to it (the raw
+ * image's own prefix, or what `heldLayers` says), and the engine's load skips held layers (classic store only).
+ */
+async function countHeldLayers(layers: readonly SpooledLayer[], preserve: ReadonlySet<string>, options: NormalizeImageOptions): Promise<HeldLayers> {
+  const known: string[] = [];
+  for (const layer of layers) {
+    const normalized = preserve.has(layer.diffId) ? layer.diffId : options.knownLayers?.get(layer.diffId);
+    if (!normalized) break;
+    known.push(normalized);
+  }
+  if (!known.length) return { count: 0, diffIds: [] };
+  let count = 0;
+  while (count < known.length && known[count] === layers[count]!.diffId) count++;
+  if (count < known.length && options.heldLayers) count = Math.max(count, Math.min(known.length, await options.heldLayers(known)));
+  return { count, diffIds: known.slice(0, count) };
+}
+
+/** Rewrites every layer not in `preserve` into `dir` (a layer listed twice is rewritten once); the first `held` are not needed. */
 async function rewriteLayers(
   layers: readonly SpooledLayer[],
-  ctx: { imageRef: string; dir: string; epoch: number; preserve: ReadonlySet<string>; logger: Logger; signal?: AbortSignal },
+  ctx: RewriteContext & { held: HeldLayers },
 ): Promise<{ output: OutputLayer[]; entries: number; preserved: number }> {
-  const { imageRef, dir, epoch, preserve, logger, signal } = ctx;
+  const { imageRef, preserve, logger, signal } = ctx;
   const output: OutputLayer[] = [];
   const done = new Map<SpooledLayer, OutputLayer>();
   let entries = 0;
   let preserved = 0;
   for (const [index, layer] of layers.entries()) {
     signal?.throwIfAborted();
+    if (preserve.has(layer.diffId)) preserved += 1;
+    if (index < ctx.held.count) {
+      output.push({ diffId: ctx.held.diffIds[index]!, file: undefined, size: 0, raw: layer });
+      continue;
+    }
     let result = done.get(layer);
     if (!result) {
       if (!layer.file) throw internalError('normalize.layer-missing', `layer ${index + 1} of ${imageRef} was not spooled`);
       if (preserve.has(layer.diffId)) {
-        result = { diffId: layer.diffId, file: layer.file, size: layer.size };
-        preserved += 1;
+        result = { diffId: layer.diffId, file: layer.file, size: layer.size, raw: layer };
       } else {
         logger.progress(`normalising ${imageRef}: layer ${index + 1}/${layers.length} (${formatBytes(layer.size)})`);
-        const file = join(dir, `normalized-${String(index + 1).padStart(4, '0')}.tar`);
-        const rewritten = await rewriteLayerFile(layer.file, file, { sourceDateEpoch: epoch, ...(signal ? { signal } : {}) }).catch((err: unknown) => {
-          throw isEnvsealError(err) && err.code.startsWith('tar.') ? unreadableLayer(imageRef, index, err) : err;
-        });
-        await rm(layer.file, { force: true });
+        const rewritten = await rewriteOne(layer, index, ctx);
+        // A held layer keeps its spooled file, in case it must be sent after all (materializeLayers).
+        if (!layers.slice(0, ctx.held.count).includes(layer)) {
+          await rm(layer.file, { force: true });
+          layer.file = undefined;
+        }
         entries += rewritten.entries;
-        result = { diffId: rewritten.diffId, file, size: rewritten.size };
+        result = { diffId: rewritten.diffId, file: rewritten.file, size: rewritten.size, raw: layer };
       }
       done.set(layer, result);
     }
     output.push(result);
   }
   return { output, entries, preserved };
+}
+
+async function rewriteOne(layer: SpooledLayer, index: number, ctx: RewriteContext): Promise<{ diffId: string; file: string; size: number; entries: number }> {
+  const file = join(ctx.dir, `normalized-${String(index + 1).padStart(4, '0')}.tar`);
+  const rewritten = await rewriteLayerFile(layer.file!, file, { sourceDateEpoch: ctx.epoch, ...(ctx.signal ? { signal: ctx.signal } : {}) }).catch(
+    (err: unknown) => {
+      throw isEnvsealError(err) && err.code.startsWith('tar.') ? unreadableLayer(ctx.imageRef, index, err) : err;
+    },
+  );
+  return { ...rewritten, file };
+}
+
+/** Every layer as a file: the held ones (kept as spooled) are copied or rewritten now, and must give the diff_ids known for them. */
+async function materializeLayers(output: readonly OutputLayer[], ctx: RewriteContext): Promise<OutputLayer[]> {
+  const result: OutputLayer[] = [];
+  for (const [index, layer] of output.entries()) {
+    if (layer.file !== undefined) {
+      result.push(layer);
+      continue;
+    }
+    if (!layer.raw.file) throw new NeedsFullExport(`layer ${index + 1} was read past as known, but the engine no longer holds it`);
+    if (ctx.preserve.has(layer.raw.diffId)) {
+      result.push({ ...layer, file: layer.raw.file, size: layer.raw.size });
+      continue;
+    }
+    const rewritten = await rewriteOne(layer.raw, index, ctx);
+    if (rewritten.diffId !== layer.diffId) {
+      throw internalError('normalize.memo-mismatch', `layer ${index + 1} of ${ctx.imageRef} normalises to ${rewritten.diffId}, remembered as ${layer.diffId}`, {
+        hint: 'remove the normalised-image memo from the cache directory and build again',
+      });
+    }
+    result.push({ ...layer, file: rewritten.file, size: rewritten.size });
+  }
+  return result;
 }
 
 /** Loads the normalised image into the engine; returns the ID the engine gives it (checked against our bytes). */
@@ -218,7 +386,7 @@ async function loadArchive(
   }
   // The classic store names the image by its config digest; the containerd image store (Engine ≥ 25
   // with containerd snapshotters) by the manifest digest (moby/moby#48401). Both are fixed by our bytes.
-  const accepted = new Set([configDigest, written.manifestDigest]);
+  const accepted = new Set([configDigest, ...(written.manifestDigest ? [written.manifestDigest] : [])]);
   const match = reported.find((id) => accepted.has(id));
   if (!match) {
     await removeQuietly(engine, configDigest);
@@ -320,6 +488,7 @@ function classifyError(
   err: unknown,
   context: { imageRef: string; workDir: string; stage: 'export' | 'rewrite' | 'load' | 'tag'; signal: AbortSignal | undefined },
 ): unknown {
+  if (err instanceof NeedsFullExport && !context.signal?.aborted) return err;
   if (context.signal?.aborted) {
     return externalError('normalize.aborted', `normalising ${context.imageRef} was cancelled; nothing was tagged`, { cause: err });
   }
