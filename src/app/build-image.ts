@@ -5,7 +5,7 @@
  */
 import { lstat, readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import type { BuildEvent, Clock, DockerEngine, ImageInfo, Logger } from '../core/ports.js';
+import type { BuildEvent, Clock, ContainerEngine, ImageInfo, Logger } from '../core/ports.js';
 import { checkFailed, externalError, inputError, internalError } from '../core/errors.js';
 import { createBuildContext, type BuildContextOptions } from '../image/context/context.js';
 import { computeBuildKey } from './build-key.js';
@@ -38,7 +38,7 @@ import { generateProvenance } from './provenance.js';
 const CONTEXT_DOCKERFILE = DEFAULT_DOCKERFILE;
 
 export interface BuildDeps extends GenerateDeps {
-  engine: DockerEngine;
+  engine: ContainerEngine;
   logger: Logger;
   clock: Clock;
   /** Index credentials known outside the project (netrc); the spec's inline ones are added at build time. */

@@ -6,7 +6,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { diffImages, explainImageDiff } from '../image/normalize/image-diff.js';
-import type { DockerEngine } from '../core/ports.js';
+import type { ContainerEngine } from '../core/ports.js';
 import { inputError } from '../core/errors.js';
 import { readTextFile } from '../core/read-text-file.js';
 import { LABEL_TARGET, LOCK_PATH_IN_IMAGE, type TargetName } from '../core/image-contract.js';
@@ -26,7 +26,7 @@ export interface DiffResult {
   files?: string[];
 }
 
-export async function diffTwo(cwd: string, a: string, b: string, deps: { engine: () => DockerEngine; tmpDir?: string }): Promise<DiffResult> {
+export async function diffTwo(cwd: string, a: string, b: string, deps: { engine: () => ContainerEngine; tmpDir?: string }): Promise<DiffResult> {
   const [va, vb] = [await loadView(cwd, a, deps), await loadView(cwd, b, deps)];
   // A lock covers both targets; when the other side is one target's image or run, compare that target.
   const target = va.target ?? vb.target;
@@ -53,7 +53,7 @@ interface Loaded {
   target?: TargetName;
 }
 
-async function loadView(cwd: string, arg: string, deps: { engine: () => DockerEngine }): Promise<Loaded> {
+async function loadView(cwd: string, arg: string, deps: { engine: () => ContainerEngine }): Promise<Loaded> {
   const path = resolve(cwd, arg);
   const isFile = await stat(path).then(
     (s) => s.isFile(),

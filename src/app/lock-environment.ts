@@ -6,7 +6,7 @@
  * resolved again (lock/plan.ts decides which, per wing; previous pins seed the rest). Writes are atomic: a
  * failing or interrupted lock leaves the previous lock intact.
  */
-import type { Clock, DockerEngine, FileFetcher, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
+import type { Clock, ContainerEngine, FileFetcher, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
 import { checkFailed, inputError, isEnvsealError } from '../core/errors.js';
 import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
 import { readTextFile } from '../core/read-text-file.js';
@@ -29,7 +29,7 @@ import { loadInputs, normalizeDeclared, toRel, type LoadedInputs, type ProjectPa
 
 export interface LockDeps {
   registry: ImageRegistry;
-  engine: DockerEngine;
+  engine: ContainerEngine;
   index: PackageIndex;
   /** Remote files by URL, for the files wing. */
   files?: FileFetcher;

@@ -5,7 +5,7 @@
 import { access, chmod, chown, constants, mkdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import type { Clock, DockerEngine, EngineInfo, GpuRequest, ImageInfo, Logger } from '../core/ports.js';
+import type { Clock, ContainerEngine, EngineInfo, GpuRequest, ImageInfo, Logger } from '../core/ports.js';
 import { EnvsealError, describeError, inputError, isEnvsealError } from '../core/errors.js';
 import type { TargetName } from '../core/image-contract.js';
 import { lockDigest } from '../lock/lock-file.js';
@@ -74,7 +74,7 @@ export interface RunRequest {
 }
 
 export interface RunDeps {
-  engine: DockerEngine;
+  engine: ContainerEngine;
   clock: Clock;
   logger: Logger;
   toolVersion: string;

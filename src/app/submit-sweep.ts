@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { checkFailed, inputError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic-write.js';
-import type { BatchScheduler, DockerEngine, Logger } from '../core/ports.js';
+import type { BatchScheduler, ContainerEngine, Logger } from '../core/ports.js';
 import type { TargetName } from '../core/image-contract.js';
 import { LABEL_FINGERPRINT } from '../core/image-contract.js';
 import { computeSourceDigest, defaultImageTag } from './build-image.js';
@@ -34,7 +34,7 @@ export interface SubmitRequest {
 }
 
 export interface SubmitDeps {
-  engine: DockerEngine;
+  engine: ContainerEngine;
   scheduler: BatchScheduler;
   logger: Logger;
   newSweepId: () => string;

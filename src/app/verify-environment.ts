@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock, DockerEngine, ImageInfo, Logger } from '../core/ports.js';
+import type { Clock, ContainerEngine, ImageInfo, Logger } from '../core/ports.js';
 import { inputError, isEnvsealError } from '../core/errors.js';
 import {
   DEFAULT_DOCKERFILE,
@@ -52,7 +52,7 @@ export interface VerifyDeps extends GenerateDeps {
    * The engine, asked for only by the checks that need one (--image, --record): the lock and Dockerfile
    * checks load no engine adapter and start nothing, so a plain `verify` stays fast.
    */
-  engine: () => Promise<DockerEngine>;
+  engine: () => Promise<ContainerEngine>;
   logger: Logger;
   /** When given, each check's duration is measured (for reports that show it, such as JUnit). */
   clock?: Clock;
@@ -182,7 +182,7 @@ export function sbomFileProblems(output: string | null, expected: string): strin
  * for wings that compare with it); each wing then lists its differences from the lock. The same container
  * hashes the SBOM file the image carries.
  */
-async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetName, sbomDigest: string, engine: DockerEngine): Promise<string[]> {
+async function imageContentProblems(info: ImageInfo, lock: Lock, target: TargetName, sbomDigest: string, engine: ContainerEngine): Promise<string[]> {
   const { captureContainerOutput } = await import('../core/container-output.js');
   const checked = ECOSYSTEMS.flatMap((wing) => {
     const section = (lock as Record<string, unknown>)[wing.id];

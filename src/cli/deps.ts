@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { externalError } from '../core/errors.js';
-import type { Clock, DockerEngine, FileFetcher, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
+import type { Clock, ContainerEngine, FileFetcher, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
 import { DockerodeEngine } from '../engines/docker/dockerode-engine.js';
 import type { ContainerOwnership } from '../engines/docker/containers.js';
 import { resolveDockerEndpoint, type EngineAddress } from '../engines/docker/endpoint.js';
@@ -31,7 +31,7 @@ import { TOOL_VERSION } from '../core/version.js';
 
 export interface Deps {
   registry: ImageRegistry;
-  engine: DockerEngine;
+  engine: ContainerEngine;
   index: PackageIndex;
   clock: Clock;
   logger: Logger;

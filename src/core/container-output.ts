@@ -1,9 +1,9 @@
 /**
- * Capturing a container's output as strings through any DockerEngine port: the target probe, apt resolution,
+ * Capturing a container's output as strings through any ContainerEngine port: the target probe, apt resolution,
  * verify and diff read a command's output this way. Engine-neutral, so ecosystems and use cases need no adapter.
  */
 import { Writable } from 'node:stream';
-import type { ContainerRunOptions, ContainerRunResult, DockerEngine } from './ports.js';
+import type { ContainerRunOptions, ContainerRunResult, ContainerEngine } from './ports.js';
 
 export interface CapturedRun extends ContainerRunResult {
   stdout: string;
@@ -18,10 +18,10 @@ export type CaptureOptions = Omit<ContainerRunOptions, 'stdout' | 'stderr' | 'tt
 };
 
 /**
- * Runs a container through any DockerEngine and returns its exit code and output as UTF-8 strings (the
+ * Runs a container through any ContainerEngine and returns its exit code and output as UTF-8 strings (the
  * target probe and apt resolution read a command's output this way).
  */
-export async function captureContainerOutput(engine: DockerEngine, options: CaptureOptions): Promise<CapturedRun> {
+export async function captureContainerOutput(engine: ContainerEngine, options: CaptureOptions): Promise<CapturedRun> {
   const maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
   const stdout = new BoundedCollector(maxBytes);
   const stderr = new BoundedCollector(maxBytes);

@@ -146,7 +146,7 @@ export interface ContainerRunResult {
 
 /**
  * The engine's local image store. The ports below are split by resource (as testcontainers-node splits its
- * runtime client), so a second engine kind can implement them one at a time; DockerEngine is all of them.
+ * runtime client), so a second engine kind (Podman, a remote builder) can implement them one at a time; ContainerEngine is all of them.
  */
 export interface EngineImages {
   /** null when the image does not exist locally. */
@@ -174,7 +174,7 @@ export interface EngineContainers {
 }
 
 /** A container engine: every resource port, plus what the engine says about itself. */
-export interface DockerEngine extends EngineImages, EngineBuilder, EngineContainers {
+export interface ContainerEngine extends EngineImages, EngineBuilder, EngineContainers {
   /** Fails with an external error (exit 3) that says how to start the engine when it is not reachable. */
   info(): Promise<EngineInfo>;
 }

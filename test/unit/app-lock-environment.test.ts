@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ContainerRunOptions, DockerEngine, ImageRegistry } from '../../src/core/ports.js';
+import type { ContainerRunOptions, ContainerEngine, ImageRegistry } from '../../src/core/ports.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { checkLock, lockEnvironment } from '../../src/app/lock-environment.js';
 import { MemoryIndex } from '../fixtures/resolve/memory-index.js';
@@ -55,7 +55,7 @@ function fakes(aptVersion = { value: '1.6-1' }) {
       }
       return { exitCode: 0, containerId: 'c' };
     },
-  } as unknown as DockerEngine;
+  } as unknown as ContainerEngine;
   const index = new MemoryIndex({
     [INDEX]: {
       alpha: [

@@ -1,13 +1,13 @@
 /**
  * Shared helpers for the build-normalize unit tests: synthetic layer tars, a temp directory, and an
- * in-memory DockerEngine that "loads" archives by reading them with the real archive reader.
+ * in-memory ContainerEngine that "loads" archives by reading them with the real archive reader.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { DockerEngine, ImageInfo } from '../../src/core/ports.js';
+import type { ContainerEngine, ImageInfo } from '../../src/core/ports.js';
 import { readImageArchive } from '../../src/image/normalize/image-archive.js';
 import { createTarWriter, readTarEntries } from '../../src/tar/tar-stream-codec.js';
 import { TAR_END_OF_ARCHIVE, tarPaddingOf, type RawPaxRecord, type RawTarHeader, type TarEntryType } from '../../src/tar/header.js';
@@ -182,11 +182,11 @@ export interface FakeImage {
 }
 
 /**
- * A DockerEngine holding images in memory. `exportImage` serves archives registered with `addExport`;
+ * A ContainerEngine holding images in memory. `exportImage` serves archives registered with `addExport`;
  * `loadImage` reads the archive with the real reader and registers the image under sha256(config), as the
  * classic image store does. Hooks let a test make a call fail.
  */
-export class FakeEngine implements DockerEngine {
+export class FakeEngine implements ContainerEngine {
   readonly images = new Map<string, FakeImage>();
   readonly tags = new Map<string, string>();
   readonly calls: string[] = [];

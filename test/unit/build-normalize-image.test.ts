@@ -1,5 +1,5 @@
 /**
- * normalizeImage's flow against an in-memory DockerEngine (the real engine is in test/e2e): what gets
+ * normalizeImage's flow against an in-memory ContainerEngine (the real engine is in test/e2e): what gets
  * loaded and tagged, what happens when a step fails (nothing tagged, temp files gone), Ctrl-C, reuse of
  * an image the engine already has, and base layers kept byte for byte.
  */

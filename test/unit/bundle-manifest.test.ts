@@ -24,7 +24,7 @@ import {
 } from '../../src/app/bundle/manifest.js';
 import { verifyBundle } from '../../src/app/bundle/read-bundle.js';
 import { loadBundle, offlineRebuildBlocker } from '../../src/app/bundle/load-bundle.js';
-import { silentLogger, type DockerEngine } from '../../src/core/ports.js';
+import { silentLogger, type ContainerEngine } from '../../src/core/ports.js';
 import type { Lock } from '../../src/lock/schema.js';
 import type { Readable } from 'node:stream';
 import { sampleLock } from '../fixtures/lock/sample-lock.js';
@@ -268,7 +268,7 @@ function fakeEngine(options: { loaded: string[]; images: Record<string, Record<s
     tagImage: async (id: string, tag: string) => void calls.push(`tag ${id} ${tag}`),
   };
   const deps = {
-    engine: engine as unknown as DockerEngine,
+    engine: engine as unknown as ContainerEngine,
     logger: silentLogger,
     clock: { now: () => new Date(0) },
     template: '',

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { compareCudaVersions, parseCudaVersion, readImageCuda } from '../../src/core/cuda.js';
 import { isEnvsealError, type EnvsealError } from '../../src/core/errors.js';
 import type { TargetProbe } from '../../src/core/ground.js';
-import type { ContainerRunOptions, DockerEngine, ImageRegistry, Logger } from '../../src/core/ports.js';
+import type { ContainerRunOptions, ContainerEngine, ImageRegistry, Logger } from '../../src/core/ports.js';
 import { silentLogger } from '../../src/core/ports.js';
 import { checkCudaWheels, cudaWheels, wheelCudaVersion } from '../../src/ecosystems/python/cuda.js';
 import { deriveTarget } from '../../src/ecosystems/base/derive-target.js';
@@ -235,7 +235,7 @@ function cudaFakes() {
       );
       return { exitCode: 0, containerId: 'c' };
     },
-  } as unknown as DockerEngine;
+  } as unknown as ContainerEngine;
   const index = new MemoryIndex({
     [INDEX]: {
       torch: [{ version: '2.1.0+cu118' }, { version: '2.1.0+cu121' }, { version: '2.1.0+cpu' }],

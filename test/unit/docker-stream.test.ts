@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BuildEvent, ContainerRunOptions, ContainerRunResult, DockerEngine } from '../../src/core/ports.js';
+import type { BuildEvent, ContainerRunOptions, ContainerRunResult, ContainerEngine } from '../../src/core/ports.js';
 import {
   BuildStreamInterpreter,
   DockerFrameDecoder,
@@ -333,7 +333,7 @@ describe('classifyStartError', () => {
 
 describe('captureContainerOutput', () => {
   /** An engine whose "container" writes fixed output: enough to test the collecting, not Docker. */
-  function engineWriting(stdout: string, stderr: string, exitCode: number): DockerEngine & { seen?: ContainerRunOptions } {
+  function engineWriting(stdout: string, stderr: string, exitCode: number): ContainerEngine & { seen?: ContainerRunOptions } {
     const engine = {
       seen: undefined as ContainerRunOptions | undefined,
       async runContainer(options: ContainerRunOptions): Promise<ContainerRunResult> {
@@ -343,7 +343,7 @@ describe('captureContainerOutput', () => {
         return { exitCode, containerId: 'c1' };
       },
     };
-    return engine as unknown as DockerEngine & { seen?: ContainerRunOptions };
+    return engine as unknown as ContainerEngine & { seen?: ContainerRunOptions };
   }
 
   it('returns the exit code and both outputs as strings, never as a TTY', async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { EnvsealError } from '../../src/core/errors.js';
-import { silentLogger, type ContainerRunOptions, type DockerEngine, type IndexFile, type IndexProject } from '../../src/core/ports.js';
+import { silentLogger, type ContainerRunOptions, type ContainerEngine, type IndexFile, type IndexProject } from '../../src/core/ports.js';
 import { buildEpoch, buildRequires, DEFAULT_BUILD_REQUIRES, lockSdistBuilds } from '../../src/ecosystems/python/sdist-build.js';
 import { readSdistTopFile } from '../../src/ecosystems/python/index-client/python-archive.js';
 import { lockedPythonFiles, type LockedPythonPackage, type PythonSection } from '../../src/ecosystems/python/schema.js';
@@ -101,7 +101,7 @@ function fakeCtx(pyproject: string | undefined, run: { exitCode: number; stdout:
       (options.stderr as Writable).write(run.stderr ?? '');
       return { exitCode: run.exitCode, containerId: 'x' };
     },
-  } as unknown as DockerEngine;
+  } as unknown as ContainerEngine;
   const ctx = {
     ground: { base: { pinned: `base@sha256:${'e'.repeat(64)}`, reference: 'base:1', platform: 'linux/amd64' }, target: BOOKWORM_TARGET },
     engine,

@@ -17,7 +17,7 @@ import { PassThrough } from 'node:stream';
 import { captureContainerOutput } from '../../core/container-output.js';
 import { describeError } from '../../core/errors.js';
 import type { TargetName } from '../../core/image-contract.js';
-import type { DockerEngine, Logger } from '../../core/ports.js';
+import type { ContainerEngine, Logger } from '../../core/ports.js';
 import { aptDownloadScript } from '../../ecosystems/apt/offline.js';
 import type { Lock } from '../../lock/schema.js';
 import { normalizeUrl } from './offline-index.js';
@@ -136,7 +136,7 @@ async function startRecordingProxy(dir: string): Promise<RecordingProxy> {
 }
 
 export interface AptRecordDeps {
-  engine: DockerEngine;
+  engine: ContainerEngine;
   logger: Logger;
 }
 

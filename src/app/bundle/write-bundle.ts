@@ -12,7 +12,7 @@ import { lstat, open, readdir, readFile, rename, unlink } from 'node:fs/promises
 import { basename, dirname, join, posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { DockerEngine, Logger } from '../../core/ports.js';
+import type { ContainerEngine, Logger } from '../../core/ports.js';
 import { checkFailed, describeError, externalError, inputError } from '../../core/errors.js';
 import { sha256Hex } from '../../core/canonical-json.js';
 import { LABEL_TARGET, type TargetName } from '../../core/image-contract.js';
@@ -39,7 +39,7 @@ import { recordAptDownloads } from './apt-recorder.js';
 import { listNpmTarballs, matchesIntegrity } from './npm-tarballs.js';
 
 export interface BundleDeps extends GenerateDeps {
-  engine: DockerEngine;
+  engine: ContainerEngine;
   logger: Logger;
   /** Fetches a package file (wheel, sdist, npm tarball); outside failures are exit 3. */
   download(url: string, signal?: AbortSignal): Promise<Buffer>;

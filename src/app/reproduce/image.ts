@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { describeError, externalError } from '../../core/errors.js';
-import type { DockerEngine, Logger } from '../../core/ports.js';
+import type { ContainerEngine, Logger } from '../../core/ports.js';
 import type { TargetName } from '../../core/image-contract.js';
 import type { ProcessResult } from '../../record/exec.js';
 import type { RunRecord } from '../../record/schema.js';
@@ -15,7 +15,7 @@ import type { ProjectPaths } from '../load-inputs.js';
 import { planImageSources, type ImageSource } from './plan.js';
 
 export interface ImageDeps {
-  engine: DockerEngine;
+  engine: ContainerEngine;
   logger: Logger;
   /** Runs git (null when git is not installed). */
   runGit: (args: string[], options: { cwd: string }) => Promise<ProcessResult | null>;

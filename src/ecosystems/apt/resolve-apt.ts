@@ -4,7 +4,7 @@
  * Packages the base already has at the candidate version are recorded as `installed` (pinned by the base
  * digest) and not installed again.
  */
-import type { DockerEngine } from '../../core/ports.js';
+import type { ContainerEngine } from '../../core/ports.js';
 import { externalError, inputError } from '../../core/errors.js';
 import type { LockedAptPackage } from './schema.js';
 import { writeSourcesScript, type AptSourcesFile } from './apt-sources.js';
@@ -98,7 +98,7 @@ export function buildAptLock(request: AptRequest, output: string, image: string)
   return [...result.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-export async function resolveApt(engine: DockerEngine, image: string, request: AptRequest, signal?: AbortSignal): Promise<LockedAptPackage[]> {
+export async function resolveApt(engine: ContainerEngine, image: string, request: AptRequest, signal?: AbortSignal): Promise<LockedAptPackage[]> {
   if (!request.main.length && !request.dev.length) return [];
   const script = aptScript(request);
   const run = await captureContainerOutput(engine, { image, cmd: ['/bin/sh', '-c', script], networkMode: 'host', user: '0', ...(signal ? { signal } : {}) });

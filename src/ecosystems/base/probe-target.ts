@@ -3,7 +3,7 @@
  * marker environment), read once from a container of the pinned base so that everything else is resolved for
  * the image, never for the host; and the CUDA version the base declares in its config.
  */
-import type { DockerEngine } from '../../core/ports.js';
+import type { ContainerEngine } from '../../core/ports.js';
 import { externalError, inputError } from '../../core/errors.js';
 import type { TargetProbe } from '../../core/ground.js';
 import { captureContainerOutput } from '../../core/container-output.js';
@@ -99,7 +99,7 @@ export function parseProbeOutput(stdout: string, interpreter: string | null, ima
   };
 }
 
-export async function probeTarget(engine: DockerEngine, image: string, interpreter: string | null, signal?: AbortSignal): Promise<TargetProbe> {
+export async function probeTarget(engine: ContainerEngine, image: string, interpreter: string | null, signal?: AbortSignal): Promise<TargetProbe> {
   const run = await captureContainerOutput(engine, {
     image,
     cmd: ['/bin/sh', '-c', probeScript(interpreter)],

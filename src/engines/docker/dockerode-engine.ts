@@ -1,11 +1,11 @@
 /**
- * The DockerEngine port over the Docker Engine API: one connection (connection.ts, the only file that loads
+ * The ContainerEngine port over the Docker Engine API: one connection (connection.ts, the only file that loads
  * dockerode) shared by one adapter per resource (images.ts, build.ts, containers.ts), as testcontainers-node
  * splits its container-runtime clients. This file only composes them; a second engine kind (another API,
  * another runtime) would add a sibling folder under engines/ with its own composition of the same ports.
  */
 import type { Readable } from 'node:stream';
-import type { BuildOptions, BuildResult, ContainerRunOptions, ContainerRunResult, DockerEngine, EngineInfo, ImageInfo, Logger } from '../../core/ports.js';
+import type { BuildOptions, BuildResult, ContainerRunOptions, ContainerRunResult, ContainerEngine, EngineInfo, ImageInfo, Logger } from '../../core/ports.js';
 import { silentLogger } from '../../core/ports.js';
 import { captureContainerOutput as captureWithEngine, type CaptureOptions, type CapturedRun } from '../../core/container-output.js';
 import { DockerConnection, readEngineInfo, type DockerConnectionOptions } from './connection.js';
@@ -23,7 +23,7 @@ export interface DockerodeEngineOptions extends DockerConnectionOptions {
   authFor?: RegistryAuthProvider;
 }
 
-export class DockerodeEngine implements DockerEngine {
+export class DockerodeEngine implements ContainerEngine {
   private readonly connection: DockerConnection;
   private readonly images: DockerImages;
   private readonly builder: DockerBuilder;

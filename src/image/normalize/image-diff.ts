@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DockerEngine } from '../../core/ports.js';
+import type { ContainerEngine } from '../../core/ports.js';
 import { externalError, inputError, isEnvsealError, describeError } from '../../core/errors.js';
 import { readImageArchive, type ImageArchive } from './image-archive.js';
 import { describeRawName, type RawTarHeader } from '../../tar/header.js';
@@ -92,7 +92,7 @@ export interface DiffImagesOptions {
  * Compares two local images. Fails with `diff.image-missing` (exit 2) when one does not exist,
  * `diff.export` when one cannot be exported and `diff.disk-full` when `workDir` fills up.
  */
-export async function diffImages(engine: DockerEngine, refA: string, refB: string, options: DiffImagesOptions): Promise<ImageDiff> {
+export async function diffImages(engine: ContainerEngine, refA: string, refB: string, options: DiffImagesOptions): Promise<ImageDiff> {
   const limit = options.maxFilesPerLayer ?? 500;
   const [infoA, infoB] = await Promise.all([engine.inspectImage(refA), engine.inspectImage(refB)]);
   for (const [ref, info] of [
@@ -150,7 +150,7 @@ export async function diffImages(engine: DockerEngine, refA: string, refB: strin
 }
 
 async function exportArchive(
-  engine: DockerEngine,
+  engine: ContainerEngine,
   ref: string,
   spoolDir: string,
   keepLayer: (diffId: string) => boolean,

@@ -14,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { DockerEngine, Logger } from '../../core/ports.js';
+import type { ContainerEngine, Logger } from '../../core/ports.js';
 import { silentLogger } from '../../core/ports.js';
 import { describeError, externalError, inputError, internalError, isEnvsealError, type EnvsealError } from '../../core/errors.js';
 import { readImageArchive, SkippedEntryMismatch, writeImageArchive, type ImageArchive, type SpooledLayer } from './image-archive.js';
@@ -93,7 +93,7 @@ export interface NormalizeImageResult {
  * `normalize.aborted`. Temporary files are always removed, and on failure no tag is moved: tags already
  * applied are put back where they were, and an image this call loaded is removed again.
  */
-export async function normalizeImage(engine: DockerEngine, imageRef: string, options: NormalizeImageOptions): Promise<NormalizeImageResult> {
+export async function normalizeImage(engine: ContainerEngine, imageRef: string, options: NormalizeImageOptions): Promise<NormalizeImageResult> {
   // Only the classic image store's load skips layers it holds (see `heldLayers`); unknown counts as not.
   const classic = (await engine.info().catch(() => undefined))?.imageStore === 'classic';
   try {
@@ -108,7 +108,7 @@ export async function normalizeImage(engine: DockerEngine, imageRef: string, opt
 
 /** Exports the image and reads the archive, spooling the layers to `dir` (or reading past known ones, `skipKnown`). */
 async function exportArchive(
-  engine: DockerEngine,
+  engine: ContainerEngine,
   imageRef: string,
   ctx: { options: NormalizeImageOptions; preserve: ReadonlySet<string>; dir: string; logger: Logger; skipKnown: boolean },
 ): Promise<ImageArchive> {
@@ -155,7 +155,7 @@ function isBottomLayer(path: string, metadata: (path: string) => Buffer | undefi
 }
 
 async function normalizeOnce(
-  engine: DockerEngine,
+  engine: ContainerEngine,
   imageRef: string,
   options: NormalizeImageOptions,
   mode: { classic: boolean; skipKnown: boolean },
@@ -369,7 +369,7 @@ async function materializeLayers(output: readonly OutputLayer[], ctx: RewriteCon
 
 /** Loads the normalised image into the engine; returns the ID the engine gives it (checked against our bytes). */
 async function loadArchive(
-  engine: DockerEngine,
+  engine: ContainerEngine,
   config: Buffer,
   configDigest: string,
   output: OutputLayer[],
@@ -399,7 +399,7 @@ async function loadArchive(
 }
 
 /** Tags the image; on a failure, puts the tags already moved back where they were (or removes them). */
-async function applyTags(engine: DockerEngine, imageId: string, tags: readonly string[], removeOnFailure: string | undefined): Promise<void> {
+async function applyTags(engine: ContainerEngine, imageId: string, tags: readonly string[], removeOnFailure: string | undefined): Promise<void> {
   const applied: { tag: string; previous: string | undefined }[] = [];
   for (const tag of tags) {
     try {
@@ -426,7 +426,7 @@ async function applyTags(engine: DockerEngine, imageId: string, tags: readonly s
   }
 }
 
-async function removeQuietly(engine: DockerEngine, ref: string): Promise<void> {
+async function removeQuietly(engine: ContainerEngine, ref: string): Promise<void> {
   await engine.removeImage(ref, { force: false }).catch(() => {});
 }
 
