@@ -9,8 +9,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
@@ -20,6 +19,7 @@ import type { TargetName } from '../../core/image-contract.js';
 import type { ContainerEngine, Logger } from '../../core/ports.js';
 import { aptDownloadScript } from '../../ecosystems/apt/offline.js';
 import type { Lock } from '../../lock/schema.js';
+import { startLoopbackProxy } from './loopback-proxy.js';
 import { normalizeUrl } from './offline-index.js';
 
 export interface RecordedFile {
@@ -110,28 +110,15 @@ async function startRecordingProxy(dir: string): Promise<RecordingProxy> {
     });
     req.pipe(upstream);
   };
-  const server = createServer(forward);
-  server.on('connect', (req: IncomingMessage, socket) => {
-    refused.push(`CONNECT ${req.url ?? ''}`);
-    socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const proxy = await startLoopbackProxy(forward, refused);
   return {
-    proxyUrl: `http://127.0.0.1:${port}`,
+    proxyUrl: proxy.proxyUrl,
     files,
     refused,
     settled: async () => {
       await Promise.all(writes);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: proxy.close,
   };
 }
 

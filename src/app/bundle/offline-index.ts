@@ -8,8 +8,8 @@
  * Dockerfile text and the image are exactly those of a build against the real index (docs/bundles.md).
  */
 import { createReadStream } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLoopbackProxy } from './loopback-proxy.js';
 import { splitUrlCredentials } from '../../core/url-credentials.js';
 import type { Lock } from '../../lock/schema.js';
 import { lockedPythonFiles } from '../../ecosystems/python/schema.js';
@@ -92,25 +92,7 @@ export async function startOfflineIndex(lock: Lock, files: ServedFile[]): Promis
     misses.push(`${req.method ?? '?'} ${key}`);
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not in the envseal bundle\n');
   };
-  const server: Server = createServer(handle);
-  // CONNECT (https through the proxy) cannot be served from the bundle.
-  server.on('connect', (req: IncomingMessage, socket) => {
-    misses.push(`CONNECT ${req.url ?? ''}`);
-    socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    proxyUrl: `http://127.0.0.1:${port}`,
-    misses,
-    served: () => served,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  // CONNECT (https through the proxy) cannot be served from the bundle: it counts as a miss.
+  const proxy = await startLoopbackProxy(handle, misses);
+  return { proxyUrl: proxy.proxyUrl, misses, served: () => served, close: proxy.close };
 }
