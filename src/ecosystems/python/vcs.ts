@@ -72,7 +72,9 @@ export async function fetchGitSources(wanted: readonly WantedGit[], ctx: Resolve
     const refs = await git.listRefs(w.repo, signal);
     const choice = chooseCommit(w.ref, refs);
     if (!choice.ok) throw inputError(choice.code, `${what}: ${choice.problem}`, { hint: choice.hint });
-    ctx.logger.progress(`${w.name}: ${w.repo} ${choice.via} is commit ${choice.commit}${w.ref === undefined ? ' (no ref given: the default branch is locked)' : ''}`);
+    const said = `${w.name}: ${w.repo} ${choice.via} is commit ${choice.commit}`;
+    if (w.ref === undefined) ctx.logger.info(`${said} (no ref given: the default branch is locked; name a tag or commit after "@" to choose)`);
+    else ctx.logger.progress(said);
     // The archive's top directory must be known before its version is: the commit names it.
     const source = await git.archive(w.repo, choice.commit, `${w.name}-${choice.commit}`, signal);
     const { readSdistTopFile } = await import('./index-client/python-archive.js');
