@@ -36,13 +36,17 @@ export async function ensureVcsArchives(dir: string, lock: Lock, git: GitSources
     const abs = join(dir, path);
     const have = await readFile(abs).catch(() => null);
     if (have && sha256(have) === pkg.file.sha256) continue;
-    if (!git) throw inputError('python.vcs-archive', `${path} is missing and git is not available to make it`, { hint: 'run `envseal lock` where git is installed' });
+    if (!git)
+      throw inputError('python.vcs-archive', `${path} is missing and git is not available to make it`, { hint: 'run `envseal lock` where git is installed' });
     logger.progress(`${pkg.name}: making ${path} from ${repo} commit ${commit}`);
     const made = await git.archive(repo, commit, `${pkg.name}-${commit}`, signal ? { signal } : {});
     const got = sha256(made.data);
     if (got !== pkg.file.sha256) {
       throw inputError('python.vcs-archive', `the archive of ${repo} commit ${commit} made here has sha256 ${got}, but the lock records ${pkg.file.sha256}`, {
-        hint: 'the host git writes other archive bytes than the one that made the lock (another git version?): run `envseal lock --upgrade-package ' + pkg.name + '` to lock it again here',
+        hint:
+          'the host git writes other archive bytes than the one that made the lock (another git version?): run `envseal lock --upgrade-package ' +
+          pkg.name +
+          '` to lock it again here',
       });
     }
     await writeFileAtomic(abs, made.data, { mkdir: true });

@@ -170,7 +170,20 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
     remember: async (key, image) => (await import('../image/normalize/normalized-memo.js')).rememberBuild(memoFile, key, image),
   };
   const files = createFileDigester({ logger, idleTimeoutMs: deadlines.httpMs });
-  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, builds, indexCredentials, owner: ownership.owner, artifacts, files, git: new HostGit({ tmpDir: env.TMPDIR ?? tmpdir() }) };
+  return {
+    registry: lazyRegistry,
+    engine,
+    index,
+    clock: systemClock,
+    logger,
+    normalize,
+    builds,
+    indexCredentials,
+    owner: ownership.owner,
+    artifacts,
+    files,
+    git: new HostGit({ tmpDir: env.TMPDIR ?? tmpdir() }),
+  };
 }
 
 /**

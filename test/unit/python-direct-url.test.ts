@@ -120,7 +120,10 @@ describe('direct URLs in manifests', () => {
     const vcs = caught(() => parseRequirementsText('numpy\nmypkg @ svn+https://example.org/org/mypkg@v1\n', 'requirements.txt'));
     assert.equal(vcs.code, 'manifest.direct-url');
     assert.equal(vcs.exitCode, 2);
-    assert.match(vcs.message, /^requirements\.txt:2: direct URL requirement "mypkg @ svn\+https:.*VCS requirements other than git \(svn\+…\) are not supported yet/);
+    assert.match(
+      vcs.message,
+      /^requirements\.txt:2: direct URL requirement "mypkg @ svn\+https:.*VCS requirements other than git \(svn\+…\) are not supported yet/,
+    );
     const sdist = caught(() => parseRequirementsText('mypkg @ https://example.org/mypkg-1.0.tar.gz', 'requirements.txt'));
     assert.match(sdist.message, /sdist URLs are not supported yet/);
     const secret = caught(() => parseRequirementsText('mypkg @ https://user:hunter2@example.org/mypkg-1.0-py3-none-any.whl', 'requirements.txt'));

@@ -154,7 +154,9 @@ type AddEntry = (entry: Omit<BundleEntry, 'size' | 'sha256'>, bytes: Uint8Array)
 async function readVcsArchive(dir: string, commit: string, filename: string): Promise<Buffer> {
   const rel = vcsArchivePath(commit, filename);
   return readFile(join(dir, rel)).catch((err: unknown) => {
-    throw inputError('bundle.vcs-archive', `${rel} cannot be read: ${(err as Error).message}`, { hint: 'run `envseal lock` (it makes the archives of git packages), then bundle again' });
+    throw inputError('bundle.vcs-archive', `${rel} cannot be read: ${(err as Error).message}`, {
+      hint: 'run `envseal lock` (it makes the archives of git packages), then bundle again',
+    });
   });
 }
 

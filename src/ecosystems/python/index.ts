@@ -95,7 +95,13 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
     }
     const { importLockedPackages } = await import('./lockfiles/import-lock.js');
     const packages = await importLockedPackages({ lock: imported, ref: declared.imported, target, defaultIndex: declared.indexes[0]! }, ctx);
-    const section = { interpreter: declared.interpreter, venv: venv ? DEFAULT_VENV : null, systemSitePackages: declared.systemSitePackages, indexes: declared.indexes, packages };
+    const section = {
+      interpreter: declared.interpreter,
+      venv: venv ? DEFAULT_VENV : null,
+      systemSitePackages: declared.systemSitePackages,
+      indexes: declared.indexes,
+      packages,
+    };
     return { section, archives: new Map() };
   }
   const excludeNewer = ctx.options.excludeNewer ?? declared.excludeNewer;

@@ -47,11 +47,21 @@ export function collectWantedGit(requirements: readonly DeclaredRequirement[], t
     if (!('git' in check)) continue;
     const seen = byName.get(req.normalizedName);
     if (seen && (seen.repo !== check.git.repo || seen.ref !== check.git.ref)) {
-      throw inputError('python.direct-url-conflict', `${req.normalizedName} is required from two places: ${seen.requirement.requirement} (${seen.requirement.source}) and ${d.requirement} (${d.source})`, {
-        hint: `require ${req.normalizedName} from one repository and ref`,
-      });
+      throw inputError(
+        'python.direct-url-conflict',
+        `${req.normalizedName} is required from two places: ${seen.requirement.requirement} (${seen.requirement.source}) and ${d.requirement} (${d.source})`,
+        {
+          hint: `require ${req.normalizedName} from one repository and ref`,
+        },
+      );
     }
-    if (!seen) byName.set(req.normalizedName, { name: req.normalizedName, repo: check.git.repo, ...(check.git.ref !== undefined ? { ref: check.git.ref } : {}), requirement: d });
+    if (!seen)
+      byName.set(req.normalizedName, {
+        name: req.normalizedName,
+        repo: check.git.repo,
+        ...(check.git.ref !== undefined ? { ref: check.git.ref } : {}),
+        requirement: d,
+      });
   }
   return [...byName.values()];
 }
@@ -116,7 +126,8 @@ export function staticCoreMetadata(pyproject: string | undefined, name: string, 
   if (typeof project.name !== 'string' || normalizeName(project.name) !== name) {
     throw fail(`its [project].name is ${JSON.stringify(project.name)}, not ${name}`);
   }
-  if (typeof project.version !== 'string' || !tryParseVersion(project.version)) throw fail(`its [project].version ${JSON.stringify(project.version)} is not a PEP 440 version`);
+  if (typeof project.version !== 'string' || !tryParseVersion(project.version))
+    throw fail(`its [project].version ${JSON.stringify(project.version)} is not a PEP 440 version`);
   const strings = (v: unknown, key: string): string[] => {
     if (v === undefined) return [];
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw fail(`[project].${key} is not a list of strings`);

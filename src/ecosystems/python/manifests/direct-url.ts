@@ -37,7 +37,9 @@ export function checkDirectUrl(name: string, url: string): DirectUrlCheck {
     return git.ok ? { ok: true, git: git.value } : git;
   }
   if (VCS.test(url)) {
-    return fail(`VCS requirements other than git (${url.split('+')[0]!.toLowerCase()}+…) are not supported yet: envseal would have to check out a ref and build the package`);
+    return fail(
+      `VCS requirements other than git (${url.split('+')[0]!.toLowerCase()}+…) are not supported yet: envseal would have to check out a ref and build the package`,
+    );
   }
   let parsed: URL;
   try {

@@ -3,7 +3,7 @@
  * envseal locks, and how a ref is turned into the full commit the lock names. Pure.
  *
  *   - Schemes: `git+https://`, `git+http://`, `git+file://` (`git+ssh://` needs keys envseal does not manage).
- *   - The ref is everything after the last `@` of the path; without one, the repository's default branch
+ *   - The ref is everything after the last `@` of the path (as pip splits it); without one, the repository's default branch
  *     (its `HEAD`) is locked. A `#egg=`/`#subdirectory=` fragment is refused (envseal builds the repository root).
  *   - Credentials in the URL are refused: the URL is written into the lock and the Dockerfile.
  *   - A full 40-hex commit is taken as it is; an abbreviated one is refused (it may name another commit once the
@@ -58,9 +58,9 @@ export function parseGitUrl(url: string): GitUrlCheck {
     );
   }
   if (parsed.search) return fail('a query string is not supported in a git requirement URL');
+  // As pip: the ref is what follows the last "@" of the path, slashes included (branch feature/x).
   const at = parsed.pathname.lastIndexOf('@');
-  const slash = parsed.pathname.lastIndexOf('/');
-  if (at === -1 || at < slash) {
+  if (at === -1) {
     if (parsed.pathname.length <= 1) return fail('the URL names no repository');
     return { ok: true, value: { repo: bare } };
   }
@@ -70,12 +70,14 @@ export function parseGitUrl(url: string): GitUrlCheck {
   } catch {
     return fail(`the ref ${JSON.stringify(parsed.pathname.slice(at + 1))} is not valid percent-encoding`);
   }
-  if (ref === '') return fail('the URL ends in "@" without a ref', 'name a tag, a branch or a full commit after "@", or leave "@" out to lock the default branch');
+  if (ref === '')
+    return fail('the URL ends in "@" without a ref', 'name a tag, a branch or a full commit after "@", or leave "@" out to lock the default branch');
   const repo = bare.slice(0, bare.length - parsed.pathname.length + at);
   return { ok: true, value: { repo, ref } };
 }
 
-export type RefChoice = { ok: true; commit: string; via: string } | { ok: false; code: 'python.vcs-ref' | 'python.vcs-short-commit'; problem: string; hint: string };
+export type RefChoice =
+  { ok: true; commit: string; via: string } | { ok: false; code: 'python.vcs-ref' | 'python.vcs-short-commit'; problem: string; hint: string };
 
 /**
  * The commit `ref` names among the remote's refs: the default branch (`HEAD`) without a ref; a full commit as
@@ -86,7 +88,12 @@ export function chooseCommit(ref: string | undefined, refs: readonly RemoteRef[]
   if (ref === undefined) {
     const head = find('HEAD');
     if (head) return { ok: true, commit: head, via: 'HEAD (the default branch)' };
-    return { ok: false, code: 'python.vcs-ref', problem: 'the repository has no HEAD (default branch) to lock', hint: 'name a tag, a branch or a full commit after "@"' };
+    return {
+      ok: false,
+      code: 'python.vcs-ref',
+      problem: 'the repository has no HEAD (default branch) to lock',
+      hint: 'name a tag, a branch or a full commit after "@"',
+    };
   }
   if (FULL_COMMIT.test(ref)) return { ok: true, commit: ref, via: 'commit' };
   const candidates: [string, string][] = [
