@@ -26,6 +26,7 @@ import { HOST_WHEELS_DIR } from '../lab/fixtures-index.js';
 const RUN = randomBytes(4).toString('hex');
 const NAME = `vcs-e2e-${RUN}`;
 const TAG = `envseal-vcs-e2e:${RUN}`;
+const PLAIN = `envseal-vcs-e2e:${RUN}-plain`;
 
 const hostWheel = (name: string): FileSpec => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
 const GIT_ENV = {
@@ -108,7 +109,7 @@ targets:
 
   after(async () => {
     const loaded = (await dockerCli(['images', '-q', '--filter', `reference=envseal/${NAME}`])).stdout.split('\n').filter(Boolean);
-    await dockerCli(['rmi', '-f', TAG, `envseal-cache/${NAME}:deploy`, ...new Set(loaded)]).catch(() => undefined);
+    await dockerCli(['rmi', '-f', TAG, PLAIN, `envseal-cache/${NAME}:deploy`, ...new Set(loaded)]).catch(() => undefined);
     await server?.close();
     await index?.close();
     await project?.cleanup();
@@ -156,6 +157,17 @@ targets:
     const verified = await envseal(['verify', '--rebuild', '--image', TAG]);
     assert.equal(verified.code, 0, `${verified.stdout}\n${verified.stderr}`);
     assert.match(verified.stdout, /ok {3}rebuild: a clean rebuild gives the same image sha256:[0-9a-f]{64}/);
+  });
+
+  test('a plain `docker build` works once `envseal lock` has written the archive (the documented precondition)', async () => {
+    await rm(project.path('.envseal/vcs'), { recursive: true, force: true });
+    const locked = await envseal(['lock']);
+    assert.equal(locked.code, 0, locked.stderr);
+    assert.ok(existsSync(project.path(`.envseal/vcs/${first}/sealgit-1.0.tar.gz`)), 'lock makes the missing archive even when the lock is up to date');
+    const built = await dockerCli(['build', '--network', 'host', '-f', 'envseal.Dockerfile', '--target', 'deploy', '-t', PLAIN, '.'], { cwd: project.dir });
+    assert.equal(built.code, 0, built.stderr);
+    const ran = await dockerCli(['run', '--rm', '--network', 'none', PLAIN]);
+    assert.equal(ran.stdout.trim(), '1.0 1.0');
   });
 
   test('refusals leave the lock byte-identical: unknown ref (2), abbreviated commit (2), unreachable repository (3)', async () => {

@@ -15,6 +15,7 @@ import { silentLogger, type ContainerEngine, type ContainerRunOptions, type GitS
 import { chooseCommit, lockedGitUrl, parseGitUrl, parseLockedGitUrl, vcsArchivePath } from '../../src/ecosystems/python/manifests/vcs-url.js';
 import { collectWantedGit, fetchGitSources, staticCoreMetadata } from '../../src/ecosystems/python/vcs.js';
 import { lockSdistBuilds } from '../../src/ecosystems/python/sdist-build.js';
+import { collectWantedWheels } from '../../src/ecosystems/python/direct-wheels.js';
 import { exportPylock, exportRequirements } from '../../src/ecosystems/python/export.js';
 import type { DeclaredRequirement, LockedPythonPackage, PythonSection } from '../../src/ecosystems/python/schema.js';
 import type { ResolveContext } from '../../src/ecosystems/types.js';
@@ -213,6 +214,13 @@ describe('locking a git requirement', () => {
     );
     const err = await caught(() => collectWantedGit([req(`pkg @ git+${REPO}@v1.0`), req(`pkg @ git+${REPO}@main`)], BOOKWORM_TARGET));
     assert.equal(err.code, 'python.direct-url-conflict');
+  });
+
+  it('a git URL in a constraint is refused like any URL, before anything is fetched (exit 2)', async () => {
+    const err = await caught(() => collectWantedWheels([req(`pkg @ git+${REPO}@v1.0`, { kind: 'constraint' })], BOOKWORM_TARGET));
+    assert.equal(err.code, 'python.direct-url-constraint');
+    assert.equal(err.exitCode, 2);
+    assert.deepEqual(collectWantedWheels([req(`pkg @ git+${REPO}@v1.0`)], BOOKWORM_TARGET), [], 'git requirements are not wheels');
   });
 
   it('pins the commit, the archive sha256 and the commit time; the resolver sees an sdist with static metadata', async () => {

@@ -113,8 +113,11 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
   const { resolvePython } = await import('./resolver/resolve-python.js');
   const { collectWantedWheels, fetchDirectWheels } = await import('./direct-wheels.js');
   const { collectWantedGit, fetchGitSources } = await import('./vcs.js');
-  const git = await fetchGitSources(collectWantedGit(declared.requirements, target), ctx);
-  const direct = [...(await fetchDirectWheels(collectWantedWheels(declared.requirements, target), ctx)), ...git.map((g) => g.direct)];
+  // Both lists are checked (a URL in a constraint, conflicts, tags) before anything is fetched.
+  const wantedWheels = collectWantedWheels(declared.requirements, target);
+  const wantedGit = collectWantedGit(declared.requirements, target);
+  const git = await fetchGitSources(wantedGit, ctx);
+  const direct = [...(await fetchDirectWheels(wantedWheels, ctx)), ...git.map((g) => g.direct)];
   const result = await resolvePython(
     {
       requirements: declared.requirements,
