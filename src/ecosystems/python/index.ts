@@ -41,11 +41,11 @@ export const pythonWing = defineEcosystem({
     checkRequiresPython(declared, ground.target.python?.version ?? null, ground.base.reference);
   },
   async resolve(declared, imported, ctx) {
-    const section = await resolvePythonSection(declared, imported, ctx);
+    const { section, archives } = await resolvePythonSection(declared, imported, ctx);
     checkCudaWheels(section.packages, ctx.ground, ctx.logger);
     if (section.packages.every((p) => p.file.filename.endsWith('.whl'))) return section;
     const { lockSdistBuilds } = await import('./sdist-build.js');
-    return { ...section, packages: await lockSdistBuilds(section.packages, section, ctx) };
+    return { ...section, packages: await lockSdistBuilds(section.packages, section, ctx, archives) };
   },
   needsLockVersion2: (py) => py.packages.some((p) => p.direct),
   needsLockVersion4: (py) => py.packages.some((p) => p.build),
@@ -74,7 +74,13 @@ export const pythonWing = defineEcosystem({
   drift: pythonDrift,
 });
 
-async function resolvePythonSection(declared: PythonDeclared, imported: ImportedLock | undefined, ctx: ResolveContext<PythonSection>): Promise<PythonSection> {
+/** The section, and the archives of git packages by locked URL (their lock-time build needs them). */
+interface ResolvedPython {
+  section: PythonSection;
+  archives: Map<string, Buffer>;
+}
+
+async function resolvePythonSection(declared: PythonDeclared, imported: ImportedLock | undefined, ctx: ResolveContext<PythonSection>): Promise<ResolvedPython> {
   const { target } = ctx.ground;
   const probePy = target.python;
   if (!probePy) throw inputError('probe.no-python', `the base image ${ctx.ground.base.reference} has no Python interpreter`);
@@ -89,13 +95,14 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
     }
     const { importLockedPackages } = await import('./lockfiles/import-lock.js');
     const packages = await importLockedPackages({ lock: imported, ref: declared.imported, target, defaultIndex: declared.indexes[0]! }, ctx);
-    return {
+    const section = {
       interpreter: declared.interpreter,
       venv: venv ? DEFAULT_VENV : null,
       systemSitePackages: declared.systemSitePackages,
       indexes: declared.indexes,
       packages,
     };
+    return { section, archives: new Map() };
   }
   const excludeNewer = ctx.options.excludeNewer ?? declared.excludeNewer;
   const installable = declared.requirements.filter((r) => r.kind === 'requirement');
@@ -105,7 +112,12 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
   // The resolver is loaded when a resolution runs: `lock --check`, `verify` and `generate` never need it.
   const { resolvePython } = await import('./resolver/resolve-python.js');
   const { collectWantedWheels, fetchDirectWheels } = await import('./direct-wheels.js');
-  const direct = await fetchDirectWheels(collectWantedWheels(declared.requirements, target), ctx);
+  const { collectWantedGit, fetchGitSources } = await import('./vcs.js');
+  // Both lists are checked (a URL in a constraint, conflicts, tags) before anything is fetched.
+  const wantedWheels = collectWantedWheels(declared.requirements, target);
+  const wantedGit = collectWantedGit(declared.requirements, target);
+  const git = await fetchGitSources(wantedGit, ctx);
+  const direct = [...(await fetchDirectWheels(wantedWheels, ctx)), ...git.map((g) => g.direct)];
   const result = await resolvePython(
     {
       requirements: declared.requirements,
@@ -123,7 +135,7 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
     },
     { index: ctx.index, logger: ctx.logger },
   );
-  return {
+  const section = {
     interpreter: declared.interpreter,
     venv: venv ? DEFAULT_VENV : null,
     systemSitePackages: declared.systemSitePackages,
@@ -131,6 +143,7 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
     ...(excludeNewer ? { excludeNewer } : {}),
     packages: result.packages,
   };
+  return { section, archives: new Map(git.map((g) => [g.direct.file.url, g.archive])) };
 }
 
 /** A manifest's interpreter version (conda's `python=3.11`) must be the base image's: envseal does not install Pythons. */

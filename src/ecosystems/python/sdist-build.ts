@@ -14,13 +14,14 @@
  *     is not reproducible fails the image build instead of installing something else.
  */
 import { parse as parseToml } from 'smol-toml';
-import { EnvsealError, inputError } from '../../core/errors.js';
+import { EnvsealError, inputError, internalError } from '../../core/errors.js';
 import { shellQuote } from '../../core/dockerfile-quote.js';
 import { splitUrlCredentials } from '../../core/url-credentials.js';
 import { captureContainerOutput } from '../../core/container-output.js';
 import type { IndexProject } from '../../core/ports.js';
 import type { ResolveContext } from '../types.js';
 import type { LockedPythonPackage, PythonSection, SdistBuild } from './schema.js';
+import { parseLockedGitUrl, vcsArchiveInBuild } from './manifests/vcs-url.js';
 
 /** pip's build requirements for an sdist without `[build-system].requires` (PEP 517 fallback). */
 export const DEFAULT_BUILD_REQUIRES = ['setuptools>=40.8.0', 'wheel'];
@@ -80,7 +81,7 @@ export function buildCommands(
   const indexArgs = [first ? `--index-url ${shellQuote(first)}` : '--no-index', ...extra.map((u) => `--extra-index-url ${shellQuote(u)}`)].join(' ');
   const venv = `/tmp/envseal-build/${pkg.name}`;
   const deps = build.deps.map((d) => shellQuote(`${d.name}==${d.version} --hash=sha256:${d.file.sha256}`)).join(' ');
-  const sdist = shellQuote(`${pkg.name}==${pkg.version} --hash=sha256:${pkg.file.sha256}`);
+  const sdist = shellQuote(`${sdistSource(pkg)} --hash=sha256:${pkg.file.sha256}`);
   return [
     `${shellQuote(py.interpreter)} -m venv ${venv}`,
     `printf '%s\\n' ${deps} > ${venv}/build-requirements.txt`,
@@ -88,6 +89,12 @@ export function buildCommands(
     `printf '%s\\n' ${sdist} > ${venv}/sdist.txt`,
     `SOURCE_DATE_EPOCH=${build.sourceDateEpoch} ${venv}/bin/python -m pip wheel --no-input --no-deps --no-build-isolation --require-hashes --no-binary ${pkg.name} ${indexArgs} -w ${BUILT_WHEELS_DIR} -r ${venv}/sdist.txt`,
   ];
+}
+
+/** What pip builds: the index's sdist by version, or a git package's archive, copied into the build (vcs.ts). */
+function sdistSource(pkg: LockedPythonPackage): string {
+  const git = parseLockedGitUrl(pkg.file.url);
+  return git ? `${pkg.name} @ file://${vcsArchiveInBuild(git.commit, pkg.file.filename)}` : `${pkg.name}==${pkg.version}`;
 }
 
 /**
@@ -98,11 +105,12 @@ export async function lockSdistBuilds(
   packages: LockedPythonPackage[],
   py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
   ctx: ResolveContext<PythonSection>,
+  archives: ReadonlyMap<string, Buffer> = new Map(),
 ): Promise<LockedPythonPackage[]> {
   const out: LockedPythonPackage[] = [];
   for (const p of packages) {
     if (p.file.filename.endsWith('.whl')) out.push(p);
-    else out.push({ ...p, build: await lockOne(p, py, ctx) });
+    else out.push({ ...p, build: await lockOne(p, py, ctx, archives.get(p.file.url)) });
   }
   return out;
 }
@@ -111,18 +119,26 @@ async function lockOne(
   p: LockedPythonPackage,
   py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
   ctx: ResolveContext<PythonSection>,
+  archive: Buffer | undefined,
 ): Promise<SdistBuild> {
-  const what = `${p.name} ${p.version} (${p.file.filename})`;
+  const git = parseLockedGitUrl(p.file.url);
+  const what = git ? `${p.name} ${p.version} (${p.file.url})` : `${p.name} ${p.version} (${p.file.filename})`;
+  if (git && !archive) throw internalError('python.vcs-archive', `the archive of ${what} was not made before its build`);
   ctx.logger.progress(`building ${what} in the base image to lock the wheel it gives`);
-  const requires = buildRequires(await readSdistPyproject(p, ctx), p.file.filename);
+  const pyproject = archive ? await readArchivePyproject(archive, p) : await readSdistPyproject(p, ctx);
+  const requires = buildRequires(pyproject, p.file.filename);
   const deps = await resolveBuildDeps(requires, what, py, ctx);
   const build = { requires, sourceDateEpoch: buildEpoch(p.file.uploadTime), deps };
-  const script = [...buildCommands(py, p, build), `cd ${BUILT_WHEELS_DIR}`, 'sha256sum -- *.whl'].join(' && ');
+  // A git package's archive reaches the container on stdin (the engine may be remote: no bind mount).
+  const receive = git ? [`mkdir -p /tmp/envseal-vcs/${git.commit}`, `cat > ${shellQuote(vcsArchiveInBuild(git.commit, p.file.filename))}`] : [];
+  const script = [...receive, ...buildCommands(py, p, build), `cd ${BUILT_WHEELS_DIR}`, 'sha256sum -- *.whl'].join(' && ');
+  const { Readable } = await import('node:stream');
   const run = await captureContainerOutput(ctx.engine, {
     image: ctx.ground.base.pinned,
     cmd: ['/bin/sh', '-c', script],
     networkMode: 'host',
     user: '0',
+    ...(archive ? { stdin: Readable.from([archive]) } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
   const wheels = run.stdout
@@ -140,6 +156,11 @@ async function lockOne(
     );
   }
   return { ...build, wheel: { filename: wheels[0]![2]!, sha256: wheels[0]![1]! } };
+}
+
+async function readArchivePyproject(archive: Buffer, p: LockedPythonPackage): Promise<string | undefined> {
+  const { readSdistTopFile } = await import('./index-client/python-archive.js');
+  return readSdistTopFile(archive, p.file.filename, 'pyproject.toml');
 }
 
 async function readSdistPyproject(p: LockedPythonPackage, ctx: ResolveContext<PythonSection>): Promise<string | undefined> {
