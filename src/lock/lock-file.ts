@@ -104,7 +104,7 @@ export function parseLock(text: string, file = 'envseal.lock'): Lock {
   // Most locks are exactly what zod accepts: checked without zod's copies and issue paths (core/zod-exact.ts);
   // anything else is parsed by zod, which reports the problems.
   const exact = parseExact(lockSchema, raw);
-  const result = exact ? { success: true as const, data: exact } : lockSchema.safeParse(raw);
+  const result = exact ? { success: true as const, data: exact } : lockSchema.safeParse(raw, { jitless: true });
   if (!result.success) {
     const details = result.error.issues.map((i) => `${file}: ${i.path.map(String).join('.') || '(top level)'}: ${i.message}`);
     throw inputError('lock.invalid', `${file} is not a valid envseal lock`, {
