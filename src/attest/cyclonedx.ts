@@ -51,10 +51,7 @@ export function writableDirectly(model: SbomModel): boolean {
 export function writeCycloneDxDirect(model: SbomModel): string {
   const serialNumber = `urn:uuid:${serialUuid(model.digest, 'cyclonedx')}`;
   const known = new Set<string>([model.root.ref, ...model.components.map((c) => c.ref)]);
-  const dependencies = [
-    dependency(model.root.ref, model.root.dependsOn, known),
-    ...model.components.map((c) => dependency(c.ref, c.dependsOn, known)),
-  ];
+  const dependencies = [dependency(model.root.ref, model.root.dependsOn, known), ...model.components.map((c) => dependency(c.ref, c.dependsOn, known))];
   const bom = {
     $schema: 'http://cyclonedx.org/schema/bom-1.6.schema.json',
     bomFormat: 'CycloneDX',

@@ -52,20 +52,18 @@ function modelArb(): fc.Arbitrary<SbomModel> {
     .map((r) => {
       // Edges point at components by index (some past the end: unknown refs, which both writers drop).
       const refAt = (i: number) => (i === 0 ? 'envseal:environment' : (r.refs[i - 1] ?? `unknown-${i}`));
-      const components = r.parts.slice(0, r.refs.length).map(
-        (p, i): SbomComponent => ({
-          ref: r.refs[i]!,
-          kind: p.kind,
-          ecosystem: 'pypi',
-          name: p.name,
-          version: p.version,
-          purl: p.purl,
-          hashes: p.hashes,
-          downloadUrl: p.downloadUrl,
-          properties: p.properties,
-          dependsOn: p.deps.map(refAt),
-        }),
-      );
+      const components = r.parts.slice(0, r.refs.length).map((p, i): SbomComponent => ({
+        ref: r.refs[i]!,
+        kind: p.kind,
+        ecosystem: 'pypi',
+        name: p.name,
+        version: p.version,
+        purl: p.purl,
+        hashes: p.hashes,
+        downloadUrl: p.downloadUrl,
+        properties: p.properties,
+        dependsOn: p.deps.map(refAt),
+      }));
       return {
         root: { ref: 'envseal:environment', name: r.rootName, fingerprint: r.fingerprint, dependsOn: r.rootDeps.map(refAt) },
         resolvedAt: r.resolvedAt,

@@ -108,7 +108,10 @@ test('zod-exact: on broken locks, yes only when zod accepts the value unchanged 
 test('zod-exact: schemas with defaults and unions answer no when zod would change the value', () => {
   // A default to fill in: zod's data differs from the input, so the answer must be no.
   assert.equal(acceptsUnchanged(pythonSpecSchema, {}), false);
-  assert.equal(acceptsUnchanged(envSpecSchema, { version: 1, name: 'x', base: 'debian:12' }), zodAcceptsUnchanged(envSpecSchema, { version: 1, name: 'x', base: 'debian:12' }));
+  assert.equal(
+    acceptsUnchanged(envSpecSchema, { version: 1, name: 'x', base: 'debian:12' }),
+    zodAcceptsUnchanged(envSpecSchema, { version: 1, name: 'x', base: 'debian:12' }),
+  );
   fc.assert(
     fc.property(fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>, (value) => {
       for (const schema of [pythonSpecSchema, envSpecSchema, lockSchema] as z.ZodType[]) {
