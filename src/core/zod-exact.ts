@@ -1,7 +1,7 @@
 /**
  * A fast yes for JSON that a zod schema accepts unchanged. Parsing a 500-package lock with zod took ~40-70 ms
- * of a ~300 ms `verify` (zod keeps issue paths and copies every object and array it checks; measured with
- * `node --cpu-prof`). `parseExact(schema, value)` walks the same schema definition (zod stays the only
+ * of a ~300 ms `verify` (zod runs a payload, an issue list and its check machinery per node; measured with
+ * `node --cpu-prof`): ~30 ms of CPU against ~65 ms for zod on that lock. `parseExact(schema, value)` walks the same schema definition (zod stays the only
  * source of truth: nothing here restates a rule) over the parsed JSON and returns `schema.safeParse(value)`'s
  * data (a copy with object keys in the schema's order, as zod gives it) only when it is sure zod would accept
  * the value unchanged; otherwise undefined. Anything it does not know for certain (a check or schema kind not
