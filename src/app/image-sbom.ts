@@ -41,7 +41,7 @@ export function platformFileName(name: string, platform: string | null): string 
  */
 export async function imageSbom(paths: ProjectPaths, lock: Lock, toolVersion: string, platform: string | null = null): Promise<ImageSbom> {
   const npm = lock.npm ? await readNpmContents(paths, lock, [], 'hash-only') : null;
-  const text = writeCycloneDx(buildSbomModel(lock, { toolVersion, npm }));
+  const text = await writeCycloneDx(buildSbomModel(lock, { toolVersion, npm }));
   const file = imageSbomFile(paths, platform);
   return { file, contextPath: toRel(paths.dir, file), text, digest: `sha256:${sha256Hex(text)}` };
 }

@@ -34,6 +34,6 @@ export async function generateSbom(paths: ProjectPaths, options: { format: SbomF
   const warnings: string[] = [];
   const npm = lock.npm ? await readNpmContents(paths, lock, warnings) : null;
   const model = buildSbomModel(lock, { toolVersion: options.toolVersion, npm, ...(options.target ? { target: options.target } : {}) });
-  const text = options.format === 'cyclonedx' ? writeCycloneDx(model) : writeSpdx(model);
+  const text = options.format === 'cyclonedx' ? await writeCycloneDx(model) : writeSpdx(model);
   return { text, model, lock, warnings };
 }

@@ -1,73 +1,108 @@
 /**
- * CycloneDX 1.6 JSON (https://cyclonedx.org/docs/1.6/json/) of an SBOM model, built and serialised by the
- * OWASP CycloneDX library (@cyclonedx/cyclonedx-library: its models and its JSON serializer for spec 1.6).
- * Canonical: the serial number is a UUID made from the model's digest and the timestamp is the lock's
- * `resolvedAt`, so the same lock always gives the same bytes. Lists come out in the model's order (code-unit
- * sorted): the library's own `sortLists` compares with `localeCompare`, which depends on the process's locale.
+ * CycloneDX 1.6 JSON of an SBOM model: the bytes the OWASP CycloneDX library's JSON serializer gives for it
+ * (cyclonedx-library.ts builds them through the library), written directly. Why: on a 500-package lock, loading
+ * the library (and packageurl-js, which builds an Intl.Collator at load) and running its models and normaliser
+ * was ~a third of `verify`, which renders the SBOM to compare it with the file. The library stays the reference:
+ * any model outside what this writer is known to reproduce (an empty or repeated bom-ref, which the library
+ * replaces with a random one; a hash the spec's pattern refuses, which it drops) is written by the library,
+ * and test/unit/cyclonedx-direct.test.ts checks both give the same bytes on generated models (fast-check).
+ *
+ * What the library does, and this file repeats (serialize/json/normalize.js, spec 1.6, `sortLists: false`):
+ * keys in its order, empty fields left out, hashes kept when the pattern accepts them, the first of two hashes
+ * with one algorithm kept, external reference URLs with ` "'[]<>{}` percent-escaped, one dependency entry per
+ * component (root first) listing known refs other than itself, once each, in the order given.
  */
-// The library's parts, not its index: the index also loads its JSON-schema validator (ajv and friends, ~100
-// modules), which envseal never uses.
-import * as Enums from '@cyclonedx/cyclonedx-library/Enums';
-import * as Models from '@cyclonedx/cyclonedx-library/Models';
-import * as Serialize from '@cyclonedx/cyclonedx-library/Serialize';
-import * as Spec from '@cyclonedx/cyclonedx-library/Spec';
-import { serialUuid } from './sbom-ids.js';
 import type { SbomComponent, SbomModel } from './sbom-model.js';
+import { serialUuid } from './sbom-ids.js';
 
-const HASH: Record<SbomComponent['hashes'][number]['algorithm'], Enums.HashAlgorithm> = {
-  'SHA-1': Enums.HashAlgorithm['SHA-1'],
-  'SHA-256': Enums.HashAlgorithm['SHA-256'],
-  'SHA-384': Enums.HashAlgorithm['SHA-384'],
-  'SHA-512': Enums.HashAlgorithm['SHA-512'],
-};
+const HASH_VALUE = /^([a-fA-F0-9]{32})$|^([a-fA-F0-9]{40})$|^([a-fA-F0-9]{64})$|^([a-fA-F0-9]{96})$|^([a-fA-F0-9]{128})$/;
+const SERIAL = /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const URI_ESCAPES: [RegExp, string][] = [
+  [/ /g, '%20'],
+  [/"/g, '%22'],
+  [/'/g, '%27'],
+  [/\[/g, '%5B'],
+  [/]/g, '%5D'],
+  [/</g, '%3C'],
+  [/>/g, '%3E'],
+  [/\{/g, '%7B'],
+  [/}/g, '%7D'],
+];
 
-const TYPE: Record<SbomComponent['kind'], Enums.ComponentType> = {
-  container: Enums.ComponentType.Container,
-  library: Enums.ComponentType.Library,
-  file: Enums.ComponentType.File,
-};
-
-export function writeCycloneDx(model: SbomModel): string {
-  const root = new Models.Component(Enums.ComponentType.Container, model.root.name, {
-    bomRef: model.root.ref,
-    version: model.root.fingerprint,
-    description: `the environment locked in envseal.lock (fingerprint ${model.root.fingerprint})`,
-    properties: new Models.PropertyRepository(model.properties.map(([n, v]) => new Models.Property(n, v))),
-  });
-
-  const tool = new Models.Component(Enums.ComponentType.Application, 'envseal', { version: model.toolVersion, bomRef: 'envseal:tool' });
-  const bom = new Models.Bom({
-    serialNumber: `urn:uuid:${serialUuid(model.digest, 'cyclonedx')}`,
-    metadata: new Models.Metadata({
-      timestamp: new Date(model.resolvedAt),
-      component: root,
-      tools: new Models.Tools({ components: new Models.ComponentRepository([tool]) }),
-    }),
-  });
-  const components = model.components.map(toComponent);
-  for (const c of components) bom.components.add(c);
-  // The library matches dependencies to components by BomRef object identity, so edges use the components' own refs.
-  const refs = new Map<string, Models.BomRef>([
-    [model.root.ref, root.bomRef],
-    ...components.map((c): [string, Models.BomRef] => [c.bomRef.toString(), c.bomRef]),
-  ]);
-  const edges = (dependsOn: string[]) => new Models.BomRefRepository(dependsOn.map((d) => refs.get(d)!).filter(Boolean));
-  root.dependencies = edges(model.root.dependsOn);
-  model.components.forEach((c, i) => (components[i]!.dependencies = edges(c.dependsOn)));
-
-  const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6));
-  return `${serializer.serialize(bom, { sortLists: false, space: 2 })}\n`;
+export async function writeCycloneDx(model: SbomModel): Promise<string> {
+  if (writableDirectly(model)) return writeCycloneDxDirect(model);
+  const { writeCycloneDxWithLibrary } = await import('./cyclonedx-library.js');
+  return writeCycloneDxWithLibrary(model);
 }
 
-function toComponent(c: SbomComponent): Models.Component {
-  return new Models.Component(TYPE[c.kind], c.name, {
-    bomRef: c.ref,
-    version: c.version,
-    ...(c.purl ? { purl: c.purl } : {}),
-    hashes: new Models.HashDictionary(c.hashes.map((h) => [HASH[h.algorithm], h.hex])),
-    externalReferences: new Models.ExternalReferenceRepository(
-      c.downloadUrl ? [new Models.ExternalReference(c.downloadUrl, Enums.ExternalReferenceType.Distribution)] : [],
-    ),
-    properties: new Models.PropertyRepository(c.properties.map(([n, v]) => new Models.Property(n, v))),
-  });
+/** Whether the direct writer gives the library's bytes for this model: every bom-ref present and unique, every hash kept. */
+export function writableDirectly(model: SbomModel): boolean {
+  const refs = new Set<string>([model.root.ref]);
+  if (!model.root.ref) return false;
+  for (const c of model.components) {
+    if (!c.ref || refs.has(c.ref)) return false;
+    refs.add(c.ref);
+    if (!c.hashes.every((h) => HASH_VALUE.test(h.hex))) return false;
+  }
+  return true;
+}
+
+/** The direct writer; only for models `writableDirectly` accepts. */
+export function writeCycloneDxDirect(model: SbomModel): string {
+  const serialNumber = `urn:uuid:${serialUuid(model.digest, 'cyclonedx')}`;
+  const known = new Set<string>([model.root.ref, ...model.components.map((c) => c.ref)]);
+  const dependencies = [dependency(model.root.ref, model.root.dependsOn, known), ...model.components.map((c) => dependency(c.ref, c.dependsOn, known))];
+  const bom = {
+    $schema: 'http://cyclonedx.org/schema/bom-1.6.schema.json',
+    bomFormat: 'CycloneDX',
+    specVersion: '1.6',
+    version: 1,
+    serialNumber: SERIAL.test(serialNumber) ? serialNumber : undefined,
+    metadata: {
+      timestamp: new Date(model.resolvedAt).toISOString(),
+      tools: { components: [{ type: 'application', name: 'envseal', version: model.toolVersion || undefined, 'bom-ref': 'envseal:tool' }] },
+      component: {
+        type: 'container',
+        name: model.root.name,
+        version: model.root.fingerprint || undefined,
+        'bom-ref': model.root.ref,
+        description: `the environment locked in envseal.lock (fingerprint ${model.root.fingerprint})`,
+        properties: properties(model.properties),
+      },
+    },
+    components: model.components.map(component),
+    dependencies,
+  };
+  return `${JSON.stringify(bom, null, 2)}\n`;
+}
+
+function component(c: SbomComponent): Record<string, unknown> {
+  // One hash per algorithm (the library keeps them in a Map: the last value at the first position).
+  const hashes = new Map<string, string>();
+  for (const h of c.hashes) hashes.set(h.algorithm, h.hex);
+  return {
+    type: c.kind,
+    name: c.name,
+    version: c.version || undefined,
+    'bom-ref': c.ref,
+    hashes: hashes.size ? [...hashes].map(([alg, content]) => ({ alg, content })) : undefined,
+    purl: c.purl || undefined,
+    externalReferences: c.downloadUrl ? [{ url: escapeUri(c.downloadUrl), type: 'distribution' }] : undefined,
+    properties: properties(c.properties),
+  };
+}
+
+function properties(list: [string, string][]): { name: string; value: string }[] | undefined {
+  return list.length ? list.map(([name, value]) => ({ name, value })) : undefined;
+}
+
+function dependency(ref: string, dependsOn: string[], known: Set<string>): { ref: string; dependsOn?: string[] } {
+  const out = [...new Set(dependsOn.filter((d) => known.has(d)))].filter((d) => d !== ref);
+  return { ref, dependsOn: out.length ? out : undefined };
+}
+
+function escapeUri(url: string): string {
+  let out = url;
+  for (const [pattern, replacement] of URI_ESCAPES) out = out.replace(pattern, replacement);
+  return out;
 }

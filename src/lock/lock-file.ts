@@ -4,6 +4,7 @@ import { sortedUnique } from '../core/order.js';
 import { ECOSYSTEMS, isPerPlatform, unusedValue } from '../ecosystems/registry.js';
 import type { TargetProbe } from '../core/ground.js';
 import { computeFingerprint } from './fingerprint.js';
+import { parseExact } from '../core/zod-exact.js';
 import { LOCK_VERSION, READABLE_LOCK_VERSIONS, lockSchema, type Lock, type LockWithoutFingerprint, type PlatformEntry } from './schema.js';
 
 /**
@@ -100,7 +101,10 @@ export function parseLock(text: string, file = 'envseal.lock'): Lock {
       hint: version > LOCK_VERSION ? 'upgrade envseal' : 'regenerate it with `envseal lock`',
     });
   }
-  const result = lockSchema.safeParse(raw);
+  // Most locks are exactly what zod accepts: checked without zod's copies and issue paths (core/zod-exact.ts);
+  // anything else is parsed by zod, which reports the problems.
+  const exact = parseExact(lockSchema, raw);
+  const result = exact ? { success: true as const, data: exact } : lockSchema.safeParse(raw, { jitless: true });
   if (!result.success) {
     const details = result.error.issues.map((i) => `${file}: ${i.path.map(String).join('.') || '(top level)'}: ${i.message}`);
     throw inputError('lock.invalid', `${file} is not a valid envseal lock`, {

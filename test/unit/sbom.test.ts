@@ -35,7 +35,7 @@ interface Cdx {
 
 test('CycloneDX 1.6: valid against the official schema, with purls, hashes, download URLs and dependencies', async () => {
   const lock = sbomLock();
-  const text = writeCycloneDx(buildSbomModel(lock, { toolVersion: '9.9.9', npm: npmFound() }));
+  const text = await writeCycloneDx(buildSbomModel(lock, { toolVersion: '9.9.9', npm: npmFound() }));
   await assertValidCycloneDx(text);
   const bom = JSON.parse(text) as Cdx;
   assert.match(bom.serialNumber, /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -119,7 +119,7 @@ test('SPDX 2.3: valid against the official schema, packages with purls and check
 test('without package-lock.json the lockfile stands for the npm packages by its hash; both formats stay valid', async () => {
   const lock = sbomLock();
   const model = buildSbomModel(lock, { toolVersion: '9.9.9', npm: { found: false, reason: 'package-lock.json is not in the project' } });
-  const cdx = writeCycloneDx(model);
+  const cdx = await writeCycloneDx(model);
   await assertValidCycloneDx(cdx);
   assertValidSpdx(writeSpdx(model));
   const file = (JSON.parse(cdx) as Cdx).components.find((c) => c.type === 'file')!;
@@ -132,26 +132,26 @@ test('a lock without apt, Python or npm (base image only) gives valid documents'
   const bare = finalizeLock({ ...sbomDraft(), apt: null, python: null, npm: null });
   const model = buildSbomModel(bare, { toolVersion: '9.9.9', npm: null });
   assert.equal(model.components.length, 1);
-  await assertValidCycloneDx(writeCycloneDx(model));
+  await assertValidCycloneDx(await writeCycloneDx(model));
   assertValidSpdx(writeSpdx(model));
 });
 
-test('canonical: the same lock gives the same bytes; another lock another serial number and namespace', () => {
+test('canonical: the same lock gives the same bytes; another lock another serial number and namespace', async () => {
   const a1 = buildSbomModel(sbomLock(), { toolVersion: '9.9.9', npm: npmFound() });
   const a2 = buildSbomModel(sbomLock(), { toolVersion: '9.9.9', npm: npmFound() });
-  assert.equal(writeCycloneDx(a1), writeCycloneDx(a2));
+  assert.equal(await writeCycloneDx(a1), await writeCycloneDx(a2));
   assert.equal(writeSpdx(a1), writeSpdx(a2));
   const b = buildSbomModel(sampleLock(), { toolVersion: '9.9.9', npm: null });
   const serial = (t: string) => (JSON.parse(t) as Cdx).serialNumber;
-  assert.notEqual(serial(writeCycloneDx(a1)), serial(writeCycloneDx(b)));
+  assert.notEqual(serial(await writeCycloneDx(a1)), serial(await writeCycloneDx(b)));
   const ns = (t: string) => (JSON.parse(t) as { documentNamespace: string }).documentNamespace;
   assert.notEqual(ns(writeSpdx(a1)), ns(writeSpdx(b)));
   // CycloneDX and SPDX of the same lock do not share an identifier.
-  assert.notEqual(serial(writeCycloneDx(a1)).slice('urn:uuid:'.length), ns(writeSpdx(a1)).slice('urn:uuid:'.length));
+  assert.notEqual(serial(await writeCycloneDx(a1)).slice('urn:uuid:'.length), ns(writeSpdx(a1)).slice('urn:uuid:'.length));
 });
 
 test('the schemas do catch a broken document (the validation can fail)', async () => {
-  const text = writeCycloneDx(buildSbomModel(sbomLock(), { toolVersion: '9.9.9', npm: npmFound() }));
+  const text = await writeCycloneDx(buildSbomModel(sbomLock(), { toolVersion: '9.9.9', npm: npmFound() }));
   const broken = JSON.parse(text) as Cdx;
   broken.components[0]!.hashes = [{ alg: 'SHA-256', content: 'not-hex' }];
   assert.notEqual(await cycloneDxErrors(JSON.stringify(broken)), null);
@@ -170,7 +170,7 @@ test('--target: a deploy SBOM leaves out dev-only packages; dev has them all; wi
   assert.equal(deploy.purls.includes('pkg:deb/debian/git@1:2.39.5-0+deb12u2?arch=amd64&distro=debian-12'), false);
   assert.ok(deploy.purls.includes('pkg:pypi/seal-metrics@1.2.0') && deploy.purls.includes('pkg:npm/left-pad@1.3.0'));
   assert.ok(deploy.model.properties.some(([n, v]) => n === 'envseal:target' && v === 'deploy'));
-  await assertValidCycloneDx(writeCycloneDx(deploy.model));
+  await assertValidCycloneDx(await writeCycloneDx(deploy.model));
   assertValidSpdx(writeSpdx(deploy.model));
   assert.equal(purls('dev').purls.length, purls().purls.length);
   const all = purls().model;
