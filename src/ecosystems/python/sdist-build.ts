@@ -19,7 +19,9 @@ import { shellQuote } from '../../core/dockerfile-quote.js';
 import { splitUrlCredentials } from '../../core/url-credentials.js';
 import { captureContainerOutput } from '../../core/container-output.js';
 import type { IndexProject } from '../../core/ports.js';
+import { Readable } from 'node:stream';
 import type { ResolveContext } from '../types.js';
+import type { SdistToBuild } from './resolver/types.js';
 import type { LockedPythonPackage, PythonSection, SdistBuild } from './schema.js';
 
 /** pip's build requirements for an sdist without `[build-system].requires` (PEP 517 fallback). */
@@ -67,20 +69,24 @@ export function buildEpoch(uploadTime: string | undefined): number {
   return Number.isNaN(t) ? ZIP_EPOCH : Math.max(ZIP_EPOCH, Math.floor(t / 1000));
 }
 
+/** What an sdist build needs of a package: a locked package, or an sdist the resolver is still deciding on. */
+export type SdistPackage = Pick<LockedPythonPackage, 'name' | 'version' | 'index' | 'file' | 'direct'>;
+
 /**
  * The shell commands (joined by ` && `) that build `pkg`'s sdist into BUILT_WHEELS_DIR: the same text runs at lock
- * time and in the builder stage.
+ * time and in the builder stage. An sdist required by URL is fetched from that URL (pip checks its hash).
  */
 export function buildCommands(
   py: Pick<PythonSection, 'interpreter' | 'indexes'>,
-  pkg: LockedPythonPackage,
+  pkg: SdistPackage,
   build: Pick<SdistBuild, 'deps' | 'sourceDateEpoch'>,
 ): string[] {
   const [first, ...extra] = py.indexes.map((u) => splitUrlCredentials(u).url);
   const indexArgs = [first ? `--index-url ${shellQuote(first)}` : '--no-index', ...extra.map((u) => `--extra-index-url ${shellQuote(u)}`)].join(' ');
   const venv = `/tmp/envseal-build/${pkg.name}`;
   const deps = build.deps.map((d) => shellQuote(`${d.name}==${d.version} --hash=sha256:${d.file.sha256}`)).join(' ');
-  const sdist = shellQuote(`${pkg.name}==${pkg.version} --hash=sha256:${pkg.file.sha256}`);
+  const spec = pkg.direct ? `${pkg.name} @ ${splitUrlCredentials(pkg.file.url).url}` : `${pkg.name}==${pkg.version}`;
+  const sdist = shellQuote(`${spec} --hash=sha256:${pkg.file.sha256}`);
   return [
     `${shellQuote(py.interpreter)} -m venv ${venv}`,
     `printf '%s\\n' ${deps} > ${venv}/build-requirements.txt`,
@@ -88,6 +94,61 @@ export function buildCommands(
     `printf '%s\\n' ${sdist} > ${venv}/sdist.txt`,
     `SOURCE_DATE_EPOCH=${build.sourceDateEpoch} ${venv}/bin/python -m pip wheel --no-input --no-deps --no-build-isolation --require-hashes --no-binary ${pkg.name} ${indexArgs} -w ${BUILT_WHEELS_DIR} -r ${venv}/sdist.txt`,
   ];
+}
+
+/** A lock-time build: how it was built (for the lock) and the METADATA of the wheel it gave (for the resolver). */
+export interface BuiltSdist {
+  build: SdistBuild;
+  metadata: string;
+}
+
+/** Prints the built wheel's METADATA, base64 on one line after this marker, so the resolver can read it. */
+const METADATA_MARKER = 'envseal-metadata ';
+const PRINT_METADATA = [
+  'import base64, glob, zipfile',
+  `z = zipfile.ZipFile(glob.glob("${BUILT_WHEELS_DIR}/*.whl")[0])`,
+  'm = [n for n in z.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]',
+  `print("${METADATA_MARKER}" + base64.b64encode(z.read(m[0])).decode())`,
+].join('\n');
+/** Where the lock-time build reads index credentials (netrc text on stdin): removed before the container exits. */
+const NETRC_IN_BUILD = '/tmp/envseal-netrc';
+
+/**
+ * Builds sdists in the base image at lock time, each once per lock (by sha256; a failure is remembered too) and
+ * one at a time (the machine may be small), and across locks through the index client's build cache. The
+ * resolver calls `metadataOf` for an sdist whose metadata is dynamic (PEP 643); `lockSdistBuilds` then reuses
+ * that build for the lock.
+ */
+export class SdistBuilder {
+  private readonly builds = new Map<string, Promise<BuiltSdist>>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
+    private readonly ctx: ResolveContext<PythonSection>,
+  ) {}
+
+  build(p: SdistPackage): Promise<BuiltSdist> {
+    let done = this.builds.get(p.file.sha256);
+    if (!done) {
+      done = this.queue.then(() => buildOne(p, this.py, this.ctx));
+      this.queue = done.catch(() => undefined);
+      this.builds.set(p.file.sha256, done);
+    }
+    return done;
+  }
+
+  /** The resolver's `buildMetadata`: the METADATA of the wheel `sdist` builds into. */
+  readonly metadataOf = async (sdist: SdistToBuild): Promise<string> => {
+    const sha256 = sdist.file.hashes.sha256;
+    if (!sha256) {
+      throw inputError('python.sdist-build', `${sdist.file.filename}: the index gives no sha256 for it, so envseal cannot pin and build it`, {
+        hint: `serve ${sdist.name} from an index that lists sha256 hashes, or publish a wheel of ${sdist.name} ${sdist.version}`,
+      });
+    }
+    const file = { filename: sdist.file.filename, url: sdist.file.url, sha256, ...(sdist.file.uploadTime ? { uploadTime: sdist.file.uploadTime } : {}) };
+    return (await this.build({ name: sdist.name, version: sdist.version, index: sdist.index, file })).metadata;
+  };
 }
 
 /**
@@ -98,39 +159,41 @@ export async function lockSdistBuilds(
   packages: LockedPythonPackage[],
   py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
   ctx: ResolveContext<PythonSection>,
+  builder: SdistBuilder = new SdistBuilder(py, ctx),
 ): Promise<LockedPythonPackage[]> {
   const out: LockedPythonPackage[] = [];
   for (const p of packages) {
     if (p.file.filename.endsWith('.whl')) out.push(p);
-    else out.push({ ...p, build: await lockOne(p, py, ctx) });
+    else out.push({ ...p, build: (await builder.build(p)).build });
   }
   return out;
 }
 
-async function lockOne(
-  p: LockedPythonPackage,
-  py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
-  ctx: ResolveContext<PythonSection>,
-): Promise<SdistBuild> {
+async function buildOne(p: SdistPackage, py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>, ctx: ResolveContext<PythonSection>): Promise<BuiltSdist> {
   const what = `${p.name} ${p.version} (${p.file.filename})`;
-  ctx.logger.progress(`building ${what} in the base image to lock the wheel it gives`);
   const requires = buildRequires(await readSdistPyproject(p, ctx), p.file.filename);
   const deps = await resolveBuildDeps(requires, what, py, ctx);
   const build = { requires, sourceDateEpoch: buildEpoch(p.file.uploadTime), deps };
-  const script = [...buildCommands(py, p, build), `cd ${BUILT_WHEELS_DIR}`, 'sha256sum -- *.whl'].join(' && ');
-  const run = await captureContainerOutput(ctx.engine, {
-    image: ctx.ground.base.pinned,
-    cmd: ['/bin/sh', '-c', script],
-    networkMode: 'host',
-    user: '0',
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-  });
+  const key = JSON.stringify({ sdist: p.file.sha256, base: ctx.ground.base.pinned, interpreter: py.interpreter, build });
+  const cached = await ctx.index.buildCache?.get(key);
+  if (cached !== undefined) {
+    const hit = JSON.parse(cached) as { wheel: SdistBuild['wheel']; metadata: string };
+    ctx.logger.progress(`using the cached build of ${what}`);
+    return { build: { ...build, wheel: hit.wheel }, metadata: hit.metadata };
+  }
+  ctx.logger.progress(`building ${what} in the base image to lock the wheel it gives`);
+  const run = await runBuild(p, py, build, ctx);
   const wheels = run.stdout
     .split('\n')
     .map((l) => /^([0-9a-f]{64}) [ *](\S+\.whl)$/.exec(l.trim()))
     .filter((m) => m !== null);
-  if (run.exitCode !== 0 || wheels.length !== 1) {
-    const tail = `${run.stdout}\n${run.stderr}`.trim().split('\n').slice(-15);
+  const encoded = run.stdout.split('\n').find((l) => l.startsWith(METADATA_MARKER));
+  if (run.exitCode !== 0 || wheels.length !== 1 || encoded === undefined) {
+    const tail = `${run.stdout}\n${run.stderr}`
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith(METADATA_MARKER))
+      .slice(-15);
     throw inputError(
       'python.sdist-build',
       run.exitCode !== 0
@@ -139,10 +202,29 @@ async function lockOne(
       { details: tail, hint: `pin a version of ${p.name} that has a wheel for this target, or fix the sdist's build` },
     );
   }
-  return { ...build, wheel: { filename: wheels[0]![2]!, sha256: wheels[0]![1]! } };
+  const result = { wheel: { filename: wheels[0]![2]!, sha256: wheels[0]![1]! }, metadata: Buffer.from(encoded.slice(METADATA_MARKER.length).trim(), 'base64').toString('utf8') };
+  await ctx.index.buildCache?.put(key, JSON.stringify(result));
+  return { build: { ...build, wheel: result.wheel }, metadata: result.metadata };
 }
 
-async function readSdistPyproject(p: LockedPythonPackage, ctx: ResolveContext<PythonSection>): Promise<string | undefined> {
+/** One throwaway container of the base image; the index credentials, if any, go in on stdin (never argv or env). */
+async function runBuild(p: SdistPackage, py: Pick<PythonSection, 'interpreter' | 'indexes'>, build: Pick<SdistBuild, 'deps' | 'sourceDateEpoch'>, ctx: ResolveContext<PythonSection>) {
+  const netrc = ctx.index.netrcFor?.([...py.indexes, ...(p.direct ? [p.file.url] : [])]) ?? '';
+  const steps = [...buildCommands(py, p, build), `cd ${BUILT_WHEELS_DIR}`, 'sha256sum -- *.whl', `${shellQuote(py.interpreter)} -c ${shellQuote(PRINT_METADATA)}`].join(' && ');
+  const script = netrc
+    ? `netrc="$(cat)" && (umask 077 && printf '%s\\n' "$netrc" > ${NETRC_IN_BUILD}) && export NETRC=${NETRC_IN_BUILD} && unset netrc && ${steps}; status=$?; rm -f ${NETRC_IN_BUILD}; exit $status`
+    : steps;
+  return captureContainerOutput(ctx.engine, {
+    image: ctx.ground.base.pinned,
+    cmd: ['/bin/sh', '-c', script],
+    networkMode: 'host',
+    user: '0',
+    ...(netrc ? { stdin: Readable.from([Buffer.from(netrc, 'utf8')]) } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+}
+
+async function readSdistPyproject(p: SdistPackage, ctx: ResolveContext<PythonSection>): Promise<string | undefined> {
   if (!ctx.index.getFile) throw inputError('python.sdist-build', `cannot fetch ${p.file.filename}: this index client cannot download files`);
   const project: IndexProject = { index: p.index, name: p.name, files: [] };
   const data = await ctx.index.getFile(project, {
