@@ -173,6 +173,12 @@ targets:
         new RegExp(`has sha256 ${pure.sha256}, but its #sha256= fragment says 0{64}`),
       ],
       ['wheel of another project', `otherpkg @ ${url(pure)}`, 2, /the wheel urlpkg-1\.0-py3-none-any\.whl is urlpkg, not otherpkg/],
+      [
+        'credentials in the URL',
+        `urlpkg @ ${url(pure).replace('://', '://seal-user:seal-s3cret@')}`,
+        2,
+        /requirements\.txt:1: direct URL requirement "urlpkg @ http:\/\/<redacted>@.*carries credentials[\s\S]*netrc/,
+      ],
       ['404', `urlpkg @ ${base}/wheels/missing/urlpkg-1.0-py3-none-any.whl`, 2, /requirements\.txt: fetching .*urlpkg-1\.0-py3-none-any\.whl answered 404/],
       [
         'unreachable URL',
@@ -193,7 +199,10 @@ targets:
       assert.equal(res.code, code, `${what}: ${res.stderr}`);
       assert.match(res.stderr, message, what);
       assert.equal(await readFile(project.path('envseal.lock'), 'utf8'), before, `${what}: the lock is unchanged`);
+      assert.doesNotMatch(`${res.stdout}\n${res.stderr}`, /seal-s3cret|seal-user/, `${what}: no credentials in the output`);
     }
+    assert.doesNotMatch(before, /seal-s3cret/);
+    assert.doesNotMatch(await readFile(project.path('envseal.Dockerfile'), 'utf8').catch(() => ''), /seal-s3cret/);
     await writeFile(project.path('requirements.txt'), `urlpkg @ ${url(pure)}\nseal-metrics>=1.0\n`);
   });
 });
