@@ -55,7 +55,7 @@ describe('envseal export: hashed requirements that real pip installs, pylock.tom
       const legacy = JSON.parse(await readFile(project.path('envseal.lock'), 'utf8')).python.packages.find((p: { name: string }) => p.name === 'seal-legacy');
       assert.ok(text.includes(`\nseal-legacy==0.5.0 \\\n    --hash=sha256:${legacy.file.sha256}\n`), text);
       assert.ok(!text.includes('--only-binary :all:'), 'pip may build the sdist');
-      assert.match(text, /# seal-legacy-0\.5\.0\.tar\.gz is an sdist: pip builds it; envseal built it with setuptools 66\.1\.1, wheel 0\.38\.4/);
+      assert.match(text, /# seal_legacy-0\.5\.0\.tar\.gz is an sdist: pip builds it; envseal built it with setuptools 66\.1\.1, wheel 0\.38\.4/);
       const pip = await dockerCli(
         [
           'run',
@@ -104,7 +104,7 @@ describe('envseal export: hashed requirements that real pip installs, pylock.tom
     const legacy = doc.packages.find((p) => p.name === 'seal-legacy')!;
     const lockedLegacy = JSON.parse(await readFile(project.path('envseal.lock'), 'utf8')).python.packages.find((p: { name: string }) => p.name === 'seal-legacy');
     assert.equal(legacy.wheels, undefined);
-    assert.deepEqual([legacy.sdist?.name, legacy.sdist?.url, legacy.sdist?.hashes.sha256], ['seal-legacy-0.5.0.tar.gz', lockedLegacy.file.url, lockedLegacy.file.sha256]);
+    assert.deepEqual([legacy.sdist?.name, legacy.sdist?.url, legacy.sdist?.hashes.sha256], [lockedLegacy.file.filename, lockedLegacy.file.url, lockedLegacy.file.sha256]);
     const again = await runEnvseal(['export', '-o', 'pylock.toml', '--json'], { cwd: project.dir, env });
     assert.equal(JSON.parse(again.stdout).written, false);
     const ok = await runEnvseal(['export', '-o', 'pylock.toml', '--check'], { cwd: project.dir, env });
