@@ -46,7 +46,7 @@ const sdist = buildSdist({
 });
 const hostWheel = (name: string) => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
 
-describe('a private index\'s sdist built at lock time and in the builder stage, credentials nowhere', { concurrency: false, timeout: 15 * 60_000 }, () => {
+describe("a private index's sdist built at lock time and in the builder stage, credentials nowhere", { concurrency: false, timeout: 15 * 60_000 }, () => {
   let index: AuthIndex;
   let project: TempProject;
   const outputs: { what: string; res: CommandResult }[] = [];
@@ -86,7 +86,10 @@ describe('a private index\'s sdist built at lock time and in the builder stage, 
     assert.equal(locked.code, 0, locked.stderr);
     assert.match(locked.stderr, /building sealprivate 1\.0 \(sealprivate-1\.0\.tar\.gz\) in the base image/);
     const pip = index.requests.filter((r) => r.userAgent?.startsWith('pip/'));
-    assert.ok(pip.some((r) => r.auth === 'ok' && r.path.endsWith('.tar.gz')), 'pip in the lock-time build fetched the sdist with the credentials');
+    assert.ok(
+      pip.some((r) => r.auth === 'ok' && r.path.endsWith('.tar.gz')),
+      'pip in the lock-time build fetched the sdist with the credentials',
+    );
     assert.ok(!index.requests.some((r) => r.auth === 'wrong'), 'no request carried wrong credentials');
     const lockText = await readFile(project.path('envseal.lock'), 'utf8');
     assertNoSecret(lockText, 'envseal.lock');
@@ -106,13 +109,26 @@ describe('a private index\'s sdist built at lock time and in the builder stage, 
     const outcome = JSON.parse(built.stdout);
     for (const t of outcome.tags) tags.add(t);
     const pip = index.requests.slice(before).filter((r) => r.userAgent?.startsWith('pip/'));
-    assert.ok(pip.some((r) => r.auth === 'ok' && r.path.endsWith('.tar.gz')), 'pip in the builder stage fetched the sdist with the credentials');
+    assert.ok(
+      pip.some((r) => r.auth === 'ok' && r.path.endsWith('.tar.gz')),
+      'pip in the builder stage fetched the sdist with the credentials',
+    );
     const history = await dockerCli(['history', '--no-trunc', '--format', '{{.CreatedBy}}', outcome.imageId], { check: true });
     assertNoSecret(history.stdout, 'docker history');
     assert.ok(!/FTP_PROXY=/i.test(history.stdout));
     const inspect = await dockerCli(['image', 'inspect', outcome.imageId], { check: true });
     assertNoSecret(inspect.stdout, 'docker image inspect');
-    const ran = await dockerCli(['run', '--rm', '--network', 'none', '--entrypoint', 'python', outcome.imageId, '-c', 'import sealprivate; print(sealprivate.__version__)']);
+    const ran = await dockerCli([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--entrypoint',
+      'python',
+      outcome.imageId,
+      '-c',
+      'import sealprivate; print(sealprivate.__version__)',
+    ]);
     assert.equal(ran.stdout.trim(), '1.0', ran.stderr);
     for (const file of await listFiles(project.path('.cache'))) {
       assertNoSecret(file, 'a cache path');
@@ -129,7 +145,10 @@ describe('a private index\'s sdist built at lock time and in the builder stage, 
 
   test('without credentials the lock is refused (exit 3, the index needs credentials) and the lock is byte-identical', async () => {
     const before = await readFile(project.path('envseal.lock'), 'utf8');
-    await writeFile(project.path('envseal.yaml'), `version: 1\nname: ${NAME}\nbase: ${LAB_BASE_IMAGE}\npython:\n  packages: ["sealprivate==1.0"]\n  index: ${index.url}\n`);
+    await writeFile(
+      project.path('envseal.yaml'),
+      `version: 1\nname: ${NAME}\nbase: ${LAB_BASE_IMAGE}\npython:\n  packages: ["sealprivate==1.0"]\n  index: ${index.url}\n`,
+    );
     // The input hash leaves credentials out, so the lock is up to date: --upgrade makes it resolve again.
     const res = await envseal(['lock', '--upgrade'], { ENVSEAL_CACHE_DIR: project.path('.cache-none') });
     assert.equal(res.code, 3, res.stderr);

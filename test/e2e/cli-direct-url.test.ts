@@ -197,7 +197,10 @@ wheels = [{ url = "${tiny.file.url}", hash = "sha256:${tiny.file.sha256}" }]
       await writeFile(other.path('pylock.toml'), pylock('0'.repeat(64)));
       const refused = await run(other, ['lock']);
       assert.equal(refused.code, 2, refused.stderr);
-      assert.match(refused.stderr, new RegExp(`pylock\\.toml: package urlpkg 1\\.0: the lock's sha256 of urlpkg-1\\.0-py3-none-any\\.whl is 0{64}, \\S+ gives ${pure.sha256}`));
+      assert.match(
+        refused.stderr,
+        new RegExp(`pylock\\.toml: package urlpkg 1\\.0: the lock's sha256 of urlpkg-1\\.0-py3-none-any\\.whl is 0{64}, \\S+ gives ${pure.sha256}`),
+      );
       assert.equal(await readFile(other.path('envseal.lock'), 'utf8'), before, 'the lock is unchanged');
 
       const uvLocked = await run(uvProject, ['lock']);

@@ -102,9 +102,14 @@ describe('envseal export: hashed requirements that real pip installs, pylock.tom
     };
     assert.deepEqual(doc.packages.map((p) => `${p.name}==${p.version}`).sort(), locked.map((p) => `${p.name}==${p.version}`).sort());
     const legacy = doc.packages.find((p) => p.name === 'seal-legacy')!;
-    const lockedLegacy = JSON.parse(await readFile(project.path('envseal.lock'), 'utf8')).python.packages.find((p: { name: string }) => p.name === 'seal-legacy');
+    const lockedLegacy = JSON.parse(await readFile(project.path('envseal.lock'), 'utf8')).python.packages.find(
+      (p: { name: string }) => p.name === 'seal-legacy',
+    );
     assert.equal(legacy.wheels, undefined);
-    assert.deepEqual([legacy.sdist?.name, legacy.sdist?.url, legacy.sdist?.hashes.sha256], [lockedLegacy.file.filename, lockedLegacy.file.url, lockedLegacy.file.sha256]);
+    assert.deepEqual(
+      [legacy.sdist?.name, legacy.sdist?.url, legacy.sdist?.hashes.sha256],
+      [lockedLegacy.file.filename, lockedLegacy.file.url, lockedLegacy.file.sha256],
+    );
     const again = await runEnvseal(['export', '-o', 'pylock.toml', '--json'], { cwd: project.dir, env });
     assert.equal(JSON.parse(again.stdout).written, false);
     const ok = await runEnvseal(['export', '-o', 'pylock.toml', '--check'], { cwd: project.dir, env });

@@ -171,7 +171,7 @@ targets:
     assert.match(locked.stderr, /building sealdyn 1\.0 \(sealdyn-1\.0\.tar\.gz\) in the base image/);
     const lock = JSON.parse(await readFile(project.path('envseal.lock'), 'utf8'));
     const byName = Object.fromEntries(lock.python.packages.map((p: { name: string }) => [p.name, p]));
-    assert.deepEqual(Object.keys(byName).sort(), ['sealbuild', 'sealdyn'], 'sealbuild comes from the built wheel\'s Requires-Dist');
+    assert.deepEqual(Object.keys(byName).sort(), ['sealbuild', 'sealdyn'], "sealbuild comes from the built wheel's Requires-Dist");
     assert.equal(byName.sealdyn.file.sha256, dynamic.sha256);
     assert.equal(byName.sealdyn.build.wheel.filename, 'sealdyn-1.0-py3-none-any.whl');
     assert.deepEqual(byName.sealbuild.via, ['requirements.txt > sealdyn > sealbuild']);
@@ -179,11 +179,21 @@ targets:
     assert.equal(generated.code, 0, generated.stderr);
     const built = await envseal(['build', '--target', 'deploy', '-t', TAG]);
     assert.equal(built.code, 0, built.stderr);
-    const ran = await dockerCli(['run', '--rm', '--network', 'none', '--entrypoint', 'python', TAG, '-c', 'import sealdyn, sealbuild; print(sealdyn.__version__)']);
+    const ran = await dockerCli([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--entrypoint',
+      'python',
+      TAG,
+      '-c',
+      'import sealdyn, sealbuild; print(sealdyn.__version__)',
+    ]);
     assert.equal(ran.stdout.trim(), '1.0');
   });
 
-  test('a re-lock takes the dynamic sdist\'s build from the cache (by sdist sha256) instead of building again', async () => {
+  test("a re-lock takes the dynamic sdist's build from the cache (by sdist sha256) instead of building again", async () => {
     const before = await readFile(project.path('envseal.lock'), 'utf8');
     const again = await envseal(['lock', '--upgrade']);
     assert.equal(again.code, 0, again.stderr);
@@ -197,7 +207,10 @@ targets:
     await writeFile(project.path('requirements.txt'), 'sealdyn==1.0\nsealdynbroken==1.0\n');
     const refused = await envseal(['lock']);
     assert.equal(refused.code, 2, refused.stderr);
-    assert.match(refused.stderr, /building sealdynbroken 1\.0 \(sealdynbroken-1\.0\.tar\.gz\) into a wheel in the base image \S+ \(linux\/amd64\) failed \(exit 1\)/);
+    assert.match(
+      refused.stderr,
+      /building sealdynbroken 1\.0 \(sealdynbroken-1\.0\.tar\.gz\) into a wheel in the base image \S+ \(linux\/amd64\) failed \(exit 1\)/,
+    );
     assert.match(refused.stderr, /this dynamic sdist does not build/);
     assert.equal(await readFile(project.path('envseal.lock'), 'utf8'), before);
     await writeFile(project.path('requirements.txt'), 'sealdyn==1.0\n');

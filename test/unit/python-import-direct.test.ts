@@ -77,7 +77,7 @@ async function run(text: string, path: string, files: FileFetcher, previous: Loc
 }
 
 describe('uv.lock packages from a URL', () => {
-  it('are recorded direct with the lock\'s sha256, checked against the URL; an sdist takes the source URL', async () => {
+  it("are recorded direct with the lock's sha256, checked against the URL; an sdist takes the source URL", async () => {
     const { files, asked } = fetcher({ [WHEEL_URL]: H('a'), [SDIST_URL]: H('b') });
     const packages = await run(UV(), 'uv.lock', files);
     assert.deepEqual(asked.sort(), [SDIST_URL, WHEEL_URL]);
@@ -108,7 +108,10 @@ describe('uv.lock packages from a URL', () => {
     const mismatch = await rejection(run(UV(), 'uv.lock', fetcher({ [WHEEL_URL]: H('9'), [SDIST_URL]: H('b') }).files));
     assert.equal(mismatch.code, 'python.import-hash-mismatch');
     assert.equal(mismatch.exitCode, 2);
-    assert.match(mismatch.message, new RegExp(`^uv\\.lock: package urlwheel 1\\.0: the lock's sha256 of urlwheel-1\\.0-py3-none-any\\.whl is a{64}, ${WHEEL_URL} gives 9{64}$`));
+    assert.match(
+      mismatch.message,
+      new RegExp(`^uv\\.lock: package urlwheel 1\\.0: the lock's sha256 of urlwheel-1\\.0-py3-none-any\\.whl is a{64}, ${WHEEL_URL} gives 9{64}$`),
+    );
     const missing = await rejection(run(UV(), 'uv.lock', fetcher({ [WHEEL_URL]: 404, [SDIST_URL]: H('b') }).files));
     assert.equal(missing.code, 'python.import-url-not-found');
     assert.match(missing.message, /^uv\.lock: package urlwheel 1\.0: fetching .* answered 404/);
@@ -131,7 +134,11 @@ describe('uv.lock packages from a URL', () => {
 describe('pylock.toml packages from a URL', () => {
   it('[packages.archive] is followed by URL (a wheel or an sdist)', async () => {
     const { files } = fetcher({ [WHEEL_URL]: H('a') });
-    const [p] = await run(PYLOCK(`name = "urlwheel"\nversion = "1.0"\narchive = { url = "${WHEEL_URL}", hashes = { sha256 = "${H('a')}" } }`), 'pylock.toml', files);
+    const [p] = await run(
+      PYLOCK(`name = "urlwheel"\nversion = "1.0"\narchive = { url = "${WHEEL_URL}", hashes = { sha256 = "${H('a')}" } }`),
+      'pylock.toml',
+      files,
+    );
     assert.equal(p!.direct, true);
     assert.equal(p!.file.filename, 'urlwheel-1.0-py3-none-any.whl');
     const sdist = await run(
@@ -144,19 +151,31 @@ describe('pylock.toml packages from a URL', () => {
 
   it('a package without index whose wheel has a url is followed by URL', async () => {
     const { files, asked } = fetcher({ [WHEEL_URL]: H('a') });
-    const [p] = await run(PYLOCK(`name = "urlwheel"\nversion = "1.0"\nwheels = [{ url = "${WHEEL_URL}", hashes = { sha256 = "${H('a')}" } }]`), 'pylock.toml', files);
+    const [p] = await run(
+      PYLOCK(`name = "urlwheel"\nversion = "1.0"\nwheels = [{ url = "${WHEEL_URL}", hashes = { sha256 = "${H('a')}" } }]`),
+      'pylock.toml',
+      files,
+    );
     assert.equal(p!.direct, true);
     assert.deepEqual(asked, [WHEEL_URL]);
   });
 
   it('an archive at a local path or with a subdirectory is refused (exit 2, naming the lock and package)', async () => {
     const local = await rejection(
-      run(PYLOCK(`name = "urlwheel"\nversion = "1.0"\narchive = { path = "dist/urlwheel-1.0-py3-none-any.whl", hashes = { sha256 = "${H('a')}" } }`), 'pylock.toml', fetcher({}).files),
+      run(
+        PYLOCK(`name = "urlwheel"\nversion = "1.0"\narchive = { path = "dist/urlwheel-1.0-py3-none-any.whl", hashes = { sha256 = "${H('a')}" } }`),
+        'pylock.toml',
+        fetcher({}).files,
+      ),
     );
     assert.equal(local.code, 'python.import-unsupported');
     assert.match(local.message, /^pylock\.toml: package urlwheel 1\.0: its archive is the local path dist\/urlwheel-1\.0-py3-none-any\.whl/);
     const sub = await rejection(
-      run(PYLOCK(`name = "urlsdist"\nversion = "2.0"\narchive = { url = "${SDIST_URL}", subdirectory = "a", hashes = { sha256 = "${H('b')}" } }`), 'pylock.toml', fetcher({}).files),
+      run(
+        PYLOCK(`name = "urlsdist"\nversion = "2.0"\narchive = { url = "${SDIST_URL}", subdirectory = "a", hashes = { sha256 = "${H('b')}" } }`),
+        'pylock.toml',
+        fetcher({}).files,
+      ),
     );
     assert.match(sub.message, /its archive names a subdirectory \(a\) to build from/);
   });

@@ -171,7 +171,7 @@ describe('locking an sdist build', () => {
 });
 
 describe('building an sdist whose metadata is dynamic (PEP 643)', () => {
-  it('gives the built wheel\'s METADATA to the resolver and reuses that build for the lock (one container)', async () => {
+  it("gives the built wheel's METADATA to the resolver and reuses that build for the lock (one container)", async () => {
     const { ctx, runs } = fakeCtx(PYPROJECT('["setuptools>=61"]'), { exitCode: 0, stdout: BUILT_STDOUT });
     const builder = new SdistBuilder(PY, ctx);
     const p = sdistPackage();
@@ -179,7 +179,14 @@ describe('building an sdist whose metadata is dynamic (PEP 643)', () => {
       name: 'pkg',
       version: '1.0',
       index: INDEX,
-      file: { filename: p.file.filename, url: p.file.url, hashes: { sha256: p.file.sha256 }, yanked: false, coreMetadata: false, uploadTime: p.file.uploadTime! },
+      file: {
+        filename: p.file.filename,
+        url: p.file.url,
+        hashes: { sha256: p.file.sha256 },
+        yanked: false,
+        coreMetadata: false,
+        uploadTime: p.file.uploadTime!,
+      },
     });
     assert.equal(metadata, BUILT_METADATA);
     const [locked] = await lockSdistBuilds([p], PY, ctx, builder);
@@ -216,7 +223,12 @@ describe('building an sdist whose metadata is dynamic (PEP 643)', () => {
     const builder = new SdistBuilder(PY, ctx);
     const p = sdistPackage();
     const err = await caught(
-      builder.metadataOf({ name: 'pkg', version: '1.0', index: INDEX, file: { filename: p.file.filename, url: p.file.url, hashes: { sha256: p.file.sha256 }, yanked: false, coreMetadata: false } }),
+      builder.metadataOf({
+        name: 'pkg',
+        version: '1.0',
+        index: INDEX,
+        file: { filename: p.file.filename, url: p.file.url, hashes: { sha256: p.file.sha256 }, yanked: false, coreMetadata: false },
+      }),
     );
     assert.equal(err.exitCode, 2);
     assert.match(err.message, /^building pkg 1\.0 \(pkg-1\.0\.tar\.gz\) into a wheel in the base image base:1 \(linux\/amd64\) failed \(exit 1\)$/);
@@ -228,7 +240,12 @@ describe('building an sdist whose metadata is dynamic (PEP 643)', () => {
   it('refuses an sdist the index lists without a sha256 (exit 2)', async () => {
     const { ctx } = fakeCtx(undefined, { exitCode: 0, stdout: BUILT_STDOUT });
     const err = await caught(
-      new SdistBuilder(PY, ctx).metadataOf({ name: 'pkg', version: '1.0', index: INDEX, file: { filename: 'pkg-1.0.tar.gz', url: 'u', hashes: {}, yanked: false, coreMetadata: false } }),
+      new SdistBuilder(PY, ctx).metadataOf({
+        name: 'pkg',
+        version: '1.0',
+        index: INDEX,
+        file: { filename: 'pkg-1.0.tar.gz', url: 'u', hashes: {}, yanked: false, coreMetadata: false },
+      }),
     );
     assert.equal(err.code, 'python.sdist-build');
     assert.match(err.message, /gives no sha256/);

@@ -169,7 +169,11 @@ export async function lockSdistBuilds(
   return out;
 }
 
-async function buildOne(p: SdistPackage, py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>, ctx: ResolveContext<PythonSection>): Promise<BuiltSdist> {
+async function buildOne(
+  p: SdistPackage,
+  py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
+  ctx: ResolveContext<PythonSection>,
+): Promise<BuiltSdist> {
   const what = `${p.name} ${p.version} (${p.file.filename})`;
   const requires = buildRequires(await readSdistPyproject(p, ctx), p.file.filename);
   const deps = await resolveBuildDeps(requires, what, py, ctx);
@@ -202,15 +206,28 @@ async function buildOne(p: SdistPackage, py: Pick<PythonSection, 'interpreter' |
       { details: tail, hint: `pin a version of ${p.name} that has a wheel for this target, or fix the sdist's build` },
     );
   }
-  const result = { wheel: { filename: wheels[0]![2]!, sha256: wheels[0]![1]! }, metadata: Buffer.from(encoded.slice(METADATA_MARKER.length).trim(), 'base64').toString('utf8') };
+  const result = {
+    wheel: { filename: wheels[0]![2]!, sha256: wheels[0]![1]! },
+    metadata: Buffer.from(encoded.slice(METADATA_MARKER.length).trim(), 'base64').toString('utf8'),
+  };
   await ctx.index.buildCache?.put(key, JSON.stringify(result));
   return { build: { ...build, wheel: result.wheel }, metadata: result.metadata };
 }
 
 /** One throwaway container of the base image; the index credentials, if any, go in on stdin (never argv or env). */
-async function runBuild(p: SdistPackage, py: Pick<PythonSection, 'interpreter' | 'indexes'>, build: Pick<SdistBuild, 'deps' | 'sourceDateEpoch'>, ctx: ResolveContext<PythonSection>) {
+async function runBuild(
+  p: SdistPackage,
+  py: Pick<PythonSection, 'interpreter' | 'indexes'>,
+  build: Pick<SdistBuild, 'deps' | 'sourceDateEpoch'>,
+  ctx: ResolveContext<PythonSection>,
+) {
   const netrc = ctx.index.netrcFor?.([...py.indexes, ...(p.direct ? [p.file.url] : [])]) ?? '';
-  const steps = [...buildCommands(py, p, build), `cd ${BUILT_WHEELS_DIR}`, 'sha256sum -- *.whl', `${shellQuote(py.interpreter)} -c ${shellQuote(PRINT_METADATA)}`].join(' && ');
+  const steps = [
+    ...buildCommands(py, p, build),
+    `cd ${BUILT_WHEELS_DIR}`,
+    'sha256sum -- *.whl',
+    `${shellQuote(py.interpreter)} -c ${shellQuote(PRINT_METADATA)}`,
+  ].join(' && ');
   const script = netrc
     ? `netrc="$(cat)" && (umask 077 && printf '%s\\n' "$netrc" > ${NETRC_IN_BUILD}) && export NETRC=${NETRC_IN_BUILD} && unset netrc && ${steps}; status=$?; rm -f ${NETRC_IN_BUILD}; exit $status`
     : steps;

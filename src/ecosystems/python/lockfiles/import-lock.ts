@@ -79,14 +79,22 @@ async function pinDirect(lock: ImportedLock, s: SelectedPackage, deps: ImportDep
   const url = s.file.url ?? '';
   const what = `${lock.path}: package ${s.name} ${s.version}`;
   if (splitUrlCredentials(url).credentials) {
-    throw inputError('python.import-unsupported', `${what}: its URL ${maskUrlCredentials(url)} carries credentials, which would be written into envseal.lock and the Dockerfile`, {
-      hint: 'remove the user:password from the URL in the lock and put them in netrc for that host instead (docs/credentials.md)',
-    });
+    throw inputError(
+      'python.import-unsupported',
+      `${what}: its URL ${maskUrlCredentials(url)} carries credentials, which would be written into envseal.lock and the Dockerfile`,
+      {
+        hint: 'remove the user:password from the URL in the lock and put them in netrc for that host instead (docs/credentials.md)',
+      },
+    );
   }
   if (!/^https?:\/\//i.test(url)) {
-    throw inputError('python.import-unsupported', `${what}: its file ${s.file.filename} is at ${JSON.stringify(url)}; envseal installs files from http(s) URLs or indexes only`, {
-      hint: 'serve the file over http(s) (or publish it to an index), and regenerate the lock',
-    });
+    throw inputError(
+      'python.import-unsupported',
+      `${what}: its file ${s.file.filename} is at ${JSON.stringify(url)}; envseal installs files from http(s) URLs or indexes only`,
+      {
+        hint: 'serve the file over http(s) (or publish it to an index), and regenerate the lock',
+      },
+    );
   }
   const old = deps.previous?.packages.find((p) => p.name === s.name && p.direct && p.file.url === url && p.file.sha256 === s.file.sha256);
   let size = s.file.size ?? old?.file.size;
@@ -98,7 +106,10 @@ async function pinDirect(lock: ImportedLock, s: SelectedPackage, deps: ImportDep
       got = await deps.files.digest(url, deps.signal ? { signal: deps.signal } : {});
     } catch (err) {
       if (!isEnvsealError(err) || err.code !== 'files.not-found') throw err;
-      throw inputError('python.import-url-not-found', `${what}: ${err.message}`, { hint: `the URL ${lock.path} pins names no file that host serves: regenerate the lock`, cause: err });
+      throw inputError('python.import-url-not-found', `${what}: ${err.message}`, {
+        hint: `the URL ${lock.path} pins names no file that host serves: regenerate the lock`,
+        cause: err,
+      });
     }
     if (got.sha256 !== s.file.sha256) {
       throw inputError('python.import-hash-mismatch', `${what}: the lock's sha256 of ${s.file.filename} is ${s.file.sha256}, ${url} gives ${got.sha256}`, {

@@ -201,17 +201,16 @@ export class PythonProvider implements SolverProvider {
     const key = candidate.file.url;
     let load = this.metadataLoads.get(key);
     if (!load) {
-      const project = this.project(name);
-      const indexProject: IndexProject = { index: project.index!, name, files: [] };
-      const origin = { project: name, version: entry.version, filename: candidate.file.filename, index: project.index! };
-      load = this.index.getCoreMetadata(indexProject, candidate.file).then(async (doc: CoreMetadataDocument) => {
+      const index = this.project(name).index!;
+      const origin = { project: name, version: entry.version, filename: candidate.file.filename, index };
+      load = this.index.getCoreMetadata({ index, name, files: [] }, candidate.file).then(async (doc: CoreMetadataDocument) => {
         const meta = parseCoreMetadata(doc.text, origin);
         if (candidate.kind !== 'sdist') return meta;
         const problem = sdistMetadataProblem(meta);
         if (!problem) return meta;
         if (!this.buildMetadata) throw this.needsBuild(name, entry, candidate, problem);
         // Dynamic metadata (PEP 643): what the built wheel says is what gets installed.
-        const built = await this.buildMetadata({ name, version: entry.version, index: project.index!, file: candidate.file });
+        const built = await this.buildMetadata({ name, version: entry.version, index, file: candidate.file });
         return parseCoreMetadata(built, { ...origin, filename: `the wheel built from ${candidate.file.filename}` });
       });
       this.metadataLoads.set(key, load);
@@ -228,15 +227,12 @@ export class PythonProvider implements SolverProvider {
       `put ${name} in python onlyBinary so that only wheels are considered`,
       `publish a wheel of ${name} ${entry.version} to your index`,
     ].filter(Boolean);
-    const chain = this.firstChain.get(name);
-    return inputError(
-      'python.needs-build',
-      `${name} ${entry.version} is only available as the sdist ${candidate.file.filename}, and ${problem}${chain ? ` (required through ${chain})` : ''}`,
-      {
-        hint: suggestions.join('; or '),
-        data: { project: name, version: entry.version, file: candidate.file.filename },
-      },
-    );
+    const chain = this.firstChain.get(name) ? ` (required through ${this.firstChain.get(name)})` : '';
+    const message = `${name} ${entry.version} is only available as the sdist ${candidate.file.filename}, and ${problem}${chain}`;
+    return inputError('python.needs-build', message, {
+      hint: suggestions.join('; or '),
+      data: { project: name, version: entry.version, file: candidate.file.filename },
+    });
   }
 
   // -------------------------------------------------------------------------------------------------------
