@@ -5,7 +5,8 @@
  */
 import { lstat, readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import type { BuildEvent, Clock, ContainerEngine, ImageInfo, Logger } from '../core/ports.js';
+import type { BuildEvent, Clock, ContainerEngine, GitSources, ImageInfo, Logger } from '../core/ports.js';
+import { ensureVcsArchives } from './vcs-archives.js';
 import { checkFailed, externalError, inputError, internalError } from '../core/errors.js';
 import { createBuildContext, type BuildContextOptions } from '../image/context/context.js';
 import { computeBuildKey } from './build-key.js';
@@ -39,6 +40,8 @@ const CONTEXT_DOCKERFILE = DEFAULT_DOCKERFILE;
 
 export interface BuildDeps extends GenerateDeps {
   engine: ContainerEngine;
+  /** Git repositories: the archives of locked git packages are made from them when missing. */
+  git?: GitSources;
   logger: Logger;
   clock: Clock;
   /** Index credentials known outside the project (netrc); the spec's inline ones are added at build time. */
@@ -280,6 +283,8 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
   // mid-build, with a base digest and wheels for another architecture.
   const rendered = await renderFromLock(paths, deps, { ...(request.platform ? { platform: request.platform } : {}), command: 'build' });
   const { lock } = rendered;
+  // The builder stage COPYs the archives of git packages from the context: make any that are missing.
+  await ensureVcsArchives(paths.dir, lock, deps.git, deps.logger, request.signal);
   const digest = lockDigest(rendered.lockText);
   await assertDockerfileCurrent(paths, join(paths.dir, request.dockerfile ?? platformFileName(DEFAULT_DOCKERFILE, rendered.platform)), rendered.text);
 

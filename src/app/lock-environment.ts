@@ -6,7 +6,8 @@
  * resolved again (lock/plan.ts decides which, per wing; previous pins seed the rest). Writes are atomic: a
  * failing or interrupted lock leaves the previous lock intact.
  */
-import type { Clock, ContainerEngine, FileFetcher, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
+import type { Clock, ContainerEngine, FileFetcher, GitSources, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
+import { ensureVcsArchives } from './vcs-archives.js';
 import { checkFailed, inputError, isEnvsealError } from '../core/errors.js';
 import { describeWriteFailure, writeFileAtomic } from '../core/atomic-write.js';
 import { readTextFile } from '../core/read-text-file.js';
@@ -33,6 +34,8 @@ export interface LockDeps {
   index: PackageIndex;
   /** Remote files by URL, for the files wing. */
   files?: FileFetcher;
+  /** Git repositories, for git+ Python requirements. */
+  git?: GitSources;
   clock: Clock;
   logger: Logger;
   toolVersion: string;
@@ -93,6 +96,7 @@ export async function lockEnvironment(paths: ProjectPaths, deps: LockDeps, optio
   if (previous && previous.inputHash === inputs.inputHash && planBase(current, previous, resolveOptions) === 'keep') {
     if (keepsEverything(planEnvironment(current, prev, previous.base, resolveOptions))) {
       deps.logger.info(`${toRel(paths.dir, paths.lock)} is up to date (fingerprint ${previous.fingerprint})`);
+      await ensureVcsArchives(paths.dir, previous, deps.git, deps.logger, deps.signal);
       return { lock: previous, written: false, status: 'unchanged', previousFingerprint: previous.fingerprint };
     }
   }
@@ -103,6 +107,7 @@ export async function lockEnvironment(paths: ProjectPaths, deps: LockDeps, optio
   const written = await writeFileAtomic(paths.lock, text).catch((err: unknown) => {
     throw describeWriteFailure(err, displayPath(paths.dir, paths.lock));
   });
+  await ensureVcsArchives(paths.dir, lock, deps.git, deps.logger, deps.signal);
   const status = !previous ? 'created' : previous.fingerprint === lock.fingerprint ? 'unchanged' : 'updated';
   return { lock, written, status, ...(previous ? { previousFingerprint: previous.fingerprint } : {}) };
 }
@@ -144,6 +149,7 @@ async function resolveLock(
             engine: deps.engine,
             index: deps.index,
             ...(deps.files ? { files: deps.files } : {}),
+            ...(deps.git ? { git: deps.git } : {}),
             clock: deps.clock,
             logger: deps.logger,
             options,
@@ -225,6 +231,8 @@ async function resolvePlatformSections(
           ground,
           engine: deps.engine,
           index: deps.index,
+          ...(deps.files ? { files: deps.files } : {}),
+          ...(deps.git ? { git: deps.git } : {}),
           clock: deps.clock,
           logger: deps.logger,
           options,

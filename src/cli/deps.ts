@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { externalError } from '../core/errors.js';
-import type { Clock, ContainerEngine, FileFetcher, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
+import type { Clock, ContainerEngine, FileFetcher, GitSources, ImageRegistry, Logger, PackageIndex } from '../core/ports.js';
+import { HostGit } from '../record/git-sources.js';
 import { DockerodeEngine } from '../engines/docker/dockerode-engine.js';
 import type { ContainerOwnership } from '../engines/docker/containers.js';
 import { resolveDockerEndpoint, type EngineAddress } from '../engines/docker/endpoint.js';
@@ -45,6 +46,8 @@ export interface Deps {
   artifacts: OpenArtifacts;
   /** Remote files by URL, streamed and hashed (the files wing). */
   files: FileFetcher;
+  /** Git repositories through the host's git (git+ Python requirements). */
+  git: GitSources;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -173,7 +176,20 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
     remember: async (key, image) => (await import('../image/normalize/normalized-memo.js')).rememberBuild(memoFile, key, image),
   };
   const files = createFileDigester({ logger, idleTimeoutMs: deadlines.httpMs });
-  return { registry: lazyRegistry, engine, index, clock: systemClock, logger, normalize, builds, indexCredentials, owner: ownership.owner, artifacts, files };
+  return {
+    registry: lazyRegistry,
+    engine,
+    index,
+    clock: systemClock,
+    logger,
+    normalize,
+    builds,
+    indexCredentials,
+    owner: ownership.owner,
+    artifacts,
+    files,
+    git: new HostGit({ tmpDir: env.TMPDIR ?? tmpdir() }),
+  };
 }
 
 /**

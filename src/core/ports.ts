@@ -216,6 +216,31 @@ export interface FileFetcher {
   digest(url: string, options?: { signal?: AbortSignal }): Promise<FileDigest>;
 }
 
+/** A remote git repository's ref as `git ls-remote` lists it. */
+export interface GitRemoteRef {
+  /** `HEAD`, `refs/heads/main`, `refs/tags/v1`, `refs/tags/v1^{}` (an annotated tag peeled). */
+  name: string;
+  /** Full object id (40 hex). */
+  oid: string;
+}
+
+/** The source of one commit, made the same way each time (git+ requirements, docs/resolution.md). */
+export interface GitArchive {
+  /** A tar.gz of the commit's tree, every file under `prefix/`, mtimes the commit time, gzip without a timestamp. */
+  data: Buffer;
+  /** The commit's committer time (seconds since the epoch). */
+  commitTime: number;
+}
+
+/**
+ * Git repositories through the host's `git`. Unreachable repositories and a missing `git` are external errors
+ * (exit 3); a commit the repository does not have is an input error (`vcs.no-commit`, exit 2).
+ */
+export interface GitSources {
+  listRefs(repo: string, options?: { signal?: AbortSignal }): Promise<GitRemoteRef[]>;
+  archive(repo: string, commit: string, prefix: string, options?: { signal?: AbortSignal }): Promise<GitArchive>;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Python package index (PEP 503 / 691 simple API, PEP 658 / 714 metadata)
 

@@ -8,7 +8,7 @@
  * inputHash) → `plan` decides keep or resolve → `resolve` (through the ports) → lock section → `render`.
  */
 import type { z } from 'zod';
-import type { Clock, ContainerEngine, FileFetcher, Logger, PackageIndex } from '../core/ports.js';
+import type { Clock, ContainerEngine, FileFetcher, GitSources, Logger, PackageIndex } from '../core/ports.js';
 import type { DriftEntry } from '../core/drift.js';
 import type { Ground } from '../core/ground.js';
 import type { TargetName } from '../core/image-contract.js';
@@ -42,6 +42,8 @@ export interface ResolveContext<Section> {
   index: PackageIndex;
   /** Remote files by URL (streamed and hashed); absent where nothing wires it (a wing needing it says so). */
   files?: FileFetcher;
+  /** Git repositories (git+ requirements); absent where nothing wires it. */
+  git?: GitSources;
   clock: Clock;
   logger: Logger;
   options: ResolveOptions;

@@ -18,7 +18,7 @@ import { runProcess, type ProcessResult } from './exec.js';
  * not change with the user's diff settings (algorithm, context, prefixes, colour) or the git version.
  *
  * Git is run with `--no-optional-locks` so recording a run never takes the index lock from a concurrent
- * `git commit`, and with pathspecs that leave out envseal's own run records (`excludePaths`), which would
+ * `git commit`, and with pathspecs that leave out envseal's own run records and git-package archives (`excludePaths`), which would
  * otherwise make every run after the first look dirty.
  */
 export interface GitRemote {
@@ -81,7 +81,7 @@ export async function headCommit(dir: string, runGit: GitRunner = defaultGitRunn
 /** Captures the git state of the work tree containing `dir` (an absolute path: the project directory). */
 export async function captureGitState(dir: string, options: CaptureGitOptions = {}): Promise<GitCapture> {
   const runGit = options.runGit ?? defaultGitRunner;
-  const excludePaths = options.excludePaths ?? ['.envseal/runs'];
+  const excludePaths = options.excludePaths ?? ['.envseal/runs', '.envseal/vcs'];
   if (!existsSync(dir)) {
     throw inputError('record.git-dir-missing', `project directory ${dir} does not exist`, { hint: 'run envseal from the project directory' });
   }

@@ -255,9 +255,9 @@ wheels = [{ url = "${tiny.file.url}", hash = "sha256:${tiny.file.sha256}" }]
       ],
       [
         'VCS URL',
-        'urlpkg @ git+https://example.invalid/org/urlpkg.git@v1',
+        'urlpkg @ hg+https://example.invalid/org/urlpkg@v1',
         2,
-        /VCS requirements \(git\+…\) are not supported yet[\s\S]*publish a wheel of urlpkg/,
+        /VCS requirements other than git \(hg\+…\) are not supported yet[\s\S]*publish a wheel of urlpkg/,
       ],
       ['wheel for another platform', `urlpkg @ ${url(windows)}`, 2, /urlpkg-1\.0-cp311-cp311-win_amd64\.whl \(required by URL\) does not fit CPython 3\.11/],
       [

@@ -60,18 +60,21 @@ async function rejected(p: Promise<unknown>): Promise<EnvsealError> {
 describe('direct URLs: which ones can be locked', () => {
   it('accepts an http(s) wheel of the named project, with or without a #sha256= fragment', () => {
     const plain = checkDirectUrl('MyPkg', URL_);
-    assert.ok(plain.ok);
+    assert.ok(plain.ok && 'value' in plain);
     assert.equal(plain.value.url, URL_);
     assert.equal(plain.value.sha256, undefined);
     assert.equal(plain.value.wheel.versionText, '1.0');
     const pinned = checkDirectUrl('mypkg', `${URL_}#sha256=${SHA.toUpperCase()}`);
-    assert.ok(pinned.ok);
+    assert.ok(pinned.ok && 'value' in pinned);
     assert.equal(pinned.value.url, URL_);
     assert.equal(pinned.value.sha256, SHA);
   });
 
   const refused: [string, string, string, RegExp][] = [
-    ['VCS', 'mypkg', 'git+https://github.com/org/mypkg.git@v1', /VCS requirements \(git\+…\) are not supported yet/],
+    ['VCS other than git', 'mypkg', 'hg+https://example.org/org/mypkg@v1', /VCS requirements other than git \(hg\+…\) are not supported yet/],
+    ['a git URL with a fragment', 'mypkg', 'git+https://example.org/org/mypkg.git@v1#egg=mypkg', /a URL fragment .* is not supported/],
+    ['a git+ssh URL', 'mypkg', 'git+ssh://git@example.org/org/mypkg.git@v1', /only git\+https:\/\/, git\+http:\/\/ and git\+file:\/\/ repositories/],
+    ['a git URL with credentials', 'mypkg', 'git+https://user:secret@example.org/org/mypkg.git@v1', /carries credentials/],
     ['sdist', 'mypkg', 'https://example.org/mypkg-1.0.tar.gz', /mypkg-1\.0\.tar\.gz is a source distribution; sdist URLs are not supported yet/],
     ['not a wheel', 'mypkg', 'https://example.org/download?id=3', /does not name a wheel/],
     ['another project', 'otherpkg', URL_, /the wheel mypkg-1\.0-py3-none-any\.whl is mypkg, not otherpkg/],
@@ -88,8 +91,17 @@ describe('direct URLs: which ones can be locked', () => {
       assert.ok(check.hint.length > 20);
     });
   }
-  it('names both ways out for VCS and sdist URLs: publish a wheel, or pin a wheel URL', () => {
-    const check = checkDirectUrl('mypkg', 'git+https://github.com/org/mypkg.git@v1');
+  it('accepts a git URL: the repository and the ref (none: the default branch)', () => {
+    const tagged = checkDirectUrl('mypkg', 'git+https://github.com/org/mypkg.git@v1.0');
+    assert.ok(tagged.ok && 'git' in tagged);
+    assert.deepEqual(tagged.git, { repo: 'https://github.com/org/mypkg.git', ref: 'v1.0' });
+    const head = checkDirectUrl('mypkg', 'git+http://127.0.0.1:8080/mypkg.git');
+    assert.ok(head.ok && 'git' in head);
+    assert.deepEqual(head.git, { repo: 'http://127.0.0.1:8080/mypkg.git' });
+  });
+
+  it('names both ways out for other VCS and sdist URLs: publish a wheel, or pin a wheel URL', () => {
+    const check = checkDirectUrl('mypkg', 'hg+https://example.org/org/mypkg@v1');
     assert.ok(!check.ok);
     assert.match(check.hint, /publish a wheel of mypkg to a package index/);
     assert.match(check.hint, /pin a wheel by URL: "mypkg @ https:/);
@@ -105,10 +117,13 @@ describe('direct URLs in manifests', () => {
   });
 
   it('requirements.txt refuses VCS and sdist URLs with file:line, exit 2, and masks credentials', () => {
-    const vcs = caught(() => parseRequirementsText('numpy\nmypkg @ git+https://github.com/org/mypkg.git@v1\n', 'requirements.txt'));
+    const vcs = caught(() => parseRequirementsText('numpy\nmypkg @ svn+https://example.org/org/mypkg@v1\n', 'requirements.txt'));
     assert.equal(vcs.code, 'manifest.direct-url');
     assert.equal(vcs.exitCode, 2);
-    assert.match(vcs.message, /^requirements\.txt:2: direct URL requirement "mypkg @ git\+https:.*VCS requirements \(git\+…\) are not supported yet/);
+    assert.match(
+      vcs.message,
+      /^requirements\.txt:2: direct URL requirement "mypkg @ svn\+https:.*VCS requirements other than git \(svn\+…\) are not supported yet/,
+    );
     const sdist = caught(() => parseRequirementsText('mypkg @ https://example.org/mypkg-1.0.tar.gz', 'requirements.txt'));
     assert.match(sdist.message, /sdist URLs are not supported yet/);
     const secret = caught(() => parseRequirementsText('mypkg @ https://user:hunter2@example.org/mypkg-1.0-py3-none-any.whl', 'requirements.txt'));
@@ -388,10 +403,10 @@ describe('direct URLs inline in envseal.yaml (python.packages)', () => {
     );
   });
 
-  it('refuses a VCS URL with the spec path (exit 2)', async () => {
-    const err = await rejected(load(['numpy', 'mypkg @ git+https://github.com/org/mypkg.git@v1']));
+  it('refuses a non-git VCS URL with the spec path (exit 2)', async () => {
+    const err = await rejected(load(['numpy', 'mypkg @ bzr+https://example.org/org/mypkg@v1']));
     assert.equal(err.code, 'manifest.direct-url');
     assert.equal(err.exitCode, 2);
-    assert.match(err.message, /^envseal\.yaml: python\.packages\.1: direct URL requirement .*VCS requirements \(git\+…\) are not supported yet/);
+    assert.match(err.message, /^envseal\.yaml: python\.packages\.1: direct URL requirement .*VCS requirements other than git \(bzr\+…\) are not supported yet/);
   });
 });

@@ -5,6 +5,7 @@
  * the image again from the bundled files alone (the bundled wheels served by an offline index, no network) and
  * checks it gets the same ID. See docs/bundles.md.
  */
+import { parseLockedGitUrl } from '../../ecosystems/python/manifests/vcs-url.js';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -110,6 +111,8 @@ export function offlineRebuildBlocker(lock: Lock, manifest: BundleManifest): str
   if (lock.npm) return 'the lock has npm packages, which `npm ci` fetches over HTTPS from the npm registry';
   if (lock.files?.length)
     return `the image fetches ${lock.files.length} remote file(s) with ADD, which the Docker daemon downloads itself, past the offline proxy`;
+  const git = (lock.python?.packages ?? []).find((p) => parseLockedGitUrl(p.file.url));
+  if (git) return `${git.name} comes from the git repository ${git.file.url}, whose archive the bundle does not carry`;
   const https = (lock.python?.packages ?? []).find((p) => !p.index.startsWith('http:') || !p.file.url.startsWith('http:'));
   if (https) return `${https.name} comes from ${https.file.url}: the offline index serves plain-HTTP index URLs only`;
   return null;

@@ -6,6 +6,7 @@
  * the deploy image copies in, and manifest.json last. Written to a temp file renamed into place: a failure or
  * Ctrl-C leaves nothing. See docs/bundles.md.
  */
+import { parseLockedGitUrl, vcsArchivePath } from '../../ecosystems/python/manifests/vcs-url.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
@@ -104,7 +105,7 @@ export async function writeBundle(paths: ProjectPaths, request: BundleRequest, d
     };
     await add({ path: LOCK_ENTRY, kind: 'lock' }, Buffer.from(rendered.lockText, 'utf8'));
     await add({ path: DOCKERFILE_ENTRY, kind: 'dockerfile' }, Buffer.from(rendered.text, 'utf8'));
-    await addPythonFiles(lock, add, deps, request.signal);
+    await addPythonFiles(paths.dir, lock, add, deps, request.signal);
     await addNpmTarballs(paths, lock, add, deps, request.signal);
     const apt = await addAptFiles(lock, request.target, dirname(request.output), writer, entries, deps, request.signal);
     await addSboms(paths, add);
@@ -150,10 +151,21 @@ export async function writeBundle(paths: ProjectPaths, request: BundleRequest, d
 type AddEntry = (entry: Omit<BundleEntry, 'size' | 'sha256'>, bytes: Uint8Array) => Promise<void>;
 
 /** Every locked wheel and sdist (and an sdist's build requirements), fetched from the lock's URL and checked against the lock's sha256. */
-async function addPythonFiles(lock: Lock, add: AddEntry, deps: BundleDeps, signal?: AbortSignal): Promise<void> {
+async function readVcsArchive(dir: string, commit: string, filename: string): Promise<Buffer> {
+  const rel = vcsArchivePath(commit, filename);
+  return readFile(join(dir, rel)).catch((err: unknown) => {
+    throw inputError('bundle.vcs-archive', `${rel} cannot be read: ${(err as Error).message}`, {
+      hint: 'run `envseal lock` (it makes the archives of git packages), then bundle again',
+    });
+  });
+}
+
+async function addPythonFiles(dir: string, lock: Lock, add: AddEntry, deps: BundleDeps, signal?: AbortSignal): Promise<void> {
   for (const p of lockedPythonFiles(lock.python)) {
+    // A git package's archive is made from its repository into the project (`envseal lock`/`build`), not downloaded.
+    const git = parseLockedGitUrl(p.file.url);
     deps.logger.progress(`fetching ${p.file.filename}`);
-    const bytes = await deps.download(p.file.url, signal);
+    const bytes = git ? await readVcsArchive(dir, git.commit, p.file.filename) : await deps.download(p.file.url, signal);
     const got = sha256Hex(bytes);
     if (got !== p.file.sha256) {
       throw checkFailed('bundle.hash-mismatch', `${p.file.filename} from ${p.file.url} has sha256 ${got}, the lock says ${p.file.sha256}`, {

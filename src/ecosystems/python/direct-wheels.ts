@@ -41,6 +41,8 @@ export function collectWantedWheels(requirements: readonly DeclaredRequirement[]
     if (req.marker && !evaluateMarker(req.marker, markers)) continue;
     const check = checkDirectUrl(req.name, req.url);
     if (!check.ok) throw internalError('python.direct-url', `${d.source}: ${d.requirement} passed the manifest checks: ${check.problem}`);
+    // Git requirements are locked to a commit by vcs.ts.
+    if (!('value' in check)) continue;
     const seen = byName.get(req.normalizedName);
     if (seen && seen.url !== check.value.url) {
       throw inputError(

@@ -10,6 +10,7 @@ import { splitUrlCredentials } from '../../core/url-credentials.js';
 import type { DockerfileSection, RenderContext } from '../types.js';
 import type { LockedPythonPackage, PythonSection } from './schema.js';
 import { BUILT_WHEELS_DIR, buildCommands } from './sdist-build.js';
+import { parseLockedGitUrl, vcsArchiveInBuild, vcsArchivePath } from './manifests/vcs-url.js';
 
 /** templates/ file the seed hook is read from. */
 export const SEED_HOOK_ASSET = 'envseal_seed.py';
@@ -43,8 +44,16 @@ function renderBuilderStage(py: PythonSection, ctx: RenderContext, built: Locked
   const runs = built.map((p) => {
     const check = shellQuote(`${p.build!.wheel.sha256}  ${BUILT_WHEELS_DIR}/${p.build!.wheel.filename}`);
     const body = [...buildCommands(py, p, p.build!), `printf '%s\\n' ${check} | sha256sum -c -`];
+    const git = parseLockedGitUrl(p.file.url);
+    const from = git ? `${p.file.url} (archive ${vcsArchivePath(git.commit, p.file.filename)})` : p.file.filename;
     return [
-      `# ${p.name} ${p.version}: ${p.file.filename} built with ${p.build!.deps.map((d) => `${d.name} ${d.version}`).join(', ')}`,
+      `# ${p.name} ${p.version}: ${from} built with ${p.build!.deps.map((d) => `${d.name} ${d.version}`).join(', ')}`,
+      ...(git
+        ? [
+            '# The archive of the locked commit, written into the project by `envseal lock` / `envseal build`; pip checks its sha256.',
+            `COPY ${vcsArchivePath(git.commit, p.file.filename)} ${vcsArchiveInBuild(git.commit, p.file.filename)}`,
+          ]
+        : []),
       ...withCredentials(body, ''),
     ].join('\n');
   });

@@ -7,6 +7,7 @@
 import type { TargetProbe } from '../../core/ground.js';
 import type { TargetName } from '../../core/image-contract.js';
 import { pipRequirement } from './dockerfile.js';
+import { parseLockedGitUrl } from './manifests/vcs-url.js';
 import type { LockedPythonPackage, PythonSection } from './schema.js';
 
 export interface ExportSource {
@@ -69,7 +70,11 @@ export function exportPylock(source: ExportSource): string {
     if (isDevOnly(p)) lines.push(`marker = "'dev' in dependency_groups"`);
     // A wheel required by URL came from no index: its url says where it is.
     if (!p.direct) lines.push(`index = ${tomlString(p.index)}`);
-    if (p.file.filename.endsWith('.whl')) {
+    const git = parseLockedGitUrl(p.file.url);
+    if (git) {
+      // PEP 751 [packages.vcs]: the commit, never a moving ref.
+      lines.push(`vcs = { type = "git", url = ${tomlString(git.repo)}, commit-id = ${tomlString(git.commit)} }`);
+    } else if (p.file.filename.endsWith('.whl')) {
       lines.push(`wheels = [`, `  ${wheelLine(p)},`, `]`);
     } else {
       lines.push(`sdist = ${wheelLine(p)}`);
@@ -110,12 +115,24 @@ export function exportRequirements(source: ExportSource, targetName: TargetName)
     '#   pip install --no-deps --require-hashes -r <this file>',
     '# Regenerate it with `envseal export`, do not edit.',
   ];
+  const git = packages.filter((p) => parseLockedGitUrl(p.file.url));
+  if (git.length) {
+    // pip's hash-checking mode refuses VCS requirements, so they are commented out below and installed apart.
+    lines.push('# Git packages (pinned to a full commit; pip cannot hash-check them) go first, on their own:');
+    for (const p of git) lines.push(`#   pip install --no-deps '${p.name} @ ${p.file.url}'`);
+  }
   const indexes = [...new Set([...section.indexes, ...packages.filter((p) => !p.direct).map((p) => p.index)])];
   const [first, ...rest] = indexes;
   if (first) lines.push(`--index-url ${first}`);
   for (const url of rest) lines.push(`--extra-index-url ${url}`);
   if (packages.length && packages.every((p) => p.file.filename.endsWith('.whl'))) lines.push('--only-binary :all:');
   for (const p of packages) {
+    if (parseLockedGitUrl(p.file.url)) {
+      // pip cannot hash-check a VCS checkout (it refuses --hash there): the commit pins it.
+      lines.push('', `# ${p.name} @ ${p.file.url}`, `#   (install it on its own, see above: pip cannot hash-check a git checkout; the commit pins it)`);
+      for (const chain of p.via) lines.push(`    # via ${chain}`);
+      continue;
+    }
     lines.push('', `${pipRequirement(p)} \\`, `    --hash=sha256:${p.file.sha256}`);
     for (const chain of p.via) lines.push(`    # via ${chain}`);
     if (p.build) lines.push(...sdistNote(p));

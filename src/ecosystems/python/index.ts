@@ -45,8 +45,12 @@ export const pythonWing = defineEcosystem({
     // One builder for the resolution (sdists with dynamic metadata) and the lock's builds: each sdist is built once.
     const { SdistBuilder, lockSdistBuilds } = await import('./sdist-build.js');
     const excludeNewer = declared.imported ? undefined : (ctx.options.excludeNewer ?? declared.excludeNewer);
-    const builder = new SdistBuilder({ interpreter: declared.interpreter, indexes: declared.indexes, ...(excludeNewer ? { excludeNewer } : {}) }, ctx);
-    const section = await resolvePythonSection(declared, imported, ctx, builder);
+    const archives = new Map<string, Buffer>();
+    const py = { interpreter: declared.interpreter, indexes: declared.indexes, ...(excludeNewer ? { excludeNewer } : {}) };
+    const builder = new SdistBuilder(py, ctx, archives);
+    const resolved = await resolvePythonSection(declared, imported, ctx, builder);
+    for (const [url, archive] of resolved.archives) archives.set(url, archive);
+    const { section } = resolved;
     checkCudaWheels(section.packages, ctx.ground, ctx.logger);
     if (section.packages.every((p) => p.file.filename.endsWith('.whl'))) return section;
     return { ...section, packages: await lockSdistBuilds(section.packages, section, ctx, builder) };
@@ -78,12 +82,18 @@ export const pythonWing = defineEcosystem({
   drift: pythonDrift,
 });
 
+/** The section, and the archives of git packages by locked URL (their lock-time build needs them). */
+interface ResolvedPython {
+  section: PythonSection;
+  archives: Map<string, Buffer>;
+}
+
 async function resolvePythonSection(
   declared: PythonDeclared,
   imported: ImportedLock | undefined,
   ctx: ResolveContext<PythonSection>,
   builder: SdistBuilder,
-): Promise<PythonSection> {
+): Promise<ResolvedPython> {
   const { target } = ctx.ground;
   const probePy = target.python;
   if (!probePy) throw inputError('probe.no-python', `the base image ${ctx.ground.base.reference} has no Python interpreter`);
@@ -98,13 +108,14 @@ async function resolvePythonSection(
     }
     const { importLockedPackages } = await import('./lockfiles/import-lock.js');
     const packages = await importLockedPackages({ lock: imported, ref: declared.imported, target, defaultIndex: declared.indexes[0]! }, ctx);
-    return {
+    const section = {
       interpreter: declared.interpreter,
       venv: venv ? DEFAULT_VENV : null,
       systemSitePackages: declared.systemSitePackages,
       indexes: declared.indexes,
       packages,
     };
+    return { section, archives: new Map() };
   }
   const excludeNewer = ctx.options.excludeNewer ?? declared.excludeNewer;
   const installable = declared.requirements.filter((r) => r.kind === 'requirement');
@@ -114,7 +125,12 @@ async function resolvePythonSection(
   // The resolver is loaded when a resolution runs: `lock --check`, `verify` and `generate` never need it.
   const { resolvePython } = await import('./resolver/resolve-python.js');
   const { collectWantedWheels, fetchDirectWheels } = await import('./direct-wheels.js');
-  const direct = await fetchDirectWheels(collectWantedWheels(declared.requirements, target), ctx);
+  const { collectWantedGit, fetchGitSources } = await import('./vcs.js');
+  // Both lists are checked (a URL in a constraint, conflicts, tags) before anything is fetched.
+  const wantedWheels = collectWantedWheels(declared.requirements, target);
+  const wantedGit = collectWantedGit(declared.requirements, target);
+  const git = await fetchGitSources(wantedGit, ctx);
+  const direct = [...(await fetchDirectWheels(wantedWheels, ctx)), ...git.map((g) => g.direct)];
   const result = await resolvePython(
     {
       requirements: declared.requirements,
@@ -132,7 +148,7 @@ async function resolvePythonSection(
     },
     { index: ctx.index, logger: ctx.logger, buildMetadata: builder.metadataOf },
   );
-  return {
+  const section = {
     interpreter: declared.interpreter,
     venv: venv ? DEFAULT_VENV : null,
     systemSitePackages: declared.systemSitePackages,
@@ -140,6 +156,7 @@ async function resolvePythonSection(
     ...(excludeNewer ? { excludeNewer } : {}),
     packages: result.packages,
   };
+  return { section, archives: new Map(git.map((g) => [g.direct.file.url, g.archive])) };
 }
 
 /** A manifest's interpreter version (conda's `python=3.11`) must be the base image's: envseal does not install Pythons. */

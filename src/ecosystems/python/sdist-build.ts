@@ -14,7 +14,7 @@
  *     is not reproducible fails the image build instead of installing something else.
  */
 import { parse as parseToml } from 'smol-toml';
-import { EnvsealError, inputError } from '../../core/errors.js';
+import { EnvsealError, inputError, internalError } from '../../core/errors.js';
 import { shellQuote } from '../../core/dockerfile-quote.js';
 import { splitUrlCredentials } from '../../core/url-credentials.js';
 import { captureContainerOutput } from '../../core/container-output.js';
@@ -23,6 +23,7 @@ import { Readable } from 'node:stream';
 import type { ResolveContext } from '../types.js';
 import type { SdistToBuild } from './resolver/types.js';
 import type { LockedPythonPackage, PythonSection, SdistBuild } from './schema.js';
+import { parseLockedGitUrl, vcsArchiveInBuild } from './manifests/vcs-url.js';
 
 /** pip's build requirements for an sdist without `[build-system].requires` (PEP 517 fallback). */
 export const DEFAULT_BUILD_REQUIRES = ['setuptools>=40.8.0', 'wheel'];
@@ -85,8 +86,7 @@ export function buildCommands(
   const indexArgs = [first ? `--index-url ${shellQuote(first)}` : '--no-index', ...extra.map((u) => `--extra-index-url ${shellQuote(u)}`)].join(' ');
   const venv = `/tmp/envseal-build/${pkg.name}`;
   const deps = build.deps.map((d) => shellQuote(`${d.name}==${d.version} --hash=sha256:${d.file.sha256}`)).join(' ');
-  const spec = pkg.direct ? `${pkg.name} @ ${splitUrlCredentials(pkg.file.url).url}` : `${pkg.name}==${pkg.version}`;
-  const sdist = shellQuote(`${spec} --hash=sha256:${pkg.file.sha256}`);
+  const sdist = shellQuote(`${sdistSource(pkg)} --hash=sha256:${pkg.file.sha256}`);
   return [
     `${shellQuote(py.interpreter)} -m venv ${venv}`,
     `printf '%s\\n' ${deps} > ${venv}/build-requirements.txt`,
@@ -96,10 +96,21 @@ export function buildCommands(
   ];
 }
 
+/**
+ * What pip builds: a git package's archive copied into the build (vcs.ts), an sdist pinned by URL from that URL,
+ * else the index's sdist by version.
+ */
+function sdistSource(pkg: SdistPackage): string {
+  const git = parseLockedGitUrl(pkg.file.url);
+  if (git) return `${pkg.name} @ file://${vcsArchiveInBuild(git.commit, pkg.file.filename)}`;
+  return pkg.direct ? `${pkg.name} @ ${splitUrlCredentials(pkg.file.url).url}` : `${pkg.name}==${pkg.version}`;
+}
+
 /** A lock-time build: how it was built (for the lock) and the METADATA of the wheel it gave (for the resolver). */
 export interface BuiltSdist {
   build: SdistBuild;
-  metadata: string;
+  /** Undefined when the build printed none (the resolver then cannot use it). */
+  metadata?: string;
 }
 
 /** Prints the built wheel's METADATA, base64 on one line after this marker, so the resolver can read it. */
@@ -126,12 +137,14 @@ export class SdistBuilder {
   constructor(
     private readonly py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
     private readonly ctx: ResolveContext<PythonSection>,
+    /** The archives of git packages by locked URL (vcs.ts): they reach the build on stdin. */
+    private readonly archives: ReadonlyMap<string, Buffer> = new Map(),
   ) {}
 
   build(p: SdistPackage): Promise<BuiltSdist> {
     let done = this.builds.get(p.file.sha256);
     if (!done) {
-      done = this.queue.then(() => buildOne(p, this.py, this.ctx));
+      done = this.queue.then(() => buildOne(p, this.py, this.ctx, this.archives.get(p.file.url)));
       this.queue = done.catch(() => undefined);
       this.builds.set(p.file.sha256, done);
     }
@@ -147,7 +160,13 @@ export class SdistBuilder {
       });
     }
     const file = { filename: sdist.file.filename, url: sdist.file.url, sha256, ...(sdist.file.uploadTime ? { uploadTime: sdist.file.uploadTime } : {}) };
-    return (await this.build({ name: sdist.name, version: sdist.version, index: sdist.index, file })).metadata;
+    const built = await this.build({ name: sdist.name, version: sdist.version, index: sdist.index, file });
+    if (built.metadata === undefined) {
+      throw inputError('python.sdist-build', `building ${sdist.name} ${sdist.version} (${sdist.file.filename}) gave a wheel without a readable METADATA`, {
+        hint: `pin a version of ${sdist.name} that has a wheel for this target, or fix the sdist's build`,
+      });
+    }
+    return built.metadata;
   };
 }
 
@@ -159,8 +178,9 @@ export async function lockSdistBuilds(
   packages: LockedPythonPackage[],
   py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
   ctx: ResolveContext<PythonSection>,
-  builder: SdistBuilder = new SdistBuilder(py, ctx),
+  builderOrArchives: SdistBuilder | ReadonlyMap<string, Buffer> = new Map(),
 ): Promise<LockedPythonPackage[]> {
+  const builder = builderOrArchives instanceof SdistBuilder ? builderOrArchives : new SdistBuilder(py, ctx, builderOrArchives);
   const out: LockedPythonPackage[] = [];
   for (const p of packages) {
     if (p.file.filename.endsWith('.whl')) out.push(p);
@@ -173,26 +193,30 @@ async function buildOne(
   p: SdistPackage,
   py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
   ctx: ResolveContext<PythonSection>,
+  archive: Buffer | undefined,
 ): Promise<BuiltSdist> {
-  const what = `${p.name} ${p.version} (${p.file.filename})`;
-  const requires = buildRequires(await readSdistPyproject(p, ctx), p.file.filename);
+  const git = parseLockedGitUrl(p.file.url);
+  const what = git ? `${p.name} ${p.version} (${p.file.url})` : `${p.name} ${p.version} (${p.file.filename})`;
+  if (git && !archive) throw internalError('python.vcs-archive', `the archive of ${what} was not made before its build`);
+  const pyproject = archive ? await readArchivePyproject(archive, p) : await readSdistPyproject(p, ctx);
+  const requires = buildRequires(pyproject, p.file.filename);
   const deps = await resolveBuildDeps(requires, what, py, ctx);
   const build = { requires, sourceDateEpoch: buildEpoch(p.file.uploadTime), deps };
   const key = JSON.stringify({ sdist: p.file.sha256, base: ctx.ground.base.pinned, interpreter: py.interpreter, build });
   const cached = await ctx.index.buildCache?.get(key);
   if (cached !== undefined) {
-    const hit = JSON.parse(cached) as { wheel: SdistBuild['wheel']; metadata: string };
+    const hit = JSON.parse(cached) as { wheel: SdistBuild['wheel']; metadata?: string };
     ctx.logger.progress(`using the cached build of ${what}`);
-    return { build: { ...build, wheel: hit.wheel }, metadata: hit.metadata };
+    return { build: { ...build, wheel: hit.wheel }, ...(hit.metadata !== undefined ? { metadata: hit.metadata } : {}) };
   }
   ctx.logger.progress(`building ${what} in the base image to lock the wheel it gives`);
-  const run = await runBuild(p, py, build, ctx);
+  const run = await runBuild(p, py, build, ctx, archive);
   const wheels = run.stdout
     .split('\n')
     .map((l) => /^([0-9a-f]{64}) [ *](\S+\.whl)$/.exec(l.trim()))
     .filter((m) => m !== null);
   const encoded = run.stdout.split('\n').find((l) => l.startsWith(METADATA_MARKER));
-  if (run.exitCode !== 0 || wheels.length !== 1 || encoded === undefined) {
+  if (run.exitCode !== 0 || wheels.length !== 1) {
     const tail = `${run.stdout}\n${run.stderr}`
       .trim()
       .split('\n')
@@ -208,7 +232,7 @@ async function buildOne(
   }
   const result = {
     wheel: { filename: wheels[0]![2]!, sha256: wheels[0]![1]! },
-    metadata: Buffer.from(encoded.slice(METADATA_MARKER.length).trim(), 'base64').toString('utf8'),
+    ...(encoded !== undefined ? { metadata: Buffer.from(encoded.slice(METADATA_MARKER.length).trim(), 'base64').toString('utf8') } : {}),
   };
   await ctx.index.buildCache?.put(key, JSON.stringify(result));
   return { build: { ...build, wheel: result.wheel }, metadata: result.metadata };
@@ -220,25 +244,39 @@ async function runBuild(
   py: Pick<PythonSection, 'interpreter' | 'indexes'>,
   build: Pick<SdistBuild, 'deps' | 'sourceDateEpoch'>,
   ctx: ResolveContext<PythonSection>,
+  archive: Buffer | undefined,
 ) {
-  const netrc = ctx.index.netrcFor?.([...py.indexes, ...(p.direct ? [p.file.url] : [])]) ?? '';
+  const git = parseLockedGitUrl(p.file.url);
+  const netrc = ctx.index.netrcFor?.([...py.indexes, ...(p.direct && !git ? [p.file.url] : [])]) ?? '';
+  // A git package's archive follows the netrc on stdin (the engine may be remote: no bind mount).
+  const receive = git ? [`mkdir -p /tmp/envseal-vcs/${git.commit}`, `cat > ${shellQuote(vcsArchiveInBuild(git.commit, p.file.filename))}`] : [];
   const steps = [
+    ...receive,
     ...buildCommands(py, p, build),
     `cd ${BUILT_WHEELS_DIR}`,
     'sha256sum -- *.whl',
     `${shellQuote(py.interpreter)} -c ${shellQuote(PRINT_METADATA)}`,
   ].join(' && ');
+  // With credentials, stdin starts with the netrc's byte count on a line, then the netrc (read with dd, which
+  // reads no further), then the archive if any.
+  const netrcBytes = Buffer.from(netrc, 'utf8');
   const script = netrc
-    ? `netrc="$(cat)" && (umask 077 && printf '%s\\n' "$netrc" > ${NETRC_IN_BUILD}) && export NETRC=${NETRC_IN_BUILD} && unset netrc && ${steps}; status=$?; rm -f ${NETRC_IN_BUILD}; exit $status`
+    ? `read n && netrc="$(dd bs=1 count="$n" 2>/dev/null)" && (umask 077 && printf '%s\\n' "$netrc" > ${NETRC_IN_BUILD}) && export NETRC=${NETRC_IN_BUILD} && unset netrc && ${steps}; status=$?; rm -f ${NETRC_IN_BUILD}; exit $status`
     : steps;
+  const input = [...(netrc ? [Buffer.from(`${netrcBytes.length}\n`), netrcBytes] : []), ...(archive ? [archive] : [])];
   return captureContainerOutput(ctx.engine, {
     image: ctx.ground.base.pinned,
     cmd: ['/bin/sh', '-c', script],
     networkMode: 'host',
     user: '0',
-    ...(netrc ? { stdin: Readable.from([Buffer.from(netrc, 'utf8')]) } : {}),
+    ...(input.length ? { stdin: Readable.from(input) } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
+}
+
+async function readArchivePyproject(archive: Buffer, p: SdistPackage): Promise<string | undefined> {
+  const { readSdistTopFile } = await import('./index-client/python-archive.js');
+  return readSdistTopFile(archive, p.file.filename, 'pyproject.toml');
 }
 
 async function readSdistPyproject(p: SdistPackage, ctx: ResolveContext<PythonSection>): Promise<string | undefined> {

@@ -2,13 +2,15 @@
  * Direct references (`name @ URL`, PEP 508 / PEP 440 "direct references") that envseal can lock: an http(s)
  * URL of a wheel (PEP 427 file name) whose project is the requirement's, optionally with a `#sha256=<hex>`
  * fragment the download must match. Lock downloads it once, pins its sha256 and reads its METADATA; the image
- * installs it from that URL, hash-checked. What cannot be locked yet is refused here, before anything is
- * fetched: VCS references (a moving ref that needs a checkout and a build), sdist URLs (they need a build),
+ * installs it from that URL, hash-checked. Git references (`git+https://…@ref`) are checked by vcs-url.ts and
+ * locked to a full commit. What cannot be locked yet is refused here, before anything is fetched: other VCS
+ * references (hg, svn, bzr), sdist URLs (they need a build),
  * other schemes, URLs carrying credentials (the URL is written into the lock and the Dockerfile). Pure.
  */
 import { normalizeName } from '../pep/names.js';
 import { formatTag } from '../pep/tags.js';
 import { tryParseWheelFilename, type WheelFilename } from '../pep/wheel.js';
+import { isGitRequirementUrl, parseGitUrl, type GitUrl } from './vcs-url.js';
 
 export interface DirectWheelUrl {
   /** The URL without its fragment: what the lock records and pip fetches. */
@@ -18,7 +20,7 @@ export interface DirectWheelUrl {
   wheel: WheelFilename;
 }
 
-export type DirectUrlCheck = { ok: true; value: DirectWheelUrl } | { ok: false; problem: string; hint: string };
+export type DirectUrlCheck = { ok: true; value: DirectWheelUrl } | { ok: true; git: GitUrl } | { ok: false; problem: string; hint: string };
 
 const VCS = /^(git|hg|svn|bzr)\+/i;
 const SDIST = /\.(tar\.gz|tgz|tar\.bz2|tbz|tar\.xz|txz|tar|zip)$/i;
@@ -30,8 +32,14 @@ function wheelHint(name: string): string {
 /** Whether `name @ url` names a lockable wheel; if not, what is wrong and what to do (for `manifest.direct-url`). */
 export function checkDirectUrl(name: string, url: string): DirectUrlCheck {
   const fail = (problem: string, hint = wheelHint(name)): DirectUrlCheck => ({ ok: false, problem, hint });
+  if (isGitRequirementUrl(url)) {
+    const git = parseGitUrl(url);
+    return git.ok ? { ok: true, git: git.value } : git;
+  }
   if (VCS.test(url)) {
-    return fail(`VCS requirements (${url.split('+')[0]!.toLowerCase()}+…) are not supported yet: envseal would have to check out a ref and build the package`);
+    return fail(
+      `VCS requirements other than git (${url.split('+')[0]!.toLowerCase()}+…) are not supported yet: envseal would have to check out a ref and build the package`,
+    );
   }
   let parsed: URL;
   try {
