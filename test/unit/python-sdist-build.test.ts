@@ -261,7 +261,10 @@ describe('building an sdist whose metadata is dynamic (PEP 643)', () => {
     for await (const c of run.stdin) chunks.push(Buffer.from(c as Buffer));
     assert.equal(Buffer.concat(chunks).toString(), '43\nmachine index.test login u password s3cret\n', 'its byte count on a line, then the netrc');
     assert.doesNotMatch(JSON.stringify({ cmd: run.cmd, env: run.env ?? {} }), /s3cret/);
-    assert.match(run.cmd[2]!, /^read n && netrc="\$\(dd bs=1 count="\$n" 2>\/dev\/null\)" && \(umask 077 && printf .* > \/tmp\/envseal-netrc\) && export NETRC=\/tmp\/envseal-netrc/);
+    assert.match(
+      run.cmd[2]!,
+      /^read n && netrc="\$\(dd bs=1 count="\$n" 2>\/dev\/null\)" && \(umask 077 && printf .* > \/tmp\/envseal-netrc\) && export NETRC=\/tmp\/envseal-netrc/,
+    );
     assert.match(run.cmd[2]!, /; status=\$\?; rm -f \/tmp\/envseal-netrc; exit \$status$/);
   });
 
