@@ -118,7 +118,13 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
     ownership,
   });
   const indexCredentials = loadNetrcCredentials(env, logger);
-  const index = new PythonIndexClient({ cacheDir: join(cacheDir(env), 'http'), logger, credentials: indexCredentials, http });
+  const index = new PythonIndexClient({
+    cacheDir: join(cacheDir(env), 'http'),
+    buildCacheDir: join(cacheDir(env), 'sdist-builds'),
+    logger,
+    credentials: indexCredentials,
+    http,
+  });
   // Per envseal version: another version's normaliser may write other bytes.
   const memoFile = join(cacheDir(env), `normalized-images-${TOOL_VERSION}.json`);
   const normalize: Deps['normalize'] = async (imageId, options) => {

@@ -295,6 +295,19 @@ export interface PackageIndex {
   getCoreMetadata(project: IndexProject, file: IndexFile): Promise<CoreMetadataDocument>;
   /** A whole file, checked against the sha256 the index lists (an sdist to build); absent where nothing wires it. */
   getFile?(project: IndexProject, file: IndexFile): Promise<Buffer>;
+  /**
+   * netrc text with the credentials this client holds for the hosts of `urls` ('' when none): what a build
+   * inside a container needs to read the same indexes. Never written to a file envseal keeps.
+   */
+  netrcFor?(urls: string[]): string;
+  /** Results of sdist builds done at lock time, by a key that names everything the result depends on. */
+  buildCache?: BuildResultCache;
+}
+
+/** A private (0700/0600) on-disk store of small texts by key; a read failure is a miss, a write failure a warning. */
+export interface BuildResultCache {
+  get(key: string): Promise<string | undefined>;
+  put(key: string, value: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------------------

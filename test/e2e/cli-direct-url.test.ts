@@ -14,7 +14,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
-import { buildWheel, type BuiltWheel } from '../lab/wheel.js';
+import { buildSdist, buildWheel, type BuiltWheel } from '../lab/wheel.js';
 import { dockerCli, LAB_BASE_IMAGE, LAB_INDEX_URL, LAB_LOCAL_BASE_IMAGE, requireLab, requireLabIndex } from '../lab/lab.js';
 
 const NAME = 'direct-url-e2e';
@@ -32,6 +32,7 @@ describe('wheels required by URL (name @ http://…/name-1.0-py3-none-any.whl)',
     files: { 'urlpkg/__init__.py': '__version__ = "1.0"\n' },
   });
   const windows = buildWheel({ name: 'urlpkg', version: '1.0', tag: 'cp311-cp311-win_amd64' });
+  const urlSdist = buildSdist({ name: 'urlsdist', version: '1.0', files: { 'urlsdist/__init__.py': '__version__ = "1.0"\n' } });
   const envseal = (args: string[]) => runEnvseal(args, { cwd: project.dir, env: { ENVSEAL_CACHE_DIR: project.path('.cache') } });
   const url = (w: BuiltWheel) => `${base}/wheels/${w.filename}`;
   const SPEC = `version: 1
@@ -49,6 +50,7 @@ targets:
     await requireLab();
     await requireLabIndex();
     for (const w of [pure, windows]) wheels.set(`/wheels/${w.filename}`, w);
+    wheels.set(`/sdists/${urlSdist.filename}`, urlSdist as unknown as BuiltWheel);
     server = createServer((req, res) => {
       const w = wheels.get(req.url ?? '');
       if (w) res.writeHead(200, { 'content-length': w.bytes.length, 'content-type': 'application/octet-stream' }).end(w.bytes);
@@ -129,6 +131,98 @@ targets:
     await rm(project.path('pylock.toml'));
   });
 
+  test('an imported pylock.toml ([packages.archive]) and uv.lock (source = { url }) pin files by URL; a wrong sha256 is exit 2', async () => {
+    const main = JSON.parse(await readFile(project.path('envseal.lock'), 'utf8'));
+    const tiny = main.python.packages.find((p: { name: string }) => p.name === 'tinyconfig');
+    const sdistUrl = `${base}/sdists/${urlSdist.filename}`;
+    const pylock = (sha: string) => `lock-version = "1.0"
+created-by = "hand"
+
+[[packages]]
+name = "urlpkg"
+version = "1.0"
+archive = { url = "${url(pure)}", hashes = { sha256 = "${sha}" } }
+
+[[packages]]
+name = "tinyconfig"
+version = "${tiny.version}"
+index = "${LAB_INDEX_URL}"
+wheels = [{ name = "${tiny.file.filename}", hashes = { sha256 = "${tiny.file.sha256}" } }]
+`;
+    const spec = SPEC.replace('requirements: [requirements.txt]', 'lockfile: pylock.toml');
+    const other = await makeTempProject({ 'envseal.yaml': spec, 'pylock.toml': pylock(pure.sha256) });
+    const uvProject = await makeTempProject({
+      'envseal.yaml': SPEC.replace('requirements: [requirements.txt]', 'lockfile: uv.lock\n  pyproject: pyproject.toml'),
+      'pyproject.toml': `[project]\nname = "app"\nversion = "0.1"\ndependencies = ["urlpkg", "urlsdist"]\n`,
+      'uv.lock': `version = 1
+requires-python = ">=3.9"
+
+[[package]]
+name = "app"
+version = "0.1"
+source = { virtual = "." }
+dependencies = [{ name = "urlpkg" }, { name = "urlsdist" }]
+
+[package.metadata]
+requires-dist = [{ name = "urlpkg" }, { name = "urlsdist" }]
+
+[[package]]
+name = "urlpkg"
+version = "1.0"
+source = { url = "${url(pure)}" }
+dependencies = [{ name = "tinyconfig" }]
+wheels = [{ url = "${url(pure)}", hash = "sha256:${pure.sha256}" }]
+
+[[package]]
+name = "urlsdist"
+version = "1.0"
+source = { url = "${sdistUrl}" }
+sdist = { hash = "sha256:${urlSdist.sha256}" }
+
+[[package]]
+name = "tinyconfig"
+version = "${tiny.version}"
+source = { registry = "${LAB_INDEX_URL}" }
+wheels = [{ url = "${tiny.file.url}", hash = "sha256:${tiny.file.sha256}" }]
+`,
+    });
+    const run = (p: TempProject, args: string[]) => runEnvseal(args, { cwd: p.dir, env: { ENVSEAL_CACHE_DIR: p.path('.cache') } });
+    try {
+      const locked = await run(other, ['lock']);
+      assert.equal(locked.code, 0, locked.stderr);
+      const lock = JSON.parse(await readFile(other.path('envseal.lock'), 'utf8'));
+      const urlpkg = lock.python.packages.find((p: { name: string }) => p.name === 'urlpkg');
+      assert.deepEqual([urlpkg.file.url, urlpkg.file.sha256, urlpkg.direct, urlpkg.via], [url(pure), pure.sha256, true, ['pylock.toml']]);
+      const before = await readFile(other.path('envseal.lock'), 'utf8');
+      await writeFile(other.path('pylock.toml'), pylock('0'.repeat(64)));
+      const refused = await run(other, ['lock']);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(
+        refused.stderr,
+        new RegExp(`pylock\\.toml: package urlpkg 1\\.0: the lock's sha256 of urlpkg-1\\.0-py3-none-any\\.whl is 0{64}, \\S+ gives ${pure.sha256}`),
+      );
+      assert.equal(await readFile(other.path('envseal.lock'), 'utf8'), before, 'the lock is unchanged');
+
+      const uvLocked = await run(uvProject, ['lock']);
+      assert.equal(uvLocked.code, 0, uvLocked.stderr);
+      const uv = JSON.parse(await readFile(uvProject.path('envseal.lock'), 'utf8'));
+      const byName = Object.fromEntries(uv.python.packages.map((p: { name: string }) => [p.name, p]));
+      assert.deepEqual(Object.keys(byName).sort(), ['tinyconfig', 'urlpkg', 'urlsdist']);
+      assert.equal(byName.urlsdist.direct, true);
+      assert.equal(byName.urlsdist.file.url, sdistUrl);
+      assert.equal(byName.urlsdist.file.sha256, urlSdist.sha256);
+      assert.equal(byName.urlsdist.build.wheel.filename, 'urlsdist-1.0-py3-none-any.whl', 'the sdist from a URL is built like any other');
+      const generated = await run(uvProject, ['generate']);
+      assert.equal(generated.code, 0, generated.stderr);
+      const dockerfile = await readFile(uvProject.path('envseal.Dockerfile'), 'utf8');
+      assert.ok(dockerfile.includes(`'urlsdist @ ${sdistUrl} --hash=sha256:${urlSdist.sha256}'`), dockerfile);
+      assert.ok(dockerfile.includes(`'urlpkg @ ${url(pure)} --hash=sha256:${pure.sha256}'`), dockerfile);
+    } finally {
+      await other.cleanup();
+      await uvProject.cleanup();
+    }
+  });
+
   test('pyproject.toml [project.dependencies] takes a wheel URL too', async () => {
     const other = await makeTempProject({
       'envseal.yaml': SPEC.replace('requirements: [requirements.txt]', 'pyproject: pyproject.toml'),
@@ -173,6 +267,12 @@ targets:
         new RegExp(`has sha256 ${pure.sha256}, but its #sha256= fragment says 0{64}`),
       ],
       ['wheel of another project', `otherpkg @ ${url(pure)}`, 2, /the wheel urlpkg-1\.0-py3-none-any\.whl is urlpkg, not otherpkg/],
+      [
+        'credentials in the URL',
+        `urlpkg @ ${url(pure).replace('://', '://seal-user:seal-s3cret@')}`,
+        2,
+        /requirements\.txt:1: direct URL requirement "urlpkg @ http:\/\/<redacted>@.*carries credentials[\s\S]*netrc/,
+      ],
       ['404', `urlpkg @ ${base}/wheels/missing/urlpkg-1.0-py3-none-any.whl`, 2, /requirements\.txt: fetching .*urlpkg-1\.0-py3-none-any\.whl answered 404/],
       [
         'unreachable URL',
@@ -193,7 +293,10 @@ targets:
       assert.equal(res.code, code, `${what}: ${res.stderr}`);
       assert.match(res.stderr, message, what);
       assert.equal(await readFile(project.path('envseal.lock'), 'utf8'), before, `${what}: the lock is unchanged`);
+      assert.doesNotMatch(`${res.stdout}\n${res.stderr}`, /seal-s3cret|seal-user/, `${what}: no credentials in the output`);
     }
+    assert.doesNotMatch(before, /seal-s3cret/);
+    assert.doesNotMatch(await readFile(project.path('envseal.Dockerfile'), 'utf8').catch(() => ''), /seal-s3cret/);
     await writeFile(project.path('requirements.txt'), `urlpkg @ ${url(pure)}\nseal-metrics>=1.0\n`);
   });
 });

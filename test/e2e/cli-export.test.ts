@@ -35,7 +35,8 @@ describe('envseal export: hashed requirements that real pip installs, pylock.tom
   before(async () => {
     await requireLab();
     await requireLabIndex();
-    project = await makeTempProject({ 'envseal.yaml': SPEC, 'requirements.txt': 'seal-metrics>=1.0\ntinyconfig~=1.1\n' });
+    // seal-legacy is published as an sdist only: the lock builds it, the export names the sdist with its hash.
+    project = await makeTempProject({ 'envseal.yaml': SPEC, 'requirements.txt': 'seal-metrics>=1.0\ntinyconfig~=1.1\nseal-legacy==0.5.0\n' });
     env.ENVSEAL_CACHE_DIR = project.path('.cache');
     const res = await runEnvseal(['lock'], { cwd: project.dir, env });
     assert.equal(res.code, 0, res.stderr);
@@ -51,6 +52,10 @@ describe('envseal export: hashed requirements that real pip installs, pylock.tom
       const res = await runEnvseal(['export', '--format', 'requirements', '--target', target, '-o', file], { cwd: project.dir, env });
       assert.equal(res.code, 0, res.stderr);
       const text = await readFile(project.path(file), 'utf8');
+      const legacy = JSON.parse(await readFile(project.path('envseal.lock'), 'utf8')).python.packages.find((p: { name: string }) => p.name === 'seal-legacy');
+      assert.ok(text.includes(`\nseal-legacy==0.5.0 \\\n    --hash=sha256:${legacy.file.sha256}\n`), text);
+      assert.ok(!text.includes('--only-binary :all:'), 'pip may build the sdist');
+      assert.match(text, /# seal_legacy-0\.5\.0\.tar\.gz is an sdist: pip builds it; envseal built it with setuptools 66\.1\.1, wheel 0\.38\.4/);
       const pip = await dockerCli(
         [
           'run',
@@ -92,8 +97,19 @@ describe('envseal export: hashed requirements that real pip installs, pylock.tom
     const first = await runEnvseal(['export', '-o', 'pylock.toml', '--json'], { cwd: project.dir, env });
     assert.equal(first.code, 0, first.stderr);
     assert.equal(JSON.parse(first.stdout).written, true);
-    const doc = parseToml(await readFile(project.path('pylock.toml'), 'utf8')) as { packages: { name: string; version: string }[] };
+    const doc = parseToml(await readFile(project.path('pylock.toml'), 'utf8')) as {
+      packages: { name: string; version: string; sdist?: { name: string; url: string; hashes: { sha256: string } }; wheels?: unknown[] }[];
+    };
     assert.deepEqual(doc.packages.map((p) => `${p.name}==${p.version}`).sort(), locked.map((p) => `${p.name}==${p.version}`).sort());
+    const legacy = doc.packages.find((p) => p.name === 'seal-legacy')!;
+    const lockedLegacy = JSON.parse(await readFile(project.path('envseal.lock'), 'utf8')).python.packages.find(
+      (p: { name: string }) => p.name === 'seal-legacy',
+    );
+    assert.equal(legacy.wheels, undefined);
+    assert.deepEqual(
+      [legacy.sdist?.name, legacy.sdist?.url, legacy.sdist?.hashes.sha256],
+      [lockedLegacy.file.filename, lockedLegacy.file.url, lockedLegacy.file.sha256],
+    );
     const again = await runEnvseal(['export', '-o', 'pylock.toml', '--json'], { cwd: project.dir, env });
     assert.equal(JSON.parse(again.stdout).written, false);
     const ok = await runEnvseal(['export', '-o', 'pylock.toml', '--check'], { cwd: project.dir, env });

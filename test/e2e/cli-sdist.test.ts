@@ -35,11 +35,31 @@ const flit = buildSdist({
   },
 });
 const broken = buildSdist({ name: 'sealbroken', version: '1.0', files: { 'setup.py': 'raise SystemExit("this sdist does not build")\n' } });
+// Metadata-Version 2.1 (before PEP 643): its PKG-INFO cannot be trusted, so envseal builds it to learn its
+// dependencies, which only its pyproject.toml names (the PKG-INFO lists none).
+const dynamic = buildSdist({
+  name: 'sealdyn',
+  version: '1.0',
+  metadataVersion: '2.1',
+  files: {
+    'pyproject.toml':
+      '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "sealdyn"\nversion = "1.0"\ndependencies = ["sealbuild>=1.0"]\n',
+    'sealdyn/__init__.py': 'import sealbuild\n__version__ = "1.0"\n',
+  },
+});
+const dynamicBroken = buildSdist({
+  name: 'sealdynbroken',
+  version: '1.0',
+  dynamic: ['Requires-Dist'],
+  files: { 'setup.py': 'raise SystemExit("this dynamic sdist does not build")\n' },
+});
 const hostWheel = (name: string): FileSpec => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
 const projects = (): Record<string, FileSpec[]> => ({
   sealbuild: [{ filename: good.filename, bytes: good.bytes, uploadTime: '2024-01-02T03:04:05.000000Z' }],
   sealflit: [{ filename: flit.filename, bytes: flit.bytes }],
   sealbroken: [{ filename: broken.filename, bytes: broken.bytes }],
+  sealdyn: [{ filename: dynamic.filename, bytes: dynamic.bytes }],
+  sealdynbroken: [{ filename: dynamicBroken.filename, bytes: dynamicBroken.bytes }],
   setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')],
   wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')],
 });
@@ -142,5 +162,57 @@ targets:
     assert.match(refused.stderr, /building sealbroken 1\.0 \(sealbroken-1\.0\.tar\.gz\) into a wheel in the base image \S+ \(linux\/amd64\) failed \(exit 1\)/);
     assert.match(refused.stderr, /this sdist does not build/);
     assert.equal(await readFile(project.path('envseal.lock'), 'utf8'), before);
+  });
+
+  test('an sdist with dynamic metadata (Metadata-Version 2.1) is built at lock time: its built dependencies are locked', async () => {
+    await writeFile(project.path('requirements.txt'), 'sealdyn==1.0\n');
+    const locked = await envseal(['lock']);
+    assert.equal(locked.code, 0, locked.stderr);
+    assert.match(locked.stderr, /building sealdyn 1\.0 \(sealdyn-1\.0\.tar\.gz\) in the base image/);
+    const lock = JSON.parse(await readFile(project.path('envseal.lock'), 'utf8'));
+    const byName = Object.fromEntries(lock.python.packages.map((p: { name: string }) => [p.name, p]));
+    assert.deepEqual(Object.keys(byName).sort(), ['sealbuild', 'sealdyn'], "sealbuild comes from the built wheel's Requires-Dist");
+    assert.equal(byName.sealdyn.file.sha256, dynamic.sha256);
+    assert.equal(byName.sealdyn.build.wheel.filename, 'sealdyn-1.0-py3-none-any.whl');
+    assert.deepEqual(byName.sealbuild.via, ['requirements.txt > sealdyn > sealbuild']);
+    const generated = await envseal(['generate']);
+    assert.equal(generated.code, 0, generated.stderr);
+    const built = await envseal(['build', '--target', 'deploy', '-t', TAG]);
+    assert.equal(built.code, 0, built.stderr);
+    const ran = await dockerCli([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--entrypoint',
+      'python',
+      TAG,
+      '-c',
+      'import sealdyn, sealbuild; print(sealdyn.__version__)',
+    ]);
+    assert.equal(ran.stdout.trim(), '1.0');
+  });
+
+  test("a re-lock takes the dynamic sdist's build from the cache (by sdist sha256) instead of building again", async () => {
+    const before = await readFile(project.path('envseal.lock'), 'utf8');
+    const again = await envseal(['lock', '--upgrade']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /using the cached build of sealdyn 1\.0 \(sealdyn-1\.0\.tar\.gz\)/);
+    assert.doesNotMatch(again.stderr, /building sealdyn/);
+    assert.equal(await readFile(project.path('envseal.lock'), 'utf8'), before);
+  });
+
+  test('a dynamic-metadata sdist whose build fails is refused with the build output (exit 2); the lock is byte-identical', async () => {
+    const before = await readFile(project.path('envseal.lock'), 'utf8');
+    await writeFile(project.path('requirements.txt'), 'sealdyn==1.0\nsealdynbroken==1.0\n');
+    const refused = await envseal(['lock']);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /building sealdynbroken 1\.0 \(sealdynbroken-1\.0\.tar\.gz\) into a wheel in the base image \S+ \(linux\/amd64\) failed \(exit 1\)/,
+    );
+    assert.match(refused.stderr, /this dynamic sdist does not build/);
+    assert.equal(await readFile(project.path('envseal.lock'), 'utf8'), before);
+    await writeFile(project.path('requirements.txt'), 'sealdyn==1.0\n');
   });
 });

@@ -121,3 +121,72 @@ describe('export: hashed requirements.txt', () => {
     assert.equal(text.match(/--extra-index-url/g)?.length, 1);
   });
 });
+
+describe('export: sdists built by the lock and packages pinned by URL', () => {
+  const sdistSource = (): ExportSource => {
+    const s = source();
+    const base = s.section.packages[0]!;
+    const built = {
+      ...base,
+      name: 'seal-legacy',
+      version: '0.5.0',
+      file: { filename: 'seal_legacy-0.5.0.tar.gz', url: 'http://127.0.0.1:5080/files/seal_legacy-0.5.0.tar.gz', sha256: 'a'.repeat(64) },
+      build: {
+        requires: ['setuptools>=61'],
+        sourceDateEpoch: 315532800,
+        deps: [
+          {
+            name: 'setuptools',
+            version: '66.1.1',
+            file: { filename: 'setuptools-66.1.1-py3-none-any.whl', url: 'u', sha256: 'b'.repeat(64) },
+            index: base.index,
+          },
+        ],
+        wheel: { filename: 'seal_legacy-0.5.0-py3-none-any.whl', sha256: 'c'.repeat(64) },
+      },
+      targets: ['deploy' as const, 'dev' as const],
+    };
+    const direct = {
+      ...base,
+      name: 'urlsdist',
+      version: '1.0',
+      file: { filename: 'urlsdist-1.0.tar.gz', url: 'https://files.test/urlsdist-1.0.tar.gz', sha256: 'd'.repeat(64) },
+      index: 'https://files.test/urlsdist-1.0.tar.gz',
+      direct: true as const,
+      build: { ...built.build, wheel: { filename: 'urlsdist-1.0-py3-none-any.whl', sha256: 'e'.repeat(64) } },
+      targets: ['deploy' as const, 'dev' as const],
+    };
+    s.section = { ...s.section, packages: [...s.section.packages, built, direct] };
+    return s;
+  };
+
+  it('requirements: the sdist with its own hash (what pip downloads), by URL when pinned by URL, and no --only-binary', () => {
+    const text = exportRequirements(sdistSource(), 'deploy');
+    assert.ok(text.includes(`\nseal-legacy==0.5.0 \\\n    --hash=sha256:${'a'.repeat(64)}\n`), text);
+    assert.ok(text.includes(`\nurlsdist @ https://files.test/urlsdist-1.0.tar.gz \\\n    --hash=sha256:${'d'.repeat(64)}\n`), text);
+    assert.doesNotMatch(text, /--only-binary/);
+    assert.match(
+      text,
+      /# seal_legacy-0\.5\.0\.tar\.gz is an sdist: pip builds it; envseal built it with setuptools 66\.1\.1\n {4}# {3}setuptools==66\.1\.1 --hash=sha256:b{64}\n/,
+    );
+    assert.match(text, /# \(SOURCE_DATE_EPOCH=315532800\) into seal_legacy-0\.5\.0-py3-none-any\.whl sha256:c{64}/);
+    // The notes are comments to pip: every note line starts with "#" after the indentation.
+    for (const l of text.split('\n').filter((l) => l.includes('envseal built it') || l.includes('SOURCE_DATE_EPOCH='))) assert.match(l, /^ {4}# /);
+  });
+
+  it('pylock: an sdist table with url and hashes; a URL-pinned package names no index', () => {
+    const doc = parseToml(exportPylock(sdistSource())) as Table;
+    const packages = doc.packages as Table[];
+    const legacy = packages.find((p) => p.name === 'seal-legacy')!;
+    assert.equal(legacy.wheels, undefined);
+    assert.deepEqual(plain(legacy.sdist), {
+      name: 'seal_legacy-0.5.0.tar.gz',
+      url: 'http://127.0.0.1:5080/files/seal_legacy-0.5.0.tar.gz',
+      hashes: { sha256: 'a'.repeat(64) },
+    });
+    assert.equal(legacy.index, 'http://127.0.0.1:5080/simple');
+    const direct = packages.find((p) => p.name === 'urlsdist')!;
+    assert.equal(direct.index, undefined);
+    assert.deepEqual(plain(direct.sdist), { name: 'urlsdist-1.0.tar.gz', url: 'https://files.test/urlsdist-1.0.tar.gz', hashes: { sha256: 'd'.repeat(64) } });
+  });
+});

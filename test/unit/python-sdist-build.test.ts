@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { EnvsealError } from '../../src/core/errors.js';
 import { silentLogger, type ContainerRunOptions, type ContainerEngine, type IndexFile, type IndexProject } from '../../src/core/ports.js';
-import { buildEpoch, buildRequires, DEFAULT_BUILD_REQUIRES, lockSdistBuilds } from '../../src/ecosystems/python/sdist-build.js';
+import { buildEpoch, buildRequires, DEFAULT_BUILD_REQUIRES, lockSdistBuilds, SdistBuilder } from '../../src/ecosystems/python/sdist-build.js';
 import { readSdistTopFile } from '../../src/ecosystems/python/index-client/python-archive.js';
 import { lockedPythonFiles, type LockedPythonPackage, type PythonSection } from '../../src/ecosystems/python/schema.js';
 import { renderProjectPages } from '../../src/app/bundle/offline-index.js';
@@ -114,10 +114,18 @@ function fakeCtx(pyproject: string | undefined, run: { exitCode: number; stdout:
 }
 
 const PY = { interpreter: 'python3', indexes: [INDEX] };
+const BUILT_METADATA = 'Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\nRequires-Dist: tinyconfig>=1.0\n';
+const BUILT_STDOUT = `${WHEEL_SHA}  pkg-1.0-py3-none-any.whl\nenvseal-metadata ${Buffer.from(BUILT_METADATA).toString('base64')}\n`;
+
+/** An in-memory BuildResultCache. */
+function memoryCache() {
+  const entries = new Map<string, string>();
+  return { entries, get: async (k: string) => entries.get(k), put: async (k: string, v: string) => void entries.set(k, v) };
+}
 
 describe('locking an sdist build', () => {
   it('resolves the build requirements (wheels, locked with their hashes), builds once in the base and records the wheel', async () => {
-    const { ctx, runs, fetched } = fakeCtx(PYPROJECT('["setuptools>=61"]'), { exitCode: 0, stdout: `${WHEEL_SHA}  pkg-1.0-py3-none-any.whl\n` });
+    const { ctx, runs, fetched } = fakeCtx(PYPROJECT('["setuptools>=61"]'), { exitCode: 0, stdout: BUILT_STDOUT });
     const [wheelPkg, built] = await lockSdistBuilds(
       [{ ...sdistPackage({ name: 'tinyconfig' }), file: { filename: 'tinyconfig-1.0-py3-none-any.whl', url: 'u', sha256: 'f'.repeat(64) } }, sdistPackage()],
       PY,
@@ -159,6 +167,113 @@ describe('locking an sdist build', () => {
     assert.equal(err.exitCode, 2);
     assert.match(err.message, /^building pkg 1\.0 \(pkg-1\.0\.tar\.gz\) into a wheel in the base image base:1 \(linux\/amd64\) failed \(exit 1\)$/);
     assert.deepEqual(err.details, ['error: invalid command bdist_wheel']);
+  });
+});
+
+describe('building an sdist whose metadata is dynamic (PEP 643)', () => {
+  it("gives the built wheel's METADATA to the resolver and reuses that build for the lock (one container)", async () => {
+    const { ctx, runs } = fakeCtx(PYPROJECT('["setuptools>=61"]'), { exitCode: 0, stdout: BUILT_STDOUT });
+    const builder = new SdistBuilder(PY, ctx);
+    const p = sdistPackage();
+    const metadata = await builder.metadataOf({
+      name: 'pkg',
+      version: '1.0',
+      index: INDEX,
+      file: {
+        filename: p.file.filename,
+        url: p.file.url,
+        hashes: { sha256: p.file.sha256 },
+        yanked: false,
+        coreMetadata: false,
+        uploadTime: p.file.uploadTime!,
+      },
+    });
+    assert.equal(metadata, BUILT_METADATA);
+    const [locked] = await lockSdistBuilds([p], PY, ctx, builder);
+    assert.deepEqual(locked!.build!.wheel, { filename: 'pkg-1.0-py3-none-any.whl', sha256: WHEEL_SHA });
+    assert.equal(runs.length, 1, 'built once');
+    assert.match(runs[0]!.cmd[2]!, /-c '.*envseal-metadata/s);
+  });
+
+  it('caches the result by the sdist sha256, base and build requirements: a second lock builds nothing', async () => {
+    const cache = memoryCache();
+    const first = fakeCtx(undefined, { exitCode: 0, stdout: BUILT_STDOUT });
+    Object.assign(first.ctx.index, { buildCache: cache });
+    await lockSdistBuilds([sdistPackage()], PY, first.ctx);
+    assert.equal(first.runs.length, 1);
+    assert.equal(cache.entries.size, 1);
+    const [key] = [...cache.entries.keys()];
+    assert.match(key!, new RegExp(`"sdist":"${'d'.repeat(64)}"`));
+    assert.match(key!, /"base":"base@sha256:e{64}"/);
+    const second = fakeCtx(undefined, { exitCode: 1, stdout: '' });
+    Object.assign(second.ctx.index, { buildCache: cache });
+    const [again] = await lockSdistBuilds([sdistPackage()], PY, second.ctx);
+    assert.equal(second.runs.length, 0, 'no container');
+    assert.equal(again!.build!.wheel.sha256, WHEEL_SHA);
+    const other = fakeCtx(undefined, { exitCode: 0, stdout: BUILT_STDOUT });
+    Object.assign(other.ctx.index, { buildCache: cache });
+    await lockSdistBuilds([sdistPackage({ file: { ...sdistPackage().file, sha256: 'a'.repeat(64) } })], PY, other.ctx);
+    assert.equal(other.runs.length, 1, 'another sdist sha256 is another entry');
+  });
+
+  it('refuses a build that fails, with the tail of its output, and does not cache it (exit 2)', async () => {
+    const cache = memoryCache();
+    const { ctx } = fakeCtx(undefined, { exitCode: 1, stdout: '', stderr: 'line\n'.repeat(30) + 'error: no\n' });
+    Object.assign(ctx.index, { buildCache: cache });
+    const builder = new SdistBuilder(PY, ctx);
+    const p = sdistPackage();
+    const err = await caught(
+      builder.metadataOf({
+        name: 'pkg',
+        version: '1.0',
+        index: INDEX,
+        file: { filename: p.file.filename, url: p.file.url, hashes: { sha256: p.file.sha256 }, yanked: false, coreMetadata: false },
+      }),
+    );
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, /^building pkg 1\.0 \(pkg-1\.0\.tar\.gz\) into a wheel in the base image base:1 \(linux\/amd64\) failed \(exit 1\)$/);
+    assert.equal(err.details.length, 15);
+    assert.equal(err.details.at(-1), 'error: no');
+    assert.equal(cache.entries.size, 0);
+  });
+
+  it('refuses an sdist the index lists without a sha256 (exit 2)', async () => {
+    const { ctx } = fakeCtx(undefined, { exitCode: 0, stdout: BUILT_STDOUT });
+    const err = await caught(
+      new SdistBuilder(PY, ctx).metadataOf({
+        name: 'pkg',
+        version: '1.0',
+        index: INDEX,
+        file: { filename: 'pkg-1.0.tar.gz', url: 'u', hashes: {}, yanked: false, coreMetadata: false },
+      }),
+    );
+    assert.equal(err.code, 'python.sdist-build');
+    assert.match(err.message, /gives no sha256/);
+  });
+
+  it('passes index credentials on stdin as netrc, never in the command or the environment', async () => {
+    const { ctx, runs } = fakeCtx(undefined, { exitCode: 0, stdout: BUILT_STDOUT });
+    Object.assign(ctx.index, { netrcFor: (urls: string[]) => (urls.includes(INDEX) ? 'machine index.test login u password s3cret\n' : '') });
+    await lockSdistBuilds([sdistPackage()], PY, ctx);
+    const run = runs[0]!;
+    assert.ok(run.stdin, 'stdin is given');
+    const chunks: Buffer[] = [];
+    for await (const c of run.stdin) chunks.push(Buffer.from(c as Buffer));
+    assert.equal(Buffer.concat(chunks).toString(), '43\nmachine index.test login u password s3cret\n', 'its byte count on a line, then the netrc');
+    assert.doesNotMatch(JSON.stringify({ cmd: run.cmd, env: run.env ?? {} }), /s3cret/);
+    assert.match(
+      run.cmd[2]!,
+      /^read n && netrc="\$\(dd bs=1 count="\$n" 2>\/dev\/null\)" && \(umask 077 && printf .* > \/tmp\/envseal-netrc\) && export NETRC=\/tmp\/envseal-netrc/,
+    );
+    assert.match(run.cmd[2]!, /; status=\$\?; rm -f \/tmp\/envseal-netrc; exit \$status$/);
+  });
+
+  it('gives no stdin when there are no credentials', async () => {
+    const { ctx, runs } = fakeCtx(undefined, { exitCode: 0, stdout: BUILT_STDOUT });
+    Object.assign(ctx.index, { netrcFor: () => '' });
+    await lockSdistBuilds([sdistPackage()], PY, ctx);
+    assert.equal(runs[0]!.stdin, undefined);
+    assert.doesNotMatch(runs[0]!.cmd[2]!, /netrc/);
   });
 });
 

@@ -341,6 +341,36 @@ describe('errors', () => {
     assert.match(err.hint ?? '', /onlyBinary/);
   });
 
+  it('asks buildMetadata for an sdist whose dependencies are dynamic, and resolves what the built wheel says', async () => {
+    const index = new MemoryIndex({ [INDEX]: { legacy: [v('2.0', ['x'], { files: [{ kind: 'sdist', dynamic: ['Requires-Dist'] }] })], dep: [v('1.0')] } });
+    const asked: string[] = [];
+    const result = await resolvePython(
+      { requirements: [req('legacy')], indexes: [INDEX], target: BOOKWORM_TARGET, options: {} },
+      {
+        index,
+        buildMetadata: async (s) => {
+          asked.push(`${s.name} ${s.version} ${s.file.filename} ${s.index}`);
+          return 'Metadata-Version: 2.1\nName: legacy\nVersion: 2.0\nRequires-Dist: dep>=1\n';
+        },
+      },
+    );
+    assert.deepEqual(pins(result.packages), { dep: '1.0', legacy: '2.0' });
+    assert.deepEqual(asked, [`legacy 2.0 legacy-2.0.tar.gz ${INDEX}`]);
+  });
+
+  it('python.bad-metadata: a built wheel whose METADATA names another version', async () => {
+    const index = new MemoryIndex({ [INDEX]: { legacy: [v('2.0', [], { files: [{ kind: 'sdist', metadataVersion: '2.1' }] })] } });
+    const err = await resolvePython(
+      { requirements: [req('legacy')], indexes: [INDEX], target: BOOKWORM_TARGET, options: {} },
+      { index, buildMetadata: async () => 'Metadata-Version: 2.1\nName: legacy\nVersion: 3.0\n' },
+    ).then(
+      () => assert.fail('expected an error'),
+      (e: EnvsealError) => e,
+    );
+    assert.equal(err.code, 'python.bad-metadata');
+    assert.match(err.message, /the wheel built from legacy-2\.0\.tar\.gz/);
+  });
+
   it('reads static sdist metadata (PEP 643) and locks the sdist', async () => {
     const packages = await resolve({ legacy: [v('0.5', ['dep'], { files: [{ kind: 'sdist' }] })], dep: [v('1.0')] }, [req('legacy')]);
     assert.deepEqual(pins(packages), { dep: '1.0', legacy: '0.5' });

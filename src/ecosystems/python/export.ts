@@ -86,6 +86,19 @@ export function exportPylock(source: ExportSource): string {
 }
 
 /**
+ * What pip does with an sdist line (it builds it, the build requirements coming from the index under build
+ * isolation, unhashed) and what envseal locked for that build, so a reader can pin the same.
+ */
+function sdistNote(p: LockedPythonPackage): string[] {
+  const build = p.build!;
+  return [
+    `    # ${p.file.filename} is an sdist: pip builds it; envseal built it with ${build.deps.map((d) => `${d.name} ${d.version}`).join(', ') || 'no build requirements'}`,
+    ...build.deps.map((d) => `    #   ${d.name}==${d.version} --hash=sha256:${d.file.sha256}`),
+    `    # (SOURCE_DATE_EPOCH=${build.sourceDateEpoch}) into ${build.wheel.filename} sha256:${build.wheel.sha256}`,
+  ];
+}
+
+/**
  * A pip requirements file for one target: `name==version --hash=sha256:…` (`name @ URL --hash=…` for a wheel
  * required by URL) for every package of its closure,
  * the indexes the files came from, and a comment saying how to install it (`--no-deps --require-hashes`).
@@ -122,6 +135,7 @@ export function exportRequirements(source: ExportSource, targetName: TargetName)
     }
     lines.push('', `${pipRequirement(p)} \\`, `    --hash=sha256:${p.file.sha256}`);
     for (const chain of p.via) lines.push(`    # via ${chain}`);
+    if (p.build) lines.push(...sdistNote(p));
   }
   return `${lines.join('\n')}\n`;
 }

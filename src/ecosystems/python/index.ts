@@ -17,6 +17,7 @@ import { canonicalPythonDeclared, loadPython, normalizePythonDeclared } from './
 import type { ImportedLock } from './lockfiles/types.js';
 import { pythonDeclaredSchema, pythonDevSpecSchema, pythonSectionSchema, pythonSpecSchema, type PythonDeclared, type PythonSection } from './schema.js';
 import type { ResolveContext } from '../types.js';
+import type { SdistBuilder } from './sdist-build.js';
 
 export const pythonWing = defineEcosystem({
   id: 'python',
@@ -41,11 +42,18 @@ export const pythonWing = defineEcosystem({
     checkRequiresPython(declared, ground.target.python?.version ?? null, ground.base.reference);
   },
   async resolve(declared, imported, ctx) {
-    const { section, archives } = await resolvePythonSection(declared, imported, ctx);
+    // One builder for the resolution (sdists with dynamic metadata) and the lock's builds: each sdist is built once.
+    const { SdistBuilder, lockSdistBuilds } = await import('./sdist-build.js');
+    const excludeNewer = declared.imported ? undefined : (ctx.options.excludeNewer ?? declared.excludeNewer);
+    const archives = new Map<string, Buffer>();
+    const py = { interpreter: declared.interpreter, indexes: declared.indexes, ...(excludeNewer ? { excludeNewer } : {}) };
+    const builder = new SdistBuilder(py, ctx, archives);
+    const resolved = await resolvePythonSection(declared, imported, ctx, builder);
+    for (const [url, archive] of resolved.archives) archives.set(url, archive);
+    const { section } = resolved;
     checkCudaWheels(section.packages, ctx.ground, ctx.logger);
     if (section.packages.every((p) => p.file.filename.endsWith('.whl'))) return section;
-    const { lockSdistBuilds } = await import('./sdist-build.js');
-    return { ...section, packages: await lockSdistBuilds(section.packages, section, ctx, archives) };
+    return { ...section, packages: await lockSdistBuilds(section.packages, section, ctx, builder) };
   },
   needsLockVersion2: (py) => py.packages.some((p) => p.direct),
   needsLockVersion4: (py) => py.packages.some((p) => p.build),
@@ -80,7 +88,12 @@ interface ResolvedPython {
   archives: Map<string, Buffer>;
 }
 
-async function resolvePythonSection(declared: PythonDeclared, imported: ImportedLock | undefined, ctx: ResolveContext<PythonSection>): Promise<ResolvedPython> {
+async function resolvePythonSection(
+  declared: PythonDeclared,
+  imported: ImportedLock | undefined,
+  ctx: ResolveContext<PythonSection>,
+  builder: SdistBuilder,
+): Promise<ResolvedPython> {
   const { target } = ctx.ground;
   const probePy = target.python;
   if (!probePy) throw inputError('probe.no-python', `the base image ${ctx.ground.base.reference} has no Python interpreter`);
@@ -133,7 +146,7 @@ async function resolvePythonSection(declared: PythonDeclared, imported: Imported
       ...(direct.length ? { direct } : {}),
       ...upgrade,
     },
-    { index: ctx.index, logger: ctx.logger },
+    { index: ctx.index, logger: ctx.logger, buildMetadata: builder.metadataOf },
   );
   const section = {
     interpreter: declared.interpreter,

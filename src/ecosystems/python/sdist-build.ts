@@ -19,7 +19,9 @@ import { shellQuote } from '../../core/dockerfile-quote.js';
 import { splitUrlCredentials } from '../../core/url-credentials.js';
 import { captureContainerOutput } from '../../core/container-output.js';
 import type { IndexProject } from '../../core/ports.js';
+import { Readable } from 'node:stream';
 import type { ResolveContext } from '../types.js';
+import type { SdistToBuild } from './resolver/types.js';
 import type { LockedPythonPackage, PythonSection, SdistBuild } from './schema.js';
 import { parseLockedGitUrl, vcsArchiveInBuild } from './manifests/vcs-url.js';
 
@@ -68,13 +70,16 @@ export function buildEpoch(uploadTime: string | undefined): number {
   return Number.isNaN(t) ? ZIP_EPOCH : Math.max(ZIP_EPOCH, Math.floor(t / 1000));
 }
 
+/** What an sdist build needs of a package: a locked package, or an sdist the resolver is still deciding on. */
+export type SdistPackage = Pick<LockedPythonPackage, 'name' | 'version' | 'index' | 'file' | 'direct'>;
+
 /**
  * The shell commands (joined by ` && `) that build `pkg`'s sdist into BUILT_WHEELS_DIR: the same text runs at lock
- * time and in the builder stage.
+ * time and in the builder stage. An sdist required by URL is fetched from that URL (pip checks its hash).
  */
 export function buildCommands(
   py: Pick<PythonSection, 'interpreter' | 'indexes'>,
-  pkg: LockedPythonPackage,
+  pkg: SdistPackage,
   build: Pick<SdistBuild, 'deps' | 'sourceDateEpoch'>,
 ): string[] {
   const [first, ...extra] = py.indexes.map((u) => splitUrlCredentials(u).url);
@@ -91,10 +96,78 @@ export function buildCommands(
   ];
 }
 
-/** What pip builds: the index's sdist by version, or a git package's archive, copied into the build (vcs.ts). */
-function sdistSource(pkg: LockedPythonPackage): string {
+/**
+ * What pip builds: a git package's archive copied into the build (vcs.ts), an sdist pinned by URL from that URL,
+ * else the index's sdist by version.
+ */
+function sdistSource(pkg: SdistPackage): string {
   const git = parseLockedGitUrl(pkg.file.url);
-  return git ? `${pkg.name} @ file://${vcsArchiveInBuild(git.commit, pkg.file.filename)}` : `${pkg.name}==${pkg.version}`;
+  if (git) return `${pkg.name} @ file://${vcsArchiveInBuild(git.commit, pkg.file.filename)}`;
+  return pkg.direct ? `${pkg.name} @ ${splitUrlCredentials(pkg.file.url).url}` : `${pkg.name}==${pkg.version}`;
+}
+
+/** A lock-time build: how it was built (for the lock) and the METADATA of the wheel it gave (for the resolver). */
+export interface BuiltSdist {
+  build: SdistBuild;
+  /** Undefined when the build printed none (the resolver then cannot use it). */
+  metadata?: string;
+}
+
+/** Prints the built wheel's METADATA, base64 on one line after this marker, so the resolver can read it. */
+const METADATA_MARKER = 'envseal-metadata ';
+const PRINT_METADATA = [
+  'import base64, glob, zipfile',
+  `z = zipfile.ZipFile(glob.glob("${BUILT_WHEELS_DIR}/*.whl")[0])`,
+  'm = [n for n in z.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]',
+  `print("${METADATA_MARKER}" + base64.b64encode(z.read(m[0])).decode())`,
+].join('\n');
+/** Where the lock-time build reads index credentials (netrc text on stdin): removed before the container exits. */
+const NETRC_IN_BUILD = '/tmp/envseal-netrc';
+
+/**
+ * Builds sdists in the base image at lock time, each once per lock (by sha256; a failure is remembered too) and
+ * one at a time (the machine may be small), and across locks through the index client's build cache. The
+ * resolver calls `metadataOf` for an sdist whose metadata is dynamic (PEP 643); `lockSdistBuilds` then reuses
+ * that build for the lock.
+ */
+export class SdistBuilder {
+  private readonly builds = new Map<string, Promise<BuiltSdist>>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
+    private readonly ctx: ResolveContext<PythonSection>,
+    /** The archives of git packages by locked URL (vcs.ts): they reach the build on stdin. */
+    private readonly archives: ReadonlyMap<string, Buffer> = new Map(),
+  ) {}
+
+  build(p: SdistPackage): Promise<BuiltSdist> {
+    let done = this.builds.get(p.file.sha256);
+    if (!done) {
+      done = this.queue.then(() => buildOne(p, this.py, this.ctx, this.archives.get(p.file.url)));
+      this.queue = done.catch(() => undefined);
+      this.builds.set(p.file.sha256, done);
+    }
+    return done;
+  }
+
+  /** The resolver's `buildMetadata`: the METADATA of the wheel `sdist` builds into. */
+  readonly metadataOf = async (sdist: SdistToBuild): Promise<string> => {
+    const sha256 = sdist.file.hashes.sha256;
+    if (!sha256) {
+      throw inputError('python.sdist-build', `${sdist.file.filename}: the index gives no sha256 for it, so envseal cannot pin and build it`, {
+        hint: `serve ${sdist.name} from an index that lists sha256 hashes, or publish a wheel of ${sdist.name} ${sdist.version}`,
+      });
+    }
+    const file = { filename: sdist.file.filename, url: sdist.file.url, sha256, ...(sdist.file.uploadTime ? { uploadTime: sdist.file.uploadTime } : {}) };
+    const built = await this.build({ name: sdist.name, version: sdist.version, index: sdist.index, file });
+    if (built.metadata === undefined) {
+      throw inputError('python.sdist-build', `building ${sdist.name} ${sdist.version} (${sdist.file.filename}) gave a wheel without a readable METADATA`, {
+        hint: `pin a version of ${sdist.name} that has a wheel for this target, or fix the sdist's build`,
+      });
+    }
+    return built.metadata;
+  };
 }
 
 /**
@@ -105,48 +178,50 @@ export async function lockSdistBuilds(
   packages: LockedPythonPackage[],
   py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
   ctx: ResolveContext<PythonSection>,
-  archives: ReadonlyMap<string, Buffer> = new Map(),
+  builderOrArchives: SdistBuilder | ReadonlyMap<string, Buffer> = new Map(),
 ): Promise<LockedPythonPackage[]> {
+  const builder = builderOrArchives instanceof SdistBuilder ? builderOrArchives : new SdistBuilder(py, ctx, builderOrArchives);
   const out: LockedPythonPackage[] = [];
   for (const p of packages) {
     if (p.file.filename.endsWith('.whl')) out.push(p);
-    else out.push({ ...p, build: await lockOne(p, py, ctx, archives.get(p.file.url)) });
+    else out.push({ ...p, build: (await builder.build(p)).build });
   }
   return out;
 }
 
-async function lockOne(
-  p: LockedPythonPackage,
+async function buildOne(
+  p: SdistPackage,
   py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
   ctx: ResolveContext<PythonSection>,
   archive: Buffer | undefined,
-): Promise<SdistBuild> {
+): Promise<BuiltSdist> {
   const git = parseLockedGitUrl(p.file.url);
   const what = git ? `${p.name} ${p.version} (${p.file.url})` : `${p.name} ${p.version} (${p.file.filename})`;
   if (git && !archive) throw internalError('python.vcs-archive', `the archive of ${what} was not made before its build`);
-  ctx.logger.progress(`building ${what} in the base image to lock the wheel it gives`);
   const pyproject = archive ? await readArchivePyproject(archive, p) : await readSdistPyproject(p, ctx);
   const requires = buildRequires(pyproject, p.file.filename);
   const deps = await resolveBuildDeps(requires, what, py, ctx);
   const build = { requires, sourceDateEpoch: buildEpoch(p.file.uploadTime), deps };
-  // A git package's archive reaches the container on stdin (the engine may be remote: no bind mount).
-  const receive = git ? [`mkdir -p /tmp/envseal-vcs/${git.commit}`, `cat > ${shellQuote(vcsArchiveInBuild(git.commit, p.file.filename))}`] : [];
-  const script = [...receive, ...buildCommands(py, p, build), `cd ${BUILT_WHEELS_DIR}`, 'sha256sum -- *.whl'].join(' && ');
-  const { Readable } = await import('node:stream');
-  const run = await captureContainerOutput(ctx.engine, {
-    image: ctx.ground.base.pinned,
-    cmd: ['/bin/sh', '-c', script],
-    networkMode: 'host',
-    user: '0',
-    ...(archive ? { stdin: Readable.from([archive]) } : {}),
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-  });
+  const key = JSON.stringify({ sdist: p.file.sha256, base: ctx.ground.base.pinned, interpreter: py.interpreter, build });
+  const cached = await ctx.index.buildCache?.get(key);
+  if (cached !== undefined) {
+    const hit = JSON.parse(cached) as { wheel: SdistBuild['wheel']; metadata?: string };
+    ctx.logger.progress(`using the cached build of ${what}`);
+    return { build: { ...build, wheel: hit.wheel }, ...(hit.metadata !== undefined ? { metadata: hit.metadata } : {}) };
+  }
+  ctx.logger.progress(`building ${what} in the base image to lock the wheel it gives`);
+  const run = await runBuild(p, py, build, ctx, archive);
   const wheels = run.stdout
     .split('\n')
     .map((l) => /^([0-9a-f]{64}) [ *](\S+\.whl)$/.exec(l.trim()))
     .filter((m) => m !== null);
+  const encoded = run.stdout.split('\n').find((l) => l.startsWith(METADATA_MARKER));
   if (run.exitCode !== 0 || wheels.length !== 1) {
-    const tail = `${run.stdout}\n${run.stderr}`.trim().split('\n').slice(-15);
+    const tail = `${run.stdout}\n${run.stderr}`
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith(METADATA_MARKER))
+      .slice(-15);
     throw inputError(
       'python.sdist-build',
       run.exitCode !== 0
@@ -155,15 +230,56 @@ async function lockOne(
       { details: tail, hint: `pin a version of ${p.name} that has a wheel for this target, or fix the sdist's build` },
     );
   }
-  return { ...build, wheel: { filename: wheels[0]![2]!, sha256: wheels[0]![1]! } };
+  const result = {
+    wheel: { filename: wheels[0]![2]!, sha256: wheels[0]![1]! },
+    ...(encoded !== undefined ? { metadata: Buffer.from(encoded.slice(METADATA_MARKER.length).trim(), 'base64').toString('utf8') } : {}),
+  };
+  await ctx.index.buildCache?.put(key, JSON.stringify(result));
+  return { build: { ...build, wheel: result.wheel }, metadata: result.metadata };
 }
 
-async function readArchivePyproject(archive: Buffer, p: LockedPythonPackage): Promise<string | undefined> {
+/** One throwaway container of the base image; the index credentials, if any, go in on stdin (never argv or env). */
+async function runBuild(
+  p: SdistPackage,
+  py: Pick<PythonSection, 'interpreter' | 'indexes'>,
+  build: Pick<SdistBuild, 'deps' | 'sourceDateEpoch'>,
+  ctx: ResolveContext<PythonSection>,
+  archive: Buffer | undefined,
+) {
+  const git = parseLockedGitUrl(p.file.url);
+  const netrc = ctx.index.netrcFor?.([...py.indexes, ...(p.direct && !git ? [p.file.url] : [])]) ?? '';
+  // A git package's archive follows the netrc on stdin (the engine may be remote: no bind mount).
+  const receive = git ? [`mkdir -p /tmp/envseal-vcs/${git.commit}`, `cat > ${shellQuote(vcsArchiveInBuild(git.commit, p.file.filename))}`] : [];
+  const steps = [
+    ...receive,
+    ...buildCommands(py, p, build),
+    `cd ${BUILT_WHEELS_DIR}`,
+    'sha256sum -- *.whl',
+    `${shellQuote(py.interpreter)} -c ${shellQuote(PRINT_METADATA)}`,
+  ].join(' && ');
+  // With credentials, stdin starts with the netrc's byte count on a line, then the netrc (read with dd, which
+  // reads no further), then the archive if any.
+  const netrcBytes = Buffer.from(netrc, 'utf8');
+  const script = netrc
+    ? `read n && netrc="$(dd bs=1 count="$n" 2>/dev/null)" && (umask 077 && printf '%s\\n' "$netrc" > ${NETRC_IN_BUILD}) && export NETRC=${NETRC_IN_BUILD} && unset netrc && ${steps}; status=$?; rm -f ${NETRC_IN_BUILD}; exit $status`
+    : steps;
+  const input = [...(netrc ? [Buffer.from(`${netrcBytes.length}\n`), netrcBytes] : []), ...(archive ? [archive] : [])];
+  return captureContainerOutput(ctx.engine, {
+    image: ctx.ground.base.pinned,
+    cmd: ['/bin/sh', '-c', script],
+    networkMode: 'host',
+    user: '0',
+    ...(input.length ? { stdin: Readable.from(input) } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+}
+
+async function readArchivePyproject(archive: Buffer, p: SdistPackage): Promise<string | undefined> {
   const { readSdistTopFile } = await import('./index-client/python-archive.js');
   return readSdistTopFile(archive, p.file.filename, 'pyproject.toml');
 }
 
-async function readSdistPyproject(p: LockedPythonPackage, ctx: ResolveContext<PythonSection>): Promise<string | undefined> {
+async function readSdistPyproject(p: SdistPackage, ctx: ResolveContext<PythonSection>): Promise<string | undefined> {
   if (!ctx.index.getFile) throw inputError('python.sdist-build', `cannot fetch ${p.file.filename}: this index client cannot download files`);
   const project: IndexProject = { index: p.index, name: p.name, files: [] };
   const data = await ctx.index.getFile(project, {

@@ -21,13 +21,14 @@
  * `index.unreachable` (exit 3).
  */
 import { createHash } from 'node:crypto';
-import type { Clock, CoreMetadataDocument, IndexFile, IndexProject, Logger, PackageIndex } from '../../../core/ports.js';
+import type { BuildResultCache, Clock, CoreMetadataDocument, IndexFile, IndexProject, Logger, PackageIndex } from '../../../core/ports.js';
 import { silentLogger } from '../../../core/ports.js';
 import { describeError, externalError, inputError } from '../../../core/errors.js';
 import { fetchWithCache, HttpCache, type CachedResponse } from '../../../http/http-cache.js';
 import { HttpClient, describeStatus, type HttpClientOptions, type RequestContext } from '../../../http/http.js';
 import { createNodeFetch } from '../../../http/node-http-fetch.js';
 import type { CredentialStore } from '../../../core/url-credentials.js';
+import { FileBuildCache } from './build-cache.js';
 import { ArchiveError, readSdistPkgInfo, readWheelMetadata, type ByteSource } from './python-archive.js';
 
 /** PEP 691: JSON preferred, HTML accepted (PEP 503 indexes answer text/html whatever we ask). */
@@ -45,6 +46,8 @@ export interface PythonIndexClientOptions {
   maxDownloadBytes?: number;
   /** Index credentials, sent to the origins they belong to (never part of a URL envseal writes). */
   credentials?: CredentialStore;
+  /** Where lock-time sdist builds are cached (see build-cache.ts); none: every lock builds again. */
+  buildCacheDir?: string;
   /** Passed to the `HttpClient` (retries, timeouts, sleep; `fetch` defaults to `createNodeFetch`). */
   http?: Omit<HttpClientOptions, 'logger' | 'clock' | 'maxBodyBytes'>;
 }
@@ -89,8 +92,11 @@ export class PythonIndexClient implements PackageIndex {
   private readonly maxDownloadBytes: number;
   private readonly pages = new Map<string, Promise<IndexProject | null>>();
   private readonly metadata = new Map<string, Promise<CoreMetadataDocument>>();
+  private readonly credentials: CredentialStore | undefined;
+  readonly buildCache: BuildResultCache | undefined;
 
   constructor(options: PythonIndexClientOptions = {}) {
+    this.credentials = options.credentials;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     this.maxDownloadBytes = options.maxDownloadBytes ?? 64 * 1024 * 1024;
@@ -105,6 +111,11 @@ export class PythonIndexClient implements PackageIndex {
     });
     this.cache = options.cacheDir ? new HttpCache({ dir: options.cacheDir, clock: this.clock, logger: this.logger }) : undefined;
     this.limiter = new Limiter(concurrency);
+    this.buildCache = options.buildCacheDir ? new FileBuildCache(options.buildCacheDir, this.logger) : undefined;
+  }
+
+  netrcFor(urls: string[]): string {
+    return this.credentials?.toNetrc(urls) ?? '';
   }
 
   getProject(index: string, project: string): Promise<IndexProject | null> {

@@ -3,9 +3,10 @@
  * (`select.ts`), each checked against its index (the file is listed there with the same sha256) and recorded
  * exactly like a resolved package, so generate, build and verify work unchanged.
  */
-import { inputError } from '../../../core/errors.js';
+import { inputError, internalError, isEnvsealError } from '../../../core/errors.js';
+import { maskUrlCredentials, splitUrlCredentials } from '../../../core/url-credentials.js';
 import type { TargetProbe } from '../../../core/ground.js';
-import type { Logger, PackageIndex } from '../../../core/ports.js';
+import type { FileFetcher, Logger, PackageIndex } from '../../../core/ports.js';
 import type { ImportedLockRef, LockedPythonPackage } from '../schema.js';
 import type { ImportedFile, ImportedLock, PipfileLock } from './types.js';
 import { pipfileApplicable } from './pipfile-lock.js';
@@ -58,11 +59,87 @@ async function checkOnIndex(lock: ImportedLock, s: SelectedPackage, indexUrl: st
   };
 }
 
+export interface ImportDeps {
+  index: PackageIndex;
+  logger: Logger;
+  /** Fetches (and hashes) the files of packages pinned by URL. */
+  files?: FileFetcher;
+  /** The previous lock's section: a URL pin it holds with the same sha256 is not fetched again. */
+  previous?: { packages: LockedPythonPackage[] } | null;
+  signal?: AbortSignal;
+}
+
+/**
+ * A package the lock pins by URL (uv `source = { url }`, pylock `[packages.archive]` or files without an index):
+ * installed from that URL like a `name @ URL` requirement, the lock's sha256 checked against the bytes the URL
+ * serves. Throws `python.import-unsupported` (credentials or another scheme in the URL),
+ * `python.import-url-not-found` (4xx) and `python.import-hash-mismatch` (exit 2).
+ */
+async function pinDirect(lock: ImportedLock, s: SelectedPackage, deps: ImportDeps): Promise<LockedPythonPackage> {
+  const url = s.file.url ?? '';
+  const what = `${lock.path}: package ${s.name} ${s.version}`;
+  if (splitUrlCredentials(url).credentials) {
+    throw inputError(
+      'python.import-unsupported',
+      `${what}: its URL ${maskUrlCredentials(url)} carries credentials, which would be written into envseal.lock and the Dockerfile`,
+      {
+        hint: 'remove the user:password from the URL in the lock and put them in netrc for that host instead (docs/credentials.md)',
+      },
+    );
+  }
+  if (!/^https?:\/\//i.test(url)) {
+    throw inputError(
+      'python.import-unsupported',
+      `${what}: its file ${s.file.filename} is at ${JSON.stringify(url)}; envseal installs files from http(s) URLs or indexes only`,
+      {
+        hint: 'serve the file over http(s) (or publish it to an index), and regenerate the lock',
+      },
+    );
+  }
+  const old = deps.previous?.packages.find((p) => p.name === s.name && p.direct && p.file.url === url && p.file.sha256 === s.file.sha256);
+  let size = s.file.size ?? old?.file.size;
+  if (!old) {
+    if (!deps.files) throw internalError('python.file-fetcher', 'packages pinned by URL need a file fetcher, and none was given');
+    deps.logger.progress(`fetching ${url} to check the sha256 ${lock.path} pins`);
+    let got;
+    try {
+      got = await deps.files.digest(url, deps.signal ? { signal: deps.signal } : {});
+    } catch (err) {
+      if (!isEnvsealError(err) || err.code !== 'files.not-found') throw err;
+      throw inputError('python.import-url-not-found', `${what}: ${err.message}`, {
+        hint: `the URL ${lock.path} pins names no file that host serves: regenerate the lock`,
+        cause: err,
+      });
+    }
+    if (got.sha256 !== s.file.sha256) {
+      throw inputError('python.import-hash-mismatch', `${what}: the lock's sha256 of ${s.file.filename} is ${s.file.sha256}, ${url} gives ${got.sha256}`, {
+        hint: 'the lock file or the file at that URL was changed: find out which before regenerating the lock',
+      });
+    }
+    size = got.size;
+  }
+  return {
+    name: s.name,
+    version: s.version,
+    file: {
+      filename: s.file.filename,
+      url,
+      sha256: s.file.sha256,
+      ...(size !== undefined ? { size } : {}),
+      ...(s.file.uploadTime !== undefined ? { uploadTime: s.file.uploadTime } : {}),
+    },
+    index: url,
+    direct: true,
+    via: [lock.path],
+    targets: s.targets,
+  };
+}
+
 /**
  * The lock section's packages for an imported lock. Throws the `select.ts` errors, `python.import-stale`,
  * `python.import-not-on-index` and `python.import-hash-mismatch` (exit 2, naming the lock and the package).
  */
-export async function importLockedPackages(req: ImportRequest, deps: { index: PackageIndex; logger: Logger }): Promise<LockedPythonPackage[]> {
+export async function importLockedPackages(req: ImportRequest, deps: ImportDeps): Promise<LockedPythonPackage[]> {
   const { lock, ref, target } = req;
   if (lock.kind === 'pipfile') return importPipfile({ ...req, lock }, deps);
   const selected = selectImported(lock, target, { groups: ref.groups, extras: ref.extras });
@@ -70,7 +147,7 @@ export async function importLockedPackages(req: ImportRequest, deps: { index: Pa
   if (ref.pyproject && lock.kind === 'pylock') checkAgainstPyproject(lock, selected, ref.pyproject, target);
   deps.logger.progress(`following ${lock.path}: checking ${selected.length} pinned file(s) against the index`);
   const out: LockedPythonPackage[] = [];
-  for (const s of selected) out.push(await checkOnIndex(lock, s, s.index ?? req.defaultIndex, deps.index));
+  for (const s of selected) out.push(s.direct ? await pinDirect(lock, s, deps) : await checkOnIndex(lock, s, s.index ?? req.defaultIndex, deps.index));
   return out;
 }
 

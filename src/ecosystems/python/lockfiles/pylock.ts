@@ -50,15 +50,16 @@ function readPackage(value: unknown, i: number, path: string): ImportedPackage {
   const rawName = str(value, 'name', where, path);
   if (!rawName) invalid(path, `${where} has no name`);
   const name = normalizeName(rawName);
-  for (const kind of ['vcs', 'directory', 'archive'] as const) {
+  for (const kind of ['vcs', 'directory'] as const) {
     if (value[kind] !== undefined) {
-      throw inputError('python.import-unsupported', `${path}: package ${name} is a ${kind} source; envseal installs from indexes only`, {
+      throw inputError('python.import-unsupported', `${path}: package ${name} is a ${kind} source; envseal installs from indexes and URLs only`, {
         hint: 'publish the package to an index (a local one works), lock it from there, and regenerate the lock',
       });
     }
   }
   const version = str(value, 'version', where, path);
   if (!version) invalid(path, `package ${name} has no version`);
+  if (value.archive !== undefined) return readArchive(value.archive, name, version, str(value, 'marker', where, path), path);
   const wheelsValue = value.wheels ?? [];
   if (!Array.isArray(wheelsValue)) invalid(path, `package ${name}: wheels must be an array of tables`);
   const wheels = wheelsValue.map((w, j) => readFile(w, `package ${name} wheels[${j}]`, path));
@@ -67,15 +68,35 @@ function readPackage(value: unknown, i: number, path: string): ImportedPackage {
   const marker = str(value, 'marker', where, path);
   const requiresPython = str(value, 'requires-python', where, path);
   const index = str(value, 'index', where, path);
+  // PEP 751: `index` names where the files came from; files with a url and no index came from that url.
+  const direct = !index && [...wheels, ...(sdist ? [sdist] : [])].every((f) => f.url !== undefined);
   return {
     name,
     version,
     ...(marker ? { marker } : {}),
     ...(requiresPython ? { requiresPython } : {}),
     ...(index ? { index: index.replace(/\/+$/, '') } : {}),
+    ...(direct ? { direct: true as const } : {}),
     wheels,
     ...(sdist ? { sdist } : {}),
   };
+}
+
+/**
+ * `[packages.archive]` (PEP 751): one file by URL with its hashes, a wheel or an sdist, installed from that URL.
+ * A local `path` or a `subdirectory` is `python.import-unsupported`.
+ */
+function readArchive(value: unknown, name: string, version: string, marker: string | undefined, path: string): ImportedPackage {
+  const file = readFile(value, `package ${name} archive`, path);
+  const table = value as Table;
+  const unsupported = (why: string) =>
+    inputError('python.import-unsupported', `${path}: package ${name} ${version}: its archive ${why}; envseal installs archives from http(s) URLs only`, {
+      hint: 'serve the archive over http(s) (or publish it to an index), and regenerate the lock',
+    });
+  if (file.url === undefined || !/^https?:\/\//i.test(file.url)) throw unsupported(`is ${file.url ?? `the local path ${String(table.path)}`}`);
+  if (table.subdirectory !== undefined) throw unsupported(`names a subdirectory (${String(table.subdirectory)}) to build from`);
+  const isWheel = file.filename.endsWith('.whl');
+  return { name, version, ...(marker ? { marker } : {}), direct: true, wheels: isWheel ? [file] : [], ...(isWheel ? {} : { sdist: file }) };
 }
 
 /** Parses a pylock.toml. */

@@ -24,6 +24,8 @@ export interface SelectedPackage {
   version: string;
   file: ImportedFile;
   index?: string;
+  /** From the file's URL, not an index (see ImportedPackage.direct). */
+  direct?: true;
   /** Both images, or the dev image only when only the selected dependency groups bring it in. */
   targets: TargetName[];
 }
@@ -161,7 +163,7 @@ export function selectImported(lock: ImportedLock, target: TargetProbe, sel: Sel
     }
     const file = chooseFile(lock, p, rank, fit.description);
     const targets: TargetName[] = deploy.has(`${p.name}==${p.version}`) ? ['deploy', 'dev'] : ['dev'];
-    out.set(p.name, { name: p.name, version: p.version, file, ...(p.index ? { index: p.index } : {}), targets });
+    out.set(p.name, { name: p.name, version: p.version, file, ...(p.index ? { index: p.index } : {}), ...(p.direct ? { direct: true } : {}), targets });
   }
   return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

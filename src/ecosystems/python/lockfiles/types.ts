@@ -18,6 +18,8 @@ export interface ImportedPackage {
   requiresPython?: string;
   /** The simple-API index the files come from, when the lock names it. */
   index?: string;
+  /** The files come from their URLs, not from an index (uv `source = { url }`, pylock `[packages.archive]`). */
+  direct?: true;
   wheels: ImportedFile[];
   sdist?: ImportedFile;
 }
@@ -53,6 +55,8 @@ export interface UvPackage {
   sourceKind: string;
   /** `source.editable`/`virtual`/`directory`/`path` value, for local projects. */
   sourcePath?: string;
+  /** `source.url`: a package locked from a URL (a wheel or an sdist), not from an index. */
+  sourceUrl?: string;
   resolutionMarkers: string[];
   wheels: ImportedFile[];
   sdist?: ImportedFile;

@@ -24,9 +24,10 @@ function listOf(value: unknown, what: string, path: string): Table[] {
   return value as Table[];
 }
 
-function readUvFile(value: unknown, what: string, path: string): ImportedFile {
+function readUvFile(value: unknown, what: string, path: string, sourceUrl?: string): ImportedFile {
   if (!isTable(value)) invalid(path, `${what} must be a table`);
-  const url = strOf(value, 'url') ?? strOf(value, 'path');
+  // A package from `source = { url = "…/x.tar.gz" }` gives its sdist table a hash but no url: the source URL.
+  const url = strOf(value, 'url') ?? strOf(value, 'path') ?? sourceUrl;
   const hash = strOf(value, 'hash');
   if (!url) invalid(path, `${what} has no url`);
   const m = /^sha256:([0-9a-fA-F]{64})$/.exec(hash ?? '');
@@ -86,6 +87,12 @@ function readUvPackage(t: Table, i: number, path: string): UvPackage {
   const sourceKind = Object.keys(source)[0] ?? 'none';
   const registry = strOf(source, 'registry');
   const sourcePath = LOCAL_SOURCES.includes(sourceKind) ? strOf(source, sourceKind) : undefined;
+  const sourceUrl = sourceKind === 'url' ? strOf(source, 'url') : undefined;
+  if (sourceUrl !== undefined && source.subdirectory !== undefined) {
+    throw inputError('python.import-unsupported', `${path}: package ${norm} comes from a subdirectory of the archive ${sourceUrl}; envseal cannot build that`, {
+      hint: 'publish the package to an index (a local one works), depend on it from there, and run `uv lock`',
+    });
+  }
   const where = `package ${norm}`;
   const metadata = isTable(t.metadata) ? t.metadata : {};
   const dep = (d: Table, w: string) => readDependency(d, w, path);
@@ -96,9 +103,10 @@ function readUvPackage(t: Table, i: number, path: string): UvPackage {
     ...(registry ? { registry: registry.replace(/\/+$/, '') } : {}),
     sourceKind,
     ...(sourcePath !== undefined ? { sourcePath } : {}),
+    ...(sourceUrl !== undefined ? { sourceUrl } : {}),
     resolutionMarkers: Array.isArray(t['resolution-markers']) ? t['resolution-markers'].filter((m): m is string => typeof m === 'string') : [],
     wheels: listOf(t.wheels, `${where} wheels`, path).map((w, j) => readUvFile(w, `${where} wheels[${j}]`, path)),
-    ...(t.sdist !== undefined ? { sdist: readUvFile(t.sdist, `${where} sdist`, path) } : {}),
+    ...(t.sdist !== undefined ? { sdist: readUvFile(t.sdist, `${where} sdist`, path, sourceUrl) } : {}),
     dependencies: listOf(t.dependencies, `${where} dependencies`, path).map((d, j) => dep(d, `${where} dependencies[${j}]`)),
     optional: readGroups(t['optional-dependencies'], `${where} optional-dependencies`, path, dep) as Record<string, UvDependency[]>,
     dev: readGroups(t['dev-dependencies'], `${where} dev-dependencies`, path, dep) as Record<string, UvDependency[]>,
@@ -185,6 +193,11 @@ export function uvApplicable(lock: UvLock, env: MarkerEnvironment, sel: { groups
   const out: ImportedPackage[] = [];
   for (const pkg of seen.keys()) {
     if (roots.includes(pkg)) continue;
+    if (pkg.sourceUrl !== undefined) {
+      // Pinned by URL: the lock's sha256 is checked when the file is fetched (import-lock.ts).
+      out.push({ name: pkg.name, version: pkg.version, direct: true, wheels: pkg.wheels, ...(pkg.sdist ? { sdist: pkg.sdist } : {}) });
+      continue;
+    }
     if (!pkg.registry) {
       throw inputError(
         'python.import-unsupported',

@@ -44,6 +44,7 @@ interface Constraint {
 export class PythonProvider implements SolverProvider {
   private readonly index: PackageIndex;
   private readonly logger: Logger;
+  private readonly buildMetadata: ResolvePythonDeps['buildMetadata'];
   private readonly fit: TargetFit;
   private readonly markers: MarkerEnvironment;
   private readonly request: ResolvePythonRequest;
@@ -77,6 +78,7 @@ export class PythonProvider implements SolverProvider {
     this.index = request.direct?.length ? withDirectWheels(deps.index, request.direct) : deps.index;
     this.direct = new Set((request.direct ?? []).map((w) => w.name));
     this.logger = deps.logger ?? silentLogger;
+    this.buildMetadata = deps.buildMetadata;
     this.prefetchQueue = new TaskQueue(Math.max(1, deps.concurrency ?? 16));
     const python = request.target.python;
     if (!python) throw internalError('python.no-target-python', 'resolvePython needs a target probe with a Python interpreter');
@@ -199,15 +201,17 @@ export class PythonProvider implements SolverProvider {
     const key = candidate.file.url;
     let load = this.metadataLoads.get(key);
     if (!load) {
-      const project = this.project(name);
-      const indexProject: IndexProject = { index: project.index!, name, files: [] };
-      load = this.index.getCoreMetadata(indexProject, candidate.file).then((doc: CoreMetadataDocument) => {
-        const meta = parseCoreMetadata(doc.text, { project: name, version: entry.version, filename: candidate.file.filename, index: project.index! });
-        if (candidate.kind === 'sdist') {
-          const problem = sdistMetadataProblem(meta);
-          if (problem) throw this.needsBuild(name, entry, candidate, problem);
-        }
-        return meta;
+      const index = this.project(name).index!;
+      const origin = { project: name, version: entry.version, filename: candidate.file.filename, index };
+      load = this.index.getCoreMetadata({ index, name, files: [] }, candidate.file).then(async (doc: CoreMetadataDocument) => {
+        const meta = parseCoreMetadata(doc.text, origin);
+        if (candidate.kind !== 'sdist') return meta;
+        const problem = sdistMetadataProblem(meta);
+        if (!problem) return meta;
+        if (!this.buildMetadata) throw this.needsBuild(name, entry, candidate, problem);
+        // Dynamic metadata (PEP 643): what the built wheel says is what gets installed.
+        const built = await this.buildMetadata({ name, version: entry.version, index, file: candidate.file });
+        return parseCoreMetadata(built, { ...origin, filename: `the wheel built from ${candidate.file.filename}` });
       });
       this.metadataLoads.set(key, load);
       load.catch(() => this.metadataLoads.delete(key));
@@ -223,15 +227,12 @@ export class PythonProvider implements SolverProvider {
       `put ${name} in python onlyBinary so that only wheels are considered`,
       `publish a wheel of ${name} ${entry.version} to your index`,
     ].filter(Boolean);
-    const chain = this.firstChain.get(name);
-    return inputError(
-      'python.needs-build',
-      `${name} ${entry.version} is only available as the sdist ${candidate.file.filename}, and ${problem}${chain ? ` (required through ${chain})` : ''}`,
-      {
-        hint: suggestions.join('; or '),
-        data: { project: name, version: entry.version, file: candidate.file.filename },
-      },
-    );
+    const chain = this.firstChain.get(name) ? ` (required through ${this.firstChain.get(name)})` : '';
+    const message = `${name} ${entry.version} is only available as the sdist ${candidate.file.filename}, and ${problem}${chain}`;
+    return inputError('python.needs-build', message, {
+      hint: suggestions.join('; or '),
+      data: { project: name, version: entry.version, file: candidate.file.filename },
+    });
   }
 
   // -------------------------------------------------------------------------------------------------------

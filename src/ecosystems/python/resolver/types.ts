@@ -54,4 +54,18 @@ export interface ResolvePythonDeps {
   logger?: Logger;
   /** Most index lookups fetched ahead at once (default 16). */
   concurrency?: number;
+  /**
+   * Builds an sdist whose metadata is not static (PEP 643: Metadata-Version below 2.2, or a field the resolver
+   * reads marked `Dynamic`) and gives the METADATA of the wheel it built. Absent: such an sdist is
+   * `python.needs-build`.
+   */
+  buildMetadata?: (sdist: SdistToBuild) => Promise<string>;
+}
+
+/** An sdist the resolver needs built to know its dependencies. */
+export interface SdistToBuild {
+  name: string;
+  version: string;
+  index: string;
+  file: IndexFile;
 }
