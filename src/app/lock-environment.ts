@@ -22,6 +22,7 @@ import type { Ground } from '../core/ground.js';
 import { resolveBase } from '../ecosystems/base/resolve-base.js';
 import { probeTarget } from '../ecosystems/base/probe-target.js';
 import { probePlatformTarget } from '../ecosystems/base/probe-platform.js';
+import { ensurePlatformImage } from '../core/platform-image.js';
 import { ECOSYSTEMS, isPerPlatform, unusedValue, type WingId } from '../ecosystems/registry.js';
 import type { ResolveOptions } from '../ecosystems/types.js';
 import type { CredentialStore } from '../core/url-credentials.js';
@@ -265,10 +266,9 @@ function refuseEmpty(inputs: LoadedInputs, sections: Record<string, unknown>): v
   );
 }
 
+/** The primary platform's image under `ref` (after a build of another platform, the engine may hold that one). */
 async function ensureImage(deps: LockDeps, ref: string, platform: string): Promise<void> {
-  if (await deps.engine.inspectImage(ref)) return;
-  deps.logger.progress(`pulling ${ref}`);
-  await deps.engine.pullImage(ref, { platform, ...(deps.signal ? { signal: deps.signal } : {}) });
+  await ensurePlatformImage(deps.engine, deps.logger, { ref, platform, ...(deps.signal ? { signal: deps.signal } : {}) });
 }
 
 /** Drift between the lock and the current inputs; empty when the lock is fresh. */

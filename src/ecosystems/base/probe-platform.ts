@@ -8,6 +8,7 @@
 import type { ContainerEngine, Logger } from '../../core/ports.js';
 import type { LockedBase, TargetProbe } from '../../core/ground.js';
 import { externalError, isEnvsealError } from '../../core/errors.js';
+import { ensurePlatformImage } from '../../core/platform-image.js';
 import { probeTarget } from './probe-target.js';
 import { deriveTarget, platformMachine } from './derive-target.js';
 
@@ -41,10 +42,7 @@ export async function probePlatformTarget(engine: ContainerEngine, logger: Logge
   // An architecture envseal does not know is refused by the derivation (exit 2) before anything is pulled.
   const expected = platformMachine(platform);
   if (!expected) return derive();
-  if (!(await engine.inspectImage(ref))) {
-    logger.progress(`pulling ${ref} (${platform})`);
-    await engine.pullImage(ref, { platform, ...(signal ? { signal } : {}) });
-  }
+  await ensurePlatformImage(engine, logger, { ref, platform, ...(signal ? { signal } : {}) });
   logger.progress(`probing ${ref} (${platform})`);
   let target: TargetProbe;
   try {
