@@ -226,7 +226,11 @@ async function buildWithEngine(ctx: {
   const buildTags = reproducible ? [scratchTag(lock.name, request.target, deps.owner ?? 'unknown/0', started)] : tags;
   // The classic builder takes FROM's image from the local store whatever its platform: make the pinned index
   // reference this platform's image (another platform's build or probe may have pulled its own under it).
-  await ensurePlatformImage(deps.engine, deps.logger, { ref: lock.base.pinned, platform: lock.base.platform, ...(request.signal ? { signal: request.signal } : {}) });
+  await ensurePlatformImage(deps.engine, deps.logger, {
+    ref: lock.base.pinned,
+    platform: lock.base.platform,
+    ...(request.signal ? { signal: request.signal } : {}),
+  });
   let result;
   try {
     result = await deps.engine.build(context.stream, {

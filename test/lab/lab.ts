@@ -243,9 +243,11 @@ export async function requireLabArm64(): Promise<void> {
     throw labMissing(`the aarch64 binfmt handler is disabled or lacks the F flag (${handler.replace(/\n/g, '; ')})`);
   }
   for (const tag of [LAB_ARM64_BASE_TAG, LAB_MULTIARCH_BASE_TAG]) {
-    const res = await httpRequest({ host: '127.0.0.1', port: 5000 }, 'HEAD', `/v2/python/manifests/${tag}`, { Accept: MANIFEST_ACCEPT }).catch((err: unknown) => {
-      throw labMissing(`cannot look up ${LAB_REGISTRY}/python:${tag}`, err);
-    });
+    const res = await httpRequest({ host: '127.0.0.1', port: 5000 }, 'HEAD', `/v2/python/manifests/${tag}`, { Accept: MANIFEST_ACCEPT }).catch(
+      (err: unknown) => {
+        throw labMissing(`cannot look up ${LAB_REGISTRY}/python:${tag}`, err);
+      },
+    );
     if (res.status !== 200) throw labMissing(`the registry has no ${LAB_REGISTRY}/python:${tag} (HEAD manifest answered ${res.status})`);
   }
 }

@@ -95,8 +95,7 @@ describe('the target of a platform after the primary one', () => {
     const { engine } = fakeEngine({ stdout: probeOutput(BOOKWORM_TARGET) });
     await assert.rejects(
       probePlatformTarget(engine, recordingLogger(), { base: BASE, interpreter: 'python3', primary: PRIMARY }),
-      (err: unknown) =>
-        isEnvsealError(err) && err.exitCode === 3 && err.code === 'probe.platform-mismatch' && /ran as x86_64, not aarch64/.test(err.message),
+      (err: unknown) => isEnvsealError(err) && err.exitCode === 3 && err.code === 'probe.platform-mismatch' && /ran as x86_64, not aarch64/.test(err.message),
     );
   });
 
