@@ -18,7 +18,8 @@ export interface PlatformImageRequest {
 export async function ensurePlatformImage(engine: ContainerEngine, logger: Logger, request: PlatformImageRequest): Promise<void> {
   const { ref, platform, signal } = request;
   const [os = 'linux', architecture = 'amd64'] = platform.toLowerCase().split('/');
-  const info = await engine.inspectImage(ref);
+  // The port's inspect takes no signal: Ctrl-C must not wait for an engine that does not answer.
+  const info = await untilAborted(engine.inspectImage(ref), signal);
   if (info && (info.architecture ?? architecture) === architecture && (info.os ?? os) === os) return;
   logger.progress(
     info
@@ -29,4 +30,24 @@ export async function ensurePlatformImage(engine: ContainerEngine, logger: Logge
   // reference first (force: untag even when a container uses the image, which then stays as it is).
   if (info) await engine.removeImage(ref, { force: true, noprune: true });
   await engine.pullImage(ref, { platform, ...(signal ? { signal } : {}) });
+}
+
+/** `work`, or a rejection with the signal's reason as soon as it fires (the work itself is not stopped). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err as Error);
+      },
+    );
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * The target of a platform after the primary one (issue 10): probed in the platform's own image when the engine
  * runs it (under qemu emulation), derived from the primary probe with a warning when the engine cannot run it
- * (exec format error), refused when the image runs as another machine, and other probe failures passed on.
+ * (exec format error), refused when the image runs as another machine, and other probe failures passed on;
+ * and the pinned index reference made the image of the platform being probed or built.
  * The engine is a fake that plays what dockerd reports in each case.
  */
 import { describe, it } from 'node:test';
@@ -11,6 +12,7 @@ import type { LockedBase, TargetProbe } from '../../src/core/ground.js';
 import { isEnvsealError } from '../../src/core/errors.js';
 import { deriveTarget } from '../../src/ecosystems/base/derive-target.js';
 import { platformImageRef, probePlatformTarget } from '../../src/ecosystems/base/probe-platform.js';
+import { ensurePlatformImage } from '../../src/core/platform-image.js';
 import { BOOKWORM_TARGET } from '../fixtures/resolve/targets.js';
 
 const DIGEST = (c: string) => `sha256:${c.repeat(64)}`;
@@ -116,5 +118,50 @@ describe('the target of a platform after the primary one', () => {
       (err: unknown) => isEnvsealError(err) && err.exitCode === 2 && err.code === 'lock.platform-unknown',
     );
     assert.deepEqual(calls.pulls, []);
+  });
+});
+
+describe('the pinned index reference made the image of the platform being probed or built', () => {
+  function engineHolding(architecture: string | null) {
+    const calls: string[] = [];
+    const engine = {
+      async inspectImage() {
+        return architecture ? { id: DIGEST('9'), repoTags: [], repoDigests: [], labels: {}, env: [], layers: [], os: 'linux', architecture } : null;
+      },
+      async removeImage(ref: string, options: { force?: boolean; noprune?: boolean }) {
+        calls.push(`rm ${ref} force=${options.force} noprune=${options.noprune}`);
+      },
+      async pullImage(ref: string, options: { platform?: string }) {
+        calls.push(`pull ${ref} ${options.platform}`);
+      },
+    } as unknown as ContainerEngine;
+    return { engine, calls };
+  }
+  const ref = BASE.pinned;
+
+  it('is left alone when the engine holds that platform image under it', async () => {
+    const { engine, calls } = engineHolding('arm64');
+    await ensurePlatformImage(engine, recordingLogger(), { ref, platform: 'linux/arm64' });
+    assert.deepEqual(calls, []);
+  });
+
+  it('is untagged and pulled for the platform when it names another platform image (a digest is not overwritten)', async () => {
+    const { engine, calls } = engineHolding('amd64');
+    await ensurePlatformImage(engine, recordingLogger(), { ref, platform: 'linux/arm64' });
+    assert.deepEqual(calls, [`rm ${ref} force=true noprune=true`, `pull ${ref} linux/arm64`]);
+  });
+
+  it('is pulled for the platform when missing', async () => {
+    const { engine, calls } = engineHolding(null);
+    await ensurePlatformImage(engine, recordingLogger(), { ref, platform: 'linux/amd64' });
+    assert.deepEqual(calls, [`pull ${ref} linux/amd64`]);
+  });
+
+  it('gives up at once when interrupted while the engine does not answer', async () => {
+    const engine = { inspectImage: () => new Promise(() => {}) } as unknown as ContainerEngine;
+    const controller = new AbortController();
+    const pending = ensurePlatformImage(engine, recordingLogger(), { ref, platform: 'linux/amd64', signal: controller.signal });
+    controller.abort(new Error('interrupted'));
+    await assert.rejects(pending, /interrupted/);
   });
 });
