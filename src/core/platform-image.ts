@@ -6,6 +6,12 @@
  * pulled for that platform (layers still in the store are not fetched again). Engine-neutral, through the port.
  */
 import type { ContainerEngine, Logger } from './ports.js';
+import type { LockedBase } from './ground.js';
+
+/** The image of exactly one platform: the repository at the platform's manifest digest (not the index's). */
+export function platformImageRef(base: Pick<LockedBase, 'repository' | 'platformDigest'>): string {
+  return `${base.repository}@${base.platformDigest}`;
+}
 
 export interface PlatformImageRequest {
   ref: string;

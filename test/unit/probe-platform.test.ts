@@ -11,8 +11,8 @@ import type { ContainerEngine, ContainerRunOptions, Logger } from '../../src/cor
 import type { LockedBase, TargetProbe } from '../../src/core/ground.js';
 import { isEnvsealError } from '../../src/core/errors.js';
 import { deriveTarget } from '../../src/ecosystems/base/derive-target.js';
-import { platformImageRef, probePlatformTarget } from '../../src/ecosystems/base/probe-platform.js';
-import { ensurePlatformImage } from '../../src/core/platform-image.js';
+import { probePlatformTarget } from '../../src/ecosystems/base/probe-platform.js';
+import { ensurePlatformImage, platformImageRef } from '../../src/core/platform-image.js';
 import { BOOKWORM_TARGET } from '../fixtures/resolve/targets.js';
 
 const DIGEST = (c: string) => `sha256:${c.repeat(64)}`;

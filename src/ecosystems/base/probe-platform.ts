@@ -8,7 +8,7 @@
 import type { ContainerEngine, Logger } from '../../core/ports.js';
 import type { LockedBase, TargetProbe } from '../../core/ground.js';
 import { externalError, isEnvsealError } from '../../core/errors.js';
-import { ensurePlatformImage } from '../../core/platform-image.js';
+import { ensurePlatformImage, platformImageRef } from '../../core/platform-image.js';
 import { probeTarget } from './probe-target.js';
 import { deriveTarget, platformMachine } from './derive-target.js';
 
@@ -24,11 +24,6 @@ export interface PlatformProbeRequest {
   interpreter: string | null;
   primary: { platform: string; target: TargetProbe };
   signal?: AbortSignal;
-}
-
-/** The image of exactly this platform: the repository at the platform's manifest digest (not the index's). */
-export function platformImageRef(base: LockedBase): string {
-  return `${base.repository}@${base.platformDigest}`;
 }
 
 /** What the kernel (or qemu) says when it cannot execute a binary of another architecture. */

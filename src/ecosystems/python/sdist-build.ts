@@ -18,6 +18,7 @@ import { EnvsealError, inputError } from '../../core/errors.js';
 import { shellQuote } from '../../core/dockerfile-quote.js';
 import { splitUrlCredentials } from '../../core/url-credentials.js';
 import { captureContainerOutput } from '../../core/container-output.js';
+import { ensurePlatformImage, platformImageRef } from '../../core/platform-image.js';
 import type { IndexProject } from '../../core/ports.js';
 import type { ResolveContext } from '../types.js';
 import type { LockedPythonPackage, PythonSection, SdistBuild } from './schema.js';
@@ -118,8 +119,12 @@ async function lockOne(
   const deps = await resolveBuildDeps(requires, what, py, ctx);
   const build = { requires, sourceDateEpoch: buildEpoch(p.file.uploadTime), deps };
   const script = [...buildCommands(py, p, build), `cd ${BUILT_WHEELS_DIR}`, 'sha256sum -- *.whl'].join(' && ');
+  // The image of exactly this platform (by its manifest digest): an sdist locked for arm64 is built in the arm64
+  // image, under emulation on an amd64 engine, whatever image the index reference names locally.
+  const image = platformImageRef(ctx.ground.base);
+  await ensurePlatformImage(ctx.engine, ctx.logger, { ref: image, platform: ctx.ground.base.platform, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   const run = await captureContainerOutput(ctx.engine, {
-    image: ctx.ground.base.pinned,
+    image,
     cmd: ['/bin/sh', '-c', script],
     networkMode: 'host',
     user: '0',
