@@ -63,6 +63,7 @@ python:
   });
   after(async () => {
     await dockerCli(['image', 'rm', '-f', `envseal/${NAME}:dev-${lockFingerprintPrefix}`]).catch(() => {});
+    await dockerCli(['image', 'rm', '-f', `envseal-cache/${NAME}:dev`]).catch(() => {});
     for (const digest of [base?.indexDigest, base?.arm64]) await dockerCli(['image', 'rm', `${LAB_REGISTRY}/${REPO}@${digest}`]).catch(() => {});
     // The test's own repository only (manifest links are per repository: the lab's python:bookworm stays).
     await deleteTwoPlatformBase(REPO, base);
