@@ -31,6 +31,7 @@ import { writeFileAtomic } from '../core/atomic-write.js';
 import { BUILDS_DIR, type BuildParameters, type ImageBuildRecord } from '../record/image-build-record.js';
 import { renderFromLock, type GenerateDeps } from './generate-dockerfile.js';
 import { platformFileName } from './image-sbom.js';
+import { ensurePlatformImage } from '../core/platform-image.js';
 import { loadInputs, toRel, type ProjectPaths } from './load-inputs.js';
 import { attachToPushed, type OpenArtifacts } from './attachments.js';
 import { generateProvenance } from './provenance.js';
@@ -226,6 +227,13 @@ async function buildWithEngine(ctx: {
   const progress = buildProgress(request, deps, started);
   // With normalisation the builder's own tag is a scratch name; the real tags go on the normalised image.
   const buildTags = reproducible ? [scratchTag(lock.name, request.target, deps.owner ?? 'unknown/0', started)] : tags;
+  // The classic builder takes FROM's image from the local store whatever its platform: make the pinned index
+  // reference this platform's image (another platform's build or probe may have pulled its own under it).
+  await ensurePlatformImage(deps.engine, deps.logger, {
+    ref: lock.base.pinned,
+    platform: lock.base.platform,
+    ...(request.signal ? { signal: request.signal } : {}),
+  });
   let result;
   try {
     result = await deps.engine.build(context.stream, {

@@ -22,7 +22,8 @@ import { platformList } from '../lock/platforms.js';
 import type { Ground } from '../core/ground.js';
 import { resolveBase } from '../ecosystems/base/resolve-base.js';
 import { probeTarget } from '../ecosystems/base/probe-target.js';
-import { deriveTarget } from '../ecosystems/base/derive-target.js';
+import { probePlatformTarget } from '../ecosystems/base/probe-platform.js';
+import { ensurePlatformImage } from '../core/platform-image.js';
 import { ECOSYSTEMS, isPerPlatform, unusedValue, type WingId } from '../ecosystems/registry.js';
 import type { ResolveOptions } from '../ecosystems/types.js';
 import type { CredentialStore } from '../core/url-credentials.js';
@@ -162,8 +163,18 @@ async function resolveLock(
   for (const platform of others) {
     const prevEntry = keepBase ? previous.lock.platforms?.[platform] : undefined;
     const platformBase = prevEntry?.base ?? (await resolveBase(deps.registry, deps.logger, declared.base, platform));
-    const ground = { base: platformBase, target: deriveTarget(target, primary, platform) };
-    platforms[platform] = await resolvePlatformSections(inputs, ground, primary, sections, prevEntry, plan.wings, deps, options);
+    // A target probed in the platform's own image is kept like the primary probe; a derived one is tried again.
+    const probed =
+      prevEntry && !plan.reprobe && prevEntry.targetDerivedFrom === platform
+        ? { target: prevEntry.target, derivedFrom: platform }
+        : await probePlatformTarget(deps.engine, deps.logger, {
+            base: platformBase,
+            interpreter: plan.interpreter,
+            primary: { platform: primary, target },
+            ...(deps.signal ? { signal: deps.signal } : {}),
+          });
+    const ground = { base: platformBase, target: probed.target };
+    platforms[platform] = await resolvePlatformSections(inputs, ground, probed.derivedFrom, sections, prevEntry, plan.wings, deps, options);
   }
   const draft = {
     lockVersion: LOCK_VERSION,
@@ -201,20 +212,21 @@ function sameResolution(old: Lock, resolved: Record<string, unknown>): boolean {
 
 /**
  * A platform after the primary one: the per-platform wings (Python) resolve again for its base manifest and its
- * derived target, seeded with the primary platform's pins so versions agree wherever the same release fits.
- * Kept as they were when the primary section is kept and the platform's base manifest did not move.
+ * target (probed in its image, or derived from the primary's: `derivedFrom`), seeded with the primary platform's
+ * pins so versions agree wherever the same release fits. Kept as they were when the primary section is kept
+ * and the platform's base manifest and target did not move.
  */
 async function resolvePlatformSections(
   inputs: LoadedInputs,
   ground: Ground,
-  primary: string,
+  derivedFrom: string,
   primarySections: Record<string, unknown>,
   previous: PlatformEntry | undefined,
   plan: Partial<Record<WingId, 'keep' | 'resolve'>>,
   deps: LockDeps,
   options: ResolveOptions,
 ): Promise<PlatformEntry> {
-  const entry: Record<string, unknown> = { base: ground.base, target: ground.target, targetDerivedFrom: primary };
+  const entry: Record<string, unknown> = { base: ground.base, target: ground.target, targetDerivedFrom: derivedFrom };
   for (const wing of ECOSYSTEMS.filter(isPerPlatform)) {
     const wingDeclared = (inputs.declared as Record<string, unknown>)[wing.id];
     const previousSection = (previous as Record<string, unknown> | undefined)?.[wing.id] ?? null;
@@ -223,7 +235,11 @@ async function resolvePlatformSections(
       continue;
     }
     wing.check?.(wingDeclared, ground);
-    const keep = plan[wing.id as WingId] === 'keep' && previousSection !== null && previous?.base.platformDigest === ground.base.platformDigest;
+    const keep =
+      plan[wing.id as WingId] === 'keep' &&
+      previousSection !== null &&
+      previous?.base.platformDigest === ground.base.platformDigest &&
+      canonicalJson(previous.target) === canonicalJson(ground.target);
     deps.logger.progress(`${keep ? 'keeping' : 'resolving'} ${wing.id} for ${ground.base.platform}`);
     entry[wing.id] = keep
       ? previousSection
@@ -258,10 +274,9 @@ function refuseEmpty(inputs: LoadedInputs, sections: Record<string, unknown>): v
   );
 }
 
+/** The primary platform's image under `ref` (after a build of another platform, the engine may hold that one). */
 async function ensureImage(deps: LockDeps, ref: string, platform: string): Promise<void> {
-  if (await deps.engine.inspectImage(ref)) return;
-  deps.logger.progress(`pulling ${ref}`);
-  await deps.engine.pullImage(ref, { platform, ...(deps.signal ? { signal: deps.signal } : {}) });
+  await ensurePlatformImage(deps.engine, deps.logger, { ref, platform, ...(deps.signal ? { signal: deps.signal } : {}) });
 }
 
 /** Drift between the lock and the current inputs; empty when the lock is fresh. */

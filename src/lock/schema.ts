@@ -54,14 +54,18 @@ export const declaredSchema = z.strictObject({
 export type DeclaredInputs = z.infer<typeof declaredSchema>;
 
 /**
- * What a platform other than the primary one gets of its own: its base manifest, its target (derived from the
- * primary platform's probe, see ecosystems/base/derive-target.ts) and the sections of the wings that resolve
+ * What a platform other than the primary one gets of its own: its base manifest, its target (probed in its own
+ * image under emulation, or derived from the primary platform's probe when the engine cannot run it, see
+ * ecosystems/base/probe-platform.ts) and the sections of the wings that resolve
  * per platform (Python's wheel selection). The other sections (apt, npm) are shared with the primary platform.
  */
 export const platformEntrySchema = z.strictObject({
   base: lockedBaseSchema,
   target: targetProbeSchema,
-  /** The platform whose probe this target was derived from (the probe runs on the engine's platform only). */
+  /**
+   * The platform whose probe gave this target: the platform itself when it was probed in its own image (the
+   * engine runs it, natively or under qemu emulation), else the primary platform it was derived from.
+   */
   targetDerivedFrom: z.string(),
   ...perPlatformShape(),
 });

@@ -1,67 +1,26 @@
 /**
  * Several platforms in one lock (issue 10) through the real CLI: the lab registry holds a two-platform image
- * index (the lab base's real amd64 manifest and an arm64 manifest made here through the registry API, since no
- * arm64 image exists offline), a Python index on loopback serves a project with manylinux x86_64 and aarch64
- * wheels and one wanted on aarch64 only (`platform_machine == 'aarch64'`). `lock` pins per platform the base
- * manifest and the wheels; the amd64 image is built and verified for real; `build`/`generate --platform` of a
- * platform the lock does not hold are refused before anything is built. The arm64 image is not built (no qemu).
+ * index (the lab's real amd64 and arm64 bases, copied into this test's repository), a Python index on loopback
+ * serves a project with manylinux x86_64 and aarch64 wheels and one wanted on aarch64 only
+ * (`platform_machine == 'aarch64'`). `lock` pins per platform the base manifest and the wheels, the arm64 target
+ * probed in the arm64 image under the lab's qemu emulation; the amd64 image is built and verified for real;
+ * `build`/`generate --platform` of a platform the lock does not hold are refused before anything is built.
+ * Building the arm64 image is cli-arm64.test.ts's part.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
-import { dockerCli, LAB_REGISTRY, LAB_REGISTRY_URL, requireLab } from '../lab/lab.js';
+import { dockerCli, LAB_REGISTRY, requireLabArm64 } from '../lab/lab.js';
 import { startIndex, type LabIndex } from '../lab/index-server.js';
 import { buildWheel } from '../lab/wheel.js';
-import { buildIndex, buildTestImage, DOCKER_LIST, OCI_INDEX, pushImage, pushManifest, sha256 } from './registry-helpers.js';
+import { deleteTwoPlatformBase, pushTwoPlatformBase, type TwoPlatformBase } from './two-platform-base.js';
 
 const RUN = randomBytes(4).toString('hex');
 const REPO = `envseal-multiplat/python-${RUN}`;
 const TAG = 'bookworm-2p';
 const NAME = `multiplat-${RUN}`;
-const MANIFEST_TYPES = [
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ');
-
-interface TwoPlatformBase {
-  indexDigest: string;
-  amd64: string;
-  arm64: string;
-}
-
-/** The lab base's amd64 manifest (its blobs mounted from `python`) and a hand-made arm64 image, under one index. */
-async function pushTwoPlatformBase(): Promise<TwoPlatformBase> {
-  const res = await fetch(`${LAB_REGISTRY_URL}/v2/python/manifests/bookworm`, { headers: { Accept: MANIFEST_TYPES } });
-  assert.equal(res.status, 200, 'the lab base is in the lab registry');
-  const amdType = res.headers.get('content-type')!;
-  const amdBytes = Buffer.from(await res.arrayBuffer());
-  assert.ok(!amdType.includes('index') && !amdType.includes('list'), `the lab base is a single manifest (${amdType})`);
-  const amd = JSON.parse(amdBytes.toString('utf8')) as { config: { digest: string }; layers: { digest: string }[] };
-  for (const digest of [amd.config.digest, ...amd.layers.map((l) => l.digest)]) {
-    const mount = await fetch(`${LAB_REGISTRY_URL}/v2/${REPO}/blobs/uploads/?mount=${digest}&from=python`, { method: 'POST' });
-    await mount.arrayBuffer();
-    assert.equal(mount.status, 201, `mounting ${digest} from python into ${REPO}`);
-  }
-  const amdManifest = { digest: sha256(amdBytes), bytes: amdBytes };
-  await pushManifest(LAB_REGISTRY_URL, REPO, amdManifest.digest, amdManifest, amdType);
-  const arm = buildTestImage({ os: 'linux', architecture: 'arm64' }, `envseal-multiplat-${RUN}`, amdType);
-  await pushImage(LAB_REGISTRY_URL, REPO, arm);
-  const docker = amdType === 'application/vnd.docker.distribution.manifest.v2+json';
-  const index = buildIndex(
-    [
-      { mediaType: amdType, manifest: amdManifest, platform: { os: 'linux', architecture: 'amd64' } },
-      { mediaType: arm.mediaType, manifest: arm.manifest, platform: { os: 'linux', architecture: 'arm64' } },
-    ],
-    docker ? DOCKER_LIST : OCI_INDEX,
-  );
-  await pushManifest(LAB_REGISTRY_URL, REPO, TAG, index, docker ? DOCKER_LIST : OCI_INDEX);
-  return { indexDigest: index.digest, amd64: amdManifest.digest, arm64: arm.manifest.digest };
-}
-
 function wheels() {
   const module = (name: string) => ({ [`${name}/__init__.py`]: `NAME = "${name}"\n` });
   return {
@@ -84,8 +43,8 @@ describe('several platforms in one lock, against a two-platform index in the lab
   const envseal = (args: string[]) => runEnvseal(args, { cwd: project.dir, env });
 
   before(async () => {
-    await requireLab();
-    base = await pushTwoPlatformBase();
+    await requireLabArm64();
+    base = await pushTwoPlatformBase(REPO, TAG);
     index = await startIndex({
       projects: Object.fromEntries(Object.entries(built).map(([name, files]) => [name, files.map((w) => ({ filename: w.filename, bytes: w.bytes }))])),
     });
@@ -104,14 +63,10 @@ python:
   });
   after(async () => {
     await dockerCli(['image', 'rm', '-f', `envseal/${NAME}:dev-${lockFingerprintPrefix}`]).catch(() => {});
-    await dockerCli(['image', 'rm', `${LAB_REGISTRY}/${REPO}@${base?.indexDigest}`]).catch(() => {});
+    await dockerCli(['image', 'rm', '-f', `envseal-cache/${NAME}:dev`]).catch(() => {});
+    for (const digest of [base?.indexDigest, base?.arm64]) await dockerCli(['image', 'rm', `${LAB_REGISTRY}/${REPO}@${digest}`]).catch(() => {});
     // The test's own repository only (manifest links are per repository: the lab's python:bookworm stays).
-    for (const digest of base ? [base.indexDigest, base.arm64, base.amd64] : []) {
-      await fetch(`${LAB_REGISTRY_URL}/v2/${REPO}/manifests/${digest}`, { method: 'DELETE' }).then(
-        (r) => r.arrayBuffer(),
-        () => {},
-      );
-    }
+    await deleteTwoPlatformBase(REPO, base);
     await index?.close();
     await project?.cleanup();
   });
@@ -131,9 +86,12 @@ python:
     assert.deepEqual(Object.keys(lock.platforms), ['linux/arm64']);
     assert.equal(arm.base.digest, base.indexDigest);
     assert.equal(arm.base.platformDigest, base.arm64);
-    assert.equal(arm.targetDerivedFrom, 'linux/amd64');
+    assert.equal(arm.targetDerivedFrom, 'linux/arm64', 'probed in the arm64 image itself (qemu emulation)');
     assert.equal(arm.target.machine, 'aarch64');
-    assert.equal(arm.target.python.version, lock.target.python.version, 'derived from the native probe');
+    assert.equal(arm.target.architecture, 'arm64', "dpkg's own answer");
+    assert.equal(arm.target.python.markers.platform_machine, 'aarch64');
+    assert.match(arm.target.python.soabi, /aarch64/);
+    assert.equal(arm.target.python.version, lock.target.python.version, 'the same Debian release on both');
 
     const files = (py: any) => Object.fromEntries(py.packages.map((p: any) => [p.name, p.file]));
     const amdFiles = files(lock.python);

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import { CODE_STAMP_HEADER, computeServerCodeStamp } from './index-server.js';
 
 export const LAB_REGISTRY = '127.0.0.1:5000';
@@ -15,6 +16,11 @@ export const LAB_BASE_IMAGE = `${LAB_REGISTRY}/python:bookworm`;
 /** The same image under its local-only name (what `docker import` created). */
 export const LAB_LOCAL_BASE_IMAGE = 'local/python:bookworm';
 export const LAB_INDEX_URL = 'http://127.0.0.1:5080/simple';
+/** The lab's arm64 base (a debootstrap arm64 minbase, run under qemu emulation; .ci/lab-arm64). */
+export const LAB_ARM64_BASE_TAG = 'bookworm-arm64';
+/** The lab's two-platform index: python:bookworm (amd64) and python:bookworm-arm64 (arm64). */
+export const LAB_MULTIARCH_BASE_TAG = 'bookworm-multiarch';
+const BINFMT_AARCH64 = '/proc/sys/fs/binfmt_misc/qemu-aarch64';
 export const LAB_UP_COMMAND = 'bash .ci/lab-up';
 /** The lab engine's second endpoint: the same dockerd on TCP with TLS both ways (--tlsverify), see .ci/lab-up. */
 export const LAB_ENGINE_TLS_HOST = 'tcp://127.0.0.1:2376';
@@ -221,4 +227,27 @@ export async function requireLabSlurm(): Promise<string> {
     .find(([, state]) => state !== undefined && /^(idle|mixed|allocated|completing)/.test(state));
   if (res.code !== 0 || !up) throw labMissing(`no idle Slurm node (sinfo exit ${res.code}: ${(res.stderr || res.stdout).trim() || 'no nodes'})`);
   return up[0]!;
+}
+
+/**
+ * Checks that the lab runs arm64 images (issue 10): qemu-user-static's aarch64 binfmt handler is registered,
+ * enabled and has the F flag (so containers use it), and the registry holds the arm64 base and the
+ * two-platform index. Throws with "run `bash .ci/lab-up`" otherwise: arm64 tests fail, never skip.
+ */
+export async function requireLabArm64(): Promise<void> {
+  await requireLab();
+  const handler = await readFile(BINFMT_AARCH64, 'utf8').catch((err: unknown) => {
+    throw labMissing(`no aarch64 binfmt handler (${BINFMT_AARCH64}: qemu-user-static is not registered)`, err);
+  });
+  if (!/^enabled$/m.test(handler) || !/^flags: .*F/m.test(handler)) {
+    throw labMissing(`the aarch64 binfmt handler is disabled or lacks the F flag (${handler.replace(/\n/g, '; ')})`);
+  }
+  for (const tag of [LAB_ARM64_BASE_TAG, LAB_MULTIARCH_BASE_TAG]) {
+    const res = await httpRequest({ host: '127.0.0.1', port: 5000 }, 'HEAD', `/v2/python/manifests/${tag}`, { Accept: MANIFEST_ACCEPT }).catch(
+      (err: unknown) => {
+        throw labMissing(`cannot look up ${LAB_REGISTRY}/python:${tag}`, err);
+      },
+    );
+    if (res.status !== 200) throw labMissing(`the registry has no ${LAB_REGISTRY}/python:${tag} (HEAD manifest answered ${res.status})`);
+  }
 }

@@ -95,6 +95,8 @@ function fakeCtx(pyproject: string | undefined, run: { exitCode: number; stdout:
   });
   const runs: ContainerRunOptions[] = [];
   const engine = {
+    // The platform image (by its manifest digest) is there already: nothing is pulled.
+    inspectImage: async () => ({ id: 'sha256:x', repoTags: [], repoDigests: [], labels: {}, env: [], layers: [], os: 'linux', architecture: 'amd64' }),
     runContainer: async (options: ContainerRunOptions) => {
       runs.push(options);
       (options.stdout as Writable).write(run.stdout);
@@ -103,7 +105,16 @@ function fakeCtx(pyproject: string | undefined, run: { exitCode: number; stdout:
     },
   } as unknown as ContainerEngine;
   const ctx = {
-    ground: { base: { pinned: `base@sha256:${'e'.repeat(64)}`, reference: 'base:1', platform: 'linux/amd64' }, target: BOOKWORM_TARGET },
+    ground: {
+      base: {
+        pinned: `base:1@sha256:${'e'.repeat(64)}`,
+        repository: 'base',
+        platformDigest: `sha256:${'e'.repeat(64)}`,
+        reference: 'base:1',
+        platform: 'linux/amd64',
+      },
+      target: BOOKWORM_TARGET,
+    },
     engine,
     index: withFiles,
     logger: silentLogger,
@@ -143,7 +154,7 @@ describe('locking an sdist build', () => {
     assert.match(build.deps[0]!.file.sha256, /^[0-9a-f]{64}$/);
     assert.deepEqual(build.wheel, { filename: 'pkg-1.0-py3-none-any.whl', sha256: WHEEL_SHA });
     assert.equal(runs.length, 1);
-    assert.equal(runs[0]!.image, `base@sha256:${'e'.repeat(64)}`);
+    assert.equal(runs[0]!.image, `base@sha256:${'e'.repeat(64)}`, "the platform's own manifest");
     const script = runs[0]!.cmd[2]!;
     assert.match(script, new RegExp(`'setuptools==66\\.1\\.1 --hash=sha256:${build.deps[0]!.file.sha256}'`));
     assert.match(script, /--require-hashes --only-binary :all: --index-url http:\/\/index\.test\/simple/);

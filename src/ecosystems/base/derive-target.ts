@@ -1,5 +1,5 @@
 /**
- * The target of a platform the engine cannot run (no qemu): derived from the probe of the primary platform of
+ * The target of a platform the engine cannot run (no qemu binfmt handler, see probe-platform.ts): derived from the probe of the primary platform of
  * the same base reference. The assumption, stated in docs/lock-format.md: the entries of a multi-platform image
  * index are builds of the same distribution release, so OS, libc version, interpreter version, ABI flags and
  * PATH are the same and only the architecture differs (true for the official python and debian images, which
@@ -25,6 +25,11 @@ function archOf(platform: string): { dpkg: string; machine: string } | undefined
   if (arch === 'arm64' && (variant === undefined || variant === 'v8')) return ARCHITECTURES.arm64;
   if (arch === 'arm') return ARCHITECTURES[`arm/${variant ?? 'v7'}`];
   return ARCHITECTURES[arch];
+}
+
+/** `uname -m` of a platform's containers (`aarch64` for linux/arm64), or undefined for an architecture envseal does not know. */
+export function platformMachine(platform: string): string | undefined {
+  return archOf(platform)?.machine;
 }
 
 /** The probe of `from` (the primary platform) turned into the target of `platform`. */

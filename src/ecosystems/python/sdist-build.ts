@@ -18,6 +18,7 @@ import { EnvsealError, inputError, internalError } from '../../core/errors.js';
 import { shellQuote } from '../../core/dockerfile-quote.js';
 import { splitUrlCredentials } from '../../core/url-credentials.js';
 import { captureContainerOutput } from '../../core/container-output.js';
+import { ensurePlatformImage, platformImageRef } from '../../core/platform-image.js';
 import type { IndexProject } from '../../core/ports.js';
 import { Readable } from 'node:stream';
 import type { ResolveContext } from '../types.js';
@@ -202,7 +203,7 @@ async function buildOne(
   const requires = buildRequires(pyproject, p.file.filename);
   const deps = await resolveBuildDeps(requires, what, py, ctx);
   const build = { requires, sourceDateEpoch: buildEpoch(p.file.uploadTime), deps };
-  const key = JSON.stringify({ sdist: p.file.sha256, base: ctx.ground.base.pinned, interpreter: py.interpreter, build });
+  const key = JSON.stringify({ sdist: p.file.sha256, base: ctx.ground.base.pinned, platform: ctx.ground.base.platform, interpreter: py.interpreter, build });
   const cached = await ctx.index.buildCache?.get(key);
   if (cached !== undefined) {
     const hit = JSON.parse(cached) as { wheel: SdistBuild['wheel']; metadata?: string };
@@ -264,8 +265,12 @@ async function runBuild(
     ? `read n && netrc="$(dd bs=1 count="$n" 2>/dev/null)" && (umask 077 && printf '%s\\n' "$netrc" > ${NETRC_IN_BUILD}) && export NETRC=${NETRC_IN_BUILD} && unset netrc && ${steps}; status=$?; rm -f ${NETRC_IN_BUILD}; exit $status`
     : steps;
   const input = [...(netrc ? [Buffer.from(`${netrcBytes.length}\n`), netrcBytes] : []), ...(archive ? [archive] : [])];
+  // The image of exactly this platform (by its manifest digest): an sdist locked for arm64 is built in the arm64
+  // image, under emulation on an amd64 engine, whatever image the index reference names locally.
+  const image = platformImageRef(ctx.ground.base);
+  await ensurePlatformImage(ctx.engine, ctx.logger, { ref: image, platform: ctx.ground.base.platform, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   return captureContainerOutput(ctx.engine, {
-    image: ctx.ground.base.pinned,
+    image,
     cmd: ['/bin/sh', '-c', script],
     networkMode: 'host',
     user: '0',
