@@ -165,6 +165,30 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
       await rm(workDir, { recursive: true, force: true });
     }
   };
+  const { compose, builds } = composedBuildDeps(engine, { env, logger, memoFile, configDir });
+  const files = createFileDigester({ logger, idleTimeoutMs: deadlines.httpMs });
+  return {
+    registry: lazyRegistry,
+    engine,
+    index,
+    clock: systemClock,
+    logger,
+    normalize,
+    compose,
+    builds,
+    indexCredentials,
+    owner: ownership.owner,
+    artifacts,
+    files,
+  };
+}
+
+/** The deps of composed builds (app/build-composed.ts): writing source layers, and the memo of whole builds and prefixes. */
+function composedBuildDeps(
+  engine: ContainerEngine,
+  where: { env: NodeJS.ProcessEnv; logger: Logger; memoFile: string; configDir: string },
+): Pick<Deps, 'compose' | 'builds'> {
+  const { env, logger, memoFile, configDir } = where;
   const compose: Deps['compose'] = async (options) => {
     const { composeImage } = await import('../image/normalize/compose-image.js');
     const workDir = await mkdtemp(join(env.TMPDIR ?? tmpdir(), 'envseal-compose-'));
@@ -187,21 +211,7 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
     },
     remember: async (key, image) => (await import('../image/normalize/normalized-memo.js')).rememberBuild(memoFile, key, image),
   };
-  const files = createFileDigester({ logger, idleTimeoutMs: deadlines.httpMs });
-  return {
-    registry: lazyRegistry,
-    engine,
-    index,
-    clock: systemClock,
-    logger,
-    normalize,
-    compose,
-    builds,
-    indexCredentials,
-    owner: ownership.owner,
-    artifacts,
-    files,
-  };
+  return { compose, builds };
 }
 
 /**

@@ -29,7 +29,7 @@ import { externalError, inputError } from '../../core/errors.js';
 import { walkBuildContext, type BuildContextOptions, type ContextEntry } from '../context/context.js';
 import { createTarWriter, type TarWriter } from '../../tar/tar-stream-codec.js';
 import { readImageArchive } from './image-archive.js';
-import { checkEpoch, rewriteImageConfig } from './config-rewrite.js';
+import { checkEpoch, formatEpoch, rewriteImageConfig } from './config-rewrite.js';
 import { rewriteLayerFile } from './layer-rewrite.js';
 import { applyTags, loadArchive, removeQuietly } from './normalize-image.js';
 
@@ -93,6 +93,7 @@ export async function composeImage(engine: ContainerEngine, options: ComposeImag
     layers.push({ diffId: rewritten.diffId, file, size: rewritten.size });
     logger.debug(`compose: ${copy.line} → ${rewritten.diffId} (${rewritten.entries} entries, ${rewritten.size} bytes)`);
   }
+  logger.debug(`compose: layers written in ${Math.round(performance.now() - started)} ms`);
   const diffIds = [...options.base.diffIds, ...layers.map((l) => l.diffId)];
   const config = composeConfig(options.base.config, options.copies, { epoch, diffIds });
   const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
@@ -106,6 +107,7 @@ export async function composeImage(engine: ContainerEngine, options: ComposeImag
     loadedId = await loadArchive(engine, config, configDigest, output, options.signal);
     loadedByUs = true;
   }
+  logger.debug(`compose: loaded at ${Math.round(performance.now() - started)} ms`);
   const loaded = await engine.inspectImage(loadedId);
   if (!loaded || loaded.layers.join() !== diffIds.join()) {
     if (loadedByUs) await removeQuietly(engine, loadedId);
@@ -129,7 +131,7 @@ export async function composeImage(engine: ContainerEngine, options: ComposeImag
 export function composeConfig(base: Buffer, copies: readonly ContextCopy[], options: { epoch: number; diffIds: readonly string[] }): Buffer {
   const parsed = JSON.parse(base.toString('utf8')) as Record<string, unknown>;
   const history = Array.isArray(parsed.history) ? [...(parsed.history as unknown[])] : [];
-  for (const copy of copies) history.push({ created_by: copy.line, comment: 'envseal: written from the build context' });
+  for (const copy of copies) history.push({ created: formatEpoch(options.epoch), created_by: copy.line, comment: 'envseal: written from the build context' });
   return rewriteImageConfig(JSON.stringify({ ...parsed, history }), { sourceDateEpoch: options.epoch, diffIds: options.diffIds });
 }
 
