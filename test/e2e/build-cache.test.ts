@@ -78,7 +78,8 @@ describe('incremental rebuilds keep the build cache (issue 11)', { concurrency: 
     assert.equal(first.cachedSteps, 0, 'a first build has nothing to reuse');
     // Only the source COPY ran again (the deploy stage ends with it), and every layer below it is the same
     // layer as before: the install layers were not rebuilt, nor normalised into anything else.
-    assert.equal(second.steps - second.cachedSteps, 1, `${second.steps - second.cachedSteps} steps ran after a one-file edit`);
+    const froms = instructions.slice(0, copyAt).filter((line) => line.startsWith('FROM ')).length;
+    assert.equal(second.steps - froms - second.cachedSteps, 1, `${second.steps - froms - second.cachedSteps} steps ran after a one-file edit`);
     assert.match(instructions[copyAt + 1] ?? '', /^FROM deps AS dev/, 'the source COPY is the last instruction of the deploy stage');
     assert.deepEqual(second.diffIds.slice(0, -1), first.diffIds.slice(0, -1), 'every layer below the source COPY is unchanged');
     assert.notEqual(second.diffIds.at(-1), first.diffIds.at(-1), 'the source layer holds the edit');
