@@ -24,11 +24,6 @@ ARG SOURCE_DATE_EPOCH=1796285333
 RUN groupadd --gid 10001 envseal \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /opt/envseal --shell /usr/sbin/nologin envseal
 WORKDIR /opt/envseal
-COPY ["package.json", "/opt/envseal/package.json"]
-COPY ["bin", "/opt/envseal/bin"]
-COPY ["dist", "/opt/envseal/dist"]
-COPY ["templates", "/opt/envseal/templates"]
-COPY ["schema", "/opt/envseal/schema"]
 COPY envseal.lock /etc/envseal/lock.json
 COPY envseal.sbom.cdx.json /etc/envseal/sbom.cdx.json
 ENV ENVSEAL_FINGERPRINT=sha256:e1a96b4c7c5d3b3f32021e65152cf776247b6ddd1477d6ce9a2b90e00049dd27 \
@@ -46,6 +41,12 @@ LABEL org.opencontainers.image.title="envseal" \
 USER envseal
 ENTRYPOINT ["node", "/opt/envseal/bin/envseal.js"]
 CMD ["--help"]
+# The project's files come last: editing one rebuilds only these layers (envseal build writes them itself).
+COPY ["package.json", "/opt/envseal/package.json"]
+COPY ["bin", "/opt/envseal/bin"]
+COPY ["dist", "/opt/envseal/dist"]
+COPY ["templates", "/opt/envseal/templates"]
+COPY ["schema", "/opt/envseal/schema"]
 
 # ---------------------------------------------------------------------------------------------------------
 # dev: development extras; the project is mounted at /opt/envseal at run time. Last, so that building deploy

@@ -34,6 +34,8 @@ import { platformFileName } from './image-sbom.js';
 import { ensurePlatformImage } from '../core/platform-image.js';
 import { loadInputs, toRel, type ProjectPaths } from './load-inputs.js';
 import { attachToPushed, type OpenArtifacts } from './attachments.js';
+import { buildComposed, type EngineBuild, type EngineBuilt } from './build-composed.js';
+import type { ComposeImageOptions } from '../image/normalize/compose-image.js';
 import { generateProvenance } from './provenance.js';
 
 /** Path of the Dockerfile inside the build context. */
@@ -57,13 +59,17 @@ export interface BuildDeps extends GenerateDeps {
   /** Reproducible builds remembered by the key of their inputs (app/build-key.ts); absent = always build. */
   builds?: {
     /** The image built before with this key, while the engine still has it. */
-    recall(key: string): Promise<{ imageId: string; diffIds: string[]; steps: number } | null>;
+    /** `withConfig`: with the image's config bytes, when they are still known. */
+    recall(key: string, options?: { withConfig?: boolean }): Promise<{ imageId: string; diffIds: string[]; steps: number; config?: Buffer | undefined } | null>;
     remember(key: string, image: { imageId: string; diffIds: string[]; steps: number }): Promise<void>;
   };
+  /** `withConfig`: also return the normalised config bytes (a reused image's, when they are still known). */
   normalize?: (
     imageId: string,
-    options: { sourceDateEpoch: number; tags: string[]; preserveLayers?: string[]; signal?: AbortSignal },
-  ) => Promise<{ imageId: string; diffIds: string[] }>;
+    options: { sourceDateEpoch: number; tags: string[]; preserveLayers?: string[]; withConfig?: boolean; signal?: AbortSignal },
+  ) => Promise<{ imageId: string; diffIds: string[]; config?: Buffer | undefined }>;
+  /** Writes the deploy image's source layers from the context on top of a normalised prefix (image/normalize/compose-image.ts). */
+  compose?: (options: Omit<ComposeImageOptions, 'workDir' | 'classic' | 'logger'>) => Promise<{ imageId: string; diffIds: string[] }>;
 }
 
 export interface BuildRequest {
@@ -185,7 +191,7 @@ async function collectIndexNetrc(paths: ProjectPaths, lock: Lock, deps: BuildDep
   return store.toNetrc(indexes);
 }
 
-type Rendered = Awaited<ReturnType<typeof renderFromLock>>;
+export type Rendered = Awaited<ReturnType<typeof renderFromLock>>;
 
 /** The build context: the project as .dockerignore leaves it, the rendered Dockerfile and the SBOM it copies in. */
 function contextOptions(paths: ProjectPaths, rendered: Rendered, epoch: number): BuildContextOptions {
@@ -198,18 +204,8 @@ function contextOptions(paths: ProjectPaths, rendered: Rendered, epoch: number):
   };
 }
 
-interface EngineBuild {
-  imageId: string;
-  /** Empty when not normalised (taken from the image then). */
-  diffIds: string[];
-  /** When the engine's build ended (normalisation starts). */
-  builtAt: number;
-  steps: number;
-  cachedSteps: number;
-}
-
-/** Builds with the engine and, for a reproducible build, normalises the result and tags it. */
-async function buildWithEngine(ctx: {
+/** What buildWithEngine works with. */
+interface EngineBuildContext {
   paths: ProjectPaths;
   rendered: Rendered;
   request: BuildRequest;
@@ -219,14 +215,78 @@ async function buildWithEngine(ctx: {
   reproducible: boolean;
   started: number;
   mark: (phase: string) => void;
-}): Promise<EngineBuild> {
-  const { rendered, request, deps, tags, buildArgs, reproducible, started } = ctx;
-  const { lock } = rendered;
+}
+
+/**
+ * Builds with the engine and, for a reproducible build, normalises the result and tags it. A reproducible
+ * deploy build has the engine build the Dockerfile up to the source COPYs and writes those layers itself
+ * (app/build-composed.ts); where that cannot be done, the whole Dockerfile is built and normalised.
+ */
+async function buildWithEngine(ctx: EngineBuildContext): Promise<EngineBuild> {
+  const composed = await buildComposed({
+    dir: ctx.paths.dir,
+    rendered: ctx.rendered,
+    target: ctx.request.target,
+    reproducible: ctx.reproducible,
+    tags: ctx.tags,
+    signal: ctx.request.signal,
+    deps: ctx.deps,
+    mark: ctx.mark,
+    context: contextOptions(ctx.paths, ctx.rendered, sourceDateEpoch(ctx.rendered.lock)),
+    engineBuild: (dockerfile) => engineBuild(ctx, dockerfile),
+    normalizeBuilt: (built) => normalizeBuilt(ctx, built, { tags: [], withConfig: true }),
+    ...(ctx.deps.builds ? { prefixMemo: prefixMemo(ctx, ctx.deps.builds) } : {}),
+  });
+  if (composed) return composed;
+  const built = await engineBuild(ctx, { text: ctx.rendered.text, tags: ctx.reproducible ? undefined : ctx.tags });
+  const builtAt = ctx.deps.clock.now().getTime();
+  if (!ctx.reproducible) return { imageId: built.imageId, diffIds: [], builtAt, steps: built.steps, cachedSteps: built.cachedSteps };
+  const normalized = await normalizeBuilt(ctx, built, { tags: ctx.tags });
+  return { imageId: normalized.imageId, diffIds: normalized.diffIds, builtAt, steps: built.steps, cachedSteps: built.cachedSteps };
+}
+
+/** The build memo for composed builds' prefixes: keyed like a whole build (app/build-key.ts), by what the prefix reads. */
+function prefixMemo(ctx: EngineBuildContext, builds: NonNullable<BuildDeps['builds']>) {
+  const { request, paths, rendered } = ctx;
+  return {
+    key: async (prefix: string, sources: readonly string[]) => {
+      try {
+        return await computeBuildKey({
+          dockerfile: prefix,
+          target: request.target,
+          platform: request.platform ?? null,
+          network: request.network ?? 'host',
+          buildArgs: visibleBuildArgs(ctx.buildArgs),
+          sourceDigest: await computeSourceDigest(paths.dir, [...sources]),
+          copy: sources,
+          context: contextOptions(paths, rendered, sourceDateEpoch(rendered.lock)),
+        });
+      } catch (err) {
+        ctx.deps.logger.debug(`build: no key for the prefix (${(err as Error).message}); building it`);
+        return undefined;
+      }
+    },
+    // --no-cache builds the prefix again (and what it builds is remembered).
+    recall: async (key: string) => (request.noCache ? null : builds.recall(key, { withConfig: true })),
+    remember: (key: string, image: { imageId: string; diffIds: string[]; steps: number }) => builds.remember(key, image),
+  };
+}
+
+/** Build args the image can see: never the index credentials (they do not change the image and must not be written anywhere). */
+function visibleBuildArgs(buildArgs: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(buildArgs).filter(([name]) => name !== INDEX_CREDENTIALS_ARG));
+}
+
+/** One engine build of `text` (the Dockerfile sent in the context); `tags` undefined = a scratch tag (normalised later). */
+async function engineBuild(ctx: EngineBuildContext, dockerfile: { text: string; tags?: string[] | undefined; extraIgnore?: string[] }): Promise<EngineBuilt> {
+  const { request, deps, buildArgs, started } = ctx;
+  const { lock } = ctx.rendered;
   const epoch = sourceDateEpoch(lock);
-  const context = createBuildContext(contextOptions(ctx.paths, rendered, epoch));
+  const options = { ...contextOptions(ctx.paths, ctx.rendered, epoch), dockerfile: { path: CONTEXT_DOCKERFILE, content: dockerfile.text } };
+  const context = createBuildContext(dockerfile.extraIgnore?.length ? { ...options, extraIgnore: dockerfile.extraIgnore } : options);
   const progress = buildProgress(request, deps, started);
   // With normalisation the builder's own tag is a scratch name; the real tags go on the normalised image.
-  const buildTags = reproducible ? [scratchTag(lock.name, request.target, deps.owner ?? 'unknown/0', started)] : tags;
+  const buildTags = dockerfile.tags ?? [scratchTag(lock.name, request.target, deps.owner ?? 'unknown/0', started)];
   // The classic builder takes FROM's image from the local store whatever its platform: make the pinned index
   // reference this platform's image (another platform's build or probe may have pulled its own under it).
   await ensurePlatformImage(deps.engine, deps.logger, {
@@ -255,32 +315,39 @@ async function buildWithEngine(ctx: {
     throw inputError('build.context', `could not send the build context: ${(err as Error).message}`);
   });
   ctx.mark(`built (context ${sent.files} files, ${sent.bytes} bytes)`);
+  return { imageId: result.imageId, buildTag: buildTags[0]!, steps: progress.steps(), cachedSteps: progress.cachedSteps() };
+}
 
-  const builtAt = deps.clock.now().getTime();
-  let imageId = result.imageId;
-  let diffIds: string[] = [];
-  if (reproducible) {
-    deps.logger.progress(`[${request.target}] normalising the image (SOURCE_DATE_EPOCH=${epoch})`);
-    // The pinned base's layers are content-addressed already: kept byte for byte, shared with the base on disk.
-    const base = await deps.engine.inspectImage(lock.base.pinned);
-    try {
-      const normalized = await deps.normalize!(imageId, {
-        sourceDateEpoch: epoch,
-        tags,
-        ...(base ? { preserveLayers: base.layers } : {}),
-        ...(request.signal ? { signal: request.signal } : {}),
-      });
-      imageId = normalized.imageId;
-      diffIds = normalized.diffIds;
-    } finally {
-      // The raw image itself holds the last step's cache: it stays under one tag per project and target.
-      await deps.engine.tagImage(result.imageId, buildCacheTag(lock.name, request.target)).catch(() => {});
-      // noprune: the classic builder's intermediate images under the raw image are its build cache; pruning
-      // them would make the next build of an edited source start from scratch.
-      await deps.engine.removeImage(buildTags[0]!, { force: false, noprune: true }).catch(() => {});
-    }
+/**
+ * Normalises a scratch-tagged build and tags the result with `tags`; `withConfig` also returns the normalised
+ * config bytes (for composing on top). The raw image stays as the build cache, under one tag per project and target.
+ */
+async function normalizeBuilt(
+  ctx: EngineBuildContext,
+  built: EngineBuilt,
+  options: { tags: string[]; withConfig?: boolean },
+): Promise<{ imageId: string; diffIds: string[]; config?: Buffer | undefined }> {
+  const { request, deps } = ctx;
+  const { lock } = ctx.rendered;
+  const epoch = sourceDateEpoch(lock);
+  deps.logger.progress(`[${request.target}] normalising the image (SOURCE_DATE_EPOCH=${epoch})`);
+  // The pinned base's layers are content-addressed already: kept byte for byte, shared with the base on disk.
+  const base = await deps.engine.inspectImage(lock.base.pinned);
+  try {
+    return await deps.normalize!(built.imageId, {
+      sourceDateEpoch: epoch,
+      tags: options.tags,
+      ...(base ? { preserveLayers: base.layers } : {}),
+      ...(options.withConfig ? { withConfig: true } : {}),
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+  } finally {
+    // The raw image itself holds the last step's cache: it stays under one tag per project and target.
+    await deps.engine.tagImage(built.imageId, buildCacheTag(lock.name, request.target)).catch(() => {});
+    // noprune: the classic builder's intermediate images under the raw image are its build cache; pruning
+    // them would make the next build of an edited source start from scratch.
+    await deps.engine.removeImage(built.buildTag, { force: false, noprune: true }).catch(() => {});
   }
-  return { imageId, diffIds, builtAt, steps: progress.steps(), cachedSteps: progress.cachedSteps() };
 }
 
 export async function buildImage(paths: ProjectPaths, request: BuildRequest, deps: BuildDeps): Promise<BuildOutcome> {
@@ -317,7 +384,7 @@ export async function buildImage(paths: ProjectPaths, request: BuildRequest, dep
           target: request.target,
           platform: request.platform ?? null,
           network: request.network ?? 'host',
-          buildArgs: Object.fromEntries(Object.entries(buildArgs).filter(([name]) => name !== INDEX_CREDENTIALS_ARG)),
+          buildArgs: visibleBuildArgs(buildArgs),
           sourceDigest,
           copy: request.target === 'deploy' ? lock.targets.deploy.copy : [],
           context: contextOptions(paths, rendered, epoch),

@@ -37,6 +37,7 @@ export interface Deps {
   clock: Clock;
   logger: Logger;
   normalize: NonNullable<BuildDeps['normalize']>;
+  compose: NonNullable<BuildDeps['compose']>;
   builds: NonNullable<BuildDeps['builds']>;
   /** Index credentials: from netrc here; `lock` and `build` add the spec's inline ones. */
   indexCredentials: CredentialStore;
@@ -127,17 +128,20 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
   });
   // Per envseal version: another version's normaliser may write other bytes.
   const memoFile = join(cacheDir(env), `normalized-images-${TOOL_VERSION}.json`);
+  const configDir = join(cacheDir(env), 'image-configs');
   const normalize: Deps['normalize'] = async (imageId, options) => {
     // A repeat build whose steps all came from the cache gives the same raw image: reuse last time's result
     // while the engine still has it; after an edit, layers rewritten before are not rewritten again
     // (image/normalize/normalized-memo.ts).
-    const { NormalizedMemo, rememberNormalized, sharedPrefix } = await import('../image/normalize/normalized-memo.js');
+    const { NormalizedMemo, rememberNormalized, sharedPrefix, readImageConfig, writeImageConfig } = await import('../image/normalize/normalized-memo.js');
     const memo = await NormalizedMemo.open(memoFile);
     const known = memo.image(imageId, options.sourceDateEpoch);
-    if (known && (await engine.inspectImage(known.imageId))) {
+    // A composed build needs the config bytes too: kept by digest next to the memo, checked when read.
+    const config = known && options.withConfig ? await readImageConfig(configDir, known.imageId) : undefined;
+    if (known && (!options.withConfig || config) && (await engine.inspectImage(known.imageId))) {
       logger.debug(`normalised image ${known.imageId} reused for raw image ${imageId}`);
       for (const tag of options.tags) await engine.tagImage(known.imageId, tag);
-      return known;
+      return { ...known, config };
     }
     // The chain of an image the engine still has is held by the engine: its layers need not be sent again.
     const heldLayers = async (diffIds: readonly string[]) => {
@@ -162,19 +166,15 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
       await rememberNormalized(memoFile, imageId, options.sourceDateEpoch, result).catch((err: unknown) =>
         logger.debug(`could not remember the normalised image: ${(err as Error).message}`),
       );
-      return { imageId: result.imageId, diffIds: result.diffIds };
+      await writeImageConfig(configDir, result.configDigest, result.config).catch((err: unknown) =>
+        logger.debug(`could not keep the normalised config: ${(err as Error).message}`),
+      );
+      return { imageId: result.imageId, diffIds: result.diffIds, config: result.config };
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
   };
-  const builds: Deps['builds'] = {
-    recall: async (key) => {
-      const { NormalizedMemo } = await import('../image/normalize/normalized-memo.js');
-      const known = (await NormalizedMemo.open(memoFile)).build(key);
-      return known && (await engine.inspectImage(known.imageId)) ? known : null;
-    },
-    remember: async (key, image) => (await import('../image/normalize/normalized-memo.js')).rememberBuild(memoFile, key, image),
-  };
+  const { compose, builds } = composedBuildDeps(engine, { env, logger, memoFile, configDir });
   const files = createFileDigester({ logger, idleTimeoutMs: deadlines.httpMs });
   return {
     registry: lazyRegistry,
@@ -183,6 +183,7 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
     clock: systemClock,
     logger,
     normalize,
+    compose,
     builds,
     indexCredentials,
     owner: ownership.owner,
@@ -190,6 +191,37 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
     files,
     git: new HostGit({ tmpDir: env.TMPDIR ?? tmpdir() }),
   };
+}
+
+/** The deps of composed builds (app/build-composed.ts): writing source layers, and the memo of whole builds and prefixes. */
+function composedBuildDeps(
+  engine: ContainerEngine,
+  where: { env: NodeJS.ProcessEnv; logger: Logger; memoFile: string; configDir: string },
+): Pick<Deps, 'compose' | 'builds'> {
+  const { env, logger, memoFile, configDir } = where;
+  const compose: Deps['compose'] = async (options) => {
+    const { composeImage } = await import('../image/normalize/compose-image.js');
+    const workDir = await mkdtemp(join(env.TMPDIR ?? tmpdir(), 'envseal-compose-'));
+    try {
+      const classic = (await engine.info().catch(() => undefined))?.imageStore === 'classic';
+      const result = await composeImage(engine, { ...options, workDir, classic, logger });
+      const { layers, files, bytes, ms, reused } = result.stats;
+      logger.debug(`compose: ${layers} source layers, ${files} files, ${bytes} bytes in ${ms} ms${reused ? ' (the engine had the image)' : ''}`);
+      return { imageId: result.imageId, diffIds: result.diffIds };
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  };
+  const builds: Deps['builds'] = {
+    recall: async (key, options) => {
+      const { NormalizedMemo, readImageConfig } = await import('../image/normalize/normalized-memo.js');
+      const known = (await NormalizedMemo.open(memoFile)).build(key);
+      if (!known || !(await engine.inspectImage(known.imageId))) return null;
+      return options?.withConfig ? { ...known, config: await readImageConfig(configDir, known.imageId) } : known;
+    },
+    remember: async (key, image) => (await import('../image/normalize/normalized-memo.js')).rememberBuild(memoFile, key, image),
+  };
+  return { compose, builds };
 }
 
 /**

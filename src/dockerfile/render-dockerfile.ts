@@ -129,6 +129,13 @@ function renderUser(user: string, uid: number, home: string): string {
   ].join('\n');
 }
 
+/** The deploy stage's COPY of one `targets.deploy.copy` path: its source and destination, and the line. */
+export function deployCopy(path: string, workdir: string): { source: string; dest: string; line: string } {
+  const clean = path.replace(/\/+$/, '');
+  const dest = `${workdir.replace(/\/+$/, '')}/${clean}`;
+  return { source: clean, dest, line: renderCopy(path, workdir) };
+}
+
 function renderCopy(path: string, workdir: string): string {
   const clean = path.replace(/\/+$/, '');
   const dest = `${workdir.replace(/\/+$/, '')}/${clean}`;

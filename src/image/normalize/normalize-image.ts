@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import type { ContainerEngine, Logger } from '../../core/ports.js';
 import { silentLogger } from '../../core/ports.js';
 import { describeError, externalError, inputError, internalError, isEnvsealError, type EnvsealError } from '../../core/errors.js';
-import { readImageArchive, SkippedEntryMismatch, writeImageArchive, type ImageArchive, type SpooledLayer } from './image-archive.js';
+import { readImageArchive, SkippedEntryMismatch, writeImageArchive, type ArchiveLayerInput, type ImageArchive, type SpooledLayer } from './image-archive.js';
 import { checkEpoch, rewriteImageConfig } from './config-rewrite.js';
 import { rewriteLayerFile } from './layer-rewrite.js';
 
@@ -59,6 +59,8 @@ export interface NormalizeImageResult {
   imageId: string;
   /** `sha256:` of the rewritten config bytes. */
   configDigest: string;
+  /** The rewritten config bytes (their digest is the image ID under the classic store): what composeImage builds on. */
+  config: Buffer;
   /** rootfs.diff_ids of the normalised image. */
   diffIds: string[];
   /** For every layer above the preserved ones: its raw diff_id and what it normalised to (for `knownLayers`). */
@@ -228,6 +230,7 @@ async function normalizeOnce(
     return {
       imageId: loaded.id,
       configDigest,
+      config,
       diffIds,
       rewrittenLayers,
       archivePaths: archive.layers.map((l) => ({ path: l.archivePath, diffId: l.diffId })),
@@ -368,11 +371,11 @@ async function materializeLayers(output: readonly OutputLayer[], ctx: RewriteCon
 }
 
 /** Loads the normalised image into the engine; returns the ID the engine gives it (checked against our bytes). */
-async function loadArchive(
+export async function loadArchive(
   engine: ContainerEngine,
   config: Buffer,
   configDigest: string,
-  output: OutputLayer[],
+  output: readonly ArchiveLayerInput[],
   signal: AbortSignal | undefined,
 ): Promise<string> {
   const written = await writeImageArchive(config, output);
@@ -399,7 +402,7 @@ async function loadArchive(
 }
 
 /** Tags the image; on a failure, puts the tags already moved back where they were (or removes them). */
-async function applyTags(engine: ContainerEngine, imageId: string, tags: readonly string[], removeOnFailure: string | undefined): Promise<void> {
+export async function applyTags(engine: ContainerEngine, imageId: string, tags: readonly string[], removeOnFailure: string | undefined): Promise<void> {
   const applied: { tag: string; previous: string | undefined }[] = [];
   for (const tag of tags) {
     try {
@@ -426,7 +429,7 @@ async function applyTags(engine: ContainerEngine, imageId: string, tags: readonl
   }
 }
 
-async function removeQuietly(engine: ContainerEngine, ref: string): Promise<void> {
+export async function removeQuietly(engine: ContainerEngine, ref: string): Promise<void> {
   await engine.removeImage(ref, { force: false }).catch(() => {});
 }
 

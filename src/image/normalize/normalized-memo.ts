@@ -13,8 +13,9 @@
  * A result is used only while the engine still has what it names; the file is a cache: unreadable or
  * damaged, it is started afresh.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 
 export interface NormalizedImage {
@@ -154,4 +155,20 @@ export async function rememberBuild(file: string, key: string, image: BuiltImage
     MAX_ENTRIES,
   );
   await writeMemo(file, { ...memo, builds });
+}
+
+/**
+ * Normalised config bytes by their digest, for building on a reused image (image/normalize/compose-image.ts):
+ * `<dir>/<hex>.json`. Read back only when the bytes still hash to the digest asked for; else undefined.
+ */
+export async function readImageConfig(dir: string, digest: string): Promise<Buffer | undefined> {
+  if (!isDigest(digest)) return undefined;
+  const bytes = await readFile(join(dir, `${digest.slice('sha256:'.length)}.json`)).catch(() => undefined);
+  return bytes && `sha256:${createHash('sha256').update(bytes).digest('hex')}` === digest ? bytes : undefined;
+}
+
+export async function writeImageConfig(dir: string, digest: string, config: Buffer): Promise<void> {
+  if (!isDigest(digest)) return;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(join(dir, `${digest.slice('sha256:'.length)}.json`), config, { mode: 0o600 });
 }
