@@ -179,6 +179,8 @@ function fakeCtx(git: GitSources, run = { exitCode: 0, stdout: `${'c'.repeat(64)
   const index = new MemoryIndex({ 'http://index.test/simple': { setuptools: [{ version: '66.1.1' }], wheel: [{ version: '0.38.4' }] } });
   const runs: ContainerRunOptions[] = [];
   const engine = {
+    // The platform image (by its manifest digest) is there already: nothing is pulled.
+    inspectImage: async () => ({ id: 'sha256:x', repoTags: [], repoDigests: [], labels: {}, env: [], layers: [], os: 'linux', architecture: 'amd64' }),
     runContainer: async (options: ContainerRunOptions) => {
       runs.push(options);
       (options.stdout as Writable).write(run.stdout);
