@@ -282,18 +282,19 @@ async function engineBuild(ctx: EngineBuildContext, dockerfile: { text: string; 
   const { request, deps, buildArgs, started } = ctx;
   const { lock } = ctx.rendered;
   const epoch = sourceDateEpoch(lock);
-  const options = { ...contextOptions(ctx.paths, ctx.rendered, epoch), dockerfile: { path: CONTEXT_DOCKERFILE, content: dockerfile.text } };
-  const context = createBuildContext(dockerfile.extraIgnore?.length ? { ...options, extraIgnore: dockerfile.extraIgnore } : options);
-  const progress = buildProgress(request, deps, started);
-  // With normalisation the builder's own tag is a scratch name; the real tags go on the normalised image.
-  const buildTags = dockerfile.tags ?? [scratchTag(lock.name, request.target, deps.owner ?? 'unknown/0', started)];
   // The classic builder takes FROM's image from the local store whatever its platform: make the pinned index
-  // reference this platform's image (another platform's build or probe may have pulled its own under it).
+  // reference this platform's image (another platform's build or probe may have pulled its own under it). Before
+  // the context is opened: an interrupted or failed pull must not leave a context stream that nobody closes.
   await ensurePlatformImage(deps.engine, deps.logger, {
     ref: lock.base.pinned,
     platform: lock.base.platform,
     ...(request.signal ? { signal: request.signal } : {}),
   });
+  const options = { ...contextOptions(ctx.paths, ctx.rendered, epoch), dockerfile: { path: CONTEXT_DOCKERFILE, content: dockerfile.text } };
+  const context = createBuildContext(dockerfile.extraIgnore?.length ? { ...options, extraIgnore: dockerfile.extraIgnore } : options);
+  const progress = buildProgress(request, deps, started);
+  // With normalisation the builder's own tag is a scratch name; the real tags go on the normalised image.
+  const buildTags = dockerfile.tags ?? [scratchTag(lock.name, request.target, deps.owner ?? 'unknown/0', started)];
   let result;
   try {
     result = await deps.engine.build(context.stream, {

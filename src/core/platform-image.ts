@@ -24,8 +24,9 @@ export interface PlatformImageRequest {
 export async function ensurePlatformImage(engine: ContainerEngine, logger: Logger, request: PlatformImageRequest): Promise<void> {
   const { ref, platform, signal } = request;
   const [os = 'linux', architecture = 'amd64'] = platform.toLowerCase().split('/');
-  // The port's inspect takes no signal: Ctrl-C must not wait for an engine that does not answer.
-  const info = await untilAborted(engine.inspectImage(ref), signal);
+  // Ctrl-C must not wait for an engine that does not answer: the request is cancelled (its socket closed, so
+  // nothing keeps the process alive), and a port that ignores the signal is not waited for either.
+  const info = await untilAborted(engine.inspectImage(ref, signal ? { signal } : undefined), signal);
   if (info && (info.architecture ?? architecture) === architecture && (info.os ?? os) === os) return;
   logger.progress(
     info

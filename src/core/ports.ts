@@ -150,7 +150,7 @@ export interface ContainerRunResult {
  */
 export interface EngineImages {
   /** null when the image does not exist locally. */
-  inspectImage(ref: string): Promise<ImageInfo | null>;
+  inspectImage(ref: string, options?: { signal?: AbortSignal }): Promise<ImageInfo | null>;
   pullImage(ref: string, options?: { platform?: string; signal?: AbortSignal }): Promise<void>;
   tagImage(imageId: string, repoTag: string): Promise<void>;
   /** `noprune` keeps the untagged parents (the classic builder's cache) that removing `ref` would delete. */

@@ -58,8 +58,8 @@ export class DockerodeEngine implements ContainerEngine {
     return readEngineInfo(this.connection);
   }
 
-  inspectImage(ref: string): Promise<ImageInfo | null> {
-    return this.images.inspectImage(ref);
+  inspectImage(ref: string, options?: { signal?: AbortSignal }): Promise<ImageInfo | null> {
+    return this.images.inspectImage(ref, options);
   }
 
   pullImage(ref: string, options?: { platform?: string; signal?: AbortSignal }): Promise<void> {

@@ -70,11 +70,17 @@ export class DockerImages implements EngineImages {
   }
 
   /** GET /images/{name}/json; null when the engine has no such image. */
-  async inspectImage(ref: string): Promise<ImageInfo | null> {
+  async inspectImage(ref: string, options?: { signal?: AbortSignal }): Promise<ImageInfo | null> {
     assertReference(ref);
     let raw: Record<string, unknown>;
     try {
-      raw = await this.connection.request({ method: 'GET', path: `/images/${ref}/json`, ok: [200], action: `inspect image ${ref}` });
+      raw = await this.connection.request({
+        method: 'GET',
+        path: `/images/${ref}/json`,
+        ok: [200],
+        action: `inspect image ${ref}`,
+        ...(options?.signal ? { signal: options.signal } : {}),
+      });
     } catch (err) {
       if (httpFailureOf(err)?.statusCode === 404) return null;
       throw err;
