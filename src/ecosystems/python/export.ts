@@ -73,7 +73,8 @@ export function exportPylock(source: ExportSource): string {
     const git = parseLockedGitUrl(p.file.url);
     if (git) {
       // PEP 751 [packages.vcs]: the commit, never a moving ref.
-      lines.push(`vcs = { type = "git", url = ${tomlString(git.repo)}, commit-id = ${tomlString(git.commit)} }`);
+      const sub = git.subdirectory !== undefined ? `, subdirectory = ${tomlString(git.subdirectory)}` : '';
+      lines.push(`vcs = { type = "git", url = ${tomlString(git.repo)}, commit-id = ${tomlString(git.commit)}${sub} }`);
     } else if (p.file.filename.endsWith('.whl')) {
       lines.push(`wheels = [`, `  ${wheelLine(p)},`, `]`);
     } else {

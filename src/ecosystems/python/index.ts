@@ -125,11 +125,11 @@ async function resolvePythonSection(
   // The resolver is loaded when a resolution runs: `lock --check`, `verify` and `generate` never need it.
   const { resolvePython } = await import('./resolver/resolve-python.js');
   const { collectWantedWheels, fetchDirectWheels } = await import('./direct-wheels.js');
-  const { collectWantedGit, fetchGitSources } = await import('./vcs.js');
+  const { collectWantedGit, fetchGitSources, withGitRefs } = await import('./vcs.js');
   // Both lists are checked (a URL in a constraint, conflicts, tags) before anything is fetched.
   const wantedWheels = collectWantedWheels(declared.requirements, target);
   const wantedGit = collectWantedGit(declared.requirements, target);
-  const git = await fetchGitSources(wantedGit, ctx);
+  const git = await fetchGitSources(wantedGit, ctx, builder);
   const direct = [...(await fetchDirectWheels(wantedWheels, ctx)), ...git.map((g) => g.direct)];
   const result = await resolvePython(
     {
@@ -154,7 +154,7 @@ async function resolvePythonSection(
     systemSitePackages: declared.systemSitePackages,
     indexes: declared.indexes,
     ...(excludeNewer ? { excludeNewer } : {}),
-    packages: result.packages,
+    packages: withGitRefs(result.packages, git),
   };
   return { section, archives: new Map(git.map((g) => [g.direct.file.url, g.archive])) };
 }

@@ -146,6 +146,11 @@ export const sdistBuildSchema = z.strictObject({
   deps: z.array(lockedBuildDepSchema),
   /** The wheel the build gives. */
   wheel: z.strictObject({ filename: z.string(), sha256: hex64Schema }),
+  /**
+   * A git package whose version setuptools-scm computes: the version of the tag its commit carries, given to the
+   * build as SETUPTOOLS_SCM_PRETEND_VERSION (the archive has no .git). Absent otherwise.
+   */
+  scmVersion: z.string().optional(),
 });
 export type SdistBuild = z.infer<typeof sdistBuildSchema>;
 
@@ -158,6 +163,11 @@ export const lockedPythonPackageSchema = z.strictObject({
   index: z.string(),
   /** Required by URL (`name @ https://…/name-1.0-py3-none-any.whl`): installed from `file.url`, not from an index. */
   direct: z.literal(true).optional(),
+  /**
+   * A git package: the ref its requirement names (`HEAD` for none: the default branch). Re-resolving keeps the
+   * locked commit while the requirement names the same repository and ref; `lock --upgrade` moves it.
+   */
+  ref: z.string().optional(),
   /** Set when `file` is an sdist: how it is built into a wheel (lock version 4). */
   build: sdistBuildSchema.optional(),
   /** Why it is here: the requirement chains that pulled it in, e.g. `requirements.txt > pandas > numpy`. */

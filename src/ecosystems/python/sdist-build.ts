@@ -81,19 +81,20 @@ export type SdistPackage = Pick<LockedPythonPackage, 'name' | 'version' | 'index
 export function buildCommands(
   py: Pick<PythonSection, 'interpreter' | 'indexes'>,
   pkg: SdistPackage,
-  build: Pick<SdistBuild, 'deps' | 'sourceDateEpoch'>,
+  build: Pick<SdistBuild, 'deps' | 'sourceDateEpoch' | 'scmVersion'>,
 ): string[] {
   const [first, ...extra] = py.indexes.map((u) => splitUrlCredentials(u).url);
   const indexArgs = [first ? `--index-url ${shellQuote(first)}` : '--no-index', ...extra.map((u) => `--extra-index-url ${shellQuote(u)}`)].join(' ');
   const venv = `/tmp/envseal-build/${pkg.name}`;
   const deps = build.deps.map((d) => shellQuote(`${d.name}==${d.version} --hash=sha256:${d.file.sha256}`)).join(' ');
   const sdist = shellQuote(`${sdistSource(pkg)} --hash=sha256:${pkg.file.sha256}`);
+  const scm = build.scmVersion !== undefined ? `SETUPTOOLS_SCM_PRETEND_VERSION=${shellQuote(build.scmVersion)} ` : '';
   return [
     `${shellQuote(py.interpreter)} -m venv ${venv}`,
     `printf '%s\\n' ${deps} > ${venv}/build-requirements.txt`,
     `${venv}/bin/python -m pip install --no-input --no-deps --require-hashes --only-binary :all: ${indexArgs} -r ${venv}/build-requirements.txt`,
     `printf '%s\\n' ${sdist} > ${venv}/sdist.txt`,
-    `SOURCE_DATE_EPOCH=${build.sourceDateEpoch} ${venv}/bin/python -m pip wheel --no-input --no-deps --no-build-isolation --require-hashes --no-binary ${pkg.name} ${indexArgs} -w ${BUILT_WHEELS_DIR} -r ${venv}/sdist.txt`,
+    `SOURCE_DATE_EPOCH=${build.sourceDateEpoch} ${scm}${venv}/bin/python -m pip wheel --no-input --no-deps --no-build-isolation --require-hashes --no-binary ${pkg.name} ${indexArgs} -w ${BUILT_WHEELS_DIR} -r ${venv}/sdist.txt`,
   ];
 }
 
@@ -103,7 +104,8 @@ export function buildCommands(
  */
 function sdistSource(pkg: SdistPackage): string {
   const git = parseLockedGitUrl(pkg.file.url);
-  if (git) return `${pkg.name} @ file://${vcsArchiveInBuild(git.commit, pkg.file.filename)}`;
+  if (git)
+    return `${pkg.name} @ file://${vcsArchiveInBuild(git.commit, pkg.file.filename)}${git.subdirectory !== undefined ? `#subdirectory=${git.subdirectory}` : ''}`;
   return pkg.direct ? `${pkg.name} @ ${splitUrlCredentials(pkg.file.url).url}` : `${pkg.name}==${pkg.version}`;
 }
 
@@ -133,6 +135,7 @@ const NETRC_IN_BUILD = '/tmp/envseal-netrc';
  */
 export class SdistBuilder {
   private readonly builds = new Map<string, Promise<BuiltSdist>>();
+  private readonly added = new Map<string, { archive: Buffer; scmVersion?: string }>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -142,10 +145,17 @@ export class SdistBuilder {
     private readonly archives: ReadonlyMap<string, Buffer> = new Map(),
   ) {}
 
+  /** A git package's archive (by locked URL) before its build, with the version setuptools-scm is given (vcs-dynamic.ts). */
+  addArchive(url: string, archive: Buffer, scmVersion?: string): void {
+    this.added.set(url, { archive, ...(scmVersion !== undefined ? { scmVersion } : {}) });
+  }
+
   build(p: SdistPackage): Promise<BuiltSdist> {
     let done = this.builds.get(p.file.sha256);
     if (!done) {
-      done = this.queue.then(() => buildOne(p, this.py, this.ctx, this.archives.get(p.file.url)));
+      const added = this.added.get(p.file.url);
+      const archive = added?.archive ?? this.archives.get(p.file.url);
+      done = this.queue.then(() => buildOne(p, this.py, this.ctx, archive, added?.scmVersion));
       this.queue = done.catch(() => undefined);
       this.builds.set(p.file.sha256, done);
     }
@@ -195,14 +205,16 @@ async function buildOne(
   py: Pick<PythonSection, 'interpreter' | 'indexes' | 'excludeNewer'>,
   ctx: ResolveContext<PythonSection>,
   archive: Buffer | undefined,
+  scmVersion?: string,
 ): Promise<BuiltSdist> {
   const git = parseLockedGitUrl(p.file.url);
-  const what = git ? `${p.name} ${p.version} (${p.file.url})` : `${p.name} ${p.version} (${p.file.filename})`;
+  // A git package whose version only the build tells is built before it has one (version '').
+  const what = git ? `${p.name}${p.version ? ` ${p.version}` : ''} (${p.file.url})` : `${p.name} ${p.version} (${p.file.filename})`;
   if (git && !archive) throw internalError('python.vcs-archive', `the archive of ${what} was not made before its build`);
   const pyproject = archive ? await readArchivePyproject(archive, p) : await readSdistPyproject(p, ctx);
   const requires = buildRequires(pyproject, p.file.filename);
   const deps = await resolveBuildDeps(requires, what, py, ctx);
-  const build = { requires, sourceDateEpoch: buildEpoch(p.file.uploadTime), deps };
+  const build = { requires, sourceDateEpoch: buildEpoch(p.file.uploadTime), deps, ...(scmVersion !== undefined ? { scmVersion } : {}) };
   const key = JSON.stringify({ sdist: p.file.sha256, base: ctx.ground.base.pinned, platform: ctx.ground.base.platform, interpreter: py.interpreter, build });
   const cached = await ctx.index.buildCache?.get(key);
   if (cached !== undefined) {
@@ -243,7 +255,7 @@ async function buildOne(
 async function runBuild(
   p: SdistPackage,
   py: Pick<PythonSection, 'interpreter' | 'indexes'>,
-  build: Pick<SdistBuild, 'deps' | 'sourceDateEpoch'>,
+  build: Pick<SdistBuild, 'deps' | 'sourceDateEpoch' | 'scmVersion'>,
   ctx: ResolveContext<PythonSection>,
   archive: Buffer | undefined,
 ) {
@@ -281,7 +293,8 @@ async function runBuild(
 
 async function readArchivePyproject(archive: Buffer, p: SdistPackage): Promise<string | undefined> {
   const { readSdistTopFile } = await import('./index-client/python-archive.js');
-  return readSdistTopFile(archive, p.file.filename, 'pyproject.toml');
+  const sub = parseLockedGitUrl(p.file.url)?.subdirectory;
+  return readSdistTopFile(archive, p.file.filename, sub !== undefined ? `${sub}/pyproject.toml` : 'pyproject.toml');
 }
 
 async function readSdistPyproject(p: SdistPackage, ctx: ResolveContext<PythonSection>): Promise<string | undefined> {

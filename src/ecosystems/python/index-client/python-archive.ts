@@ -210,11 +210,11 @@ export async function readSdistPkgInfo(data: Buffer, filename: string): Promise<
   return found;
 }
 
-/** A file in the top directory of an sdist (`{name}-{version}/<name>`), as UTF-8; undefined when absent. */
+/** A file in the top directory of an sdist (`{name}-{version}/<name>`; `<name>` may be a path below it), as UTF-8; undefined when absent. */
 export async function readSdistTopFile(data: Buffer, filename: string, name: string): Promise<string | undefined> {
   const isTop = (path: string) => {
     const parts = path.replace(/^\.\//, '').split('/');
-    return parts.length === 2 && parts[1] === name;
+    return parts.length >= 2 && parts.slice(1).join('/') === name;
   };
   if (filename.endsWith('.zip')) {
     const source = bufferSource(data);

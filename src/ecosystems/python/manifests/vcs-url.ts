@@ -4,7 +4,8 @@
  *
  *   - Schemes: `git+https://`, `git+http://`, `git+file://` (`git+ssh://` needs keys envseal does not manage).
  *   - The ref is everything after the last `@` of the path (as pip splits it); without one, the repository's default branch
- *     (its `HEAD`) is locked. A `#egg=`/`#subdirectory=` fragment is refused (envseal builds the repository root).
+ *     (its `HEAD`) is locked. A `#subdirectory=path` fragment names the project's directory in the repository (a
+ *     monorepo); `#egg=` is refused (the name comes before `@`).
  *   - Credentials in the URL are refused: the URL is written into the lock and the Dockerfile.
  *   - A full 40-hex commit is taken as it is; an abbreviated one is refused (it may name another commit once the
  *     repository grows, and resolving it needs the whole history); tags and branches resolve through the
@@ -16,6 +17,8 @@ export interface GitUrl {
   repo: string;
   /** The ref as written, or undefined for the default branch. */
   ref?: string;
+  /** `#subdirectory=`: the project's directory inside the repository (relative, `/`-separated, normalised). */
+  subdirectory?: string;
 }
 
 export type GitUrlCheck = { ok: true; value: GitUrl } | { ok: false; problem: string; hint: string };
@@ -40,8 +43,12 @@ export function parseGitUrl(url: string): GitUrlCheck {
     problem,
     hint,
   });
-  const bare = url.slice(4);
-  if (bare.includes('#')) return fail('a URL fragment (#egg=, #subdirectory=) is not supported: envseal builds the package at the root of the repository');
+  const hash = url.indexOf('#');
+  const bare = url.slice(4, hash === -1 ? undefined : hash);
+  const fragment = hash === -1 ? null : parseGitFragment(url.slice(hash + 1));
+  if (fragment && !fragment.ok)
+    return fail(fragment.problem, 'name the project\'s directory as "#subdirectory=path/in/repo" (a relative path), or leave the fragment out');
+  const sub = fragment?.ok && fragment.subdirectory !== undefined ? { subdirectory: fragment.subdirectory } : {};
   let parsed: URL;
   try {
     parsed = new URL(bare);
@@ -62,7 +69,7 @@ export function parseGitUrl(url: string): GitUrlCheck {
   const at = parsed.pathname.lastIndexOf('@');
   if (at === -1) {
     if (parsed.pathname.length <= 1) return fail('the URL names no repository');
-    return { ok: true, value: { repo: bare } };
+    return { ok: true, value: { repo: bare, ...sub } };
   }
   let ref: string;
   try {
@@ -73,7 +80,30 @@ export function parseGitUrl(url: string): GitUrlCheck {
   if (ref === '')
     return fail('the URL ends in "@" without a ref', 'name a tag, a branch or a full commit after "@", or leave "@" out to lock the default branch');
   const repo = bare.slice(0, bare.length - parsed.pathname.length + at);
-  return { ok: true, value: { repo, ref } };
+  return { ok: true, value: { repo, ref, ...sub } };
+}
+
+/** `subdirectory=path` (pip's fragment; `egg=` is refused): the path checked to stay inside the repository. */
+function parseGitFragment(text: string): { ok: true; subdirectory?: string } | { ok: false; problem: string } {
+  let subdirectory: string | undefined;
+  for (const part of text.split('&')) {
+    const eq = part.indexOf('=');
+    const key = eq === -1 ? part : part.slice(0, eq);
+    let value: string;
+    try {
+      value = decodeURIComponent(eq === -1 ? '' : part.slice(eq + 1));
+    } catch {
+      return { ok: false, problem: `the URL fragment #${text} is not valid percent-encoding` };
+    }
+    if (key !== 'subdirectory') return { ok: false, problem: `the URL fragment #${key}= is not supported (only #subdirectory=)` };
+    const segments = value.replace(/\/+$/, '').split('/');
+    // Plain path characters only: the path is written into the lock, a pip requirement and a shell command.
+    if (!/^[A-Za-z0-9._/-]+$/.test(value) || value.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..')) {
+      return { ok: false, problem: `#subdirectory=${value} is not a relative path inside the repository` };
+    }
+    subdirectory = segments.join('/');
+  }
+  return { ok: true, ...(subdirectory !== undefined ? { subdirectory } : {}) };
 }
 
 export type RefChoice =
@@ -127,15 +157,16 @@ export function chooseCommit(ref: string | undefined, refs: readonly RemoteRef[]
   };
 }
 
-/** `git+<repo>@<commit>`: the URL the lock records for a git package (pip's syntax, never a moving ref). */
-export function lockedGitUrl(repo: string, commit: string): string {
-  return `git+${repo}@${commit}`;
+/** `git+<repo>@<commit>[#subdirectory=<path>]`: the URL the lock records for a git package (pip's syntax, never a moving ref). */
+export function lockedGitUrl(repo: string, commit: string, subdirectory?: string): string {
+  return `git+${repo}@${commit}${subdirectory !== undefined ? `#subdirectory=${subdirectory}` : ''}`;
 }
 
-/** The repository and commit of a locked git URL (`lockedGitUrl`), or null for any other URL. */
-export function parseLockedGitUrl(url: string): { repo: string; commit: string } | null {
-  const m = /^git\+(.+)@([0-9a-f]{40})$/.exec(url);
-  return m ? { repo: m[1]!, commit: m[2]! } : null;
+/** The repository, commit and subdirectory of a locked git URL (`lockedGitUrl`), or null for any other URL. */
+export function parseLockedGitUrl(url: string): { repo: string; commit: string; subdirectory?: string } | null {
+  const m = /^git\+(.+)@([0-9a-f]{40})(?:#subdirectory=(.+))?$/.exec(url);
+  if (!m) return null;
+  return { repo: m[1]!, commit: m[2]!, ...(m[3] !== undefined ? { subdirectory: m[3] } : {}) };
 }
 
 /**
