@@ -122,10 +122,18 @@ describe('pylock.toml: parsing', () => {
     );
     expectError(
       () =>
-        parsePylock('lock-version = "1.0"\n[[packages]]\nname = "proj"\nvcs = { type = "git", url = "https://g.test/p", commit-id = "abc" }\n', 'pylock.toml'),
+        parsePylock(
+          'lock-version = "1.0"\n[[packages]]\nname = "proj"\nversion = "1"\nvcs = { type = "hg", url = "https://g.test/p", commit-id = "abc" }\n',
+          'pylock.toml',
+        ),
       'python.import-unsupported',
-      /pylock\.toml: package proj is a vcs source/,
+      /pylock\.toml: package proj is a hg source; envseal locks git repositories by URL only/,
     );
+    const git = parsePylock(
+      'lock-version = "1.0"\n[[packages]]\nname = "proj"\nversion = "1"\nvcs = { type = "git", url = "https://g.test/p", commit-id = "abc", subdirectory = "sub" }\n',
+      'pylock.toml',
+    );
+    assert.deepEqual(git.kind === 'pylock' && git.packages[0]?.git, { repo: 'https://g.test/p', commit: 'abc', subdirectory: 'sub' });
   });
 });
 

@@ -105,8 +105,20 @@ describe('uv.lock: what applies to the target', () => {
     const git = UV.replace(
       '{ name = "tinyconfig" },\n    { name = "winonly"',
       '{ name = "tinyconfig" },\n    { name = "gitdep" },\n    { name = "winonly"',
-    ).concat('\n[[package]]\nname = "gitdep"\nversion = "0.1.0"\nsource = { git = "https://git.test/gitdep?rev=v0.1#abc123" }\n');
-    expectError(() => picked(load(git)), 'python.import-unsupported', /^uv\.lock: package gitdep comes from a git source; envseal installs from indexes only/);
+    ).concat('\n[[package]]\nname = "gitdep"\nversion = "0.1.0"\nsource = { git = "https://git.test/gitdep?rev=v0.1&subdirectory=py#abc123" }\n');
+    // A git pin is selected with its repository, commit and subdirectory (import-git.ts checks and builds it).
+    const gitPin = selectImported(load(git), BOOKWORM_TARGET, { groups: [], extras: [] }).find((p) => p.name === 'gitdep');
+    assert.deepEqual(gitPin?.git, { repo: 'https://git.test/gitdep', commit: 'abc123', subdirectory: 'py' });
+    assert.equal(gitPin?.direct, true);
+    const svn = UV.replace(
+      '{ name = "tinyconfig" },\n    { name = "winonly"',
+      '{ name = "tinyconfig" },\n    { name = "svndep" },\n    { name = "winonly"',
+    ).concat('\n[[package]]\nname = "svndep"\nversion = "0.1.0"\nsource = { directory = "../svndep" }\n');
+    expectError(
+      () => picked(load(svn)),
+      'python.import-unsupported',
+      /^uv\.lock: package svndep comes from a directory source; envseal installs from indexes only/,
+    );
     const noWheel = UV.replace(/sdist = \{ url = "[^"]*tinyconfig-1\.1\.0\.tar\.gz"[^\n]*\n/, '').replace(
       /tinyconfig-1\.1\.0-py3-none-any\.whl/,
       'tinyconfig-1.1.0-py3-none-win_amd64.whl',

@@ -107,7 +107,7 @@ async function resolvePythonSection(
       });
     }
     const { importLockedPackages } = await import('./lockfiles/import-lock.js');
-    const packages = await importLockedPackages({ lock: imported, ref: declared.imported, target, defaultIndex: declared.indexes[0]! }, ctx);
+    const packages = await importLockedPackages({ lock: imported, ref: declared.imported, target, defaultIndex: declared.indexes[0]! }, ctx, builder);
     const section = {
       interpreter: declared.interpreter,
       venv: venv ? DEFAULT_VENV : null,

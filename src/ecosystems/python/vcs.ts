@@ -149,7 +149,7 @@ export function withGitRefs<P extends { name: string; file: { url: string } }>(p
 }
 
 /** The files of the commit's project directory that decide how its metadata is read. */
-async function readGitProjectFiles(archive: Buffer, subdirectory: string | undefined): Promise<GitProjectFiles> {
+export async function readGitProjectFiles(archive: Buffer, subdirectory: string | undefined): Promise<GitProjectFiles> {
   const { readSdistTopFile } = await import('./index-client/python-archive.js');
   const read = (name: string) => readSdistTopFile(archive, 'x.tar.gz', subdirectory !== undefined ? `${subdirectory}/${name}` : name);
   const [pyproject, setupPy, setupCfg] = await Promise.all([read('pyproject.toml'), read('setup.py'), read('setup.cfg')]);

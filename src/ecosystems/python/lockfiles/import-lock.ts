@@ -6,7 +6,8 @@
 import { inputError, internalError, isEnvsealError } from '../../../core/errors.js';
 import { maskUrlCredentials, splitUrlCredentials } from '../../../core/url-credentials.js';
 import type { TargetProbe } from '../../../core/ground.js';
-import type { FileFetcher, Logger, PackageIndex } from '../../../core/ports.js';
+import type { FileFetcher, GitSources, Logger, PackageIndex } from '../../../core/ports.js';
+import type { SdistBuilder } from '../sdist-build.js';
 import type { ImportedLockRef, LockedPythonPackage } from '../schema.js';
 import type { ImportedFile, ImportedLock, PipfileLock } from './types.js';
 import { pipfileApplicable } from './pipfile-lock.js';
@@ -66,6 +67,8 @@ export interface ImportDeps {
   files?: FileFetcher;
   /** The previous lock's section: a URL pin it holds with the same sha256 is not fetched again. */
   previous?: { packages: LockedPythonPackage[] } | null;
+  /** Makes the archives of git pins (import-git.ts). */
+  git?: GitSources;
   signal?: AbortSignal;
 }
 
@@ -139,7 +142,7 @@ async function pinDirect(lock: ImportedLock, s: SelectedPackage, deps: ImportDep
  * The lock section's packages for an imported lock. Throws the `select.ts` errors, `python.import-stale`,
  * `python.import-not-on-index` and `python.import-hash-mismatch` (exit 2, naming the lock and the package).
  */
-export async function importLockedPackages(req: ImportRequest, deps: ImportDeps): Promise<LockedPythonPackage[]> {
+export async function importLockedPackages(req: ImportRequest, deps: ImportDeps, builder?: SdistBuilder): Promise<LockedPythonPackage[]> {
   const { lock, ref, target } = req;
   if (lock.kind === 'pipfile') return importPipfile({ ...req, lock }, deps);
   const selected = selectImported(lock, target, { groups: ref.groups, extras: ref.extras });
@@ -147,7 +150,12 @@ export async function importLockedPackages(req: ImportRequest, deps: ImportDeps)
   if (ref.pyproject && lock.kind === 'pylock') checkAgainstPyproject(lock, selected, ref.pyproject, target);
   deps.logger.progress(`following ${lock.path}: checking ${selected.length} pinned file(s) against the index`);
   const out: LockedPythonPackage[] = [];
-  for (const s of selected) out.push(s.direct ? await pinDirect(lock, s, deps) : await checkOnIndex(lock, s, s.index ?? req.defaultIndex, deps.index));
+  for (const s of selected) {
+    if (s.git) {
+      const { pinGit } = await import('./import-git.js');
+      out.push(await pinGit(lock, s, deps, builder));
+    } else out.push(s.direct ? await pinDirect(lock, s, deps) : await checkOnIndex(lock, s, s.index ?? req.defaultIndex, deps.index));
+  }
   return out;
 }
 

@@ -50,14 +50,15 @@ function readPackage(value: unknown, i: number, path: string): ImportedPackage {
   const rawName = str(value, 'name', where, path);
   if (!rawName) invalid(path, `${where} has no name`);
   const name = normalizeName(rawName);
-  for (const kind of ['vcs', 'directory'] as const) {
+  const version = str(value, 'version', where, path);
+  if (value.vcs !== undefined) return readVcs(value.vcs, name, version, str(value, 'marker', where, path), path);
+  for (const kind of ['directory'] as const) {
     if (value[kind] !== undefined) {
       throw inputError('python.import-unsupported', `${path}: package ${name} is a ${kind} source; envseal installs from indexes and URLs only`, {
         hint: 'publish the package to an index (a local one works), lock it from there, and regenerate the lock',
       });
     }
   }
-  const version = str(value, 'version', where, path);
   if (!version) invalid(path, `package ${name} has no version`);
   if (value.archive !== undefined) return readArchive(value.archive, name, version, str(value, 'marker', where, path), path);
   const wheelsValue = value.wheels ?? [];
@@ -80,6 +81,25 @@ function readPackage(value: unknown, i: number, path: string): ImportedPackage {
     wheels,
     ...(sdist ? { sdist } : {}),
   };
+}
+
+/** `[packages.vcs]` (PEP 751): a git commit (`type`, `url`, `commit-id`, `subdirectory`), checked and built in import-lock.ts. */
+function readVcs(table: unknown, name: string, version: string | undefined, marker: string | undefined, path: string): ImportedPackage {
+  const where = `package ${name} vcs`;
+  if (!isTable(table)) invalid(path, `${where} must be a table`);
+  const type = str(table, 'type', where, path);
+  const url = str(table, 'url', where, path);
+  const subdirectory = str(table, 'subdirectory', where, path);
+  if (type !== 'git' || url === undefined) {
+    throw inputError(
+      'python.import-unsupported',
+      `${path}: package ${name} is a ${type ?? 'vcs'} source${url === undefined ? ' without a url (a local path)' : ''}; envseal locks git repositories by URL only`,
+      { hint: 'pin the package to a commit of a git repository reachable by URL, or publish it to an index, and regenerate the lock' },
+    );
+  }
+  if (!version) invalid(path, `package ${name} has no version`);
+  const commit = str(table, 'commit-id', where, path) ?? '';
+  return { name, version, ...(marker ? { marker } : {}), direct: true, git: { repo: url, commit, ...(subdirectory ? { subdirectory } : {}) }, wheels: [] };
 }
 
 /**

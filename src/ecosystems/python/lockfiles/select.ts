@@ -14,7 +14,7 @@ import { parseRequirement } from '../pep/requirement.js';
 import { containsVersion, parseSpecifierSet, type SpecifierSet } from '../pep/specifier.js';
 import { tryParseWheelFilename } from '../pep/wheel.js';
 import { targetFitFor } from '../resolver/target.js';
-import type { ImportedFile, ImportedLock, ImportedPackage, PylockLock } from './types.js';
+import type { ImportedFile, ImportedGit, ImportedLock, ImportedPackage, PylockLock } from './types.js';
 import { poetryApplicable } from './poetry-lock.js';
 import { invalid } from './toml-values.js';
 import { uvApplicable } from './uv.js';
@@ -26,6 +26,8 @@ export interface SelectedPackage {
   index?: string;
   /** From the file's URL, not an index (see ImportedPackage.direct). */
   direct?: true;
+  /** A git pin: `file` is empty, the commit is built (import-lock.ts). */
+  git?: ImportedGit;
   /** Both images, or the dev image only when only the selected dependency groups bring it in. */
   targets: TargetName[];
 }
@@ -161,9 +163,17 @@ export function selectImported(lock: ImportedLock, target: TargetProbe, sel: Sel
         hint: `their markers overlap on this target; ${REGENERATE(lock)}`,
       });
     }
-    const file = chooseFile(lock, p, rank, fit.description);
+    const file = p.git ? { filename: '', sha256: '' } : chooseFile(lock, p, rank, fit.description);
     const targets: TargetName[] = deploy.has(`${p.name}==${p.version}`) ? ['deploy', 'dev'] : ['dev'];
-    out.set(p.name, { name: p.name, version: p.version, file, ...(p.index ? { index: p.index } : {}), ...(p.direct ? { direct: true } : {}), targets });
+    out.set(p.name, {
+      name: p.name,
+      version: p.version,
+      file,
+      ...(p.index ? { index: p.index } : {}),
+      ...(p.direct ? { direct: true } : {}),
+      ...(p.git ? { git: p.git } : {}),
+      targets,
+    });
   }
   return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

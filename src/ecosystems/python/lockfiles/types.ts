@@ -20,8 +20,18 @@ export interface ImportedPackage {
   index?: string;
   /** The files come from their URLs, not from an index (uv `source = { url }`, pylock `[packages.archive]`). */
   direct?: true;
+  /** A git pin (uv `source = { git }`, pylock `[packages.vcs]`): no files, the commit is built (import-lock.ts). */
+  git?: ImportedGit;
   wheels: ImportedFile[];
   sdist?: ImportedFile;
+}
+
+/** A package an imported lock pins to a git commit, as the lock writes it (checked in import-lock.ts). */
+export interface ImportedGit {
+  repo: string;
+  /** As the lock gives it (a full commit is required). */
+  commit: string;
+  subdirectory?: string;
 }
 
 export interface PylockLock {
@@ -57,6 +67,8 @@ export interface UvPackage {
   sourcePath?: string;
   /** `source.url`: a package locked from a URL (a wheel or an sdist), not from an index. */
   sourceUrl?: string;
+  /** `source.git`: a package locked to a git commit. */
+  sourceGit?: ImportedGit;
   resolutionMarkers: string[];
   wheels: ImportedFile[];
   sdist?: ImportedFile;

@@ -10,7 +10,7 @@ import { evaluateMarker, type MarkerEnvironment } from '../pep/marker.js';
 import { normalizeName } from '../pep/names.js';
 import { formatSpecifierSet, tryParseSpecifierSet } from '../pep/specifier.js';
 import { invalid, isTable, type Table } from './toml-values.js';
-import type { ImportedFile, ImportedPackage, UvDependency, UvLock, UvPackage, UvRequirement } from './types.js';
+import type { ImportedFile, ImportedGit, ImportedPackage, UvDependency, UvLock, UvPackage, UvRequirement } from './types.js';
 
 const LOCAL_SOURCES = ['editable', 'virtual', 'directory', 'path'];
 
@@ -78,6 +78,18 @@ function readRequirement(t: Table, what: string, path: string): UvRequirement {
   return { name: normalizeName(name), ...(specifier ? { specifier } : {}), extras, ...(marker ? { marker } : {}) };
 }
 
+/** uv's `git = "https://host/repo?rev=main&subdirectory=sub#<commit>"`: the repository, the commit and the subdirectory. */
+function readUvGit(value: string | undefined, name: string, path: string): ImportedGit {
+  if (!value) invalid(path, `package ${name}: source.git is not a string`);
+  const hash = value.indexOf('#');
+  const query = value.indexOf('?');
+  const end = [query, hash].filter((i) => i !== -1);
+  const repo = end.length ? value.slice(0, Math.min(...end)) : value;
+  const params = new URLSearchParams(query === -1 ? '' : value.slice(query + 1, hash === -1 || hash < query ? undefined : hash));
+  const subdirectory = params.get('subdirectory') ?? undefined;
+  return { repo, commit: hash === -1 ? '' : value.slice(hash + 1), ...(subdirectory ? { subdirectory } : {}) };
+}
+
 function readUvPackage(t: Table, i: number, path: string): UvPackage {
   const name = strOf(t, 'name');
   if (!name) invalid(path, `package[${i}] has no name`);
@@ -93,6 +105,7 @@ function readUvPackage(t: Table, i: number, path: string): UvPackage {
       hint: 'publish the package to an index (a local one works), depend on it from there, and run `uv lock`',
     });
   }
+  const sourceGit = sourceKind === 'git' ? readUvGit(strOf(source, 'git'), norm, path) : undefined;
   const where = `package ${norm}`;
   const metadata = isTable(t.metadata) ? t.metadata : {};
   const dep = (d: Table, w: string) => readDependency(d, w, path);
@@ -104,6 +117,7 @@ function readUvPackage(t: Table, i: number, path: string): UvPackage {
     sourceKind,
     ...(sourcePath !== undefined ? { sourcePath } : {}),
     ...(sourceUrl !== undefined ? { sourceUrl } : {}),
+    ...(sourceGit !== undefined ? { sourceGit } : {}),
     resolutionMarkers: Array.isArray(t['resolution-markers']) ? t['resolution-markers'].filter((m): m is string => typeof m === 'string') : [],
     wheels: listOf(t.wheels, `${where} wheels`, path).map((w, j) => readUvFile(w, `${where} wheels[${j}]`, path)),
     ...(t.sdist !== undefined ? { sdist: readUvFile(t.sdist, `${where} sdist`, path, sourceUrl) } : {}),
@@ -193,6 +207,11 @@ export function uvApplicable(lock: UvLock, env: MarkerEnvironment, sel: { groups
   const out: ImportedPackage[] = [];
   for (const pkg of seen.keys()) {
     if (roots.includes(pkg)) continue;
+    if (pkg.sourceGit !== undefined) {
+      // Pinned to a commit: import-lock.ts checks it and builds the commit's archive.
+      out.push({ name: pkg.name, version: pkg.version, direct: true, git: pkg.sourceGit, wheels: [] });
+      continue;
+    }
     if (pkg.sourceUrl !== undefined) {
       // Pinned by URL: the lock's sha256 is checked when the file is fetched (import-lock.ts).
       out.push({ name: pkg.name, version: pkg.version, direct: true, wheels: pkg.wheels, ...(pkg.sdist ? { sdist: pkg.sdist } : {}) });
