@@ -28,7 +28,7 @@ import { dirname, join } from 'node:path';
 import type { Clock, Logger } from '../core/ports.js';
 import { silentLogger } from '../core/ports.js';
 import { splitUrlCredentials } from '../core/url-credentials.js';
-import type { HttpClient, HttpRequest, HttpResponse, RequestContext } from './http.js';
+import type { HttpClient, HttpRequest, HttpResponse, RequestContext, ResponseHeaders } from './http.js';
 
 /** Response headers worth keeping: what freshness, validation and content parsing need. */
 const KEPT_HEADERS = ['cache-control', 'content-type', 'date', 'etag', 'expires', 'last-modified', 'age', 'vary'];
@@ -157,7 +157,7 @@ export function conditionalHeaders(entry: Pick<CachedResponse, 'headers'>): Reco
 }
 
 /** The headers we keep, lower-cased. */
-export function pickHeaders(headers: Headers): Record<string, string> {
+export function pickHeaders(headers: ResponseHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of KEPT_HEADERS) {
     const v = headers.get(name);

@@ -14,7 +14,7 @@
  *     warm run makes no request it does not need; metadata read out of files is kept by the file's sha256.
  *   - Bounded concurrency: at most `concurrency` requests in flight; identical requests in one run are shared.
  *   - Transport: `HttpClient` (timeouts, retries with backoff) over node:http keep-alive connections
- *     (`node-http-fetch.ts`), which costs a fraction of the global fetch's CPU per request.
+ *     (`createNodeTransport`), which costs a fraction of the global fetch's CPU per request and never loads undici.
  *
  * 404 on a project page means "this index does not have it" (null); other 4xx answers are errors that say
  * which index answered what; 5xx/429/network failures are retried by `HttpClient` and then reported as
@@ -26,7 +26,7 @@ import { silentLogger } from '../../../core/ports.js';
 import { describeError, externalError, inputError } from '../../../core/errors.js';
 import { fetchWithCache, HttpCache, type CachedResponse } from '../../../http/http-cache.js';
 import { HttpClient, describeStatus, type HttpClientOptions, type RequestContext } from '../../../http/http.js';
-import { createNodeFetch } from '../../../http/node-http-fetch.js';
+import { createNodeTransport } from '../../../http/node-http-fetch.js';
 import type { CredentialStore } from '../../../core/url-credentials.js';
 import { FileBuildCache } from './build-cache.js';
 import { ArchiveError, readSdistPkgInfo, readWheelMetadata, type ByteSource } from './python-archive.js';
@@ -48,7 +48,7 @@ export interface PythonIndexClientOptions {
   credentials?: CredentialStore;
   /** Where lock-time sdist builds are cached (see build-cache.ts); none: every lock builds again. */
   buildCacheDir?: string;
-  /** Passed to the `HttpClient` (retries, timeouts, sleep; `fetch` defaults to `createNodeFetch`). */
+  /** Passed to the `HttpClient` (retries, timeouts, sleep; without `fetch` or `transport`, `createNodeTransport`). */
   http?: Omit<HttpClientOptions, 'logger' | 'clock' | 'maxBodyBytes'>;
 }
 
@@ -103,7 +103,7 @@ export class PythonIndexClient implements PackageIndex {
     const concurrency = Math.max(1, options.concurrency ?? 16);
     this.http = new HttpClient({
       ...options.http,
-      fetch: options.http?.fetch ?? createNodeFetch({ maxSockets: concurrency }),
+      ...(options.http?.fetch ? {} : { transport: options.http?.transport ?? createNodeTransport({ maxSockets: concurrency }) }),
       logger: this.logger,
       clock: this.clock,
       maxBodyBytes: this.maxDownloadBytes,
