@@ -205,6 +205,24 @@ export class HttpCache {
     return { url: meta.url, finalUrl: meta.finalUrl, status: meta.status, headers: meta.headers, body, storedAt: meta.storedAt };
   }
 
+  /**
+   * The sha256 of a stored body when the entry is still fresh (§4.2), without reading the body: what a memo
+   * of results computed from the body checks. Undefined when there is no entry or it needs revalidation.
+   */
+  freshDigest(key: string): string | undefined {
+    const data = readOrUndefined(this.path(key));
+    if (!data) return undefined;
+    const newline = data.indexOf(10);
+    if (newline < 0) return undefined;
+    try {
+      const meta = JSON.parse(data.subarray(0, newline).toString('utf8')) as StoredMeta;
+      if (meta.version !== 2 || data.length - newline - 1 !== meta.bodyLength) return undefined;
+      return isFresh(meta, this.now()) ? meta.bodySha256 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Stores an entry (replacing any previous one atomically). */
   async put(key: string, entry: CachedResponse): Promise<void> {
     const meta: StoredMeta = {

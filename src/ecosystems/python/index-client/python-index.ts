@@ -20,11 +20,11 @@
  * which index answered what; 5xx/429/network failures are retried by `HttpClient` and then reported as
  * `index.unreachable` (exit 3).
  */
-import { createHash } from 'node:crypto';
-import type { BuildResultCache, Clock, CoreMetadataDocument, IndexFile, IndexProject, Logger, PackageIndex } from '../../../core/ports.js';
+import { createHash, hash } from 'node:crypto';
+import type { BuildResultCache, Clock, CoreMetadataDocument, IndexFile, IndexProject, Logger, PackageIndex, ResolutionMemo } from '../../../core/ports.js';
 import { silentLogger } from '../../../core/ports.js';
 import { describeError, externalError, inputError } from '../../../core/errors.js';
-import { fetchWithCache, HttpCache, type CachedResponse } from '../../../http/http-cache.js';
+import { cacheKey, fetchWithCache, HttpCache, isStorable, type CachedResponse } from '../../../http/http-cache.js';
 import { HttpClient, describeStatus, type HttpClientOptions, type RequestContext } from '../../../http/http.js';
 import { createNodeTransport } from '../../../http/node-http-fetch.js';
 import type { CredentialStore } from '../../../core/url-credentials.js';
@@ -94,6 +94,11 @@ export class PythonIndexClient implements PackageIndex {
   private readonly metadata = new Map<string, Promise<CoreMetadataDocument>>();
   private readonly credentials: CredentialStore | undefined;
   readonly buildCache: BuildResultCache | undefined;
+  readonly resolutionMemo: ResolutionMemo | undefined;
+  /** Cache key → body sha256 of every answer read through the HTTP cache (what a remembered result depends on). */
+  private readonly answersRead = new Map<string, string>();
+  /** Something was read that the HTTP cache does not hold (a 404, a range, a download): nothing is remembered. */
+  private readUncached = false;
 
   constructor(options: PythonIndexClientOptions = {}) {
     this.credentials = options.credentials;
@@ -112,6 +117,28 @@ export class PythonIndexClient implements PackageIndex {
     this.cache = options.cacheDir ? new HttpCache({ dir: options.cacheDir, clock: this.clock, logger: this.logger }) : undefined;
     this.limiter = new Limiter(concurrency);
     this.buildCache = options.buildCacheDir ? new FileBuildCache(options.buildCacheDir, this.logger) : undefined;
+    this.resolutionMemo = this.cache ? { recall: (key) => this.recall(key), remember: (key, value) => this.remember(key, value) } : undefined;
+  }
+
+  private async recall(key: string): Promise<string | undefined> {
+    const blob = await this.cache?.getBlob(`resolution-${key}`);
+    if (!blob) return undefined;
+    try {
+      const memo = JSON.parse(blob.toString('utf8')) as { answers: [string, string][]; value: string };
+      // Every answer the result was computed from must still be fresh and the same bytes.
+      const stale = memo.answers.find(([k, sha]) => this.cache!.freshDigest(k) !== sha);
+      if (stale) return undefined;
+      this.stats.cacheHits += memo.answers.length;
+      return memo.value;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async remember(key: string, value: string): Promise<void> {
+    if (!this.cache || this.readUncached) return;
+    const memo = { answers: [...this.answersRead].sort(), value };
+    await this.cache.putBlob(`resolution-${key}`, Buffer.from(JSON.stringify(memo), 'utf8'));
   }
 
   netrcFor(urls: string[]): string {
@@ -163,6 +190,11 @@ export class PythonIndexClient implements PackageIndex {
     );
     if (result.from === 'fresh') this.stats.cacheHits += 1;
     else this.stats.requests += 1;
+    if (this.cache && (result.from !== 'network' || isStorable(result.response.status, result.response.headers))) {
+      this.answersRead.set(cacheKey(url, headers), hash('sha256', result.response.body));
+    } else {
+      this.readUncached = true;
+    }
     if (result.from === 'revalidated') this.stats.revalidated += 1;
     return result.response;
   }
@@ -261,6 +293,7 @@ export class PythonIndexClient implements PackageIndex {
 
   /** Downloads a whole file, checking its sha256 when the index gave one. */
   private async download(file: IndexFile, context: RequestContext): Promise<Buffer> {
+    this.readUncached = true;
     const res = await this.limiter.run(() => this.http.request({ url: file.url }, context));
     this.stats.requests += 1;
     if (res.status !== 200) {
@@ -279,6 +312,7 @@ export class PythonIndexClient implements PackageIndex {
    */
   private async rangeSource(file: IndexFile, context: RequestContext): Promise<ByteSource> {
     const tailSize = 64 * 1024;
+    this.readUncached = true;
     const first = await this.limiter.run(() => this.http.request({ url: file.url, headers: { Range: `bytes=-${tailSize}` } }, context));
     this.stats.requests += 1;
     this.stats.rangeRequests += 1;
