@@ -43,6 +43,8 @@ export interface CachedResponse {
   body: Buffer;
   /** When the response was received (ms since the epoch, by the injected clock). */
   storedAt: number;
+  /** sha256 (hex) of `body`, when the cache already computed it (it checks and stores it). */
+  bodySha256?: string;
 }
 
 interface StoredMeta {
@@ -202,7 +204,7 @@ export class HttpCache {
       this.logger.debug(`http cache: the entry for ${meta?.url ?? key} is damaged; ignoring it`);
       return undefined;
     }
-    return { url: meta.url, finalUrl: meta.finalUrl, status: meta.status, headers: meta.headers, body, storedAt: meta.storedAt };
+    return { url: meta.url, finalUrl: meta.finalUrl, status: meta.status, headers: meta.headers, body, storedAt: meta.storedAt, bodySha256: meta.bodySha256 };
   }
 
   /**
@@ -225,6 +227,8 @@ export class HttpCache {
 
   /** Stores an entry (replacing any previous one atomically). */
   async put(key: string, entry: CachedResponse): Promise<void> {
+    // Kept on the entry: callers that check or record the body's digest need not hash it again.
+    entry.bodySha256 ??= hash('sha256', entry.body);
     const meta: StoredMeta = {
       version: 2,
       url: splitUrlCredentials(entry.url).url,
@@ -233,7 +237,7 @@ export class HttpCache {
       headers: entry.headers,
       storedAt: entry.storedAt,
       bodyLength: entry.body.length,
-      bodySha256: hash('sha256', entry.body),
+      bodySha256: entry.bodySha256,
     };
     this.write(this.path(key), Buffer.concat([Buffer.from(`${JSON.stringify(meta)}\n`, 'utf8'), entry.body]));
   }

@@ -191,7 +191,7 @@ export class PythonIndexClient implements PackageIndex {
     if (result.from === 'fresh') this.stats.cacheHits += 1;
     else this.stats.requests += 1;
     if (this.cache && (result.from !== 'network' || isStorable(result.response.status, result.response.headers))) {
-      this.answersRead.set(cacheKey(url, headers), hash('sha256', result.response.body));
+      this.answersRead.set(cacheKey(url, headers), result.response.bodySha256 ?? hash('sha256', result.response.body));
     } else {
       this.readUncached = true;
     }
@@ -242,7 +242,7 @@ export class PythonIndexClient implements PackageIndex {
       const res = await this.get(url, undefined, context);
       if (res.status === 200) {
         const expected = file.coreMetadata.sha256;
-        if (expected !== undefined && hashSha256(res.body) !== expected) {
+        if (expected !== undefined && (res.bodySha256 ?? hashSha256(res.body)) !== expected) {
           throw externalError(
             'index.integrity',
             `the PEP 658 metadata of ${file.filename} from ${describeIndex(project.index)} does not match the sha256 the index lists`,
