@@ -273,9 +273,13 @@ export class HttpClient {
       });
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
-        throw externalError(`${context.codePrefix}.protocol`, `${context.target} sent more than ${limit} bytes for ${method} ${url.href}; refusing to read it`, {
-          data: context.data,
-        });
+        throw externalError(
+          `${context.codePrefix}.protocol`,
+          `${context.target} sent more than ${limit} bytes for ${method} ${url.href}; refusing to read it`,
+          {
+            data: context.data,
+          },
+        );
       }
       // Our own refusals are final; everything else thrown here is the transport failing.
       if (isEnvsealError(err)) throw err;

@@ -182,7 +182,11 @@ describe('HttpCache on disk and fetchWithCache', () => {
 
 describe('the resolution memo of PythonIndexClient', () => {
   const page = (version: string) =>
-    JSON.stringify({ meta: { 'api-version': '1.1' }, name: 'demo', files: [{ filename: `demo-${version}-py3-none-any.whl`, url: `http://i/files/demo-${version}-py3-none-any.whl`, hashes: { sha256: 'ab' } }] });
+    JSON.stringify({
+      meta: { 'api-version': '1.1' },
+      name: 'demo',
+      files: [{ filename: `demo-${version}-py3-none-any.whl`, url: `http://i/files/demo-${version}-py3-none-any.whl`, hashes: { sha256: 'ab' } }],
+    });
 
   async function setUp(t: { after(fn: () => Promise<void>): void }) {
     const dir = await mkdtemp(join(tmpdir(), 'envseal-memo-'));
@@ -191,7 +195,10 @@ describe('the resolution memo of PythonIndexClient', () => {
     const fakeFetch = (async (url: URL | string) => {
       state.requests += 1;
       if (String(url).includes('/missing/')) return new Response('no', { status: 404 });
-      return new Response(page(state.version), { status: 200, headers: { 'cache-control': 'max-age=600', 'content-type': 'application/vnd.pypi.simple.v1+json' } });
+      return new Response(page(state.version), {
+        status: 200,
+        headers: { 'cache-control': 'max-age=600', 'content-type': 'application/vnd.pypi.simple.v1+json' },
+      });
     }) as typeof fetch;
     const client = () => new PythonIndexClient({ cacheDir: dir, clock: { now: () => new Date(state.now) }, http: { fetch: fakeFetch, sleep: async () => {} } });
     return { state, client };
