@@ -9,6 +9,14 @@
  * `--latency-ms` delays every answer (pages, metadata, files) by N ms, like an index across a network.
  * `url` is the PEP 691/503 index; `htmlUrl` an HTML-only view of it for pip 23.0.1 (see
  * test/fixtures/resolve/pip-oracle.ts for why).
+ *
+ * Caching headers are PyPI's, and pip and envseal get the same server (the HTML view passes them through):
+ * PyPI answers `/simple/<project>/` with `Cache-Control: max-age=600, public` and an ETag (e.g.
+ * `curl -sI https://pypi.org/simple/numpy/`, quoted in pulp/pulp_python#1254 and pytorch/test-infra#6188), and
+ * files under files.pythonhosted.org with a long max-age (`immutable`); test/lab/index-server.ts sends the
+ * same, plus 304 to `If-None-Match`. What each client does with them is its own: pip 23 asks for index pages
+ * with `Cache-Control: max-age=0` (pypa/pip#5670), so its warm run revalidates every page; envseal honours the
+ * ten minutes (RFC 9111), so within them a warm lock asks the index nothing.
  */
 import { startIndex } from '../../test/lab/index-server.js';
 import { startHtmlView } from '../../test/fixtures/resolve/pip-oracle.js';

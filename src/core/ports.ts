@@ -302,6 +302,19 @@ export interface PackageIndex {
   netrcFor?(urls: string[]): string;
   /** Results of sdist builds done at lock time, by a key that names everything the result depends on. */
   buildCache?: BuildResultCache;
+  /** Results of earlier resolutions, valid only while everything they read from the index is unchanged. */
+  resolutionMemo?: ResolutionMemo;
+}
+
+/**
+ * A resolution is a pure function of its request and of what the index answered. `remember` keeps a result
+ * together with the digests of every index answer this client read (when each came from the HTTP cache);
+ * `recall` gives it back only while each of those answers is still fresh in the cache (RFC 9111) and has the
+ * same bytes: the same inputs would read the same answers, so they would resolve to the same result.
+ */
+export interface ResolutionMemo {
+  recall(key: string): Promise<string | undefined>;
+  remember(key: string, value: string): Promise<void>;
 }
 
 /** A private (0700/0600) on-disk store of small texts by key; a read failure is a miss, a write failure a warning. */

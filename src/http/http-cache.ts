@@ -28,7 +28,7 @@ import { dirname, join } from 'node:path';
 import type { Clock, Logger } from '../core/ports.js';
 import { silentLogger } from '../core/ports.js';
 import { splitUrlCredentials } from '../core/url-credentials.js';
-import type { HttpClient, HttpRequest, HttpResponse, RequestContext } from './http.js';
+import type { HttpClient, HttpRequest, HttpResponse, RequestContext, ResponseHeaders } from './http.js';
 
 /** Response headers worth keeping: what freshness, validation and content parsing need. */
 const KEPT_HEADERS = ['cache-control', 'content-type', 'date', 'etag', 'expires', 'last-modified', 'age', 'vary'];
@@ -43,6 +43,8 @@ export interface CachedResponse {
   body: Buffer;
   /** When the response was received (ms since the epoch, by the injected clock). */
   storedAt: number;
+  /** sha256 (hex) of `body`, when the cache already computed it (it checks and stores it). */
+  bodySha256?: string;
 }
 
 interface StoredMeta {
@@ -157,7 +159,7 @@ export function conditionalHeaders(entry: Pick<CachedResponse, 'headers'>): Reco
 }
 
 /** The headers we keep, lower-cased. */
-export function pickHeaders(headers: Headers): Record<string, string> {
+export function pickHeaders(headers: ResponseHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of KEPT_HEADERS) {
     const v = headers.get(name);
@@ -202,11 +204,31 @@ export class HttpCache {
       this.logger.debug(`http cache: the entry for ${meta?.url ?? key} is damaged; ignoring it`);
       return undefined;
     }
-    return { url: meta.url, finalUrl: meta.finalUrl, status: meta.status, headers: meta.headers, body, storedAt: meta.storedAt };
+    return { url: meta.url, finalUrl: meta.finalUrl, status: meta.status, headers: meta.headers, body, storedAt: meta.storedAt, bodySha256: meta.bodySha256 };
+  }
+
+  /**
+   * The sha256 of a stored body when the entry is still fresh (§4.2), without reading the body: what a memo
+   * of results computed from the body checks. Undefined when there is no entry or it needs revalidation.
+   */
+  freshDigest(key: string): string | undefined {
+    const data = readOrUndefined(this.path(key));
+    if (!data) return undefined;
+    const newline = data.indexOf(10);
+    if (newline < 0) return undefined;
+    try {
+      const meta = JSON.parse(data.subarray(0, newline).toString('utf8')) as StoredMeta;
+      if (meta.version !== 2 || data.length - newline - 1 !== meta.bodyLength) return undefined;
+      return isFresh(meta, this.now()) ? meta.bodySha256 : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Stores an entry (replacing any previous one atomically). */
   async put(key: string, entry: CachedResponse): Promise<void> {
+    // Kept on the entry: callers that check or record the body's digest need not hash it again.
+    entry.bodySha256 ??= hash('sha256', entry.body);
     const meta: StoredMeta = {
       version: 2,
       url: splitUrlCredentials(entry.url).url,
@@ -215,7 +237,7 @@ export class HttpCache {
       headers: entry.headers,
       storedAt: entry.storedAt,
       bodyLength: entry.body.length,
-      bodySha256: hash('sha256', entry.body),
+      bodySha256: entry.bodySha256,
     };
     this.write(this.path(key), Buffer.concat([Buffer.from(`${JSON.stringify(meta)}\n`, 'utf8'), entry.body]));
   }

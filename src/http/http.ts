@@ -15,8 +15,48 @@ import { silentLogger } from '../core/ports.js';
 import { describeError, externalError, internalError, isEnvsealError } from '../core/errors.js';
 import { basicAuthorization, CredentialStore, splitUrlCredentials } from '../core/url-credentials.js';
 
+/** The part of the Fetch `Headers` that `HttpClient`'s callers use; a Fetch `Headers` is one. */
+export interface ResponseHeaders {
+  /** The value (several fields of one name joined with ", ", as Fetch does), or null. Case-insensitive. */
+  get(name: string): string | null;
+}
+
+/** A response with its body read: what `HttpClient` needs from a transport. */
+export interface TransportResponse {
+  /** The final URL (after redirects). */
+  url: string;
+  status: number;
+  statusText: string;
+  headers: ResponseHeaders;
+  body: Buffer;
+}
+
+export interface TransportRequest {
+  method: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  signal?: AbortSignal;
+  /** Redirects: followed (default), returned as they are (`manual`), or a failure (`error`). */
+  redirect?: 'follow' | 'manual' | 'error';
+  /** A body (as sent, or decoded) longer than this rejects with `BodyTooLargeError`. */
+  maxBodyBytes?: number;
+}
+
+export type Transport = (url: URL, request: TransportRequest) => Promise<TransportResponse>;
+
+/** The body passed `maxBodyBytes`; the connection was closed without reading the rest. */
+export class BodyTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`the body is larger than ${limit} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
 export interface HttpClientOptions {
+  /** A Fetch-standard function (default: the global fetch); ignored when `transport` is given. */
   fetch?: typeof fetch;
+  /** What sends a request and reads its answer (e.g. `createNodeTransport`); default: `fetch` wrapped. */
+  transport?: Transport;
   /** Retries after the first attempt (default 3, so 4 attempts in all). */
   retries?: number;
   /** Per-attempt timeout in ms, body included (default 30 s). */
@@ -63,7 +103,7 @@ export interface HttpResponse {
   url: string;
   status: number;
   statusText: string;
-  headers: Headers;
+  headers: ResponseHeaders;
   /** The body bytes exactly as received (empty for HEAD). */
   body: Buffer;
   /** How many attempts it took. */
@@ -96,7 +136,7 @@ const DEFAULTS = {
 };
 
 export class HttpClient {
-  private readonly fetchImpl: typeof fetch;
+  private readonly transport: Transport;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -108,7 +148,7 @@ export class HttpClient {
 
   constructor(options: HttpClientOptions = {}) {
     this.cancel = options.signal;
-    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.transport = options.transport ?? fetchTransport(options.fetch ?? globalThis.fetch);
     this.sleep = options.sleep ?? ((ms) => delay(ms));
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? { now: () => new Date() };
@@ -206,29 +246,53 @@ export class HttpClient {
     attempt: number,
     timeoutMs: number,
   ): Promise<{ response: HttpResponse } | { failure: AttemptFailure }> {
-    const timeout = AbortSignal.timeout(timeoutMs);
+    // One controller and one timer per attempt, both released when it ends: cheaper than AbortSignal.timeout
+    // and AbortSignal.any, which a lock's hundreds of requests would otherwise each pay for.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+    }, timeoutMs);
     const cancels = [this.cancel, request.signal].filter((s): s is AbortSignal => s !== undefined);
-    const signal = cancels.length ? AbortSignal.any([timeout, ...cancels]) : timeout;
-    let res: Response;
-    let body: Buffer;
+    const onCancel = () => controller.abort(new DOMException('cancelled', 'AbortError'));
+    for (const s of cancels) {
+      if (s.aborted) onCancel();
+      else s.addEventListener('abort', onCancel, { once: true });
+    }
+    const limit = request.maxBodyBytes ?? this.policy.maxBodyBytes;
+    let res: TransportResponse;
     try {
-      res = await this.fetchImpl(url, {
+      res = await this.transport(url, {
         method,
-        headers: request.headers,
-        body: request.body,
-        signal,
+        ...(request.headers ? { headers: request.headers } : {}),
+        ...(request.body !== undefined ? { body: request.body } : {}),
+        signal: controller.signal,
         redirect: 'follow',
+        maxBodyBytes: limit,
       });
-      body = await this.readBody(res, method, url, context, request.maxBodyBytes ?? this.policy.maxBodyBytes);
     } catch (err) {
-      // Our own refusal (body too large) is final; everything else thrown here is the transport failing.
+      if (err instanceof BodyTooLargeError) {
+        throw externalError(
+          `${context.codePrefix}.protocol`,
+          `${context.target} sent more than ${limit} bytes for ${method} ${url.href}; refusing to read it`,
+          {
+            data: context.data,
+          },
+        );
+      }
+      // Our own refusals are final; everything else thrown here is the transport failing.
       if (isEnvsealError(err)) throw err;
       this.throwIfCancelled(method, url, context);
       if (request.signal?.aborted) throw externalError(`${context.codePrefix}.aborted`, `${context.target}: ${method} ${url.href} was cancelled`);
-      const description = timeout.aborted ? `timed out after ${formatSeconds(timeoutMs)}` : describeNetworkError(err);
+      const description = timedOut ? `timed out after ${formatSeconds(timeoutMs)}` : describeNetworkError(err);
       this.logger.debug(`${method} ${url.href} → ${description}`);
       return { failure: { description } };
+    } finally {
+      clearTimeout(timer);
+      for (const s of cancels) s.removeEventListener('abort', onCancel);
     }
+    const body = res.body;
     this.logger.debug(`${method} ${url.href} → ${res.status}`);
     if (!isRetryableStatus(res.status)) {
       return {
@@ -239,27 +303,6 @@ export class HttpClient {
     const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), this.clock.now().getTime());
     if (retryAfterMs !== undefined) failure.retryAfterMs = retryAfterMs;
     return { failure };
-  }
-
-  private async readBody(res: Response, method: string, url: URL, context: RequestContext, limit: number): Promise<Buffer> {
-    const tooLarge = () =>
-      externalError(`${context.codePrefix}.protocol`, `${context.target} sent more than ${limit} bytes for ${method} ${url.href}; refusing to read it`, {
-        data: context.data,
-      });
-    const declared = Number(res.headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > limit) {
-      await res.body?.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    if (!res.body) return Buffer.alloc(0);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += chunk.byteLength;
-      if (size > limit) throw tooLarge();
-      chunks.push(Buffer.from(chunk));
-    }
-    return Buffer.concat(chunks);
   }
 
   private unreachable(method: string, url: URL, context: RequestContext, attempts: number, failure: AttemptFailure, outOfTime = false) {
@@ -277,6 +320,35 @@ export class HttpClient {
       },
     );
   }
+}
+
+/** A Fetch-standard function as a `Transport`: the body read into memory, within the limit. */
+export function fetchTransport(fetchImpl: typeof fetch): Transport {
+  return async (url, request) => {
+    const res = await fetchImpl(url, {
+      method: request.method,
+      ...(request.headers ? { headers: request.headers } : {}),
+      ...(request.body !== undefined ? { body: request.body } : {}),
+      ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.redirect ? { redirect: request.redirect } : {}),
+    });
+    const limit = request.maxBodyBytes ?? Number.POSITIVE_INFINITY;
+    const declared = Number(res.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > limit) {
+      await res.body?.cancel().catch(() => {});
+      throw new BodyTooLargeError(limit);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    if (res.body) {
+      for await (const chunk of res.body) {
+        size += chunk.byteLength;
+        if (size > limit) throw new BodyTooLargeError(limit);
+        chunks.push(Buffer.from(chunk));
+      }
+    }
+    return { url: res.url, status: res.status, statusText: res.statusText, headers: res.headers, body: Buffer.concat(chunks) };
+  };
 }
 
 /** 408, 429 and 5xx are worth retrying; 501 (not implemented) and 505 (version) are not. */

@@ -9,10 +9,16 @@
  * deflate, br, as fetch does; not for range requests, whose byte offsets refer to the encoded bytes), and a
  * `Response` with the final URL. Network failures reject like fetch's do, with the system error (code
  * ECONNREFUSED, ECONNRESET, ...) as the reason.
+ *
+ * `createNodeTransport` is the same without the Fetch objects: `HttpClient` reads every body into memory
+ * anyway, and in Node 20 the first `Response` or `Headers` loads undici (about 130 ms of CPU in a fresh
+ * process, measured on a cold lock) and then costs a web stream per body. The transport answers with the
+ * bytes and a small `get()`-only header map instead, and enforces the body limit while reading.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { BodyTooLargeError, type ResponseHeaders, type Transport, type TransportRequest, type TransportResponse } from './http.js';
 
 export interface NodeFetchOptions {
   /** Sockets per host (default 16). */
@@ -27,6 +33,15 @@ interface RawAnswer {
   statusText: string;
   headers: [string, string][];
   body: Buffer;
+}
+
+class PairHeaders implements ResponseHeaders {
+  constructor(readonly pairs: [string, string][]) {}
+  get(name: string): string | null {
+    const key = name.toLowerCase();
+    const values = this.pairs.filter(([k]) => k === key).map(([, v]) => v);
+    return values.length ? values.join(', ') : null;
+  }
 }
 
 function listHeaderPairs(message: IncomingMessage): [string, string][] {
@@ -65,15 +80,15 @@ function toHeaderRecord(headers: RequestInit['headers']): Record<string, string>
   return out;
 }
 
-/** A fetch-compatible function backed by node:http(s) keep-alive agents. */
-export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch {
+/** A transport over node:http(s) keep-alive agents (see the module comment). */
+export function createNodeTransport(options: NodeFetchOptions = {}): Transport {
   const maxSockets = options.maxSockets ?? 16;
   const agents = {
     'http:': new HttpAgent({ keepAlive: true, maxSockets }),
     'https:': new HttpsAgent({ keepAlive: true, maxSockets }),
   };
 
-  const once = (url: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal | undefined) =>
+  const once = (url: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal | undefined, limit: number) =>
     new Promise<RawAnswer>((resolve, reject) => {
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const agent = agents[url.protocol as 'http:' | 'https:'];
@@ -82,17 +97,36 @@ export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch {
         return;
       }
       const req = send(url, { method, headers, agent, ...(signal ? { signal } : {}) }, (res) => {
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > limit) {
+          req.destroy();
+          reject(new BodyTooLargeError(limit));
+          return;
+        }
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > limit) {
+            req.destroy();
+            reject(new BodyTooLargeError(limit));
+            return;
+          }
+          chunks.push(c);
+        });
         res.on('error', reject);
         res.on('end', () => {
           const pairs = listHeaderPairs(res);
           const encoding = pairs.find(([k]) => k === 'content-encoding')?.[1];
           let decoded: Buffer;
           try {
-            decoded = headers.range !== undefined ? Buffer.concat(chunks) : decode(Buffer.concat(chunks), encoding);
+            decoded = headers.range !== undefined ? Buffer.concat(chunks, size) : decode(Buffer.concat(chunks, size), encoding);
           } catch (err) {
             reject(err);
+            return;
+          }
+          if (decoded.length > limit) {
+            reject(new BodyTooLargeError(limit));
             return;
           }
           resolve({
@@ -108,19 +142,21 @@ export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch {
       req.end(body);
     });
 
-  return (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
-    let url = new URL(input instanceof Request ? input.url : String(input));
-    let method = (init.method ?? 'GET').toUpperCase();
-    const headers = toHeaderRecord(init.headers);
+  return async (input: URL, init: TransportRequest): Promise<TransportResponse> => {
+    let url = input;
+    let method = init.method.toUpperCase();
+    const headers: Record<string, string> = {};
+    // Not toHeaderRecord: its `instanceof Headers` would load undici, which this transport exists to avoid.
+    for (const [k, v] of Object.entries(init.headers ?? {})) headers[k.toLowerCase()] = v;
     if (headers.range === undefined && headers['accept-encoding'] === undefined) headers['accept-encoding'] = 'gzip, deflate, br';
-    let body = init.body === undefined || init.body === null ? undefined : Buffer.from(init.body as string | Uint8Array);
-    const signal = init.signal ?? undefined;
+    let body = init.body === undefined ? undefined : Buffer.from(init.body);
+    const limit = init.maxBodyBytes ?? Number.POSITIVE_INFINITY;
     for (let redirects = 0; ; redirects += 1) {
-      const answer = await once(url, method, headers, body, signal);
+      const answer = await once(url, method, headers, body, init.signal, limit);
       const location = answer.headers.find(([k]) => k === 'location')?.[1];
       if (REDIRECTS.has(answer.status) && location !== undefined && init.redirect !== 'manual') {
         if (init.redirect === 'error') throw new TypeError(`redirected to ${location}, and redirects are not allowed`);
-        if (redirects >= MAX_REDIRECTS) throw new TypeError(`more than ${MAX_REDIRECTS} redirects from ${String(input)}`);
+        if (redirects >= MAX_REDIRECTS) throw new TypeError(`more than ${MAX_REDIRECTS} redirects from ${input.href}`);
         if (answer.status === 303 || ((answer.status === 301 || answer.status === 302) && method === 'POST')) {
           method = 'GET';
           body = undefined;
@@ -132,10 +168,34 @@ export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch {
         continue;
       }
       const nullBody = answer.status === 204 || answer.status === 304 || method === 'HEAD';
-      const response = new Response(nullBody ? null : answer.body, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
-      // A constructed Response has no URL; fetch reports the final one (after redirects).
-      Object.defineProperty(response, 'url', { value: url.href });
-      return response;
+      return {
+        url: url.href,
+        status: answer.status,
+        statusText: answer.statusText,
+        headers: new PairHeaders(answer.headers),
+        body: nullBody ? Buffer.alloc(0) : answer.body,
+      };
     }
+  };
+}
+
+/** A fetch-compatible function backed by node:http(s) keep-alive agents. */
+export function createNodeFetch(options: NodeFetchOptions = {}): typeof fetch {
+  const transport = createNodeTransport(options);
+  return (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const answer = await transport(url, {
+      method: init.method ?? 'GET',
+      headers: toHeaderRecord(init.headers),
+      ...(init.body !== undefined && init.body !== null ? { body: init.body as string | Uint8Array } : {}),
+      ...(init.signal ? { signal: init.signal } : {}),
+      ...(init.redirect ? { redirect: init.redirect } : {}),
+    });
+    const nullBody = answer.status === 204 || answer.status === 304 || (init.method ?? 'GET').toUpperCase() === 'HEAD';
+    const headers = (answer.headers as PairHeaders).pairs;
+    const response = new Response(nullBody ? null : answer.body, { status: answer.status, statusText: answer.statusText, headers });
+    // A constructed Response has no URL; fetch reports the final one (after redirects).
+    Object.defineProperty(response, 'url', { value: answer.url });
+    return response;
   }) as typeof fetch;
 }

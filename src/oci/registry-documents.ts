@@ -123,7 +123,7 @@ export function describeRegistryError(res: HttpResponse): string {
   return describeStatus(res.status, res.statusText, res.body);
 }
 
-export function contentType(headers: Headers): string | undefined {
+export function contentType(headers: HttpResponse['headers']): string | undefined {
   const value = headers.get('content-type');
   if (!value) return undefined;
   return value.split(';')[0]?.trim().toLowerCase() || undefined;

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { createNodeFetch } from '../../src/http/node-http-fetch.js';
+import { BodyTooLargeError, HttpClient } from '../../src/http/http.js';
+import { createNodeFetch, createNodeTransport } from '../../src/http/node-http-fetch.js';
 
 describe('createNodeFetch', () => {
   let server: Server;
@@ -41,6 +42,13 @@ describe('createNodeFetch', () => {
         }
         case '/etag':
           res.writeHead(req.headers['if-none-match'] === '"v1"' ? 304 : 200, { ETag: '"v1"' }).end(req.headers['if-none-match'] ? undefined : 'body');
+          return;
+        case '/big':
+          res.writeHead(200, { 'X-Twice': 'a' }).end(Buffer.alloc(64 * 1024, 1));
+          return;
+        case '/twice':
+          res.setHeader('X-Twice', ['a', 'b']);
+          res.writeHead(200).end('ok');
           return;
         case '/slow':
           setTimeout(() => res.writeHead(200).end('late'), 2000);
@@ -96,5 +104,23 @@ describe('createNodeFetch', () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     await assert.rejects(createNodeFetch()(`http://127.0.0.1:${port}/`), (err: NodeJS.ErrnoException) => err.code === 'ECONNREFUSED');
     await assert.rejects(createNodeFetch()(`${base}/slow`, { signal: AbortSignal.timeout(100) }), (err: Error) => err.name === 'AbortError');
+  });
+
+  it('createNodeTransport: the body read, headers by name, the limit enforced while reading', async () => {
+    const transport = createNodeTransport();
+    const twice = await transport(new URL(`${base}/twice`), { method: 'GET' });
+    assert.equal(twice.body.toString(), 'ok');
+    assert.equal(twice.headers.get('X-TWICE'), 'a, b', 'several fields of one name are joined, as Fetch does');
+    assert.equal(twice.headers.get('x-missing'), null);
+    const moved = await transport(new URL(`${base}/moved`), { method: 'GET' });
+    assert.equal(moved.url, `${base}/simple/demo/`);
+    await assert.rejects(transport(new URL(`${base}/big`), { method: 'GET', maxBodyBytes: 1000 }), BodyTooLargeError);
+    const client = new HttpClient({ transport, maxBodyBytes: 1000, sleep: async () => {} });
+    await assert.rejects(
+      client.request({ url: `${base}/big` }, { target: 'test server', codePrefix: 'test' }),
+      (err: Error & { code?: string }) => err.code === 'test.protocol' && /sent more than 1000 bytes/.test(err.message),
+    );
+    const slow = new HttpClient({ transport, timeoutMs: 100, retries: 0 });
+    await assert.rejects(slow.request({ url: `${base}/slow` }, { target: 'test server', codePrefix: 'test' }), /timed out after 100 ms/);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The index HTTP cache (RFC 9111): freshness from max-age / Expires / Age, no-cache and no-store,
- * revalidation with ETag, damaged entries, and the request flow through `fetchWithCache`.
+ * revalidation with ETag, damaged entries, the request flow through `fetchWithCache`, and the resolution memo
+ * that rests on it.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,7 @@ import {
   parseCacheControl,
 } from '../../src/http/http-cache.js';
 import { HttpClient } from '../../src/http/http.js';
+import { PythonIndexClient } from '../../src/ecosystems/python/index-client/python-index.js';
 
 const T0 = Date.parse('2024-05-01T12:00:00Z');
 
@@ -175,5 +177,57 @@ describe('HttpCache on disk and fetchWithCache', () => {
     await cache.putBlob('metadata-x', Buffer.from('Name: x\n'));
     await cache.flush();
     assert.equal((await cache.getBlob('metadata-x'))?.toString(), 'Name: x\n');
+  });
+});
+
+describe('the resolution memo of PythonIndexClient', () => {
+  const page = (version: string) =>
+    JSON.stringify({
+      meta: { 'api-version': '1.1' },
+      name: 'demo',
+      files: [{ filename: `demo-${version}-py3-none-any.whl`, url: `http://i/files/demo-${version}-py3-none-any.whl`, hashes: { sha256: 'ab' } }],
+    });
+
+  async function setUp(t: { after(fn: () => Promise<void>): void }) {
+    const dir = await mkdtemp(join(tmpdir(), 'envseal-memo-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const state = { now: T0, version: '1.0', requests: 0 };
+    const fakeFetch = (async (url: URL | string) => {
+      state.requests += 1;
+      if (String(url).includes('/missing/')) return new Response('no', { status: 404 });
+      return new Response(page(state.version), {
+        status: 200,
+        headers: { 'cache-control': 'max-age=600', 'content-type': 'application/vnd.pypi.simple.v1+json' },
+      });
+    }) as typeof fetch;
+    const client = () => new PythonIndexClient({ cacheDir: dir, clock: { now: () => new Date(state.now) }, http: { fetch: fakeFetch, sleep: async () => {} } });
+    return { state, client };
+  }
+
+  it('recalls a result while every answer it read is fresh and unchanged, and not after', async (t) => {
+    const { state, client } = await setUp(t);
+    const first = client();
+    await first.getProject('http://i/simple', 'demo');
+    await first.resolutionMemo!.remember('k', '["result"]');
+    await first.flush();
+    assert.equal(await client().resolutionMemo!.recall('k'), '["result"]');
+    assert.equal(await client().resolutionMemo!.recall('other'), undefined, 'another request');
+    state.now = T0 + 601_000;
+    assert.equal(await client().resolutionMemo!.recall('k'), undefined, 'the page is stale: resolve again (revalidating it)');
+    state.version = '2.0';
+    const second = client();
+    await second.getProject('http://i/simple', 'demo');
+    await second.flush();
+    assert.equal(await client().resolutionMemo!.recall('k'), undefined, 'the page changed');
+  });
+
+  it('remembers nothing when something was read that the HTTP cache does not hold', async (t) => {
+    const { client } = await setUp(t);
+    const c = client();
+    await c.getProject('http://i/simple', 'demo');
+    assert.equal(await c.getProject('http://i/simple', 'missing'), null);
+    await c.resolutionMemo!.remember('k', '["result"]');
+    await c.flush();
+    assert.equal(await client().resolutionMemo!.recall('k'), undefined);
   });
 });

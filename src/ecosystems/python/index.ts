@@ -18,6 +18,9 @@ import type { ImportedLock } from './lockfiles/types.js';
 import { pythonDeclaredSchema, pythonDevSpecSchema, pythonSectionSchema, pythonSpecSchema, type PythonDeclared, type PythonSection } from './schema.js';
 import type { ResolveContext } from '../types.js';
 import type { SdistBuilder } from './sdist-build.js';
+import type { ResolvePythonRequest, ResolvePythonResult, SdistToBuild } from './resolver/types.js';
+import { canonicalJsonCompact, sha256Hex } from '../../core/canonical-json.js';
+import { TOOL_VERSION } from '../../core/version.js';
 
 export const pythonWing = defineEcosystem({
   id: 'python',
@@ -122,8 +125,6 @@ async function resolvePythonSection(
   ctx.logger.progress(`resolving ${installable.length} Python requirement(s) for ${probePy.implementation} ${probePy.version} on ${target.machine}`);
   const opts = declared.options;
   const upgrade = ctx.options.upgradeAll ? { upgrade: true as const } : ctx.options.upgradePackages?.length ? { upgrade: ctx.options.upgradePackages } : {};
-  // The resolver is loaded when a resolution runs: `lock --check`, `verify` and `generate` never need it.
-  const { resolvePython } = await import('./resolver/resolve-python.js');
   const { collectWantedWheels, fetchDirectWheels } = await import('./direct-wheels.js');
   const { collectWantedGit, fetchGitSources, withGitRefs } = await import('./vcs.js');
   // Both lists are checked (a URL in a constraint, conflicts, tags) before anything is fetched.
@@ -131,23 +132,21 @@ async function resolvePythonSection(
   const wantedGit = collectWantedGit(declared.requirements, target);
   const git = await fetchGitSources(wantedGit, ctx, builder);
   const direct = [...(await fetchDirectWheels(wantedWheels, ctx)), ...git.map((g) => g.direct)];
-  const result = await resolvePython(
-    {
-      requirements: declared.requirements,
-      indexes: declared.indexes,
-      target,
-      ...(Object.keys(declared.packageIndexes).length ? { indexPins: declared.packageIndexes } : {}),
-      options: {
-        ...(opts.pre === true ? { pre: true } : {}),
-        ...(Array.isArray(opts.onlyBinary) ? { onlyBinary: opts.onlyBinary } : {}),
-        ...(excludeNewer ? { excludeNewer } : {}),
-      },
-      ...(ctx.previous ? { previous: ctx.previous.packages } : {}),
-      ...(direct.length ? { direct } : {}),
-      ...upgrade,
+  const request: ResolvePythonRequest = {
+    requirements: declared.requirements,
+    indexes: declared.indexes,
+    target,
+    ...(Object.keys(declared.packageIndexes).length ? { indexPins: declared.packageIndexes } : {}),
+    options: {
+      ...(opts.pre === true ? { pre: true } : {}),
+      ...(Array.isArray(opts.onlyBinary) ? { onlyBinary: opts.onlyBinary } : {}),
+      ...(excludeNewer ? { excludeNewer } : {}),
     },
-    { index: ctx.index, logger: ctx.logger, buildMetadata: builder.metadataOf },
-  );
+    ...(ctx.previous ? { previous: ctx.previous.packages } : {}),
+    ...(direct.length ? { direct } : {}),
+    ...upgrade,
+  };
+  const result = await resolveRemembered(request, ctx, builder);
   const section = {
     interpreter: declared.interpreter,
     venv: venv ? DEFAULT_VENV : null,
@@ -157,6 +156,32 @@ async function resolvePythonSection(
     packages: withGitRefs(result.packages, git),
   };
   return { section, archives: new Map(git.map((g) => [g.direct.file.url, g.archive])) };
+}
+
+/**
+ * `resolvePython`, or the result of the same request resolved before when the index client still holds
+ * everything that resolution read, fresh and unchanged (`ResolutionMemo`): a warm `lock --upgrade` of
+ * unchanged inputs then neither parses pages nor solves again. The key names the request and the tool version
+ * (another version may resolve differently); a resolution that built an sdist is not remembered.
+ */
+async function resolveRemembered(request: ResolvePythonRequest, ctx: ResolveContext<PythonSection>, builder: SdistBuilder): Promise<ResolvePythonResult> {
+  const memo = ctx.index.resolutionMemo;
+  const key = memo ? sha256Hex(canonicalJsonCompact({ memo: 1, tool: TOOL_VERSION, request })) : '';
+  const recalled = memo ? await memo.recall(key) : undefined;
+  if (recalled !== undefined) {
+    ctx.logger.debug(`python resolution: the same request was resolved before from index answers that are still fresh`);
+    return { packages: JSON.parse(recalled) as ResolvePythonResult['packages'] };
+  }
+  // The resolver is loaded when a resolution runs: `lock --check`, `verify` and `generate` never need it.
+  const { resolvePython } = await import('./resolver/resolve-python.js');
+  let built = false;
+  const buildMetadata = (sdist: SdistToBuild) => {
+    built = true;
+    return builder.metadataOf(sdist);
+  };
+  const result = await resolvePython(request, { index: ctx.index, logger: ctx.logger, buildMetadata });
+  if (memo && !built) await memo.remember(key, JSON.stringify(result.packages));
+  return result;
 }
 
 /** A manifest's interpreter version (conda's `python=3.11`) must be the base image's: envseal does not install Pythons. */

@@ -14,19 +14,19 @@
  *     warm run makes no request it does not need; metadata read out of files is kept by the file's sha256.
  *   - Bounded concurrency: at most `concurrency` requests in flight; identical requests in one run are shared.
  *   - Transport: `HttpClient` (timeouts, retries with backoff) over node:http keep-alive connections
- *     (`node-http-fetch.ts`), which costs a fraction of the global fetch's CPU per request.
+ *     (`createNodeTransport`), which costs a fraction of the global fetch's CPU per request and never loads undici.
  *
  * 404 on a project page means "this index does not have it" (null); other 4xx answers are errors that say
  * which index answered what; 5xx/429/network failures are retried by `HttpClient` and then reported as
  * `index.unreachable` (exit 3).
  */
-import { createHash } from 'node:crypto';
-import type { BuildResultCache, Clock, CoreMetadataDocument, IndexFile, IndexProject, Logger, PackageIndex } from '../../../core/ports.js';
+import { createHash, hash } from 'node:crypto';
+import type { BuildResultCache, Clock, CoreMetadataDocument, IndexFile, IndexProject, Logger, PackageIndex, ResolutionMemo } from '../../../core/ports.js';
 import { silentLogger } from '../../../core/ports.js';
 import { describeError, externalError, inputError } from '../../../core/errors.js';
-import { fetchWithCache, HttpCache, type CachedResponse } from '../../../http/http-cache.js';
+import { cacheKey, fetchWithCache, HttpCache, isStorable, type CachedResponse } from '../../../http/http-cache.js';
 import { HttpClient, describeStatus, type HttpClientOptions, type RequestContext } from '../../../http/http.js';
-import { createNodeFetch } from '../../../http/node-http-fetch.js';
+import { createNodeTransport } from '../../../http/node-http-fetch.js';
 import type { CredentialStore } from '../../../core/url-credentials.js';
 import { FileBuildCache } from './build-cache.js';
 import { ArchiveError, readSdistPkgInfo, readWheelMetadata, type ByteSource } from './python-archive.js';
@@ -48,7 +48,7 @@ export interface PythonIndexClientOptions {
   credentials?: CredentialStore;
   /** Where lock-time sdist builds are cached (see build-cache.ts); none: every lock builds again. */
   buildCacheDir?: string;
-  /** Passed to the `HttpClient` (retries, timeouts, sleep; `fetch` defaults to `createNodeFetch`). */
+  /** Passed to the `HttpClient` (retries, timeouts, sleep; without `fetch` or `transport`, `createNodeTransport`). */
   http?: Omit<HttpClientOptions, 'logger' | 'clock' | 'maxBodyBytes'>;
 }
 
@@ -94,6 +94,11 @@ export class PythonIndexClient implements PackageIndex {
   private readonly metadata = new Map<string, Promise<CoreMetadataDocument>>();
   private readonly credentials: CredentialStore | undefined;
   readonly buildCache: BuildResultCache | undefined;
+  readonly resolutionMemo: ResolutionMemo | undefined;
+  /** Cache key → body sha256 of every answer read through the HTTP cache (what a remembered result depends on). */
+  private readonly answersRead = new Map<string, string>();
+  /** Something was read that the HTTP cache does not hold (a 404, a range, a download): nothing is remembered. */
+  private readUncached = false;
 
   constructor(options: PythonIndexClientOptions = {}) {
     this.credentials = options.credentials;
@@ -103,7 +108,7 @@ export class PythonIndexClient implements PackageIndex {
     const concurrency = Math.max(1, options.concurrency ?? 16);
     this.http = new HttpClient({
       ...options.http,
-      fetch: options.http?.fetch ?? createNodeFetch({ maxSockets: concurrency }),
+      ...(options.http?.fetch ? {} : { transport: options.http?.transport ?? createNodeTransport({ maxSockets: concurrency }) }),
       logger: this.logger,
       clock: this.clock,
       maxBodyBytes: this.maxDownloadBytes,
@@ -112,6 +117,28 @@ export class PythonIndexClient implements PackageIndex {
     this.cache = options.cacheDir ? new HttpCache({ dir: options.cacheDir, clock: this.clock, logger: this.logger }) : undefined;
     this.limiter = new Limiter(concurrency);
     this.buildCache = options.buildCacheDir ? new FileBuildCache(options.buildCacheDir, this.logger) : undefined;
+    this.resolutionMemo = this.cache ? { recall: (key) => this.recall(key), remember: (key, value) => this.remember(key, value) } : undefined;
+  }
+
+  private async recall(key: string): Promise<string | undefined> {
+    const blob = await this.cache?.getBlob(`resolution-${key}`);
+    if (!blob) return undefined;
+    try {
+      const memo = JSON.parse(blob.toString('utf8')) as { answers: [string, string][]; value: string };
+      // Every answer the result was computed from must still be fresh and the same bytes.
+      const stale = memo.answers.find(([k, sha]) => this.cache!.freshDigest(k) !== sha);
+      if (stale) return undefined;
+      this.stats.cacheHits += memo.answers.length;
+      return memo.value;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async remember(key: string, value: string): Promise<void> {
+    if (!this.cache || this.readUncached) return;
+    const memo = { answers: [...this.answersRead].sort(), value };
+    await this.cache.putBlob(`resolution-${key}`, Buffer.from(JSON.stringify(memo), 'utf8'));
   }
 
   netrcFor(urls: string[]): string {
@@ -163,6 +190,11 @@ export class PythonIndexClient implements PackageIndex {
     );
     if (result.from === 'fresh') this.stats.cacheHits += 1;
     else this.stats.requests += 1;
+    if (this.cache && (result.from !== 'network' || isStorable(result.response.status, result.response.headers))) {
+      this.answersRead.set(cacheKey(url, headers), result.response.bodySha256 ?? hash('sha256', result.response.body));
+    } else {
+      this.readUncached = true;
+    }
     if (result.from === 'revalidated') this.stats.revalidated += 1;
     return result.response;
   }
@@ -210,7 +242,7 @@ export class PythonIndexClient implements PackageIndex {
       const res = await this.get(url, undefined, context);
       if (res.status === 200) {
         const expected = file.coreMetadata.sha256;
-        if (expected !== undefined && hashSha256(res.body) !== expected) {
+        if (expected !== undefined && (res.bodySha256 ?? hashSha256(res.body)) !== expected) {
           throw externalError(
             'index.integrity',
             `the PEP 658 metadata of ${file.filename} from ${describeIndex(project.index)} does not match the sha256 the index lists`,
@@ -261,6 +293,7 @@ export class PythonIndexClient implements PackageIndex {
 
   /** Downloads a whole file, checking its sha256 when the index gave one. */
   private async download(file: IndexFile, context: RequestContext): Promise<Buffer> {
+    this.readUncached = true;
     const res = await this.limiter.run(() => this.http.request({ url: file.url }, context));
     this.stats.requests += 1;
     if (res.status !== 200) {
@@ -279,6 +312,7 @@ export class PythonIndexClient implements PackageIndex {
    */
   private async rangeSource(file: IndexFile, context: RequestContext): Promise<ByteSource> {
     const tailSize = 64 * 1024;
+    this.readUncached = true;
     const first = await this.limiter.run(() => this.http.request({ url: file.url, headers: { Range: `bytes=-${tailSize}` } }, context));
     this.stats.requests += 1;
     this.stats.rangeRequests += 1;
