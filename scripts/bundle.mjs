@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lazyCollator } from './bundle-lazy-collator.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/bundle`;
@@ -55,7 +56,7 @@ await build({
   external: ['dockerode', 'docker-modem', 'ssh2', 'cpu-features', 'xmlbuilder2', 'libxmljs2'],
   logLevel: 'warning',
   legalComments: 'none',
-  plugins: [englishOnly],
+  plugins: [englishOnly, lazyCollator],
 });
 
 // esbuild escapes every non-ASCII character of the code (its default charset) but copies comments as they are;
