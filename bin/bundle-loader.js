@@ -40,9 +40,8 @@ export function cachedDataFor(content, digest) {
 export function compileBundle(file, source, cachedData) {
   const script = new vm.Script(Module.wrap(source), {
     filename: file,
+    // No importModuleDynamically: Node 20 runs import() in a vm.Script only experimentally; the bundle has none.
     ...(cachedData ? { cachedData } : {}),
-    // The bundle keeps a dynamic import() of a built-in; Node < 20.12 has no constant, and the function does it.
-    importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER ?? ((specifier) => import(specifier)),
   });
   const module = { exports: {} };
   script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file));

@@ -15,6 +15,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lazyCollator } from './bundle-lazy-collator.mjs';
@@ -41,6 +42,21 @@ const englishOnly = {
   },
 };
 
+/**
+ * A dynamic import() of a Node built-in stays an import() in esbuild's CommonJS output, which a vm.Script runs only
+ * with an experimental loader (a warning on stderr) or --experimental-vm-modules: it becomes a require() instead,
+ * through esbuild's interop, whose namespace has the built-in's exports and `default` as Node's does.
+ */
+const builtinDynamicImports = {
+  name: 'builtin-dynamic-imports',
+  setup(b) {
+    b.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
+      args.kind === 'dynamic-import' && isBuiltin(args.path) ? { path: args.path, namespace: 'builtin-dynamic' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin-dynamic' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
@@ -56,13 +72,15 @@ await build({
   external: ['dockerode', 'docker-modem', 'ssh2', 'cpu-features', 'xmlbuilder2', 'libxmljs2'],
   logLevel: 'warning',
   legalComments: 'none',
-  plugins: [englishOnly, lazyCollator],
+  plugins: [englishOnly, lazyCollator, builtinDynamicImports],
 });
 
 // esbuild escapes every non-ASCII character of the code (its default charset) but copies comments as they are;
 // with those escaped too, the launcher reads the file as latin1, ~10-30 ms faster than decoding 2 MB of UTF-8.
 const text = readFileSync(outfile, 'utf8').replace(/[^\x00-\x7f]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
 writeFileSync(outfile, text, 'latin1');
+const dynamicImport = /\bimport\(\s*["'`]/.exec(text);
+if (dynamicImport) throw new Error(`dist/bundle/main.cjs keeps a dynamic import() (at ${dynamicImport.index}): bin/bundle-loader.js cannot run it`);
 
 // The code cache, made by a plain `node` as the launcher runs it (V8 rejects a cache made under other flags):
 // the bundle compiled and its top level run, which compiles what every command needs at start.
