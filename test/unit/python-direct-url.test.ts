@@ -73,7 +73,8 @@ describe('direct URLs: which ones can be locked', () => {
   const refused: [string, string, string, RegExp][] = [
     ['VCS other than git', 'mypkg', 'hg+https://example.org/org/mypkg@v1', /VCS requirements other than git \(hg\+…\) are not supported yet/],
     ['a git URL with a fragment', 'mypkg', 'git+https://example.org/org/mypkg.git@v1#egg=mypkg', /a URL fragment .* is not supported/],
-    ['a git+ssh URL', 'mypkg', 'git+ssh://git@example.org/org/mypkg.git@v1', /only git\+https:\/\/, git\+http:\/\/ and git\+file:\/\/ repositories/],
+    ['a git+ssh URL with a password', 'mypkg', 'git+ssh://git:pw@example.org/org/mypkg.git@v1', /carries credentials/],
+    ['a git+svn URL', 'mypkg', 'git+svn://example.org/org/mypkg@v1', /only git\+https:\/\/, git\+http:\/\/, git\+ssh:\/\/ and git\+file:\/\/ repositories/],
     ['a git URL with credentials', 'mypkg', 'git+https://user:secret@example.org/org/mypkg.git@v1', /carries credentials/],
     ['sdist', 'mypkg', 'https://example.org/mypkg-1.0.tar.gz', /mypkg-1\.0\.tar\.gz is a source distribution; sdist URLs are not supported yet/],
     ['not a wheel', 'mypkg', 'https://example.org/download?id=3', /does not name a wheel/],
