@@ -7,7 +7,9 @@
  * `lock` of `sealssh @ git+ssh://envseal-git/<path>@v1.0` records the tag's commit in a URL with no secret in it
  * and writes the archive; `build` makes the archive again on the host (the image never needs ssh) and the image
  * imports 1.0. Refusals leave the lock byte-identical: a key the server refuses (exit 3), a host key ssh cannot
- * check (exit 3, no prompt), a host name that does not resolve (exit 3), a password in the URL (exit 2).
+ * check (exit 3, no prompt), a host name that does not resolve (exit 3), a password in the URL (exit 2). Last,
+ * `load --rebuild` of a bundle gives the same image ID with sshd and the index stopped (the bundle carries the
+ * archive, which goes back into the scratch project's .envseal/vcs/).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -164,14 +166,14 @@ targets:
   });
 
   after(async () => {
-    if (sshd && sshd.exitCode === null) {
+    if (sshd && sshd.exitCode === null && sshd.signalCode === null) {
       const exited = new Promise((resolve) => sshd!.once('exit', resolve));
       sshd.kill('SIGTERM');
       await exited;
     }
     const loaded = (await dockerCli(['images', '-q', '--filter', `reference=envseal/${NAME}`])).stdout.split('\n').filter(Boolean);
     await dockerCli(['rmi', '-f', TAG, `envseal-cache/${NAME}:deploy`, ...new Set(loaded)]).catch(() => undefined);
-    await index?.close();
+    await index?.close().catch(() => undefined);
     await project?.cleanup();
   });
 
@@ -238,5 +240,21 @@ targets:
     assert.match(secret.stderr, /carries credentials/);
     assert.match(secret.stderr, /git\+ssh:\/\/ uses your ssh keys/);
     assert.equal(await lockText(), before);
+  });
+
+  test('load --rebuild from a bundle works with the repository and the index gone: the bundle carries the archive', async () => {
+    await writeFile(project.path('requirements.txt'), `sealssh @ git+ssh://envseal-git${bare}@v1.0\n`);
+    const bundled = await envseal(['bundle', '-o', project.path('b.tar'), '--target', 'deploy', '--image', TAG]);
+    assert.equal(bundled.code, 0, bundled.stderr);
+    const listed = execFileSync('tar', ['-tf', project.path('b.tar')], { encoding: 'utf8' });
+    assert.ok(listed.includes('python/sealssh-1.0.tar.gz'), listed);
+    const exited = new Promise((resolve) => sshd!.once('exit', resolve));
+    sshd!.kill('SIGTERM');
+    await exited;
+    await index.close();
+    await rm(project.path('.envseal/vcs'), { recursive: true, force: true });
+    const loaded = await envseal(['load', project.path('b.tar'), '--rebuild']);
+    assert.equal(loaded.code, 0, loaded.stderr);
+    assert.match(loaded.stdout + loaded.stderr, /every entry checked, same image ID/);
   });
 });
