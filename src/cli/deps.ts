@@ -189,8 +189,25 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
     owner: ownership.owner,
     artifacts,
     files,
-    git: new HostGit({ tmpDir: env.TMPDIR ?? tmpdir() }),
+    git: new HostGit({ tmpDir: env.TMPDIR ?? tmpdir(), env: gitEnvironment(env) }),
   };
+}
+
+/**
+ * git's environment: the user's (so git+ssh:// uses their ssh-agent, GIT_SSH_COMMAND and ssh settings), with
+ * every prompt answered by nothing: git's own (GIT_TERMINAL_PROMPT) and ssh's passphrase and host-key questions
+ * (SSH_ASKPASS=false, forced), unless the user chose an askpass program. A question is then a clear failure
+ * instead of a hang on a terminal no one watches.
+ */
+export function gitEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
+  out.GIT_TERMINAL_PROMPT = '0';
+  if (env.SSH_ASKPASS === undefined && env.SSH_ASKPASS_REQUIRE === undefined) {
+    out.SSH_ASKPASS = 'false';
+    out.SSH_ASKPASS_REQUIRE = 'force';
+  }
+  return out;
 }
 
 /** The deps of composed builds (app/build-composed.ts): writing source layers, and the memo of whole builds and prefixes. */

@@ -15,6 +15,8 @@ export interface ProcessResult {
 
 export interface RunProcessOptions {
   cwd?: string;
+  /** The process's whole environment (the caller's, passed down from cli/); inherited when not given. */
+  env?: Record<string, string>;
   /** Kill the process (SIGKILL) after this long; nvidia-smi can hang on a wedged driver. */
   timeoutMs?: number;
   /** Receive stdout chunk by chunk instead of buffering it (bounded memory for large outputs). */
@@ -28,7 +30,7 @@ export interface RunProcessOptions {
  */
 export function runProcess(file: string, args: string[], options: RunProcessOptions = {}): Promise<ProcessResult | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd: options.cwd, ...(options.env ? { env: options.env } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let timedOut = false;

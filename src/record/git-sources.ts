@@ -7,6 +7,10 @@
  *
  * git runs without a terminal (`core.askPass=true` answers any prompt with nothing) and with the settings that
  * change an archive fixed (`tar.umask`, `core.autocrlf`, attributes from the commit only).
+ *
+ * `ssh://` repositories go through the user's own ssh setup (agent, ~/.ssh/config, known_hosts, GIT_SSH_COMMAND),
+ * reached through the environment the CLI passes in (`env`); envseal holds no key. A refused key and a host
+ * key ssh cannot check are exit 3 with a hint that says how to fix the ssh setup.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +26,8 @@ export interface HostGitOptions {
   tmpDir: string;
   /** Kill a git command after this long (default 10 minutes: a large repository may take a while to fetch). */
   timeoutMs?: number;
+  /** git's environment (from cli/: the user's, with prompts turned off); inherited when not given. */
+  env?: Record<string, string>;
 }
 
 export class HostGit implements GitSources {
@@ -31,11 +37,7 @@ export class HostGit implements GitSources {
 
   async listRefs(repo: string): Promise<GitRemoteRef[]> {
     const run = await this.git(['ls-remote', repo], undefined);
-    if (run.exitCode !== 0) {
-      throw externalError('vcs.unreachable', `git ls-remote ${repo} failed (exit ${run.exitCode ?? run.signal}): ${lastLine(run)}`, {
-        hint: 'check that the repository URL is right and reachable from this host (network, credentials in a git credential helper)',
-      });
-    }
+    if (run.exitCode !== 0) throw remoteFailure(`git ls-remote ${repo}`, repo, run);
     return run.stdout
       .toString('utf8')
       .split('\n')
@@ -67,11 +69,7 @@ export class HostGit implements GitSources {
     const shallow = await this.git(['fetch', '-q', '--no-tags', '--depth=1', repo, commit], dir);
     if (shallow.exitCode === 0) return;
     const all = await this.git(['fetch', '-q', '--no-tags', repo, '+refs/heads/*:refs/remotes/r/heads/*', '+refs/tags/*:refs/remotes/r/tags/*'], dir);
-    if (all.exitCode !== 0) {
-      throw externalError('vcs.unreachable', `git fetch ${repo} failed (exit ${all.exitCode ?? all.signal}): ${lastLine(all)}`, {
-        hint: 'check that the repository URL is right and reachable from this host',
-      });
-    }
+    if (all.exitCode !== 0) throw remoteFailure(`git fetch ${repo}`, repo, all);
     const has = await this.git(['cat-file', '-e', `${commit}^{commit}`], dir);
     if (has.exitCode !== 0) {
       throw inputError('vcs.no-commit', `${repo} has no commit ${commit} on any branch or tag`, {
@@ -87,7 +85,11 @@ export class HostGit implements GitSources {
   }
 
   private async git(args: string[], cwd: string | undefined): Promise<ProcessResult> {
-    const run = await runProcess('git', [...FIXED, ...args], { ...(cwd ? { cwd } : {}), timeoutMs: this.options.timeoutMs ?? 600_000 });
+    const run = await runProcess('git', [...FIXED, ...args], {
+      ...(cwd ? { cwd } : {}),
+      ...(this.options.env ? { env: this.options.env } : {}),
+      timeoutMs: this.options.timeoutMs ?? 600_000,
+    });
     if (!run) {
       throw externalError('vcs.no-git', 'git is not installed on this host; it is needed to lock and build git+ requirements', {
         hint: 'install git (e.g. apt-get install git) and run again',
@@ -95,6 +97,53 @@ export class HostGit implements GitSources {
     }
     return run;
   }
+}
+
+/**
+ * The error for a remote git could not read: ssh's own reason when ssh said one (a refused key, a host key it
+ * cannot check, a host name that does not resolve), else git's last line. Exit 3 either way.
+ */
+function remoteFailure(what: string, repo: string, run: ProcessResult): Error {
+  const exit = `exit ${run.exitCode ?? run.signal}`;
+  const ssh = /^ssh:/i.test(repo) ? sshReason(run.stderr) : undefined;
+  if (ssh) return externalError(ssh.code, `${what} failed (${exit}): ${ssh.line}`, { hint: ssh.hint });
+  return externalError('vcs.unreachable', `${what} failed (${exit}): ${lastLine(run)}`, {
+    hint: /^ssh:/i.test(repo)
+      ? 'check that the repository URL is right and that `ssh` to its host works from this shell (envseal runs git with your ssh setup)'
+      : 'check that the repository URL is right and reachable from this host (network, credentials in a git credential helper)',
+  });
+}
+
+const SSH_SETUP = 'envseal runs git with your ssh setup (ssh-agent, ~/.ssh/config, GIT_SSH_COMMAND) and stores no key';
+
+function sshReason(stderr: string): { code: string; line: string; hint: string } | undefined {
+  const lines = stderr.split('\n').map((l) => l.trim());
+  const find = (re: RegExp) => lines.find((l) => re.test(l));
+  const denied = find(/Permission denied \(|Too many authentication failures/);
+  if (denied) {
+    return {
+      code: 'vcs.ssh-auth',
+      line: `ssh: ${denied.replace(/^.*?(Permission denied|Too many)/, '$1')}`,
+      hint: `the ssh server refused every key offered: load the key it accepts into ssh-agent (ssh-add) or name it in ~/.ssh/config (IdentityFile); ${SSH_SETUP}`,
+    };
+  }
+  const hostKey = find(/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/);
+  if (hostKey) {
+    return {
+      code: 'vcs.ssh-host-key',
+      line: `ssh: ${hostKey.replace(/^[@\s]+|[@\s]+$/g, '')}`,
+      hint: `ssh cannot check the server's host key against known_hosts, and envseal does not answer prompts: connect once with ssh (or add the key with ssh-keyscan after checking its fingerprint); ${SSH_SETUP}`,
+    };
+  }
+  const resolve = find(/Could not resolve hostname/);
+  if (resolve) {
+    return {
+      code: 'vcs.unreachable',
+      line: resolve.replace(/^.*?(Could not resolve hostname)/, 'ssh: $1'),
+      hint: "check the host name in the git+ssh:// URL (or the Host alias in ~/.ssh/config) and this host's DNS",
+    };
+  }
+  return undefined;
 }
 
 function lastLine(run: ProcessResult): string {

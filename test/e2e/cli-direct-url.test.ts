@@ -4,7 +4,7 @@
  * to an index requirement; `lock` pins its URL and sha256 and resolves its dependency from the lab index,
  * `generate` installs it by URL with its hash, the deploy image built on the lab base has it at that version,
  * `export` writes it for pip (and real pip installs that export). Every refusal has its exit code and message
- * and leaves the lock byte-identical: sdist and VCS URLs, a wheel for another platform, a #sha256= the download
+ * and leaves the lock byte-identical: archives that are not sdists, VCS URLs, a wheel for another platform, a #sha256= the download
  * contradicts, a wheel of another project, a URL that answers 404, an unreachable URL (exit 3), and a version
  * requirement elsewhere that the URL's version does not meet.
  */
@@ -248,10 +248,10 @@ wheels = [{ url = "${tiny.file.url}", hash = "sha256:${tiny.file.sha256}" }]
     await new Promise<void>((resolve) => dead.close(() => resolve()));
     const cases: [string, string, number, RegExp][] = [
       [
-        'sdist URL',
-        `urlpkg @ ${base}/wheels/urlpkg-1.0.tar.gz`,
+        'an archive that is no sdist',
+        `urlpkg @ ${base}/wheels/urlpkg-1.0.tar.bz2`,
         2,
-        /requirements\.txt:1: .*urlpkg-1\.0\.tar\.gz is a source distribution; sdist URLs are not supported yet/,
+        /requirements\.txt:1: .*urlpkg-1\.0\.tar\.bz2 is an archive envseal cannot build/,
       ],
       [
         'VCS URL',

@@ -172,6 +172,10 @@ test('offlineRebuildBlocker: apt packages without their recorded files, npm, and
   const https = structuredClone(pyOnly);
   https.python!.packages[0]!.file.url = 'https://files.example/x.whl';
   assert.match(offlineRebuildBlocker(https, m) ?? '', /plain-HTTP index URLs only/);
+  // A git package (any scheme, ssh too) rebuilds from its bundled archive: no blocker.
+  const git = structuredClone(pyOnly);
+  git.python!.packages[0]!.file.url = `git+ssh://git@git.example/org/x.git@${'a'.repeat(40)}`;
+  assert.equal(offlineRebuildBlocker(git, m), null);
 });
 
 test('aptEntryPath mirrors where apt fetched the file from', () => {

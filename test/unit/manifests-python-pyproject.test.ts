@@ -128,7 +128,7 @@ const ERRORS: [string, string, string, string][] = [
     'direct-url.toml',
     'manifest.direct-url',
     'pyproject/direct-url.toml:6: ',
-    'project.optional-dependencies.extra[0]: direct URL requirement "mylib @ https://example.org/mylib-1.0.tar.gz": mylib-1.0.tar.gz is a source distribution; sdist URLs are not supported yet',
+    'project.optional-dependencies.extra[0]: direct URL requirement "mylib @ https://example.org/mylib-1.0.tar.bz2": mylib-1.0.tar.bz2 is an archive envseal cannot build',
   ],
   [
     'bad-requires-python.toml',

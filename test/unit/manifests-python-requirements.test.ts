@@ -142,7 +142,7 @@ const ERRORS: [string, string, number, string][] = [
     'direct-url.txt',
     'manifest.direct-url',
     2,
-    'direct URL requirement "mypkg @ https://example.org/mypkg-1.0.tar.gz": mypkg-1.0.tar.gz is a source distribution; sdist URLs are not supported yet',
+    'direct URL requirement "mypkg @ https://example.org/mypkg-1.0.tar.bz2": mypkg-1.0.tar.bz2 is an archive envseal cannot build',
   ],
   ['vcs-url.txt', 'manifest.direct-url', 1, 'URL requirement "git+https://github.com/org/repo.git@v1#egg=repo" is not supported without a project name'],
   ['bare-url.txt', 'manifest.direct-url', 1, 'URL requirement "https://example.org/mypkg-1.0-py3-none-any.whl"'],

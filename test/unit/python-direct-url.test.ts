@@ -63,7 +63,7 @@ describe('direct URLs: which ones can be locked', () => {
     assert.ok(plain.ok && 'value' in plain);
     assert.equal(plain.value.url, URL_);
     assert.equal(plain.value.sha256, undefined);
-    assert.equal(plain.value.wheel.versionText, '1.0');
+    assert.equal(plain.value.wheel?.versionText, '1.0');
     const pinned = checkDirectUrl('mypkg', `${URL_}#sha256=${SHA.toUpperCase()}`);
     assert.ok(pinned.ok && 'value' in pinned);
     assert.equal(pinned.value.url, URL_);
@@ -78,10 +78,18 @@ describe('direct URLs: which ones can be locked', () => {
       'git+https://example.org/org/mypkg.git@v1#egg=mypkg',
       /the URL fragment #egg= is not supported \(only #subdirectory=\)/,
     ],
-    ['a git+ssh URL', 'mypkg', 'git+ssh://git@example.org/org/mypkg.git@v1', /only git\+https:\/\/, git\+http:\/\/ and git\+file:\/\/ repositories/],
+    ['a git+ssh URL with a password', 'mypkg', 'git+ssh://git:pw@example.org/org/mypkg.git@v1', /carries credentials/],
+    ['a git+svn URL', 'mypkg', 'git+svn://example.org/org/mypkg@v1', /only git\+https:\/\/, git\+http:\/\/, git\+ssh:\/\/ and git\+file:\/\/ repositories/],
     ['a git URL with credentials', 'mypkg', 'git+https://user:secret@example.org/org/mypkg.git@v1', /carries credentials/],
-    ['sdist', 'mypkg', 'https://example.org/mypkg-1.0.tar.gz', /mypkg-1\.0\.tar\.gz is a source distribution; sdist URLs are not supported yet/],
-    ['not a wheel', 'mypkg', 'https://example.org/download?id=3', /does not name a wheel/],
+    ['a .tar.bz2 archive', 'mypkg', 'https://example.org/mypkg-1.0.tar.bz2', /mypkg-1\.0\.tar\.bz2 is an archive envseal cannot build/],
+    ['an sdist of another project', 'mypkg', 'https://example.org/otherpkg-1.0.tar.gz', /otherpkg-1\.0\.tar\.gz is not an sdist of mypkg/],
+    [
+      'an sdist without a version',
+      'mypkg',
+      'https://example.org/mypkg-latest.tar.gz',
+      /mypkg-latest\.tar\.gz is not an sdist of mypkg: "latest" is not a PEP 440 version/,
+    ],
+    ['not a wheel', 'mypkg', 'https://example.org/download?id=3', /names neither a wheel \(\.whl\) nor an sdist/],
     ['another project', 'otherpkg', URL_, /the wheel mypkg-1\.0-py3-none-any\.whl is mypkg, not otherpkg/],
     ['a file URL', 'mypkg', 'file:///tmp/mypkg-1.0-py3-none-any.whl', /only http:\/\/ and https:\/\/ URLs/],
     ['credentials', 'mypkg', 'https://user:secret@example.org/mypkg-1.0-py3-none-any.whl', /carries credentials/],
@@ -103,6 +111,13 @@ describe('direct URLs: which ones can be locked', () => {
     const head = checkDirectUrl('mypkg', 'git+http://127.0.0.1:8080/mypkg.git');
     assert.ok(head.ok && 'git' in head);
     assert.deepEqual(head.git, { repo: 'http://127.0.0.1:8080/mypkg.git' });
+  });
+
+  it('accepts an sdist URL of the named project (.tar.gz or .zip), with or without #sha256=', () => {
+    const plain = checkDirectUrl('My_Pkg', 'https://example.org/files/my_pkg-1.0.tar.gz');
+    assert.deepEqual(plain, { ok: true, value: { url: 'https://example.org/files/my_pkg-1.0.tar.gz', filename: 'my_pkg-1.0.tar.gz' } });
+    const pinned = checkDirectUrl('mypkg', `https://example.org/mypkg-2.0.zip#sha256=${SHA}`);
+    assert.deepEqual(pinned, { ok: true, value: { url: 'https://example.org/mypkg-2.0.zip', sha256: SHA, filename: 'mypkg-2.0.zip' } });
   });
 
   it('names both ways out for other VCS and sdist URLs: publish a wheel, or pin a wheel URL', () => {
@@ -129,20 +144,27 @@ describe('direct URLs in manifests', () => {
       vcs.message,
       /^requirements\.txt:2: direct URL requirement "mypkg @ svn\+https:.*VCS requirements other than git \(svn\+…\) are not supported yet/,
     );
-    const sdist = caught(() => parseRequirementsText('mypkg @ https://example.org/mypkg-1.0.tar.gz', 'requirements.txt'));
-    assert.match(sdist.message, /sdist URLs are not supported yet/);
+    const sdist = caught(() => parseRequirementsText('mypkg @ https://example.org/mypkg-1.0.tar.bz2', 'requirements.txt'));
+    assert.match(sdist.message, /^requirements\.txt:1: .*mypkg-1\.0\.tar\.bz2 is an archive envseal cannot build/);
+    const [kept] = parseRequirementsText('mypkg @ https://example.org/mypkg-1.0.tar.gz', 'requirements.txt');
+    assert.ok(kept?.kind === 'requirement');
+    assert.equal(kept.requirement.url, 'https://example.org/mypkg-1.0.tar.gz');
     const secret = caught(() => parseRequirementsText('mypkg @ https://user:hunter2@example.org/mypkg-1.0-py3-none-any.whl', 'requirements.txt'));
     assert.doesNotMatch(secret.message, /hunter2/);
     assert.match(secret.message, /carries credentials/);
   });
 
-  it('pyproject.toml [project.dependencies] accepts a wheel URL and refuses an sdist URL with its line', () => {
+  it('pyproject.toml [project.dependencies] accepts wheel and sdist URLs and refuses another archive with its line', () => {
     const toml = (dep: string) => `[project]\nname = "app"\nversion = "1"\ndependencies = [\n  "requests",\n  "${dep}",\n]\n`;
     const manifest = parsePyproject(toml(`mypkg @ ${URL_}`), 'pyproject.toml');
     assert.equal(manifest.dependencies[1]!.requirement.url, URL_);
-    const err = caught(() => parsePyproject(toml('mypkg @ https://example.org/mypkg-1.0.tar.gz'), 'pyproject.toml'));
+    assert.equal(
+      parsePyproject(toml('mypkg @ https://example.org/mypkg-1.0.tar.gz'), 'pyproject.toml').dependencies[1]!.requirement.url,
+      'https://example.org/mypkg-1.0.tar.gz',
+    );
+    const err = caught(() => parsePyproject(toml('mypkg @ https://example.org/mypkg-1.0.tar.xz'), 'pyproject.toml'));
     assert.equal(err.code, 'manifest.direct-url');
-    assert.match(err.message, /^pyproject\.toml:6: project\.dependencies\[1\]: .*sdist URLs are not supported yet/);
+    assert.match(err.message, /^pyproject\.toml:6: project\.dependencies\[1\]: .*mypkg-1\.0\.tar\.xz is an archive envseal cannot build/);
   });
 });
 

@@ -64,11 +64,18 @@ describe('git+ URLs', () => {
     assert.deepEqual(parseGitUrl('git+file:///srv/git/r.git@' + C1), { ok: true, value: { repo: 'file:///srv/git/r.git', ref: C1 } });
   });
 
+  it('takes git+ssh:// with a login user (an account name, not a secret) and a port; the ref is after the last @', () => {
+    assert.deepEqual(parseGitUrl('git+ssh://git@git.test/org/pkg.git@v1'), { ok: true, value: { repo: 'ssh://git@git.test/org/pkg.git', ref: 'v1' } });
+    assert.deepEqual(parseGitUrl('git+ssh://git@127.0.0.1:2222/srv/pkg.git'), { ok: true, value: { repo: 'ssh://git@127.0.0.1:2222/srv/pkg.git' } });
+    assert.deepEqual(parseGitUrl('git+ssh://mirror/srv/pkg.git@main'), { ok: true, value: { repo: 'ssh://mirror/srv/pkg.git', ref: 'main' } });
+  });
+
   it('refuses what cannot be locked, saying why', () => {
     const problems: [string, RegExp][] = [
       [`git+${REPO}@`, /ends in "@" without a ref/],
       [`git+${REPO}@v1#egg=pkg`, /fragment/],
-      ['git+ssh://git@git.test/org/pkg.git@v1', /not git\+ssh:/],
+      ['git+svn://git.test/org/pkg.git@v1', /not git\+svn:/],
+      ['git+ssh://git:secret@git.test/org/pkg.git@v1', /credentials/],
       ['git+https://u:p@git.test/org/pkg.git@v1', /credentials/],
       ['git+https://git.test/org/pkg.git@v1?x=1', /query string/],
       ['git+not a url', /is not a URL/],

@@ -5,11 +5,11 @@
  * the image again from the bundled files alone (the bundled wheels served by an offline index, no network) and
  * checks it gets the same ID. See docs/bundles.md.
  */
-import { parseLockedGitUrl } from '../../ecosystems/python/manifests/vcs-url.js';
+import { parseLockedGitUrl, vcsArchivePath } from '../../ecosystems/python/manifests/vcs-url.js';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { checkFailed, inputError } from '../../core/errors.js';
@@ -111,9 +111,8 @@ export function offlineRebuildBlocker(lock: Lock, manifest: BundleManifest): str
   if (lock.npm) return 'the lock has npm packages, which `npm ci` fetches over HTTPS from the npm registry';
   if (lock.files?.length)
     return `the image fetches ${lock.files.length} remote file(s) with ADD, which the Docker daemon downloads itself, past the offline proxy`;
-  const git = (lock.python?.packages ?? []).find((p) => parseLockedGitUrl(p.file.url));
-  if (git) return `${git.name} comes from the git repository ${git.file.url}, whose archive the bundle does not carry`;
-  const https = (lock.python?.packages ?? []).find((p) => !p.index.startsWith('http:') || !p.file.url.startsWith('http:'));
+  // A git package's archive is in the bundle and goes back into the scratch project's .envseal/vcs/.
+  const https = (lock.python?.packages ?? []).find((p) => !parseLockedGitUrl(p.file.url) && (!p.index.startsWith('http:') || !p.file.url.startsWith('http:')));
   if (https) return `${https.name} comes from ${https.file.url}: the offline index serves plain-HTTP index URLs only`;
   return null;
 }
@@ -178,6 +177,11 @@ async function rebuildFromBundle(
   }
 }
 
+async function ensureDir(file: string): Promise<string> {
+  await mkdir(dirname(file), { recursive: true });
+  return file;
+}
+
 /** Writes the lock, the Dockerfile and the source files into `project`, and the package files into `filesDir`. */
 async function extractForRebuild(request: LoadRequest, manifest: BundleManifest, project: string, filesDir: string): Promise<ServedFile[]> {
   const byPath = new Map(manifest.entries.map((e) => [e.path, e]));
@@ -202,7 +206,10 @@ async function extractForRebuild(request: LoadRequest, manifest: BundleManifest,
       await pipeline(body, createWriteStream(out));
       const entry = byPath.get(path)!;
       if (entry.executable) await chmod(out, 0o755);
-      if ((entry.kind === 'python' || entry.kind === 'apt') && entry.url) served.push({ url: entry.url, path: out, size: entry.size });
+      const git = entry.kind === 'python' && entry.url ? parseLockedGitUrl(entry.url) : null;
+      // The builder stage COPYs a git package's archive from the build context (.envseal/vcs/<commit>/).
+      if (git) await copyFile(out, await ensureDir(join(project, vcsArchivePath(git.commit, basename(path)))));
+      else if ((entry.kind === 'python' || entry.kind === 'apt') && entry.url) served.push({ url: entry.url, path: out, size: entry.size });
     },
   );
   return served;

@@ -1,6 +1,7 @@
 /**
- * Wheels required by URL (`name @ https://host/path/name-1.0-py3-none-any.whl`, see manifests/direct-url.ts),
- * made ready for the resolver: each URL is checked against the target's wheel tags, downloaded once to pin its
+ * Wheels and sdists required by URL (`name @ https://host/path/name-1.0-py3-none-any.whl`, `… name-1.0.tar.gz`,
+ * see manifests/direct-url.ts), made ready for the resolver (an sdist's metadata is its PKG-INFO; when that is
+ * dynamic the resolver has it built, as for an index's sdist): each URL is checked against the target's wheel tags, downloaded once to pin its
  * sha256 (streamed: a wheel may be large), checked against its `#sha256=` fragment, and its METADATA read (range
  * requests through the index client, checked against that sha256), so its dependencies resolve from the indexes.
  * A pin the previous lock holds for the same URL is kept without fetching the file again, as the files wing does.
@@ -61,7 +62,7 @@ export function collectWantedWheels(requirements: readonly DeclaredRequirement[]
 function checkTags(wanted: readonly WantedWheel[], target: ResolveContext<PythonSection>['ground']['target']): void {
   const fit = targetFitFor(target);
   for (const w of wanted) {
-    if (fit.rankWheelTags(w.wheel.tags) !== undefined) continue;
+    if (!w.wheel || fit.rankWheelTags(w.wheel.tags) !== undefined) continue;
     throw inputError(
       'python.direct-url-platform',
       `${w.requirement.source}: ${w.wheel.filename} (required by URL) does not fit ${fit.description}: its tags are ${describeWheelTags(w.wheel)}`,
@@ -80,7 +81,7 @@ export async function fetchDirectWheels(wanted: readonly WantedWheel[], ctx: Res
     const keep = old && old.file.url === w.url && (!w.sha256 || w.sha256 === old.file.sha256) && !ctx.options.upgradeAll && !upgrade.has(w.name);
     const pinned = keep ? pinOf(old) : await download(w, ctx);
     const file: IndexFile = {
-      filename: w.wheel.filename,
+      filename: w.filename,
       url: w.url,
       hashes: { sha256: pinned.sha256 },
       yanked: false,

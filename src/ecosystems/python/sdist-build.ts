@@ -171,7 +171,9 @@ export class SdistBuilder {
       });
     }
     const file = { filename: sdist.file.filename, url: sdist.file.url, sha256, ...(sdist.file.uploadTime ? { uploadTime: sdist.file.uploadTime } : {}) };
-    const built = await this.build({ name: sdist.name, version: sdist.version, index: sdist.index, file });
+    // An sdist required by URL is its own "index" (resolver/direct-index.ts): pip fetches it from that URL.
+    const direct = sdist.index === sdist.file.url ? { direct: true as const } : {};
+    const built = await this.build({ name: sdist.name, version: sdist.version, index: sdist.index, file, ...direct });
     if (built.metadata === undefined) {
       throw inputError('python.sdist-build', `building ${sdist.name} ${sdist.version} (${sdist.file.filename}) gave a wheel without a readable METADATA`, {
         hint: `pin a version of ${sdist.name} that has a wheel for this target, or fix the sdist's build`,

@@ -124,7 +124,7 @@ function parseRequirementLine(args: string, file: string, line: number): Require
   }
   if (URL_LIKE.test(args)) {
     throw inputError('manifest.direct-url', maskUrlCredentials(`${file}:${line}: URL requirement "${args}" is not supported without a project name`), {
-      hint: `write a wheel URL as "name @ URL" (e.g. "mypkg @ https://host/mypkg-1.0-py3-none-any.whl"); a git URL as "name @ git+https://host/repo.git@v1.0"; sdist URLs are not supported yet: ${INDEX_HINT}`,
+      hint: `write a wheel or sdist URL as "name @ URL" (e.g. "mypkg @ https://host/mypkg-1.0-py3-none-any.whl" or "… mypkg-1.0.tar.gz"); a git URL as "name @ git+https://host/repo.git@v1.0"; or ${INDEX_HINT}`,
     });
   }
   if (looksLikePath(args)) rejectLocalPath(args, file, line);

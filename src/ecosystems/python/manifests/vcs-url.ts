@@ -2,11 +2,13 @@
  * Git requirements (`name @ git+https://host/repo.git@<tag|branch|commit>`, pip's VCS syntax): the parts
  * envseal locks, and how a ref is turned into the full commit the lock names. Pure.
  *
- *   - Schemes: `git+https://`, `git+http://`, `git+file://` (`git+ssh://` needs keys envseal does not manage).
+ *   - Schemes: `git+https://`, `git+http://`, `git+file://` and `git+ssh://` (reached with the host's ssh setup:
+ *     agent, ~/.ssh/config, GIT_SSH_COMMAND; envseal stores no key, and the lock holds only the URL).
  *   - The ref is everything after the last `@` of the path (as pip splits it); without one, the repository's default branch
  *     (its `HEAD`) is locked. A `#subdirectory=path` fragment names the project's directory in the repository (a
  *     monorepo); `#egg=` is refused (the name comes before `@`).
- *   - Credentials in the URL are refused: the URL is written into the lock and the Dockerfile.
+ *   - Credentials in the URL are refused: the URL is written into the lock and the Dockerfile. An ssh URL may
+ *     name its login user (`git+ssh://git@host/…`, no password): that is an account name, not a secret.
  *   - A full 40-hex commit is taken as it is; an abbreviated one is refused (it may name another commit once the
  *     repository grows, and resolving it needs the whole history); tags and branches resolve through the
  *     repository's refs (`git ls-remote`), an annotated tag to the commit it points to.
@@ -55,13 +57,15 @@ export function parseGitUrl(url: string): GitUrlCheck {
   } catch {
     return fail(`${JSON.stringify(url)} is not a URL`);
   }
-  if (!['https:', 'http:', 'file:'].includes(parsed.protocol)) {
-    return fail(`only git+https://, git+http:// and git+file:// repositories can be locked, not git+${parsed.protocol}//`);
+  if (!['https:', 'http:', 'file:', 'ssh:'].includes(parsed.protocol)) {
+    return fail(`only git+https://, git+http://, git+ssh:// and git+file:// repositories can be locked, not git+${parsed.protocol}//`);
   }
-  if (parsed.username || parsed.password) {
+  if (parsed.password || (parsed.username && parsed.protocol !== 'ssh:')) {
     return fail(
       'the URL carries credentials, which would be written into the lock and the Dockerfile',
-      'serve the repository without credentials in the URL (a git credential helper on the host works)',
+      parsed.protocol === 'ssh:'
+        ? 'leave the password out: git+ssh:// uses your ssh keys (ssh-agent, ~/.ssh/config), which stay on this host'
+        : 'serve the repository without credentials in the URL (a git credential helper on the host works)',
     );
   }
   if (parsed.search) return fail('a query string is not supported in a git requirement URL');
