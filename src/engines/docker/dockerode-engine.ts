@@ -87,8 +87,15 @@ export class DockerodeEngine implements ContainerEngine {
   }
 
   async build(context: Readable, options: BuildOptions): Promise<BuildResult> {
-    await this.sweep(options.signal);
-    return this.builder.build(context, options);
+    // The sweep lists the engine's images, which reads every image config the engine holds (seconds on an engine
+    // with thousands of images, issue 11): it runs beside the build instead of before it, and the build waits for
+    // it only at the end. It touches only what dead envseal processes left behind, never this build's images.
+    const swept = this.sweep(options.signal).catch(() => {});
+    try {
+      return await this.builder.build(context, options);
+    } finally {
+      await swept;
+    }
   }
 
   async runContainer(options: ContainerRunOptions): Promise<ContainerRunResult> {
