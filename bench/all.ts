@@ -119,7 +119,7 @@ async function main(): Promise<void> {
         unit: 'x',
         goal: { op: '<=', value: 1.15 },
         loose: 3,
-        detail: `envseal ${s(r.fullMs)} (normalise ${s(r.normalizeMs)}), docker ${s(r.dockerFullMs)}`,
+        detail: `envseal ${s(r.fullMs)} (engine build ${s(r.engineMs)}, normalise ${s(r.normalizeMs)}), docker ${s(r.dockerFullMs)}`,
         command,
       });
       rows.push({
