@@ -290,6 +290,7 @@ async function engineBuild(ctx: EngineBuildContext, dockerfile: { text: string; 
     platform: lock.base.platform,
     ...(request.signal ? { signal: request.signal } : {}),
   });
+  ctx.mark('base image checked');
   const options = { ...contextOptions(ctx.paths, ctx.rendered, epoch), dockerfile: { path: CONTEXT_DOCKERFILE, content: dockerfile.text } };
   const context = createBuildContext(dockerfile.extraIgnore?.length ? { ...options, extraIgnore: dockerfile.extraIgnore } : options);
   const progress = buildProgress(request, deps, started);

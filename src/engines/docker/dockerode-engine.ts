@@ -41,8 +41,9 @@ export class DockerodeEngine implements ContainerEngine {
   }
 
   /**
-   * Before the first container or build of this process: removes the containers and scratch images that
-   * killed envseal processes left behind (see ContainerOwnership). Best effort, once.
+   * Alongside the first container or build of this process (which waits for it only when it ends): removes the
+   * containers and scratch images that killed envseal processes left behind (see ContainerOwnership). Best
+   * effort, once; it never touches this process's own.
    */
   private async sweep(signal: AbortSignal | undefined): Promise<void> {
     const ownership = this.ownership;
@@ -87,13 +88,25 @@ export class DockerodeEngine implements ContainerEngine {
   }
 
   async build(context: Readable, options: BuildOptions): Promise<BuildResult> {
-    await this.sweep(options.signal);
-    return this.builder.build(context, options);
+    // The sweep lists the engine's images, which reads every image config the engine holds (seconds on an engine
+    // with thousands of images, issue 11): it runs beside the build instead of before it, and the build waits for
+    // it only at the end. It touches only what dead envseal processes left behind, never this build's images.
+    const swept = this.sweep(options.signal).catch(() => {});
+    try {
+      return await this.builder.build(context, options);
+    } finally {
+      await swept;
+    }
   }
 
   async runContainer(options: ContainerRunOptions): Promise<ContainerRunResult> {
-    await this.sweep(options.signal);
-    return this.containers.runContainer(options);
+    // Beside the run, as for build (the image listing costs seconds on a busy engine).
+    const swept = this.sweep(options.signal).catch(() => {});
+    try {
+      return await this.containers.runContainer(options);
+    } finally {
+      await swept;
+    }
   }
 
   /** Runs `cmd` in `image` and returns its exit code and output as strings (see captureContainerOutput). */
