@@ -118,7 +118,10 @@ describe('layered Python installs: a one-pin change re-runs only its install ste
     const [a, b] = [instructions(before), instructions(after)];
     const firstChange = b.findIndex((line, i) => line !== a[i]);
     assert.match(b[firstChange] ?? '', /^RUN printf .*layers-light==1\.1\.0/, 'the first changed instruction is the pure-Python install step');
-    assert.ok(a.slice(0, firstChange).some((line) => line.includes('layers-heavy-b==1.0.0')), 'both platform steps come before it');
+    assert.ok(
+      a.slice(0, firstChange).some((line) => line.includes('layers-heavy-b==1.0.0')),
+      'both platform steps come before it',
+    );
     const cacheable = b.slice(0, firstChange).filter((line) => !line.startsWith('FROM ')).length;
 
     const second = await build();

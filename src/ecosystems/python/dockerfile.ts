@@ -109,9 +109,7 @@ const LAYERS_COMMENT = [
 /** One pip step per install group (install-layers.ts), bottom first, each with a line saying what it holds. */
 function renderInstall(py: PythonSection, ctx: RenderContext, packages: LockedPythonPackage[]): string {
   const groups = installGroups(packages);
-  return groups
-    .map((g, i) => [`# Python install step ${i + 1}/${groups.length}: ${describeGroup(g)}.`, renderPip(py, ctx, g.packages)].join('\n'))
-    .join('\n');
+  return groups.map((g, i) => [`# Python install step ${i + 1}/${groups.length}: ${describeGroup(g)}.`, renderPip(py, ctx, g.packages)].join('\n')).join('\n');
 }
 
 function describeGroup(g: InstallGroup): string {
