@@ -10,8 +10,9 @@
 # deps: the locked dependencies, shared by both targets. Nothing here depends on project source, so editing
 # source never reinstalls dependencies.
 FROM 127.0.0.1:5000/node:20-bookworm@sha256:b8b5212d406a4c1c558afacb6adc37485dd82c45dc7169a2944e16cdca0b876d AS deps
-# Every timestamp the build writes (pyc files, /etc/shadow, ...) comes from the lock, not the clock.
-ARG SOURCE_DATE_EPOCH=1796285333
+# SOURCE_DATE_EPOCH set (pyc files hash-checked, not timestamped), fixed rather than the lock's time: the
+# builder keys each later step on it, so a re-lock that changes one pin keeps the other install steps cached.
+ARG SOURCE_DATE_EPOCH=315532800
 ENV LANG=C.UTF-8
 # npm: `npm ci` from the lockfile whose sha256 is in the lock.
 COPY package.json package-lock.json /opt/envseal/
@@ -52,7 +53,7 @@ COPY ["schema", "/opt/envseal/schema"]
 # dev: development extras; the project is mounted at /opt/envseal at run time. Last, so that building deploy
 # never builds it (the classic builder builds every stage before the target; deploy's extra steps are cheap).
 FROM deps AS dev
-ARG SOURCE_DATE_EPOCH=1796285333
+ARG SOURCE_DATE_EPOCH=315532800
 COPY envseal.lock /etc/envseal/lock.json
 COPY envseal.sbom.cdx.json /etc/envseal/sbom.cdx.json
 ENV ENVSEAL_FINGERPRINT=sha256:e1a96b4c7c5d3b3f32021e65152cf776247b6ddd1477d6ce9a2b90e00049dd27 \

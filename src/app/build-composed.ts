@@ -7,7 +7,7 @@
  */
 import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deployCopy, sourceDateEpoch } from '../dockerfile/render-dockerfile.js';
+import { deployCopy, INSTALL_SOURCE_DATE_EPOCH, sourceDateEpoch } from '../dockerfile/render-dockerfile.js';
 import { NotComposable, type ContextCopy } from '../image/normalize/compose-image.js';
 import type { BuildContextOptions } from '../image/context/context.js';
 import type { ComposeImageOptions } from '../image/normalize/compose-image.js';
@@ -90,6 +90,7 @@ export async function buildComposed(ctx: ComposedBuildContext): Promise<EngineBu
       copies: plan.copies,
       workdir: rendered.lock.workdir,
       sourceDateEpoch: epoch,
+      layerEpoch: INSTALL_SOURCE_DATE_EPOCH,
       tags: ctx.tags,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });

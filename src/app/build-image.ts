@@ -10,7 +10,7 @@ import { ensureVcsArchives } from './vcs-archives.js';
 import { checkFailed, externalError, inputError, internalError } from '../core/errors.js';
 import { createBuildContext, type BuildContextOptions } from '../image/context/context.js';
 import { computeBuildKey } from './build-key.js';
-import { sourceDateEpoch } from '../dockerfile/render-dockerfile.js';
+import { INSTALL_SOURCE_DATE_EPOCH, sourceDateEpoch } from '../dockerfile/render-dockerfile.js';
 import {
   buildCacheTag,
   DEFAULT_DOCKERFILE,
@@ -66,7 +66,7 @@ export interface BuildDeps extends GenerateDeps {
   /** `withConfig`: also return the normalised config bytes (a reused image's, when they are still known). */
   normalize?: (
     imageId: string,
-    options: { sourceDateEpoch: number; tags: string[]; preserveLayers?: string[]; withConfig?: boolean; signal?: AbortSignal },
+    options: { sourceDateEpoch: number; layerEpoch?: number; tags: string[]; preserveLayers?: string[]; withConfig?: boolean; signal?: AbortSignal },
   ) => Promise<{ imageId: string; diffIds: string[]; config?: Buffer | undefined }>;
   /** Writes the deploy image's source layers from the context on top of a normalised prefix (image/normalize/compose-image.ts). */
   compose?: (options: Omit<ComposeImageOptions, 'workDir' | 'classic' | 'logger'>) => Promise<{ imageId: string; diffIds: string[] }>;
@@ -338,6 +338,7 @@ async function normalizeBuilt(
   try {
     return await deps.normalize!(built.imageId, {
       sourceDateEpoch: epoch,
+      layerEpoch: INSTALL_SOURCE_DATE_EPOCH,
       tags: options.tags,
       ...(base ? { preserveLayers: base.layers } : {}),
       ...(options.withConfig ? { withConfig: true } : {}),

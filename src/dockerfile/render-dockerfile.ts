@@ -49,6 +49,7 @@ export function renderDockerfile(lock: Lock, options: RenderOptions): string {
     header: renderHeader(lock, options),
     base_pinned: lock.base.pinned,
     source_date_epoch: String(sourceDateEpoch(lock)),
+    install_source_date_epoch: String(INSTALL_SOURCE_DATE_EPOCH),
     workdir: lock.workdir,
     builder_stages: rendered.flatMap((r) => r.stages ?? []).join('\n\n'),
     deps_env: depsEnv.map((line) => ` \\\n    ${line}`).join(''),
@@ -66,6 +67,15 @@ export function renderDockerfile(lock: Lock, options: RenderOptions): string {
   };
   return renderTemplate(options.template, values, 'templates/Dockerfile.tmpl');
 }
+
+/**
+ * SOURCE_DATE_EPOCH of the install stages (deps, dev): fixed (1980-01-01, the ZIP epoch wheels use), not the
+ * lock's time. The installs need it set (Python then writes checked-hash pycs) but keep no timestamp from it, and
+ * the builder keys every step after an ARG on its value: the lock's time, which moves with any pin, would make
+ * a one-pin change re-install every layer (issue 11). The mtimes in the layers are clamped to the lock's time
+ * by `envseal build`'s normalisation all the same.
+ */
+export const INSTALL_SOURCE_DATE_EPOCH = 315532800;
 
 /** SOURCE_DATE_EPOCH for a lock: its resolution time, so the same lock always gives the same timestamps. */
 export function sourceDateEpoch(lock: Lock): number {

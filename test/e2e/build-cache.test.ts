@@ -75,7 +75,9 @@ describe('incremental rebuilds keep the build cache (issue 11)', { concurrency: 
     assert.ok(copyAt > 0, 'the deploy stage copies app.py');
     const cacheable = instructions.slice(0, copyAt).filter((line) => !line.startsWith('FROM ')).length;
     assert.equal(second.cachedSteps, cacheable, `${second.cachedSteps} of the ${cacheable} steps before COPY app.py were cached`);
-    assert.equal(first.cachedSteps, 0, 'a first build has nothing to reuse');
+    // A first build may reuse the steps any project on this base shares (the install stage's SOURCE_DATE_EPOCH
+    // is fixed, not the lock's time, since layered installs: docs/dockerfile.md), never more than the edit's.
+    assert.ok(first.cachedSteps <= second.cachedSteps, `a first build reused ${first.cachedSteps} steps`);
     // Only the source COPY ran again (the deploy stage ends with it), and every layer below it is the same
     // layer as before: the install layers were not rebuilt, nor normalised into anything else.
     const froms = instructions.slice(0, copyAt).filter((line) => line.startsWith('FROM ')).length;

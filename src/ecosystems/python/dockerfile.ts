@@ -10,6 +10,7 @@ import { splitUrlCredentials } from '../../core/url-credentials.js';
 import type { DockerfileSection, RenderContext } from '../types.js';
 import type { LockedPythonPackage, PythonSection } from './schema.js';
 import { BUILT_WHEELS_DIR, buildCommands } from './sdist-build.js';
+import { installGroups, type InstallGroup } from './install-layers.js';
 import { parseLockedGitUrl, vcsArchiveInBuild, vcsArchivePath } from './manifests/vcs-url.js';
 
 /** templates/ file the seed hook is read from. */
@@ -24,7 +25,8 @@ export function renderPython(py: PythonSection, ctx: RenderContext): DockerfileS
   const deps = [
     `# Python: ${summarize(py, main.length, dev.length)}. Installed hash-checked (--require-hashes) without resolution (--no-deps).`,
     renderSetup(py, ctx),
-    ...(main.length ? [renderPip(py, ctx, main)] : []),
+    ...(main.length ? [LAYERS_COMMENT] : []),
+    ...(main.length ? [renderInstall(py, ctx, main)] : []),
     '# Seed hook (templates/envseal_seed.py): seeds random, NumPy, PyTorch and TensorFlow when ENVSEAL_SEED is set.',
     renderSeedHook(py, hook),
   ].join('\n');
@@ -33,7 +35,7 @@ export function renderPython(py: PythonSection, ctx: RenderContext): DockerfileS
     depsEnv: ['PIP_DISABLE_PIP_VERSION_CHECK=1', 'PIP_NO_CACHE_DIR=1'],
     ...(built.length ? { stages: renderBuilderStage(py, ctx, built) } : {}),
     deps,
-    ...(dev.length ? { dev: renderPip(py, ctx, dev) } : {}),
+    ...(dev.length ? { dev: renderInstall(py, ctx, dev) } : {}),
   };
 }
 
@@ -98,6 +100,35 @@ function renderSetup(py: PythonSection, ctx: RenderContext): string {
 }
 
 const NETRC_IN_BUILD = '/tmp/envseal-netrc';
+
+const LAYERS_COMMENT = [
+  '# One install step per platform-specific wheel (largest first), then the pure-Python wheels, then those built',
+  '# from sdists: a changed pin re-runs its own step and the ones after it; the others come from the build cache.',
+].join('\n');
+
+/** One pip step per install group (install-layers.ts), bottom first, each with a line saying what it holds. */
+function renderInstall(py: PythonSection, ctx: RenderContext, packages: LockedPythonPackage[]): string {
+  const groups = installGroups(packages);
+  return groups.map((g, i) => [`# Python install step ${i + 1}/${groups.length}: ${describeGroup(g)}.`, renderPip(py, ctx, g.packages)].join('\n')).join('\n');
+}
+
+function describeGroup(g: InstallGroup): string {
+  const n = g.packages.length;
+  const plural = (what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  switch (g.kind) {
+    case 'platform': {
+      const p = g.packages[0]!;
+      const size = p.file.size === undefined ? '' : `, ${(p.file.size / 1e6).toFixed(1)} MB`;
+      return `${p.name} ${p.version} (platform-specific wheel${size})`;
+    }
+    case 'platform-rest':
+      return `${plural('smaller platform-specific wheel')} (past the limit of one step each)`;
+    case 'pure':
+      return plural('pure-Python wheel');
+    case 'built':
+      return `${plural('package')} built in stage ${SDIST_STAGE}`;
+  }
+}
 
 function renderPip(py: PythonSection, ctx: RenderContext, packages: LockedPythonPackage[]): string {
   // A lock written before credentials were kept out of it may still hold userinfo: never copy it here.

@@ -49,6 +49,8 @@ export interface ComposeImageOptions {
   /** The deploy stage's WORKDIR (absolute). */
   workdir: string;
   sourceDateEpoch: number;
+  /** The mtime of the written layers' entries, when not `sourceDateEpoch` (see NormalizeImageOptions.layerEpoch). */
+  layerEpoch?: number;
   tags: readonly string[];
   /** Directory for the layer files (removed by the caller). */
   workDir: string;
@@ -79,6 +81,7 @@ export async function composeImage(engine: ContainerEngine, options: ComposeImag
   const started = performance.now();
   const logger = options.logger ?? silentLogger;
   const epoch = checkEpoch(options.sourceDateEpoch);
+  const layerEpoch = checkEpoch(options.layerEpoch ?? epoch);
   await mkdir(options.workDir, { recursive: true });
   const selected = await selectEntries(options.context, options.copies);
   const layers: { diffId: string; file: string; size: number }[] = [];
@@ -87,8 +90,8 @@ export async function composeImage(engine: ContainerEngine, options: ComposeImag
     options.signal?.throwIfAborted();
     const raw = join(options.workDir, `copy-${index + 1}.raw.tar`);
     const file = join(options.workDir, `copy-${index + 1}.tar`);
-    files += await writeCopyLayer(selected[index]!, copy, { workdir: options.workdir, epoch, file: raw });
-    const rewritten = await rewriteLayerFile(raw, file, { sourceDateEpoch: epoch, ...(options.signal ? { signal: options.signal } : {}) });
+    files += await writeCopyLayer(selected[index]!, copy, { workdir: options.workdir, epoch: layerEpoch, file: raw });
+    const rewritten = await rewriteLayerFile(raw, file, { sourceDateEpoch: layerEpoch, ...(options.signal ? { signal: options.signal } : {}) });
     await rm(raw, { force: true });
     layers.push({ diffId: rewritten.diffId, file, size: rewritten.size });
     logger.debug(`compose: ${copy.line} → ${rewritten.diffId} (${rewritten.entries} entries, ${rewritten.size} bytes)`);

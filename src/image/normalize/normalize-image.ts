@@ -24,6 +24,13 @@ import { rewriteLayerFile } from './layer-rewrite.js';
 export interface NormalizeImageOptions {
   /** Seconds since the Unix epoch (from the lock, never the clock). */
   sourceDateEpoch: number;
+  /**
+   * The mtime the rewritten layers' entries are clamped to, when not `sourceDateEpoch` (the config's times).
+   * envseal build passes a fixed one (INSTALL_SOURCE_DATE_EPOCH): a layer taken from the build cache was built
+   * before the lock it is now part of, so clamping to the lock's time would keep its build-time mtimes where a
+   * clean build clamps them, and the two would differ (issue 11, layered installs).
+   */
+  layerEpoch?: number;
   /** Tags for the normalised image, applied only once it is loaded and checked. */
   tags: readonly string[];
   /** Directory for temporary files (about the image's size, twice its largest layer at peak). */
@@ -184,7 +191,7 @@ async function normalizeOnce(
     const held = mode.classic ? await countHeldLayers(archive.layers, preserve, options) : { count: 0, diffIds: [] };
     const needed = archive.layers.findIndex((layer, i) => layer.skipped && i >= held.count);
     if (needed >= 0) throw new NeedsFullExport(`layer ${needed + 1} was read past as known, but the engine does not hold it`);
-    const rewriteContext = { imageRef, dir, epoch, preserve, logger, ...(signal ? { signal } : {}) };
+    const rewriteContext = { imageRef, dir, epoch: checkEpoch(options.layerEpoch ?? epoch), preserve, logger, ...(signal ? { signal } : {}) };
     const { output, entries, preserved } = await rewriteLayers(archive.layers, { ...rewriteContext, held });
     const diffIds = output.map((l) => l.diffId);
     const config = rewriteImageConfig(archive.config, { sourceDateEpoch: epoch, diffIds });
