@@ -156,14 +156,17 @@ export function createDeps(ctx: CommandContext, options: { signal?: AbortSignal 
     try {
       // Per-layer progress is detail: shown with --verbose, or redrawn in place on a terminal.
       const quiet = { ...logger, progress: ctx.out.options.interactive ? logger.progress : logger.debug };
-      const knownLayers = memo.layers(options.sourceDateEpoch);
+      // Layers are keyed by the epoch they are clamped to (fixed for the install steps), so a re-lock that moves
+      // the lock's time still finds the lower layers rewritten before.
+      const layerEpoch = options.layerEpoch ?? options.sourceDateEpoch;
+      const knownLayers = memo.layers(layerEpoch);
       const knownArchivePaths = memo.archivePaths();
       const result = await normalizeImage(engine, imageId, { ...options, workDir, logger: quiet, knownLayers, heldLayers, knownArchivePaths });
       const { stageMs, layers, preservedLayers, heldLayers: held, bytes } = result.stats;
       logger.debug(
         `normalise: export ${stageMs.export} ms, rewrite ${stageMs.rewrite} ms, load ${stageMs.load} ms; ${layers} layers (${preservedLayers} kept, ${held} held by the engine), ${bytes} bytes`,
       );
-      await rememberNormalized(memoFile, imageId, options.sourceDateEpoch, result).catch((err: unknown) =>
+      await rememberNormalized(memoFile, imageId, options.sourceDateEpoch, result, layerEpoch).catch((err: unknown) =>
         logger.debug(`could not remember the normalised image: ${(err as Error).message}`),
       );
       await writeImageConfig(configDir, result.configDigest, result.config).catch((err: unknown) =>

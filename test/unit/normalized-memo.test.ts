@@ -58,3 +58,19 @@ test('layers are recalled per epoch, and images by the leading layers they share
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('layers clamped to a fixed epoch are recalled by that epoch, whatever the image epoch', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'envseal-memo-'));
+  const d = (c: string) => `sha256:${c.repeat(64)}`;
+  try {
+    const file = join(dir, 'memo.json');
+    // An image normalised at lock time 2000 whose install layers were clamped to 315532800.
+    await rememberNormalized(file, d('1'), 2000, { imageId: d('a'), diffIds: [d('b')], rewrittenLayers: [{ raw: d('4'), normalized: d('b') }] }, 315532800);
+    const memo = await NormalizedMemo.open(file);
+    assert.deepEqual([...memo.layers(315532800)], [[d('4'), d('b')]], 're-lock at another time still finds the layer');
+    assert.equal(memo.layers(2000).size, 0, 'not keyed by the image epoch');
+    assert.equal(memo.imagesSharing([d('b')])[0]?.imageId, d('a'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -128,11 +128,13 @@ export async function rememberNormalized(
     rewrittenLayers?: readonly { raw: string; normalized: string }[];
     archivePaths?: readonly { path: string; diffId: string }[];
   },
+  /** The mtime the layers were clamped to, when not `sourceDateEpoch` (NormalizeImageOptions.layerEpoch). */
+  layerEpoch: number = sourceDateEpoch,
 ): Promise<void> {
   const key = keyOf(rawImageId, sourceDateEpoch);
   const memo = await readMemo(file);
   const entries = [{ key, imageId: result.imageId, diffIds: result.diffIds }, ...memo.entries.filter((e) => e.key !== key)].slice(0, MAX_ENTRIES);
-  const fresh = (result.rewrittenLayers ?? []).map((l) => ({ key: keyOf(l.raw, sourceDateEpoch), diffId: l.normalized }));
+  const fresh = (result.rewrittenLayers ?? []).map((l) => ({ key: keyOf(l.raw, layerEpoch), diffId: l.normalized }));
   const freshKeys = new Set(fresh.map((l) => l.key));
   const layers = [...fresh, ...memo.layers.filter((l) => !freshKeys.has(l.key))].slice(0, MAX_LAYERS);
   const seenPaths = (result.archivePaths ?? []).map((p) => ({ path: p.path, diffId: p.diffId }));
