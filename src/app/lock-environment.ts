@@ -145,18 +145,7 @@ async function resolveLock(
     sections[wing.id] =
       plan.wings[wing.id as WingId] === 'keep'
         ? previousSection
-        : await wing.resolve(wingDeclared, inputs.states[wing.id as WingId], {
-            ground,
-            engine: deps.engine,
-            index: deps.index,
-            ...(deps.files ? { files: deps.files } : {}),
-            ...(deps.git ? { git: deps.git } : {}),
-            clock: deps.clock,
-            logger: deps.logger,
-            options,
-            previous: previousSection,
-            ...(deps.signal ? { signal: deps.signal } : {}),
-          });
+        : await wing.resolve(wingDeclared, inputs.states[wing.id as WingId], wingContext(deps, ground, options, previousSection));
   }
   refuseEmpty(inputs, sections);
   const platforms: Record<string, PlatformEntry> = {};
@@ -243,20 +232,29 @@ async function resolvePlatformSections(
     deps.logger.progress(`${keep ? 'keeping' : 'resolving'} ${wing.id} for ${ground.base.platform}`);
     entry[wing.id] = keep
       ? previousSection
-      : await wing.resolve(wingDeclared, inputs.states[wing.id as WingId], {
-          ground,
-          engine: deps.engine,
-          index: deps.index,
-          ...(deps.files ? { files: deps.files } : {}),
-          ...(deps.git ? { git: deps.git } : {}),
-          clock: deps.clock,
-          logger: deps.logger,
-          options,
-          previous: previousSection ?? primarySections[wing.id] ?? null,
-          ...(deps.signal ? { signal: deps.signal } : {}),
-        });
+      : await wing.resolve(
+          wingDeclared,
+          inputs.states[wing.id as WingId],
+          wingContext(deps, ground, options, previousSection ?? primarySections[wing.id] ?? null),
+        );
   }
   return entry as PlatformEntry;
+}
+
+/** What a wing's resolve gets: the ground it resolves for, the ports, the options and the section it may keep pins from. */
+function wingContext(deps: LockDeps, ground: Ground, options: ResolveOptions, previous: unknown) {
+  return {
+    ground,
+    engine: deps.engine,
+    index: deps.index,
+    ...(deps.files ? { files: deps.files } : {}),
+    ...(deps.git ? { git: deps.git } : {}),
+    clock: deps.clock,
+    logger: deps.logger,
+    options,
+    previous,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  };
 }
 
 /** Manifests were read but nothing came of them: a lock with zero packages is a mistake, not a success. */
