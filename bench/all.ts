@@ -3,7 +3,8 @@
  *
  *   npm run bench                 full: 3 runs each, examples/iris builds, 200 MiB of data, 1 GiB context
  *   npm run bench -- --quick      CI: 1 run each, a small project, small inputs (a few minutes on 2 cores)
- *   options: --runs N, --only lock,scale,data,build,normalize (comma-separated), --json FILE (the rows, for tools)
+ *   options: --runs N, --only lock,scale,data,build,normalize (comma-separated), --json FILE (the rows, for tools),
+ *   --keep (leave the scratch projects for profiling by hand)
  *
  * normalize: normalisation time vs image size (the lab base plus an 8/64 MiB layer quick, 16/128/512 MiB full).
  * Each row says how it was measured. Exit status: 1 when a row is worse than its loose limit (a gross
@@ -28,6 +29,8 @@ const argValue = (name: string) => (args.indexOf(name) >= 0 ? args[args.indexOf(
 const RUNS = Math.max(1, Number(argValue('--runs') ?? (QUICK ? 1 : 3)));
 const ONLY = new Set((argValue('--only') ?? 'lock,scale,data,build,normalize').split(','));
 const JSON_OUT = argValue('--json');
+/** Keep the scratch projects (printed at the end) to profile a command by hand. */
+const KEEP = args.includes('--keep');
 
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
@@ -175,7 +178,8 @@ async function main(): Promise<void> {
       });
     }
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (KEEP) console.log(`kept the bench projects in ${work}`);
+    else rmSync(work, { recursive: true, force: true });
   }
   console.log('');
   console.log(TABLE_HEADER);
