@@ -9,6 +9,7 @@
  * Any other response (2xx, 3xx not followed, 4xx) is returned with its body read into memory: callers
  * decide what a 401 or 404 means in their protocol. No raw fetch error ever escapes.
  */
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock, Logger } from '../core/ports.js';
 import { silentLogger } from '../core/ports.js';
@@ -258,7 +259,10 @@ export class HttpClient {
     const onCancel = () => controller.abort(new DOMException('cancelled', 'AbortError'));
     for (const s of cancels) {
       if (s.aborted) onCancel();
-      else s.addEventListener('abort', onCancel, { once: true });
+      else {
+        liftListenerLimit(s);
+        s.addEventListener('abort', onCancel, { once: true });
+      }
     }
     const limit = request.maxBodyBytes ?? this.policy.maxBodyBytes;
     let res: TransportResponse;
@@ -421,4 +425,15 @@ export function describeNetworkError(err: unknown): string {
 
 function formatSeconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Number((ms / 1000).toFixed(1))} s`;
+}
+
+const lifted = new WeakSet<AbortSignal>();
+/**
+ * One shared signal (the command's interrupt) has a listener per request in flight, removed when it ends; with
+ * more than ten in flight Node would print a MaxListenersExceededWarning to the user for what is no leak.
+ */
+function liftListenerLimit(signal: AbortSignal): void {
+  if (lifted.has(signal)) return;
+  lifted.add(signal);
+  setMaxListeners(0, signal);
 }

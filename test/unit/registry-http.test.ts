@@ -107,6 +107,32 @@ describe('HttpClient', () => {
     assert.equal(calls, 1);
   });
 
+  it('many requests in flight on one cancel signal print no MaxListenersExceededWarning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const fetchImpl = (async () => {
+        await gate;
+        return new Response('ok', { status: 200 });
+      }) as typeof fetch;
+      const cancel = new AbortController();
+      const shared = new AbortController();
+      const client = new HttpClient({ fetch: fetchImpl, sleep: async () => {}, signal: cancel.signal });
+      const pending = Array.from({ length: 24 }, (_, i) => client.request({ url: `http://x.test/${i}`, signal: shared.signal }, context));
+      await new Promise((resolve) => setImmediate(resolve));
+      release();
+      const answers = await Promise.all(pending);
+      assert.equal(answers.length, 24);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('times out an attempt that hangs (body included) and retries it', async () => {
     let calls = 0;
     const fetchImpl = (async (_input: string | URL | Request, init?: RequestInit) => {
