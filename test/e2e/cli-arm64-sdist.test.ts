@@ -8,12 +8,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
 import { dockerCli, LAB_REGISTRY, requireLabArm64 } from '../lab/lab.js';
-import { startIndex, type FileSpec, type LabIndex } from '../lab/index-server.js';
-import { HOST_WHEELS_DIR } from '../lab/fixtures-index.js';
+import { startIndex, type LabIndex } from '../lab/index-server.js';
+import { buildBackendProjects } from '../lab/fixtures-index.js';
 import { buildSdist } from '../lab/wheel.js';
 import { deleteTwoPlatformBase, pushTwoPlatformBase, type TwoPlatformBase } from './two-platform-base.js';
 
@@ -37,7 +36,6 @@ const sdist = buildSdist({
     ].join('\n'),
   },
 });
-const hostWheel = (name: string): FileSpec => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
 
 describe('an sdist locked and built for arm64 under emulation', { concurrency: false, timeout: 20 * 60_000 }, () => {
   let project: TempProject;
@@ -52,8 +50,7 @@ describe('an sdist locked and built for arm64 under emulation', { concurrency: f
     index = await startIndex({
       projects: {
         sealarch: [{ filename: sdist.filename, bytes: sdist.bytes, uploadTime: '2024-01-02T03:04:05.000000Z' }],
-        setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')],
-        wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')],
+        ...buildBackendProjects(),
       },
     });
     project = await makeTempProject({

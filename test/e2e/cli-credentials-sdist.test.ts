@@ -10,10 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
-import { HOST_WHEELS_DIR } from '../lab/fixtures-index.js';
+import { buildBackendProjects } from '../lab/fixtures-index.js';
 import { startBasicAuthIndex, type AuthIndex } from '../lab/basic-auth-index.js';
 import { buildSdist } from '../lab/wheel.js';
 import { dockerCli, LAB_BASE_IMAGE, requireLab, type CommandResult } from '../lab/lab.js';
@@ -44,7 +43,6 @@ const sdist = buildSdist({
   metadataVersion: '2.1',
   files: { 'sealprivate/__init__.py': '__version__ = "1.0"\n' },
 });
-const hostWheel = (name: string) => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
 
 describe("a private index's sdist built at lock time and in the builder stage, credentials nowhere", { concurrency: false, timeout: 15 * 60_000 }, () => {
   let index: AuthIndex;
@@ -62,8 +60,7 @@ describe("a private index's sdist built at lock time and in the builder stage, c
     index = await startBasicAuthIndex({
       projects: {
         sealprivate: [{ filename: sdist.filename, bytes: sdist.bytes }],
-        setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')],
-        wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')],
+        ...buildBackendProjects(),
       },
       username: USER,
       password: PASSWORD,

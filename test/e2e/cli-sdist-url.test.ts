@@ -13,15 +13,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
 import { buildSdist } from '../lab/wheel.js';
-import { startIndex, type LabIndex, type FileSpec } from '../lab/index-server.js';
+import { startIndex, type LabIndex } from '../lab/index-server.js';
 import { dockerCli, LAB_BASE_IMAGE, requireLab } from '../lab/lab.js';
-import { HOST_WHEELS_DIR } from '../lab/fixtures-index.js';
+import { buildBackendProjects } from '../lab/fixtures-index.js';
 
 const RUN = randomBytes(4).toString('hex');
 const NAME = `sdisturl-e2e-${RUN}`;
@@ -38,7 +37,6 @@ const dynamicSdist = buildSdist({
     'sealurldyn/__init__.py': 'import sealurl\n__version__ = "1.0"\n',
   },
 });
-const hostWheel = (name: string): FileSpec => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
 
 describe('sdists required by URL (fetched, pinned, built like index sdists)', { concurrency: false, timeout: 20 * 60_000 }, () => {
   let project: TempProject;
@@ -53,7 +51,7 @@ describe('sdists required by URL (fetched, pinned, built like index sdists)', { 
   before(async () => {
     await requireLab();
     index = await startIndex({
-      projects: { setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')], wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')] },
+      projects: buildBackendProjects(),
     });
     const files = new Map([staticSdist, dynamicSdist].map((s) => [`/sdists/${s.filename}`, s.bytes]));
     server = createServer((req, res) => {

@@ -12,13 +12,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
 import { buildSdist } from '../lab/wheel.js';
 import { startIndex, type LabIndex, type FileSpec } from '../lab/index-server.js';
 import { dockerCli, LAB_BASE_IMAGE, requireLab } from '../lab/lab.js';
-import { HOST_WHEELS_DIR } from '../lab/fixtures-index.js';
+import { buildBackendProjects } from '../lab/fixtures-index.js';
 
 const RUN = randomBytes(4).toString('hex');
 const NAME = `sdist-e2e-${RUN}`;
@@ -53,15 +52,13 @@ const dynamicBroken = buildSdist({
   dynamic: ['Requires-Dist'],
   files: { 'setup.py': 'raise SystemExit("this dynamic sdist does not build")\n' },
 });
-const hostWheel = (name: string): FileSpec => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
 const projects = (): Record<string, FileSpec[]> => ({
   sealbuild: [{ filename: good.filename, bytes: good.bytes, uploadTime: '2024-01-02T03:04:05.000000Z' }],
   sealflit: [{ filename: flit.filename, bytes: flit.bytes }],
   sealbroken: [{ filename: broken.filename, bytes: broken.bytes }],
   sealdyn: [{ filename: dynamic.filename, bytes: dynamic.bytes }],
   sealdynbroken: [{ filename: dynamicBroken.filename, bytes: dynamicBroken.bytes }],
-  setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')],
-  wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')],
+  ...buildBackendProjects(),
 });
 
 describe('sdists built into wheels (lock, builder stage, reproducible image)', { concurrency: false, timeout: 20 * 60_000 }, () => {

@@ -15,52 +15,20 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
-import { startIndex, type LabIndex, type FileSpec } from '../lab/index-server.js';
+import { startIndex, type LabIndex } from '../lab/index-server.js';
 import { dockerCli, LAB_BASE_IMAGE, requireLab } from '../lab/lab.js';
-import { HOST_WHEELS_DIR } from '../lab/fixtures-index.js';
+import { buildBackendProjects } from '../lab/fixtures-index.js';
+import { commitFiles, git, makeRepo } from '../lab/git-repo.js';
 
 const RUN = randomBytes(4).toString('hex');
 const NAME = `gitdyn-e2e-${RUN}`;
 const TAG = `envseal-gitdyn-e2e:${RUN}`;
 
-const hostWheel = (name: string): FileSpec => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'envseal test',
-  GIT_AUTHOR_EMAIL: 'test@envseal.invalid',
-  GIT_COMMITTER_NAME: 'envseal test',
-  GIT_COMMITTER_EMAIL: 'test@envseal.invalid',
-};
-
-function git(cwd: string, args: string[], date = '2024-03-04T05:06:07Z'): string {
-  const env = { ...GIT_ENV, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date };
-  return execFileSync('git', ['-c', 'init.defaultBranch=main', ...args], { cwd, env, encoding: 'utf8' }).trim();
-}
-
-/** A work tree with `files`, committed and pushed to a new bare repository `bare`; gives the commit. */
-function makeRepo(work: string, bare: string, files: Record<string, string>): string {
-  git('/', ['init', '-q', '--bare', bare]);
-  git('/', ['init', '-q', work]);
-  git(work, ['remote', 'add', 'origin', bare]);
-  return commitFiles(work, files, 'first');
-}
-
-function commitFiles(work: string, files: Record<string, string>, message: string, date?: string): string {
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(join(work, path, '..'), { recursive: true });
-    writeFileSync(join(work, path), text);
-  }
-  git(work, ['add', '-A']);
-  git(work, ['commit', '-q', '-m', message], date);
-  git(work, ['push', '-q', '--tags', 'origin', 'main']);
-  return git(work, ['rev-parse', 'HEAD']);
-}
+/** Every commit's author and committer date, unless a test gives another. */
+const DATE = '2024-03-04T05:06:07Z';
 
 const setupPy = (version: string) => `from setuptools import setup
 setup(name="sealsetup", version="${version}", packages=["sealsetup"], install_requires=[])
@@ -108,7 +76,7 @@ describe('git requirements built at lock time (setup.py, dynamic metadata, subdi
   before(async () => {
     await requireLab();
     index = await startIndex({
-      projects: { setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')], wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')] },
+      projects: buildBackendProjects(),
     });
     const spec = `version: 1
 name: ${NAME}
@@ -122,18 +90,24 @@ targets:
 `;
     project = await makeTempProject({ 'envseal.yaml': spec, 'requirements.txt': '' });
     setupWork = project.path('work/sealsetup');
-    setupFirst = makeRepo(setupWork, repo('sealsetup'), { 'setup.py': setupPy('1.3'), 'sealsetup/__init__.py': '' });
-    monoCommit = makeRepo(project.path('work/sealmono'), repo('sealmono'), {
-      'README': 'a monorepo\n',
-      'libs/sealdyn/pyproject.toml': MONO_PYPROJECT,
-      'libs/sealdyn/requirements.in': 'sealsetup\n',
-      'libs/sealdyn/sealdyn/__init__.py': '__version__ = "2.5"\n',
-    });
+    setupFirst = makeRepo(setupWork, repo('sealsetup'), { 'setup.py': setupPy('1.3'), 'sealsetup/__init__.py': '' }, 'first', DATE);
+    monoCommit = makeRepo(
+      project.path('work/sealmono'),
+      repo('sealmono'),
+      {
+        'README': 'a monorepo\n',
+        'libs/sealdyn/pyproject.toml': MONO_PYPROJECT,
+        'libs/sealdyn/requirements.in': 'sealsetup\n',
+        'libs/sealdyn/sealdyn/__init__.py': '__version__ = "2.5"\n',
+      },
+      'first',
+      DATE,
+    );
     scmRepo = repo('sealscm');
     const scmWork = project.path('work/sealscm');
-    makeRepo(scmWork, scmRepo, { 'pyproject.toml': SCM_PYPROJECT, 'sealscm/__init__.py': '' });
+    makeRepo(scmWork, scmRepo, { 'pyproject.toml': SCM_PYPROJECT, 'sealscm/__init__.py': '' }, 'first', DATE);
     git(scmWork, ['tag', 'v0.9']);
-    commitFiles(scmWork, { 'sealscm/__init__.py': 'x = 1\n' }, 'past the tag');
+    commitFiles(scmWork, { 'sealscm/__init__.py': 'x = 1\n' }, 'past the tag', DATE);
     await writeFile(project.path('requirements.txt'), requirements());
   });
 

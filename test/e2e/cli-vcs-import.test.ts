@@ -7,31 +7,20 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
-import { startIndex, type LabIndex, type FileSpec } from '../lab/index-server.js';
+import { startIndex, type LabIndex } from '../lab/index-server.js';
+import { makeRepo } from '../lab/git-repo.js';
 import { dockerCli, LAB_BASE_IMAGE, requireLab } from '../lab/lab.js';
-import { HOST_WHEELS_DIR } from '../lab/fixtures-index.js';
+import { buildBackendProjects } from '../lab/fixtures-index.js';
 
 const RUN = randomBytes(4).toString('hex');
 const NAME = `gitdyn-import-${RUN}`;
 const TAG = `envseal-gitdyn-import:${RUN}`;
 
-const hostWheel = (name: string): FileSpec => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'envseal test',
-  GIT_AUTHOR_EMAIL: 'test@envseal.invalid',
-  GIT_COMMITTER_NAME: 'envseal test',
-  GIT_COMMITTER_EMAIL: 'test@envseal.invalid',
-  GIT_AUTHOR_DATE: '2024-05-06T07:08:09Z',
-  GIT_COMMITTER_DATE: '2024-05-06T07:08:09Z',
-};
-const git = (cwd: string, args: string[]) => execFileSync('git', ['-c', 'init.defaultBranch=main', ...args], { cwd, env: GIT_ENV, encoding: 'utf8' }).trim();
+/** The date of the one commit. */
+const DATE = '2024-05-06T07:08:09Z';
 
 const PYPROJECT = `[build-system]
 requires = ["setuptools>=61"]
@@ -93,22 +82,13 @@ targets:
   before(async () => {
     await requireLab();
     index = await startIndex({
-      projects: { setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')], wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')] },
+      projects: buildBackendProjects(),
     });
     project = await makeTempProject({ 'envseal.yaml': '' });
     bare = project.path('repos/sealimp.git');
     const work = project.path('work');
-    git(project.dir, ['init', '-q', '--bare', bare]);
-    git(project.dir, ['init', '-q', work]);
-    for (const dir of ['', 'pkg/']) {
-      mkdirSync(join(work, dir, 'sealimp'), { recursive: true });
-      writeFileSync(join(work, dir, 'pyproject.toml'), PYPROJECT);
-      writeFileSync(join(work, dir, 'sealimp', '__init__.py'), '');
-    }
-    git(work, ['add', '-A']);
-    git(work, ['commit', '-q', '-m', 'sealimp 3.1']);
-    git(work, ['push', '-q', bare, 'main']);
-    commit = git(work, ['rev-parse', 'HEAD']);
+    const files = { 'pyproject.toml': PYPROJECT, 'sealimp/__init__.py': '', 'pkg/pyproject.toml': PYPROJECT, 'pkg/sealimp/__init__.py': '' };
+    commit = makeRepo(work, bare, files, 'sealimp 3.1', DATE);
     await writeFile(project.path('envseal.yaml'), spec('uv.lock', true));
     await writeFile(project.path('pyproject.toml'), `[project]\nname = "app"\nversion = "0.1"\ndependencies = ["sealimp"]\n`);
     await writeFile(project.path('uv.lock'), uvLock(`file://${bare}?rev=main#${commit}`));

@@ -15,34 +15,23 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
-import { startIndex, type LabIndex, type FileSpec } from '../lab/index-server.js';
+import { startIndex, type LabIndex } from '../lab/index-server.js';
+import { git, makeRepo } from '../lab/git-repo.js';
 import { dockerCli, LAB_BASE_IMAGE, LAB_UP_COMMAND, requireLab } from '../lab/lab.js';
-import { HOST_WHEELS_DIR } from '../lab/fixtures-index.js';
+import { buildBackendProjects } from '../lab/fixtures-index.js';
 
 const SSHD = '/usr/sbin/sshd';
 const RUN = randomBytes(4).toString('hex');
 const NAME = `gitssh-e2e-${RUN}`;
 const TAG = `envseal-gitssh-e2e:${RUN}`;
 
-const hostWheel = (name: string): FileSpec => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'envseal test',
-  GIT_AUTHOR_EMAIL: 'test@envseal.invalid',
-  GIT_COMMITTER_NAME: 'envseal test',
-  GIT_COMMITTER_EMAIL: 'test@envseal.invalid',
-  GIT_AUTHOR_DATE: '2024-03-04T05:06:07Z',
-  GIT_COMMITTER_DATE: '2024-03-04T05:06:07Z',
-};
-
-function git(cwd: string, args: string[]): string {
-  return execFileSync('git', ['-c', 'init.defaultBranch=main', ...args], { cwd, env: GIT_ENV, encoding: 'utf8' }).trim();
-}
+/** The date of the commit and its tag. */
+const DATE = '2024-03-04T05:06:07Z';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -94,7 +83,7 @@ describe('git+ssh:// requirements (the user ssh setup, an sshd on loopback)', { 
     assert.ok(existsSync(SSHD), `${SSHD} is missing: run \`${LAB_UP_COMMAND}\` (it installs openssh-server)`);
     assert.equal(process.getuid?.(), 0, 'the git+ssh test runs sshd with root logins, as the lab does: run it as root');
     index = await startIndex({
-      projects: { setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')], wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')] },
+      projects: buildBackendProjects(),
     });
     const spec = `version: 1
 name: ${NAME}
@@ -109,17 +98,9 @@ targets:
     project = await makeTempProject({ 'envseal.yaml': spec, 'requirements.txt': '' });
     bare = project.path('repos/sealssh.git');
     const work = project.path('work');
-    mkdirSync(join(work, 'sealssh'), { recursive: true });
-    git(project.dir, ['init', '-q', '--bare', bare]);
-    git(work, ['init', '-q']);
-    git(work, ['remote', 'add', 'origin', bare]);
-    writeFileSync(join(work, 'pyproject.toml'), PYPROJECT);
-    writeFileSync(join(work, 'sealssh', '__init__.py'), '__version__ = "1.0"\n');
-    git(work, ['add', '-A']);
-    git(work, ['commit', '-q', '-m', 'version 1.0']);
-    git(work, ['tag', '-a', '-m', 'v1.0', 'v1.0']);
-    git(work, ['push', '-q', '--tags', 'origin', 'main']);
-    commit = git(work, ['rev-parse', 'HEAD']);
+    commit = makeRepo(work, bare, { 'pyproject.toml': PYPROJECT, 'sealssh/__init__.py': '__version__ = "1.0"\n' }, 'version 1.0', DATE);
+    git(work, ['tag', '-a', '-m', 'v1.0', 'v1.0'], DATE);
+    git(work, ['push', '-q', '--tags', 'origin', 'main'], DATE);
 
     sshDir = project.path('.ssh-test');
     await mkdir(sshDir, { recursive: true });

@@ -12,35 +12,20 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
-import { startIndex, type LabIndex, type FileSpec } from '../lab/index-server.js';
+import { startIndex, type LabIndex } from '../lab/index-server.js';
+import { commitFiles, git, makeRepo } from '../lab/git-repo.js';
 import { startGitServer, type GitServer } from '../lab/git-server.js';
 import { dockerCli, LAB_BASE_IMAGE, requireLab } from '../lab/lab.js';
-import { HOST_WHEELS_DIR } from '../lab/fixtures-index.js';
+import { buildBackendProjects } from '../lab/fixtures-index.js';
 
 const RUN = randomBytes(4).toString('hex');
 const NAME = `vcs-e2e-${RUN}`;
 const TAG = `envseal-vcs-e2e:${RUN}`;
 const PLAIN = `envseal-vcs-e2e:${RUN}-plain`;
-
-const hostWheel = (name: string): FileSpec => ({ filename: name, bytes: readFileSync(`${HOST_WHEELS_DIR}/${name}`) });
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'envseal test',
-  GIT_AUTHOR_EMAIL: 'test@envseal.invalid',
-  GIT_COMMITTER_NAME: 'envseal test',
-  GIT_COMMITTER_EMAIL: 'test@envseal.invalid',
-};
-
-function git(cwd: string, args: string[], date?: string): string {
-  const env = date ? { ...GIT_ENV, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date } : GIT_ENV;
-  return execFileSync('git', ['-c', 'init.defaultBranch=main', ...args], { cwd, env, encoding: 'utf8' }).trim();
-}
 
 function pyproject(version: string): string {
   return `[build-system]
@@ -59,13 +44,10 @@ packages = ["sealgit"]
 
 /** Commits version `version` of the package in `work` and pushes main (and tags) to the bare repository. */
 function commitVersion(work: string, version: string, date: string): string {
-  writeFileSync(join(work, 'pyproject.toml'), pyproject(version));
-  writeFileSync(join(work, 'sealgit', '__init__.py'), `__version__ = "${version}"\n`);
-  git(work, ['add', '-A']);
-  git(work, ['commit', '-q', '-m', `version ${version}`], date);
-  git(work, ['push', '-q', '--tags', 'origin', 'main']);
-  return git(work, ['rev-parse', 'HEAD']);
+  return commitFiles(work, versionFiles(version), `version ${version}`, date);
 }
+
+const versionFiles = (version: string) => ({ 'pyproject.toml': pyproject(version), 'sealgit/__init__.py': `__version__ = "${version}"\n` });
 
 describe('git requirements (lock to a full commit, builder stage, reproducible image)', { concurrency: false, timeout: 25 * 60_000 }, () => {
   let project: TempProject;
@@ -81,7 +63,7 @@ describe('git requirements (lock to a full commit, builder stage, reproducible i
   before(async () => {
     await requireLab();
     index = await startIndex({
-      projects: { setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')], wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')] },
+      projects: buildBackendProjects(),
     });
     const spec = `version: 1
 name: ${NAME}
@@ -96,11 +78,7 @@ targets:
     project = await makeTempProject({ 'envseal.yaml': spec, 'requirements.txt': '' });
     bare = project.path('repos/sealgit.git');
     work = project.path('work');
-    mkdirSync(join(work, 'sealgit'), { recursive: true });
-    git(project.dir, ['init', '-q', '--bare', bare]);
-    git(work, ['init', '-q']);
-    git(work, ['remote', 'add', 'origin', bare]);
-    first = commitVersion(work, '1.0', '2024-01-02T03:04:05Z');
+    first = makeRepo(work, bare, versionFiles('1.0'), 'version 1.0', '2024-01-02T03:04:05Z');
     git(work, ['tag', '-a', '-m', 'v1.0', 'v1.0']);
     git(work, ['push', '-q', '--tags', 'origin', 'main']);
     server = await startGitServer(project.path('repos'));

@@ -281,3 +281,13 @@ if (isMainModule(import.meta.url)) {
     process.exit(1);
   }
 }
+
+/** A wheel Debian ships in HOST_WHEELS_DIR (python3-setuptools-whl, python3-wheel-whl), as an index file. */
+export function hostWheel(name: string): { filename: string; bytes: Uint8Array } {
+  return { filename: name, bytes: readFileSync(join(HOST_WHEELS_DIR, name)) };
+}
+
+/** setuptools and wheel, Debian's: what an index must serve for envseal to build an sdist or a git package. */
+export function buildBackendProjects(): Record<'setuptools' | 'wheel', { filename: string; bytes: Uint8Array }[]> {
+  return { setuptools: [hostWheel('setuptools-66.1.1-py3-none-any.whl')], wheel: [hostWheel('wheel-0.38.4-py3-none-any.whl')] };
+}
