@@ -16,10 +16,10 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
+import { makeTempProject, runEnvseal, type TempProject, pythonDeploySpec } from '../lab/cli.js';
 import { buildSdist } from '../lab/wheel.js';
 import { startIndex, type LabIndex } from '../lab/index-server.js';
-import { dockerCli, LAB_BASE_IMAGE, requireLab } from '../lab/lab.js';
+import { dockerCli, requireLab } from '../lab/lab.js';
 import { buildBackendProjects } from '../lab/fixtures-index.js';
 
 const RUN = randomBytes(4).toString('hex');
@@ -61,16 +61,7 @@ describe('sdists required by URL (fetched, pinned, built like index sdists)', { 
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const spec = `version: 1
-name: ${NAME}
-base: ${LAB_BASE_IMAGE}
-python:
-  requirements: [requirements.txt]
-  index: ${index.url}
-targets:
-  deploy:
-    command: [python, -c, "import importlib.metadata as m, sealurl, sealurldyn; print(sealurl.__version__, m.version('sealurldyn'))"]
-`;
+    const spec = pythonDeploySpec(NAME, index.url, `import importlib.metadata as m, sealurl, sealurldyn; print(sealurl.__version__, m.version('sealurldyn'))`);
     project = await makeTempProject({ 'envseal.yaml': spec, 'requirements.txt': requirements() });
   });
 

@@ -13,10 +13,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
+import { makeTempProject, runEnvseal, type TempProject, pythonDeploySpec } from '../lab/cli.js';
 import { buildSdist } from '../lab/wheel.js';
 import { startIndex, type LabIndex, type FileSpec } from '../lab/index-server.js';
-import { dockerCli, LAB_BASE_IMAGE, requireLab } from '../lab/lab.js';
+import { dockerCli, requireLab } from '../lab/lab.js';
 import { buildBackendProjects } from '../lab/fixtures-index.js';
 
 const RUN = randomBytes(4).toString('hex');
@@ -69,16 +69,7 @@ describe('sdists built into wheels (lock, builder stage, reproducible image)', {
   before(async () => {
     await requireLab();
     index = await startIndex({ projects: projects() });
-    const spec = `version: 1
-name: ${NAME}
-base: ${LAB_BASE_IMAGE}
-python:
-  requirements: [requirements.txt]
-  index: ${index.url}
-targets:
-  deploy:
-    command: [python, -c, "import importlib.metadata as m, sealbuild; print(sealbuild.__version__, m.version('sealbuild'))"]
-`;
+    const spec = pythonDeploySpec(NAME, index.url, `import importlib.metadata as m, sealbuild; print(sealbuild.__version__, m.version('sealbuild'))`);
     project = await makeTempProject({ 'envseal.yaml': spec, 'requirements.txt': 'sealbuild==1.0\n' });
   });
 

@@ -17,9 +17,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
+import { makeTempProject, runEnvseal, type TempProject, pythonDeploySpec } from '../lab/cli.js';
 import { startIndex, type LabIndex } from '../lab/index-server.js';
-import { dockerCli, LAB_BASE_IMAGE, requireLab } from '../lab/lab.js';
+import { dockerCli, requireLab } from '../lab/lab.js';
 import { buildBackendProjects } from '../lab/fixtures-index.js';
 import { commitFiles, git, makeRepo } from '../lab/git-repo.js';
 
@@ -78,16 +78,11 @@ describe('git requirements built at lock time (setup.py, dynamic metadata, subdi
     index = await startIndex({
       projects: buildBackendProjects(),
     });
-    const spec = `version: 1
-name: ${NAME}
-base: ${LAB_BASE_IMAGE}
-python:
-  requirements: [requirements.txt]
-  index: ${index.url}
-targets:
-  deploy:
-    command: [python, -c, "import importlib.metadata as m, sealdyn, sealsetup; print(m.version('sealdyn'), m.version('sealsetup'), m.requires('sealdyn'))"]
-`;
+    const spec = pythonDeploySpec(
+      NAME,
+      index.url,
+      `import importlib.metadata as m, sealdyn, sealsetup; print(m.version('sealdyn'), m.version('sealsetup'), m.requires('sealdyn'))`,
+    );
     project = await makeTempProject({ 'envseal.yaml': spec, 'requirements.txt': '' });
     setupWork = project.path('work/sealsetup');
     setupFirst = makeRepo(setupWork, repo('sealsetup'), { 'setup.py': setupPy('1.3'), 'sealsetup/__init__.py': '' }, 'first', DATE);

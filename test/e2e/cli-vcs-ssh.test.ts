@@ -19,10 +19,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
+import { makeTempProject, runEnvseal, type TempProject, pythonDeploySpec } from '../lab/cli.js';
 import { startIndex, type LabIndex } from '../lab/index-server.js';
 import { git, makeRepo } from '../lab/git-repo.js';
-import { dockerCli, LAB_BASE_IMAGE, LAB_UP_COMMAND, requireLab } from '../lab/lab.js';
+import { dockerCli, LAB_UP_COMMAND, requireLab } from '../lab/lab.js';
 import { buildBackendProjects } from '../lab/fixtures-index.js';
 
 const SSHD = '/usr/sbin/sshd';
@@ -85,16 +85,7 @@ describe('git+ssh:// requirements (the user ssh setup, an sshd on loopback)', { 
     index = await startIndex({
       projects: buildBackendProjects(),
     });
-    const spec = `version: 1
-name: ${NAME}
-base: ${LAB_BASE_IMAGE}
-python:
-  requirements: [requirements.txt]
-  index: ${index.url}
-targets:
-  deploy:
-    command: [python, -c, "import importlib.metadata as m, sealssh; print(sealssh.__version__, m.version('sealssh'))"]
-`;
+    const spec = pythonDeploySpec(NAME, index.url, `import importlib.metadata as m, sealssh; print(sealssh.__version__, m.version('sealssh'))`);
     project = await makeTempProject({ 'envseal.yaml': spec, 'requirements.txt': '' });
     bare = project.path('repos/sealssh.git');
     const work = project.path('work');

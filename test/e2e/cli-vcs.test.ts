@@ -15,11 +15,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
+import { makeTempProject, runEnvseal, type TempProject, pythonDeploySpec } from '../lab/cli.js';
 import { startIndex, type LabIndex } from '../lab/index-server.js';
 import { commitFiles, git, makeRepo } from '../lab/git-repo.js';
 import { startGitServer, type GitServer } from '../lab/git-server.js';
-import { dockerCli, LAB_BASE_IMAGE, requireLab } from '../lab/lab.js';
+import { dockerCli, requireLab } from '../lab/lab.js';
 import { buildBackendProjects } from '../lab/fixtures-index.js';
 
 const RUN = randomBytes(4).toString('hex');
@@ -65,16 +65,7 @@ describe('git requirements (lock to a full commit, builder stage, reproducible i
     index = await startIndex({
       projects: buildBackendProjects(),
     });
-    const spec = `version: 1
-name: ${NAME}
-base: ${LAB_BASE_IMAGE}
-python:
-  requirements: [requirements.txt]
-  index: ${index.url}
-targets:
-  deploy:
-    command: [python, -c, "import importlib.metadata as m, sealgit; print(sealgit.__version__, m.version('sealgit'))"]
-`;
+    const spec = pythonDeploySpec(NAME, index.url, `import importlib.metadata as m, sealgit; print(sealgit.__version__, m.version('sealgit'))`);
     project = await makeTempProject({ 'envseal.yaml': spec, 'requirements.txt': '' });
     bare = project.path('repos/sealgit.git');
     work = project.path('work');

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CommandResult } from './lab.js';
+import { LAB_BASE_IMAGE, type CommandResult } from './lab.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const ENVSEAL_BIN = join(REPO_ROOT, 'bin', 'envseal.js');
@@ -99,4 +99,22 @@ export async function makeTempProject(files: Record<string, string | Uint8Array>
     path: resolveInside,
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * envseal.yaml for a Python project on the lab base image: requirements.txt resolved against `index`, and a
+ * deploy target that runs `python -c <code>` (code without double quotes or backslashes: it is YAML-quoted as is).
+ */
+export function pythonDeploySpec(name: string, index: string, code: string): string {
+  if (/["\\]/.test(code)) throw new Error('pythonDeploySpec: the code must not contain double quotes or backslashes');
+  return `version: 1
+name: ${name}
+base: ${LAB_BASE_IMAGE}
+python:
+  requirements: [requirements.txt]
+  index: ${index}
+targets:
+  deploy:
+    command: [python, -c, "${code}"]
+`;
 }
