@@ -13,41 +13,24 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeTempProject, runEnvseal, type TempProject, pythonDeploySpec } from '../lab/cli.js';
 import { startIndex, type LabIndex } from '../lab/index-server.js';
 import { git, makeRepo } from '../lab/git-repo.js';
-import { dockerCli, LAB_UP_COMMAND, requireLab } from '../lab/lab.js';
+import { dockerCli, requireLab } from '../lab/lab.js';
 import { buildBackendProjects } from '../lab/fixtures-index.js';
+import { startTestSshd, type TestSshd } from '../lab/sshd.js';
 
-const SSHD = '/usr/sbin/sshd';
 const RUN = randomBytes(4).toString('hex');
 const NAME = `gitssh-e2e-${RUN}`;
 const TAG = `envseal-gitssh-e2e:${RUN}`;
 
 /** The date of the commit and its tag. */
 const DATE = '2024-03-04T05:06:07Z';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-function keygen(path: string): void {
-  const res = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path], { encoding: 'utf8' });
-  assert.equal(res.status, 0, `ssh-keygen failed: ${res.stderr}`);
-}
 
 const PYPROJECT = `[build-system]
 requires = ["setuptools>=61"]
@@ -65,9 +48,7 @@ packages = ["sealssh"]
 describe('git+ssh:// requirements (the user ssh setup, an sshd on loopback)', { concurrency: false, timeout: 20 * 60_000 }, () => {
   let project: TempProject;
   let index: LabIndex;
-  let sshd: ChildProcess | undefined;
-  let sshdLog = '';
-  let port = 0;
+  let sshd: TestSshd | undefined;
   let bare = '';
   let commit = '';
   let sshDir = '';
@@ -80,8 +61,6 @@ describe('git+ssh:// requirements (the user ssh setup, an sshd on loopback)', { 
 
   before(async () => {
     await requireLab();
-    assert.ok(existsSync(SSHD), `${SSHD} is missing: run \`${LAB_UP_COMMAND}\` (it installs openssh-server)`);
-    assert.equal(process.getuid?.(), 0, 'the git+ssh test runs sshd with root logins, as the lab does: run it as root');
     index = await startIndex({
       projects: buildBackendProjects(),
     });
@@ -94,55 +73,22 @@ describe('git+ssh:// requirements (the user ssh setup, an sshd on loopback)', { 
     git(work, ['push', '-q', '--tags', 'origin', 'main'], DATE);
 
     sshDir = project.path('.ssh-test');
-    await mkdir(sshDir, { recursive: true });
-    for (const key of ['host_key', 'client_key', 'stranger_key']) keygen(join(sshDir, key));
-    await writeFile(join(sshDir, 'authorized_keys'), await readFile(join(sshDir, 'client_key.pub')));
-    port = await freePort();
-    const hostPub = (await readFile(join(sshDir, 'host_key.pub'), 'utf8')).split(' ').slice(0, 2).join(' ');
-    await writeFile(join(sshDir, 'known_hosts'), `[127.0.0.1]:${port} ${hostPub}\n`);
+    sshd = await startTestSshd(sshDir);
+    await writeFile(join(sshDir, 'known_hosts'), `${sshd.knownHostsLine}\n`);
     await writeFile(join(sshDir, 'known_hosts_empty'), '');
-    await writeFile(
-      join(sshDir, 'sshd_config'),
-      [
-        `Port ${port}`,
-        'ListenAddress 127.0.0.1',
-        `HostKey ${join(sshDir, 'host_key')}`,
-        `AuthorizedKeysFile ${join(sshDir, 'authorized_keys')}`,
-        `PidFile ${join(sshDir, 'sshd.pid')}`,
-        'PermitRootLogin prohibit-password',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'StrictModes no',
-        'UsePAM no',
-        '',
-      ].join('\n'),
-    );
-    const alias = (name: string, key: string, knownHosts: string) =>
-      `Host ${name}\n  HostName 127.0.0.1\n  Port ${port}\n  User root\n  IdentityFile ${join(sshDir, key)}\n  IdentitiesOnly yes\n` +
-      `  UserKnownHostsFile ${join(sshDir, knownHosts)}\n  GlobalKnownHostsFile /dev/null\n`;
+    const alias = (name: string, key: 'client_key' | 'stranger_key', knownHosts: string) =>
+      sshd!.clientAlias(name, key, ['IdentitiesOnly yes', `UserKnownHostsFile ${join(sshDir, knownHosts)}`, 'GlobalKnownHostsFile /dev/null']);
     await writeFile(
       join(sshDir, 'config'),
       alias('envseal-git', 'client_key', 'known_hosts') +
         alias('envseal-git-stranger', 'stranger_key', 'known_hosts') +
         alias('envseal-git-unknown', 'client_key', 'known_hosts_empty'),
     );
-    await mkdir('/run/sshd', { recursive: true });
-    sshd = spawn(SSHD, ['-D', '-e', '-f', join(sshDir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    sshd.stderr!.on('data', (chunk: Buffer) => (sshdLog += chunk.toString('utf8')));
-    for (let i = 0; i < 100 && !sshdLog.includes('Server listening'); i++) {
-      if (sshd.exitCode !== null) throw new Error(`sshd exited (${sshd.exitCode}): ${sshdLog}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.match(sshdLog, /Server listening/, `sshd did not listen on ${port}: ${sshdLog}`);
     await writeFile(project.path('requirements.txt'), `sealssh @ git+ssh://envseal-git${bare}@v1.0\n`);
   });
 
   after(async () => {
-    if (sshd && sshd.exitCode === null && sshd.signalCode === null) {
-      const exited = new Promise((resolve) => sshd!.once('exit', resolve));
-      sshd.kill('SIGTERM');
-      await exited;
-    }
+    await sshd?.stop();
     const loaded = (await dockerCli(['images', '-q', '--filter', `reference=envseal/${NAME}`])).stdout.split('\n').filter(Boolean);
     await dockerCli(['rmi', '-f', TAG, `envseal-cache/${NAME}:deploy`, ...new Set(loaded)]).catch(() => undefined);
     await index?.close().catch(() => undefined);
@@ -159,7 +105,7 @@ describe('git+ssh:// requirements (the user ssh setup, an sshd on loopback)', { 
     assert.equal(pkg.build.wheel.filename, 'sealssh-1.0-py3-none-any.whl');
     assert.doesNotMatch(text, /client_key|PRIVATE KEY|\.ssh-test/, 'no key, key path or ssh config in the lock');
     assert.ok(existsSync(project.path(`.envseal/vcs/${commit}/sealssh-1.0.tar.gz`)));
-    assert.match(sshdLog, /Accepted publickey for root/);
+    assert.match(sshd!.log(), /Accepted publickey for root/);
   });
 
   test('build makes the archive again on the host over ssh; the image (built without ssh) has 1.0', async () => {
@@ -206,7 +152,7 @@ describe('git+ssh:// requirements (the user ssh setup, an sshd on loopback)', { 
     assert.match(unknown.stderr, /check the host name in the git\+ssh:\/\/ URL/);
     assert.equal(await lockText(), before);
 
-    await writeFile(project.path('requirements.txt'), `sealssh @ git+ssh://root:secret@127.0.0.1:${port}${bare}@v1.0\n`);
+    await writeFile(project.path('requirements.txt'), `sealssh @ git+ssh://root:secret@127.0.0.1:${sshd!.port}${bare}@v1.0\n`);
     const secret = await envseal(['lock']);
     assert.equal(secret.code, 2, secret.stderr);
     assert.match(secret.stderr, /carries credentials/);
@@ -220,9 +166,7 @@ describe('git+ssh:// requirements (the user ssh setup, an sshd on loopback)', { 
     assert.equal(bundled.code, 0, bundled.stderr);
     const listed = execFileSync('tar', ['-tf', project.path('b.tar')], { encoding: 'utf8' });
     assert.ok(listed.includes('python/sealssh-1.0.tar.gz'), listed);
-    const exited = new Promise((resolve) => sshd!.once('exit', resolve));
-    sshd!.kill('SIGTERM');
-    await exited;
+    await sshd!.stop();
     await index.close();
     await rm(project.path('.envseal/vcs'), { recursive: true, force: true });
     const loaded = await envseal(['load', project.path('b.tar'), '--rebuild']);
