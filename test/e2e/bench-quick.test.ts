@@ -26,6 +26,9 @@ const EXPECTED = [
   'repeat build of an unchanged lock / full',
   'one-file edit rebuild / full',
   'context streaming vs docker build',
+  'normalisation, base + 8 MiB layer',
+  'normalisation, base + 64 MiB layer',
+  'normalisation growth per MiB above the base',
 ];
 
 function runBench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
