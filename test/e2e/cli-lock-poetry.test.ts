@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { makeTempProject, runEnvseal, type TempProject } from '../lab/cli.js';
-import { dockerCli, LAB_BASE_IMAGE, requireLab, requireLabIndex } from '../lab/lab.js';
+import { dockerCli, LAB_BASE_IMAGE, LAB_INDEX_URL, requireLab, requireLabIndex } from '../lab/lab.js';
 
 const fixture = (dir: string, name: string) => readFileSync(new URL(`../fixtures/${dir}/${name}`, import.meta.url), 'utf8');
 const PYPROJECT = fixture('poetry-project', 'pyproject.toml');
@@ -180,5 +180,33 @@ describe('envseal lock follows poetry.lock and Pipfile.lock, and resolves Poetry
       PYPROJECT.replace('python = "^3.9"', 'python = "^3.12"'),
       /asks for Python >=3\.12,<4\.0, but the base image .* has Python 3\.11/,
     );
+  });
+  it('PEP 735 [dependency-groups] of a PEP 621 project: python.pyproject.groups puts a group (include-group expanded) in the dev image; an unknown group is exit 2', async () => {
+    const pep735 = await makeTempProject({
+      'envseal.yaml': `version: 1\nname: pep735\nbase: ${LAB_BASE_IMAGE}\npython:\n  index: ${LAB_INDEX_URL}\n  pyproject: { path: pyproject.toml, groups: [dev] }\n`,
+      'pyproject.toml':
+        '[project]\nname = "app"\nversion = "0.1"\ndependencies = ["tinyconfig~=1.1"]\n\n' +
+        '[dependency-groups]\nplots = ["seal-plot>=0.1"]\ndev = [{ include-group = "plots" }]\n',
+    });
+    try {
+      const res = await runEnvseal(['lock'], { cwd: pep735.dir, env });
+      assert.equal(res.code, 0, res.stderr);
+      const lock = JSON.parse(await readFile(pep735.path('envseal.lock'), 'utf8'));
+      assert.deepEqual(
+        lock.declared.python.requirements.map((r: { requirement: string; targets: string[] }) => `${r.requirement} ${r.targets.join()}`),
+        ['seal-plot>=0.1 dev', 'tinyconfig~=1.1 deploy,dev'],
+      );
+      const targets = Object.fromEntries((lock.python.packages as Locked[]).map((p) => [p.name, p.targets.join()]));
+      assert.equal(targets['seal-plot'], 'dev');
+      assert.equal(targets['tinyconfig'], 'deploy,dev');
+      await expectRefused(
+        pep735,
+        'envseal.yaml',
+        (await readFile(pep735.path('envseal.yaml'), 'utf8')).replace('groups: [dev]', 'groups: [docs]'),
+        /pyproject\.toml: no dependency group "docs" \(it has: dev, plots\)/,
+      );
+    } finally {
+      await pep735.cleanup();
+    }
   });
 });

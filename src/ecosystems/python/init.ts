@@ -77,7 +77,7 @@ function initPythonFiles(files: readonly string[]): InitFindings {
   const lines = ['python:', '  # The interpreter in the image that gets the locked packages.', '  interpreter: python3', `  requirements: ${list(main)}`];
   if (pyproject)
     lines.push(
-      '  # [project] (or Poetry [tool.poetry]) dependencies; optional groups under `extras`, Poetry groups under `groups` (dev image).',
+      '  # [project] (or Poetry [tool.poetry]) dependencies; extras under `extras`; Poetry or PEP 735 groups under `groups` (dev image).',
       '  pyproject: { path: pyproject.toml, extras: [] }',
     );
   if (conda) lines.push('  # conda environment: its pip: section is locked, python=X.Y is checked against the base image.', `  environment: ${conda}`);

@@ -58,9 +58,9 @@ async function loadDeclared(py: PythonSpec | undefined, dev: PythonDevSpec | und
       Object.assign(pinned, sources.pinned);
       if (manifest.poetry.python) requiresPython ??= { specifier: manifest.poetry.python, source: `${ref.path} (tool.poetry.dependencies.python)` };
     } else if (ref.groups.length) {
-      throw inputError('python.pyproject-groups', `${ctx.specFile}: python.pyproject.groups applies to Poetry projects; ${ref.path} has no [tool.poetry]`, {
-        hint: 'select [project.optional-dependencies] with python.pyproject.extras',
-      });
+      // PEP 735 [dependency-groups] (uv's `--group`), like Poetry groups: the dev image only.
+      const { selectDependencyGroups } = await import('./manifests/dependency-groups.js');
+      addAll(acc, selectDependencyGroups(text, ref.path, ref.groups), 'requirement', DEV);
     }
   }
   for (const [i, rel] of (dev?.requirements ?? []).entries()) await loadRequirementFile(acc, ctx, rel, `targets.dev.python.requirements.${i}`, DEV, false);

@@ -12,7 +12,10 @@ const pyprojectRef = z.union([
     path: relPathSchema.default('pyproject.toml'),
     /** Names of `[project.optional-dependencies]` groups (Poetry: `[tool.poetry.extras]`) to install. */
     extras: z.array(z.string().min(1)).default([]),
-    /** Poetry dependency groups (`[tool.poetry.group.<name>]`, `dev-dependencies` as `dev`) for the dev image. */
+    /**
+     * Dependency groups for the dev image: Poetry's (`[tool.poetry.group.<name>]`, `dev-dependencies` as `dev`), or
+     * PEP 735 `[dependency-groups]` (uv's `[tool.uv] dev-dependencies` as `dev`) in a project without [tool.poetry].
+     */
     groups: z.array(z.string().min(1)).default([]),
   }),
 ]);

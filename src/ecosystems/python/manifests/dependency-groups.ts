@@ -6,6 +6,7 @@ import { parse as parseToml } from 'smol-toml';
 import { inputError } from '../../../core/errors.js';
 import { normalizeName } from '../pep/names.js';
 import { parseRequirement, type Requirement } from '../pep/requirement.js';
+import type { PythonRequirement } from './requirements.js';
 
 type Table = Record<string, unknown>;
 const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
@@ -44,4 +45,22 @@ export function readDependencyGroups(text: string, file: string): Record<string,
     out.dev = [...(out.dev ?? []), ...legacy];
   }
   return out;
+}
+
+/**
+ * The requirements of the named groups (`python.pyproject.groups` of a project without [tool.poetry]), in the
+ * order named. Throws `manifest.pyproject.unknown-group` (exit 2) naming the groups the file has.
+ */
+export function selectDependencyGroups(text: string, file: string, names: readonly string[]): PythonRequirement[] {
+  const groups = readDependencyGroups(text, file);
+  return names.flatMap((name) => {
+    const reqs = groups[normalizeName(name)];
+    if (!reqs) {
+      const known = Object.keys(groups).sort();
+      throw inputError('manifest.pyproject.unknown-group', `${file}: no dependency group "${name}" (it has: ${known.join(', ') || 'none'})`, {
+        hint: 'use one of those groups in python.pyproject.groups, or add the group under [dependency-groups] (PEP 735)',
+      });
+    }
+    return reqs.map((requirement) => ({ requirement, hashes: [], source: { file, line: 0 } }));
+  });
 }

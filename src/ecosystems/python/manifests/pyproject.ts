@@ -29,7 +29,7 @@ export interface PyprojectManifest {
   optionalDependencies: Record<string, PythonRequirement[]>;
   /** `project.dynamic` as written. */
   dynamic: string[];
-  /** Group names of PEP 735 `[dependency-groups]`, only to explain that they are not read. */
+  /** Group names of PEP 735 `[dependency-groups]` (selected with python.pyproject.groups), to point there from an unknown extra. */
   dependencyGroups: string[];
   /** Set for a Poetry project without `[project]`: its groups and sources (dependencies and extras are above). */
   poetry?: PoetryProject;
@@ -346,7 +346,7 @@ export function selectPyprojectGroups(pyproject: PyprojectManifest, groups: read
         (known.length > 0 ? `the groups are: ${known.join(', ')}` : 'the project declares no optional dependency groups'),
       {
         hint: inGroups
-          ? `"${group}" is a PEP 735 [dependency-groups] group, which envseal does not read; move it to [project.optional-dependencies]`
+          ? `"${group}" is a PEP 735 [dependency-groups] group, not an extra: select it with python.pyproject.groups (it goes to the dev image)`
           : known.length > 0
             ? 'use one of those groups, or add the group under [project.optional-dependencies]'
             : 'add the group under [project.optional-dependencies], or stop asking for it in the spec',
