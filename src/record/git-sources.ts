@@ -103,7 +103,7 @@ export class HostGit implements GitSources {
  * The error for a remote git could not read: ssh's own reason when ssh said one (a refused key, a host key it
  * cannot check, a host name that does not resolve), else git's last line. Exit 3 either way.
  */
-function remoteFailure(what: string, repo: string, run: ProcessResult): Error {
+export function remoteFailure(what: string, repo: string, run: ProcessResult): Error {
   const exit = `exit ${run.exitCode ?? run.signal}`;
   const ssh = /^ssh:/i.test(repo) ? sshReason(run.stderr) : undefined;
   if (ssh) return externalError(ssh.code, `${what} failed (${exit}): ${ssh.line}`, { hint: ssh.hint });
@@ -143,10 +143,24 @@ function sshReason(stderr: string): { code: string; line: string; hint: string }
       hint: "check the host name in the git+ssh:// URL (or the Host alias in ~/.ssh/config) and this host's DNS",
     };
   }
+  const connect = find(/connect to host .*: (Connection refused|Connection timed out|No route to host|Network is unreachable)|Connection (closed|reset) by/);
+  if (connect) {
+    return {
+      code: 'vcs.unreachable',
+      line: `ssh: ${connect.replace(/^ssh:\s*/, '')}`,
+      hint: 'check the host and port in the git+ssh:// URL (or the Host alias in ~/.ssh/config) and that its ssh server is up and reachable from this host',
+    };
+  }
   return undefined;
 }
 
+/** git's reason: its last `fatal:`/`error:` line (git ends some with advice lines), else its last line. */
 function lastLine(run: ProcessResult): string {
-  const lines = run.stderr.trim().split('\n').filter(Boolean);
-  return run.timedOut ? 'timed out' : (lines[lines.length - 1] ?? 'no output');
+  if (run.timedOut) return 'timed out';
+  const lines = run.stderr
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return lines.filter((l) => /^(fatal|error):/.test(l)).pop() ?? lines[lines.length - 1] ?? 'no output';
 }

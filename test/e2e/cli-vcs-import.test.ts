@@ -144,7 +144,7 @@ targets:
     await writeFile(project.path('uv.lock'), uvLock(`file://${bare}?rev=main#${commit}`));
   });
 
-  test('pylock.toml: [packages.vcs] with commit-id and subdirectory is followed pin for pin', async () => {
+  test('pylock.toml: [packages.vcs] with commit-id and subdirectory is followed pin for pin; an unreachable ssh:// repository is exit 3', async () => {
     const other = await makeTempProject({ 'envseal.yaml': spec('pylock.toml', false), 'pylock.toml': pylock(`file://${bare}`, commit) });
     try {
       const locked = await envseal(other, ['lock']);
@@ -154,9 +154,13 @@ targets:
       assert.equal(lock.python.packages[0].build.wheel.filename, 'sealimp-3.1-py3-none-any.whl');
       const before = await readFile(other.path('envseal.lock'), 'utf8');
       await writeFile(other.path('pylock.toml'), pylock('ssh://git@127.0.0.1:9/x.git', commit));
+      // An ssh:// pin is fetched with the user's ssh setup (cli-vcs-ssh); nothing listens on port 9 here.
       const ssh = await envseal(other, ['lock']);
-      assert.equal(ssh.code, 2, ssh.stderr);
-      assert.match(ssh.stderr, /pylock\.toml: package sealimp 3\.1: its git repository ssh:\/\/\S+ cannot be locked/);
+      assert.equal(ssh.code, 3, ssh.stderr);
+      assert.match(
+        ssh.stderr,
+        /git fetch ssh:\/\/\S+@127\.0\.0\.1:9\/x\.git failed \(exit 128\): ssh: connect to host 127\.0\.0\.1 port 9: Connection refused/,
+      );
       assert.equal(await readFile(other.path('envseal.lock'), 'utf8'), before);
     } finally {
       await rm(other.path('.envseal'), { recursive: true, force: true });
