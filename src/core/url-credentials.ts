@@ -20,7 +20,10 @@ export function maskUrlCredentials(value: string): string {
   // RFC 3986 §3.2.1: userinfo precedes '@' in the authority, which starts after "scheme://" and cannot
   // contain '/', '?', '#' or whitespace.
   // Greedy up to the last '@' of the authority, so an unencoded '@' inside a password does not leak its tail.
-  return value.replace(/\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#\s]+@/g, `$1${REDACTED}@`);
+  // An ssh login name alone (`ssh://git@host`) is an account, not a secret (ssh authenticates with keys): kept.
+  return value.replace(/\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#\s]+)@/g, (whole, scheme: string, userinfo: string) =>
+    /^(git\+)?ssh:\/\/$/i.test(scheme) && !/[:@]/.test(userinfo) ? whole : `${scheme}${REDACTED}@`,
+  );
 }
 
 /**

@@ -87,6 +87,10 @@ describe('maskUrlCredentials', () => {
     ],
     ['https://pypi.org/simple', 'https://pypi.org/simple'],
     ['mailto:me@example.com', 'mailto:me@example.com'],
+    ['git fetch ssh://git@127.0.0.1:9/x.git failed', 'git fetch ssh://git@127.0.0.1:9/x.git failed'],
+    ['git+ssh://deploy@git.example/org/x.git@v1', 'git+ssh://deploy@git.example/org/x.git@v1'],
+    ['ssh://git:secret@git.example/x.git', 'ssh://<redacted>@git.example/x.git'],
+    ['ssh://a@b@git.example/x.git', 'ssh://<redacted>@git.example/x.git'],
     ['https://example.com/path?email=a@b.c', 'https://example.com/path?email=a@b.c'],
   ];
   for (const [input, expected] of cases) it(`masks ${input}`, () => assert.equal(maskUrlCredentials(input), expected));
