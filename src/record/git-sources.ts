@@ -101,7 +101,7 @@ export class HostGit implements GitSources {
 
 /**
  * The error for a remote git could not read: ssh's own reason when ssh said one (a refused key, a host key it
- * cannot check, a host name that does not resolve), else git's last line. Exit 3 either way.
+ * cannot check, a host name that does not resolve, a port nothing answers on), else git's fatal: line. Exit 3 either way.
  */
 export function remoteFailure(what: string, repo: string, run: ProcessResult): Error {
   const exit = `exit ${run.exitCode ?? run.signal}`;
