@@ -17,6 +17,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { kMaxLength } from 'node:buffer';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { BodyTooLargeError, type ResponseHeaders, type Transport, type TransportRequest, type TransportResponse } from './http.js';
 
@@ -50,20 +51,30 @@ function listHeaderPairs(message: IncomingMessage): [string, string][] {
   return out;
 }
 
-function decode(body: Buffer, encoding: string | undefined): Buffer {
-  switch ((encoding ?? '').trim().toLowerCase()) {
-    case '':
-    case 'identity':
-      return body;
-    case 'gzip':
-    case 'x-gzip':
-      return gunzipSync(body);
-    case 'deflate':
-      return inflateSync(body);
-    case 'br':
-      return brotliDecompressSync(body);
-    default:
-      throw new TypeError(`unsupported content-encoding ${encoding}`);
+/**
+ * The body without its content coding. The decoded size is bounded by `limit` while decoding (zlib's
+ * maxOutputLength), so a small compressed answer cannot expand past the body limit in memory first.
+ */
+function decode(body: Buffer, encoding: string | undefined, limit: number): Buffer {
+  const bounded = Number.isFinite(limit) && limit < kMaxLength ? { maxOutputLength: Math.max(1, limit) } : {};
+  try {
+    switch ((encoding ?? '').trim().toLowerCase()) {
+      case '':
+      case 'identity':
+        return body;
+      case 'gzip':
+      case 'x-gzip':
+        return gunzipSync(body, bounded);
+      case 'deflate':
+        return inflateSync(body, bounded);
+      case 'br':
+        return brotliDecompressSync(body, bounded);
+      default:
+        throw new TypeError(`unsupported content-encoding ${encoding}`);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new BodyTooLargeError(limit);
+    throw err;
   }
 }
 
@@ -120,7 +131,7 @@ export function createNodeTransport(options: NodeFetchOptions = {}): Transport {
           const encoding = pairs.find(([k]) => k === 'content-encoding')?.[1];
           let decoded: Buffer;
           try {
-            decoded = headers.range !== undefined ? Buffer.concat(chunks, size) : decode(Buffer.concat(chunks, size), encoding);
+            decoded = headers.range !== undefined ? Buffer.concat(chunks, size) : decode(Buffer.concat(chunks, size), encoding, limit);
           } catch (err) {
             reject(err);
             return;
